@@ -1,0 +1,169 @@
+// The `dfs` command line: parses flags with cac and starts exactly one role.
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage.
+
+import { cac } from 'cac';
+import { readFileSync } from 'node:fs';
+import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX } from './limits';
+import { createLog } from './log';
+import { formatHostPort, parseHostPort } from './net/address';
+import { DfsError } from './net/errors';
+import { startDemo } from './roles/demo';
+import { startMaster } from './roles/master/master';
+import { startNode } from './roles/node/node';
+import { LISTENING_PREFIX } from './roles/process';
+import { parseCount, parseSeconds, parseSize } from './units';
+import { VERSION } from './version';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+type Flags = Record<string, unknown>;
+
+function text(flags: Flags, name: string, env?: string): string | undefined {
+  const value = flags[name] ?? (env ? process.env[env] : undefined);
+  if (value === undefined || value === true || value === false) return undefined;
+  if (Array.isArray(value)) throw new UsageError(`--${name} given more than once`);
+  return String(value);
+}
+
+function required(flags: Flags, name: string, flag: string, env?: string): string {
+  const value = text(flags, name, env);
+  if (value === undefined || value === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+/** Runs a server role until SIGTERM or SIGINT, then stops it cleanly and exits 0. */
+function serveUntilSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${signal}: shutting down\n`);
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(EXIT_FAILURE),
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+async function runMaster(flags: Flags): Promise<void> {
+  const advertise = text(flags, 'advertise');
+  const master = await startMaster({
+    dataDir: required(flags, 'data', '--data DIR'),
+    listen: parseHostPort(text(flags, 'listen') ?? '0.0.0.0:7070'),
+    ...(advertise ? { advertise: parseHostPort(advertise) } : {}),
+    replicas: parseCount(text(flags, 'replicas') ?? String(REPLICAS_DEFAULT), '--replicas', 1, REPLICAS_MAX),
+    nodeTimeoutMs: parseSeconds(text(flags, 'nodeTimeout') ?? String(NODE_TIMEOUT_S_DEFAULT), '--node-timeout') * 1000,
+    log: createLog('master'),
+  });
+  process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(master.address)}\n`);
+  serveUntilSignal(master.stop);
+}
+
+async function runNode(flags: Flags): Promise<void> {
+  const tokenFile = text(flags, 'tokenFile');
+  const caFile = text(flags, 'ca', 'DFS_CA');
+  const advertise = text(flags, 'advertise');
+  const capacity = text(flags, 'capacity');
+  const node = await startNode({
+    master: parseHostPort(required(flags, 'master', '--master HOST:PORT', 'DFS_MASTER')),
+    tokenText: text(flags, 'token') ?? (tokenFile ? readFileSync(tokenFile, 'utf8') : undefined),
+    caPem: caFile ? readFileSync(caFile, 'utf8') : undefined,
+    dataDir: required(flags, 'data', '--data DIR'),
+    listen: parseHostPort(text(flags, 'listen') ?? '0.0.0.0:7071'),
+    advertise: advertise ? parseHostPort(advertise) : undefined,
+    capacityBytes: capacity ? parseSize(capacity) : undefined,
+    log: createLog(`node`),
+  });
+  process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(node.address)}\n`);
+  serveUntilSignal(node.stop);
+}
+
+async function runDemo(flags: Flags): Promise<void> {
+  const nodes = parseCount(text(flags, 'nodes') ?? String(DEMO_NODES_DEFAULT), '--nodes', 1, DEMO_NODES_MAX);
+  const dataDir = text(flags, 'data') ?? './dfs-demo';
+  process.stdout.write(`starting a master and ${nodes} nodes under ${dataDir} ...\n`);
+  const demo = await startDemo({ nodes, dataDir, out: process.stdout });
+  process.stdout.write(
+    [
+      `dfs demo: master on ${formatHostPort(demo.master)} with ${nodes} nodes`,
+      `  CA certificate: ${demo.caFile}`,
+      `  logs:           ${dataDir}/logs/`,
+      'Press Ctrl-C to stop the cluster.',
+      '',
+    ].join('\n'),
+  );
+  serveUntilSignal(demo.stop);
+  const broken = await demo.failed;
+  process.stderr.write(`dfs demo: ${broken} stopped unexpectedly (see ${dataDir}/logs/${broken}.log); stopping the cluster\n`);
+  await demo.stop();
+  process.exit(EXIT_FAILURE);
+}
+
+function buildCli(): ReturnType<typeof cac> {
+  const cli = cac('dfs');
+  cli
+    .command('master', 'Run the metadata server (namespace, users, placement)')
+    .option('--data <dir>', 'Directory for the catalog, the cluster CA and the join token (required)')
+    .option('--listen <host:port>', 'Address to listen on; port 0 picks a free port', { default: '0.0.0.0:7070' })
+    .option('--advertise <host:port>', 'Address clients and nodes use to reach this master')
+    .option('--replicas <n>', 'Copies kept of every file', { default: REPLICAS_DEFAULT })
+    .option('--node-timeout <seconds>', 'A node silent this long is dead', { default: NODE_TIMEOUT_S_DEFAULT })
+    .example('dfs master --data /var/lib/dfs/master --listen 0.0.0.0:7070')
+    .action((flags: Flags) => runMaster(flags));
+  cli
+    .command('node', 'Run a storage node')
+    .option('--master <host:port>', 'The master to join (env DFS_MASTER)')
+    .option('--token <token>', 'Join token from the master\'s data dir (first start only)')
+    .option('--token-file <file>', 'Read the join token from a file')
+    .option('--ca <file>', 'Verify the master with this CA certificate instead of the token\'s digest')
+    .option('--data <dir>', 'Directory for blobs and this node\'s identity (required)')
+    .option('--listen <host:port>', 'Address to listen on; port 0 picks a free port', { default: '0.0.0.0:7071' })
+    .option('--advertise <host:port>', 'Address other members use to reach this node')
+    .option('--capacity <size>', 'Cap the space offered, e.g. 500G (default: the disk)')
+    .example('dfs node --master 10.0.0.1:7070 --token-file join-token --data /var/lib/dfs/node')
+    .action((flags: Flags) => runNode(flags));
+  cli
+    .command('demo', 'Start a master and nodes on this machine (loopback) until Ctrl-C')
+    .option('--nodes <n>', 'Number of storage nodes', { default: DEMO_NODES_DEFAULT })
+    .option('--data <dir>', 'Where the demo keeps its data', { default: './dfs-demo' })
+    .action((flags: Flags) => runDemo(flags));
+  cli.help();
+  cli.version(VERSION);
+  return cli;
+}
+
+async function main(): Promise<void> {
+  const cli = buildCli();
+  try {
+    cli.parse(process.argv, { run: false });
+    if (!cli.matchedCommand && cli.args.length > 0) throw new UsageError(`unknown command "${cli.args.join(' ')}"`);
+    if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
+      cli.outputHelp();
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    await cli.runMatchedCommand();
+  } catch (error) {
+    reportAndExit(error);
+  }
+}
+
+function reportAndExit(error: unknown): never {
+  if (error instanceof UsageError || (error instanceof Error && error.name === 'CACError')) {
+    process.stderr.write(`dfs: ${error.message}\nRun "dfs --help" or "dfs COMMAND --help" for usage.\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (error instanceof DfsError) {
+    process.stderr.write(`dfs: ${error.message}\n`);
+    process.exit(error.code === 'BAD_REQUEST' ? EXIT_USAGE : EXIT_FAILURE);
+  }
+  process.stderr.write(`dfs: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(EXIT_FAILURE);
+}
+
+void main();

@@ -1,0 +1,388 @@
+// Request/response over one connection: ids, timeouts, typed errors, and bodies of any size
+// streamed after a frame with back-pressure both ways. Either side may send requests.
+// A framing error closes this connection with a typed error; it never throws into a role.
+
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+import { BODY_BUFFER_BYTES, IDLE_TIMEOUT_MS, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS } from '../limits';
+import { DfsError } from './errors';
+import { encodeFrame, FrameDecoder } from './frame';
+import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf } from './messages';
+
+export type Peer = { kind: 'anonymous' } | { kind: 'node'; nodeId: string } | { kind: 'master' };
+
+/** A body to send after a frame: exactly `bytes` bytes will be read from `stream`. */
+export interface OutgoingBody {
+  stream: Readable;
+  bytes: number;
+}
+
+export interface Incoming<T extends MessageType = MessageType> {
+  type: T;
+  data: RequestOf<T>;
+  /** Present when the request carries bytes; handlers must consume or destroy it. */
+  body: Readable | undefined;
+  bodyBytes: number;
+  peer: Peer;
+  channel: Channel;
+}
+
+export interface Reply<T extends MessageType = MessageType> {
+  data: ResponseOf<T>;
+  body?: OutgoingBody;
+}
+
+export interface Response<T extends MessageType> {
+  data: ResponseOf<T>;
+  body: Readable | undefined;
+  bodyBytes: number;
+}
+
+/** Any request, discriminated by its type so a role's switch narrows the data. */
+export type AnyIncoming = { [T in MessageType]: Incoming<T> }[MessageType];
+
+export type Handler = (request: AnyIncoming) => Promise<Reply>;
+
+type Envelope =
+  | { k: 'q'; id: number; t: string; d: unknown }
+  | { k: 'r'; id: number; d: unknown }
+  | { k: 'e'; id: number; e: unknown };
+
+interface Pending {
+  type: MessageType;
+  resolve(response: { data: unknown; body: Readable | undefined; bodyBytes: number }): void;
+  reject(error: DfsError): void;
+  timer: NodeJS.Timeout;
+}
+
+interface QueuedWrite {
+  frame: Buffer;
+  body: OutgoingBody | undefined;
+  done(error?: Error): void;
+}
+
+export interface ChannelOptions {
+  peer: Peer;
+  handler?: Handler;
+  /** For logs: who is on the other end. */
+  label?: string;
+  remoteHost?: string;
+  localHost?: string;
+  idleTimeoutMs?: number;
+}
+
+export class Channel extends EventEmitter {
+  readonly peer: Peer;
+  readonly label: string;
+  /** The peer's IP address, for rate limits and logs. */
+  readonly remoteHost: string;
+  /** Our own address on this connection: what peers on that network can reach us at. */
+  readonly localHost: string;
+  private handler: Handler | undefined;
+  private readonly decoder: FrameDecoder;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private inFlight = 0;
+  private incomingBody: BodyReadable | undefined;
+  private writeQueue: QueuedWrite[] = [];
+  private writing = false;
+  private closedError: DfsError | undefined;
+  private isClosed = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    options: ChannelOptions,
+  ) {
+    super();
+    this.peer = options.peer;
+    this.label = options.label ?? 'peer';
+    this.remoteHost = options.remoteHost ?? 'unknown';
+    this.localHost = options.localHost ?? 'unknown';
+    this.handler = options.handler;
+    this.decoder = new FrameDecoder({
+      frame: (payload, bodyBytes) => this.onFrame(payload, bodyBytes),
+      body: (chunk) => this.onBody(chunk),
+      bodyEnd: () => this.onBodyEnd(),
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.fail(new DfsError('UNAVAILABLE', `${this.label} closed the connection`)));
+    socket.on('close', () => this.fail(new DfsError('UNAVAILABLE', `connection to ${this.label} lost`)));
+    socket.on('error', (error: Error) => this.fail(new DfsError('UNAVAILABLE', `${this.label}: ${error.message}`)));
+    const idle = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
+      (socket as Duplex & { setTimeout(ms: number, cb: () => void): void }).setTimeout(idle, () =>
+        this.fail(new DfsError('TIMEOUT', `${this.label} idle for ${idle} ms`)),
+      );
+    }
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  setHandler(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  request<T extends MessageType>(
+    type: T,
+    data: RequestOf<T>,
+    options: { body?: OutgoingBody; timeoutMs?: number } = {},
+  ): Promise<Response<T>> {
+    if (this.isClosed) return Promise.reject(this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed'));
+    const id = this.nextId++;
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    return new Promise<Response<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new DfsError('TIMEOUT', `${type}: no answer from ${this.label} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { type, resolve: resolve as Pending['resolve'], reject, timer });
+      this.send({ k: 'q', id, t: type, d: data }, options.body).catch((error: unknown) => {
+        const entry = this.pending.get(id);
+        if (!entry) return;
+        this.pending.delete(id);
+        clearTimeout(entry.timer);
+        reject(error instanceof DfsError ? error : new DfsError('UNAVAILABLE', `${type}: ${String(error)}`));
+      });
+    });
+  }
+
+  /** Closes the connection; pending requests fail with `reason`. */
+  close(reason = new DfsError('UNAVAILABLE', 'connection closed')): void {
+    this.fail(reason);
+  }
+
+  private send(envelope: Envelope, body?: OutgoingBody): Promise<void> {
+    const frame = encodeFrame(Buffer.from(JSON.stringify(envelope)), body?.bytes ?? 0);
+    if (!this.writing && !body) {
+      this.socket.write(frame);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.writeQueue.push({ frame, body, done: (error) => (error ? reject(error) : resolve()) });
+      if (!this.writing) void this.drainQueue();
+    });
+  }
+
+  private async drainQueue(): Promise<void> {
+    this.writing = true;
+    try {
+      for (let next = this.writeQueue.shift(); next; next = this.writeQueue.shift()) {
+        try {
+          if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
+          this.socket.write(next.frame);
+          if (next.body) await this.writeBody(next.body);
+          next.done();
+        } catch (error) {
+          next.done(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Streams exactly body.bytes bytes; anything else breaks the framing, so the connection ends. */
+  private async writeBody(body: OutgoingBody): Promise<void> {
+    let written = 0;
+    try {
+      for await (const chunk of body.stream as AsyncIterable<Buffer>) {
+        if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
+        written += chunk.length;
+        if (written > body.bytes) throw new DfsError('BAD_REQUEST', `body longer than the announced ${body.bytes} bytes`);
+        if (!this.socket.write(chunk)) await this.waitDrain();
+      }
+      if (written !== body.bytes) {
+        throw new DfsError('BAD_REQUEST', `body ended after ${written} of ${body.bytes} bytes`);
+      }
+    } catch (error) {
+      const reason = error instanceof DfsError ? error : new DfsError('UNAVAILABLE', `sending body: ${String(error)}`);
+      body.stream.destroy();
+      this.fail(reason);
+      throw reason;
+    }
+  }
+
+  private waitDrain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        this.socket.off('close', onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        this.socket.off('drain', onDrain);
+        reject(this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed'));
+      };
+      this.socket.once('drain', onDrain);
+      this.socket.once('close', onClose);
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.isClosed) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      const reason = error instanceof DfsError ? error : new DfsError('BAD_FRAME', String(error));
+      this.failWithNotice(reason);
+    }
+  }
+
+  private onFrame(payload: Buffer, bodyBytes: number): void {
+    const body = bodyBytes > 0 ? this.startBody() : undefined;
+    const envelope = parseEnvelope(payload);
+    if (envelope.k === 'q') this.onRequest(envelope, body, bodyBytes);
+    else this.onResponse(envelope, body, bodyBytes);
+  }
+
+  private startBody(): BodyReadable {
+    const body = new BodyReadable(() => this.socket.resume());
+    this.incomingBody = body;
+    return body;
+  }
+
+  private onBody(chunk: Buffer): void {
+    const body = this.incomingBody;
+    if (body && !body.destroyed && !body.push(chunk)) this.socket.pause();
+  }
+
+  private onBodyEnd(): void {
+    const body = this.incomingBody;
+    this.incomingBody = undefined;
+    if (body && !body.destroyed) body.push(null);
+  }
+
+  private onRequest(envelope: { id: number; t: string; d: unknown }, body: BodyReadable | undefined, bodyBytes: number): void {
+    const { id } = envelope;
+    const reject = (error: DfsError): void => {
+      body?.discard();
+      void this.send({ k: 'e', id, e: error.toWire() }).catch(() => undefined);
+    };
+    if (!isMessageType(envelope.t)) return reject(new DfsError('BAD_REQUEST', `unknown message type ${JSON.stringify(envelope.t).slice(0, 80)}`));
+    if (!this.handler) return reject(new DfsError('BAD_REQUEST', `${envelope.t}: this peer accepts no requests`));
+    if (MESSAGES[envelope.t].caller === 'node' && this.peer.kind !== 'node') {
+      return reject(new DfsError('UNAUTHENTICATED', `${envelope.t}: only cluster nodes may send this`));
+    }
+    if (this.inFlight >= REQUESTS_IN_FLIGHT_MAX) return reject(new DfsError('RATE_LIMITED', 'too many requests in flight'));
+    let data: unknown;
+    try {
+      data = MESSAGES[envelope.t].request.parse(envelope.d, envelope.t);
+    } catch (error) {
+      return reject(DfsError.wrap(error));
+    }
+    this.inFlight++;
+    const incoming = { type: envelope.t, data, body, bodyBytes, peer: this.peer, channel: this } as AnyIncoming;
+    void this.runHandler(this.handler, incoming, id).finally(() => {
+      this.inFlight--;
+      body?.discard();
+    });
+  }
+
+  private async runHandler(handler: Handler, incoming: AnyIncoming, id: number): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await handler(incoming);
+    } catch (error) {
+      if (!(error instanceof DfsError)) this.emit('bug', error);
+      await this.send({ k: 'e', id, e: DfsError.wrap(error).toWire() }).catch(() => undefined);
+      return;
+    }
+    await this.send({ k: 'r', id, d: reply.data }, reply.body).catch(() => undefined);
+  }
+
+  private onResponse(envelope: Exclude<Envelope, { k: 'q' }>, body: BodyReadable | undefined, bodyBytes: number): void {
+    if (envelope.id === 0 && envelope.k === 'e') {
+      // The peer refuses the whole connection and is about to close it.
+      this.fail(DfsError.fromWire(envelope.e));
+      return;
+    }
+    const entry = this.pending.get(envelope.id);
+    if (!entry) {
+      body?.discard(); // answer to a request that already timed out
+      return;
+    }
+    this.pending.delete(envelope.id);
+    clearTimeout(entry.timer);
+    if (envelope.k === 'e') {
+      body?.discard();
+      entry.reject(DfsError.fromWire(envelope.e));
+      return;
+    }
+    try {
+      const data = MESSAGES[entry.type].response.parse(envelope.d, `${entry.type} response`);
+      entry.resolve({ data, body, bodyBytes });
+    } catch (error) {
+      body?.discard();
+      entry.reject(DfsError.wrap(error));
+    }
+  }
+
+  /** Tells the peer why before closing, for errors the peer caused (bad frames, refusals). */
+  failWithNotice(reason: DfsError): void {
+    if (this.isClosed) return;
+    try {
+      this.socket.write(encodeFrame(Buffer.from(JSON.stringify({ k: 'e', id: 0, e: reason.toWire() }))));
+    } catch {
+      // the socket is already gone; closing is all that is left
+    }
+    this.socket.end();
+    const destroyTimer = setTimeout(() => this.socket.destroy(), 1_000);
+    destroyTimer.unref();
+    this.fail(reason);
+  }
+
+  private fail(reason: DfsError): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closedError = reason;
+    if (this.incomingBody && !this.incomingBody.destroyed) {
+      this.incomingBody.destroy(new DfsError('UNAVAILABLE', `transfer interrupted: ${reason.message}`));
+    }
+    this.incomingBody = undefined;
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(reason);
+    }
+    this.pending.clear();
+    for (const queued of this.writeQueue.splice(0)) queued.done(reason);
+    // A socket we are ending gracefully still has a notice to deliver; its timer destroys it.
+    if (!this.socket.writableEnded) this.socket.destroy();
+    this.emit('close', reason);
+  }
+}
+
+function parseEnvelope(payload: Buffer): Envelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new DfsError('BAD_FRAME', 'frame payload is not JSON');
+  }
+  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const { k, id } = record;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw new DfsError('BAD_FRAME', 'frame without a valid id');
+  if (k === 'q' && typeof record.t === 'string' && id > 0) return { k, id, t: record.t, d: record.d };
+  if (k === 'r') return { k, id, d: record.d };
+  if (k === 'e') return { k, id, e: record.e };
+  throw new DfsError('BAD_FRAME', 'frame of unknown kind');
+}
+
+/** The receiving side of a body: resumes the socket when its reader wants more. */
+class BodyReadable extends Readable {
+  constructor(private readonly resumeSource: () => void) {
+    super({ highWaterMark: BODY_BUFFER_BYTES });
+  }
+
+  override _read(): void {
+    this.resumeSource();
+  }
+
+  /** Drops the rest of an unread body so the frames after it can be decoded. */
+  discard(): void {
+    if (this.readableEnded || this.destroyed) return;
+    this.on('error', () => undefined);
+    this.resume();
+  }
+}

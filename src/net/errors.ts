@@ -1,0 +1,58 @@
+// The one error type that crosses the wire: a code from a closed set and a human message.
+// Anything else thrown inside a handler is a bug and reaches the peer only as INTERNAL.
+
+export const ERROR_CODES = [
+  'BAD_REQUEST', // malformed message or argument
+  'BAD_FRAME', // the byte stream is not dfs framing; the connection is closed
+  'UNAUTHENTICATED', // no or wrong credentials
+  'FORBIDDEN', // authenticated, but not allowed
+  'NOT_FOUND',
+  'EXISTS',
+  'NOT_EMPTY',
+  'NOT_A_DIRECTORY',
+  'IS_A_DIRECTORY',
+  'NO_SPACE',
+  'NO_NODES',
+  'RATE_LIMITED',
+  'TIMEOUT',
+  'UNAVAILABLE', // peer unreachable or connection lost
+  'CORRUPT', // checksum mismatch
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+export class DfsError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DfsError';
+  }
+
+  toWire(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+
+  static fromWire(value: unknown): DfsError {
+    const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+    const code = isErrorCode(record.code) ? record.code : 'INTERNAL';
+    const message = typeof record.message === 'string' ? record.message : 'unknown error from peer';
+    return new DfsError(code, message);
+  }
+
+  /** What a peer may see of any thrown value: its code and message if it is ours, else nothing. */
+  static wrap(error: unknown): DfsError {
+    if (error instanceof DfsError) return error;
+    return new DfsError('INTERNAL', 'internal error');
+  }
+}
+
+export function isDfsError(error: unknown, code?: ErrorCode): error is DfsError {
+  return error instanceof DfsError && (code === undefined || error.code === code);
+}

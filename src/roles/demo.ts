@@ -1,0 +1,77 @@
+// `dfs demo`: a whole cluster on this machine, a master and N nodes as child processes of this
+// executable on loopback, data kept under one directory so the next run finds it again.
+
+import { createWriteStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { formatHostPort, type HostPort } from '../net/address';
+import { DfsError } from '../net/errors';
+import { connectTls, MASTER_CN } from '../net/tls';
+import { MASTER_FILES } from './master/identity';
+import { spawnRole, stopChild, type ChildRole } from './process';
+
+export interface DemoOptions {
+  nodes: number;
+  dataDir: string;
+  out: NodeJS.WritableStream;
+}
+
+export interface RunningDemo {
+  master: HostPort;
+  caFile: string;
+  stop(): Promise<void>;
+  /** Resolves when any member exits on its own: the demo is broken then. */
+  failed: Promise<string>;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const dataDir = path.resolve(options.dataDir);
+  const logDir = path.join(dataDir, 'logs');
+  await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
+  const children: ChildRole[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map((role) => stopChild(role.child)));
+  };
+  try {
+    const masterDir = path.join(dataDir, 'master');
+    const master = await spawnRole('master', ['master', '--data', masterDir, '--listen', '127.0.0.1:0'], logFile(logDir, 'master'));
+    children.push(master);
+    const tokenFile = path.join(masterDir, MASTER_FILES.joinToken);
+    const nodes = await Promise.all(
+      Array.from({ length: options.nodes }, (_, index) => {
+        const name = `node${index + 1}`;
+        const args = ['node', '--master', formatHostPort(master.address), '--token-file', tokenFile, '--data', path.join(dataDir, name), '--listen', '127.0.0.1:0'];
+        return spawnRole(name, args, logFile(logDir, name));
+      }),
+    );
+    children.push(...nodes);
+    const caFile = path.join(masterDir, MASTER_FILES.caCert);
+    await waitForNodes(master.address, await fs.readFile(caFile, 'utf8'), options.nodes);
+    const failed = Promise.race(children.map((role) => new Promise<string>((resolve) => role.child.once('exit', () => resolve(role.name)))));
+    return { master: master.address, caFile, stop, failed };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function logFile(logDir: string, name: string): NodeJS.WritableStream & import('node:stream').Writable {
+  return createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
+}
+
+/** Polls the master until every node has registered, so the demo opens on a working cluster. */
+async function waitForNodes(address: HostPort, caPem: string, count: number): Promise<void> {
+  const channel = await connectTls({ address, caPem, expectCommonName: MASTER_CN });
+  try {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const { data } = await channel.request('cluster.nodes', {});
+      if (data.nodes.filter((node) => node.state === 'alive' && node.connected).length >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new DfsError('TIMEOUT', `the nodes did not register within ${READY_TIMEOUT_MS / 1000} s; see the logs`);
+  } finally {
+    channel.close();
+  }
+}

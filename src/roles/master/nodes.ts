@@ -1,0 +1,55 @@
+// The master's view of its storage nodes: who registered, what space they report, when they were
+// last heard from. Liveness is derived from time, never stored, so it cannot go stale.
+
+import type { Channel } from '../../net/channel';
+
+export interface NodeSpace {
+  capacityBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+}
+
+export interface NodeRecord extends NodeSpace {
+  nodeId: string;
+  advertise: string;
+  activeTransfers: number;
+  lastSeenMs: number;
+  channel: Channel | undefined;
+}
+
+export type NodeState = 'alive' | 'dead';
+
+export class NodeRegistry {
+  private readonly nodes = new Map<string, NodeRecord>();
+
+  constructor(private readonly nodeTimeoutMs: number) {}
+
+  register(nodeId: string, advertise: string, space: NodeSpace, channel: Channel, nowMs: number): NodeRecord {
+    const previous = this.nodes.get(nodeId);
+    // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
+    if (previous?.channel && previous.channel !== channel) previous.channel.close();
+    const record: NodeRecord = { nodeId, advertise, ...space, activeTransfers: 0, lastSeenMs: nowMs, channel };
+    this.nodes.set(nodeId, record);
+    return record;
+  }
+
+  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number }, channel: Channel, nowMs: number): boolean {
+    const record = this.nodes.get(nodeId);
+    if (!record || record.channel !== channel) return false;
+    Object.assign(record, space, { lastSeenMs: nowMs });
+    return true;
+  }
+
+  disconnected(nodeId: string, channel: Channel): void {
+    const record = this.nodes.get(nodeId);
+    if (record?.channel === channel) record.channel = undefined;
+  }
+
+  stateOf(record: NodeRecord, nowMs: number): NodeState {
+    return nowMs - record.lastSeenMs <= this.nodeTimeoutMs ? 'alive' : 'dead';
+  }
+
+  list(): NodeRecord[] {
+    return [...this.nodes.values()].sort((a, b) => a.advertise.localeCompare(b.advertise));
+  }
+}

@@ -1,0 +1,186 @@
+// The storage node role: joins once, serves its port to cluster members, and keeps one mutual-TLS
+// link to the master, registering after every (re)connect and heartbeating its space.
+
+import { HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
+import type { Log } from '../../log';
+import { formatHostPort, isWildcard, type HostPort } from '../../net/address';
+import type { AnyIncoming, Channel, Reply } from '../../net/channel';
+import { DfsError } from '../../net/errors';
+import { connectTls, listenTls, MASTER_CN, type TlsServer } from '../../net/tls';
+import { VERSION } from '../../version';
+import { ensurePrivateDirectory } from '../../store/files';
+import { joinCluster, loadNodeIdentity, type NodeIdentity } from './identity';
+import { measureSpace } from './space';
+
+export interface NodeOptions {
+  master: HostPort;
+  tokenText: string | undefined;
+  caPem: string | undefined;
+  dataDir: string;
+  listen: HostPort;
+  advertise: HostPort | undefined;
+  capacityBytes: number | undefined;
+  log: Log;
+}
+
+export interface RunningNode {
+  nodeId: string;
+  address: HostPort;
+  stop(): Promise<void>;
+}
+
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const { log } = options;
+  await ensurePrivateDirectory(options.dataDir);
+  const identity = await obtainIdentity(options);
+  const server = await listenTls({
+    listen: options.listen,
+    identity,
+    acceptAnonymous: false,
+    label: `node ${identity.nodeId}`,
+    handler: (request) => dispatch(request),
+    onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+  });
+  const link = new MasterLink(options, identity, server);
+  link.start();
+  return {
+    nodeId: identity.nodeId,
+    address: server.address,
+    stop: async () => {
+      link.stop();
+      await server.close();
+    },
+  };
+}
+
+async function obtainIdentity(options: NodeOptions): Promise<NodeIdentity> {
+  const existing = await loadNodeIdentity(options.dataDir);
+  if (existing) {
+    options.log.info(`member of the cluster as ${existing.nodeId}`);
+    return existing;
+  }
+  if (options.tokenText === undefined) {
+    throw new DfsError('UNAUTHENTICATED', `${options.dataDir} holds no node identity: join with --token or --token-file`);
+  }
+  return joinCluster({
+    master: options.master,
+    tokenText: options.tokenText,
+    caPem: options.caPem,
+    advertiseHost: options.advertise?.host ?? (isWildcard(options.listen.host) ? undefined : options.listen.host),
+    dataDir: options.dataDir,
+    log: options.log,
+  });
+}
+
+function dispatch(request: AnyIncoming): Promise<Reply> {
+  switch (request.type) {
+    case 'ping':
+      return Promise.resolve({ data: { role: 'node', version: VERSION } });
+    case 'join':
+    case 'node.register':
+    case 'node.heartbeat':
+    case 'cluster.nodes':
+      return Promise.reject(new DfsError('BAD_REQUEST', `${request.type} is served by the master, not by a node`));
+    default: {
+      const unhandled: never = request;
+      return Promise.reject(new DfsError('BAD_REQUEST', `${(unhandled as AnyIncoming).type} is not served by a node`));
+    }
+  }
+}
+
+/** The node's side of its master connection: connect, register, heartbeat, and reconnect on loss. */
+class MasterLink {
+  private channel: Channel | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
+  private stopped = false;
+  private everRegistered = false;
+
+  constructor(
+    private readonly options: NodeOptions,
+    private readonly identity: NodeIdentity,
+    private readonly server: TlsServer,
+  ) {}
+
+  start(): void {
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    this.channel?.close();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const channel = await connectTls({
+        address: this.options.master,
+        caPem: this.identity.caPem,
+        identity: this.identity,
+        expectCommonName: MASTER_CN,
+        handler: (request) => dispatch(request),
+      });
+      if (this.stopped) return channel.close();
+      this.channel = channel;
+      channel.on('close', (reason: DfsError) => this.lost(channel, reason));
+      await this.register(channel);
+    } catch (error) {
+      this.channel?.close();
+      this.retryLater(error);
+    }
+  }
+
+  private async register(channel: Channel): Promise<void> {
+    const space = await this.space();
+    const advertise = this.advertise(channel);
+    const response = await channel.request('node.register', { advertise, version: VERSION, ...space });
+    this.options.log.info(`${this.everRegistered ? 're-registered' : 'registered'} with the master at ${formatHostPort(this.options.master)} as ${this.identity.nodeId} (${advertise})`);
+    this.everRegistered = true;
+    this.reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
+    clearInterval(this.heartbeatTimer);
+    const intervalMs = Math.min(response.data.heartbeatIntervalMs, HEARTBEAT_INTERVAL_MS * 10);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(channel), intervalMs);
+  }
+
+  private advertise(channel: Channel): string {
+    const { advertise, listen } = this.options;
+    const host = advertise?.host ?? (isWildcard(listen.host) ? channel.localHost : listen.host);
+    return formatHostPort({ host, port: advertise?.port ?? this.server.address.port });
+  }
+
+  private async heartbeat(channel: Channel): Promise<void> {
+    try {
+      await channel.request('node.heartbeat', { ...(await this.space()), activeTransfers: 0 });
+    } catch (error) {
+      if (error instanceof DfsError && error.code === 'NOT_FOUND') channel.close(error); // master forgot us: reconnect
+    }
+  }
+
+  private space(): ReturnType<typeof measureSpace> {
+    return measureSpace(this.options.dataDir, 0, this.options.capacityBytes);
+  }
+
+  private lost(channel: Channel, reason: DfsError): void {
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    clearInterval(this.heartbeatTimer);
+    if (this.stopped) return;
+    this.options.log.warn(`lost the master: ${reason.message}; reconnecting`);
+    this.retryLater(reason);
+  }
+
+  private retryLater(error: unknown): void {
+    if (this.stopped || this.reconnectTimer?.hasRef()) return;
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.log.warn(`cannot reach the master (${message}); retrying in ${this.reconnectDelayMs} ms`);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connect();
+    }, this.reconnectDelayMs);
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_DELAY_MS_MAX);
+  }
+}

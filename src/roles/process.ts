@@ -1,0 +1,60 @@
+// Running roles as child processes of this same executable, and the readiness line they print.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { isSea } from 'node:sea';
+import type { Writable } from 'node:stream';
+import { parseHostPort, type HostPort } from '../net/address';
+import { DfsError } from '../net/errors';
+
+export const LISTENING_PREFIX = 'listening on ';
+
+/** The command that starts this program again: the executable itself, or node with its script. */
+export function selfCommand(): { command: string; args: string[] } {
+  if (isSea()) return { command: process.execPath, args: [] };
+  const script = process.argv[1];
+  if (script === undefined) throw new DfsError('INTERNAL', 'cannot tell how this program was started');
+  return { command: process.execPath, args: [...process.execArgv, script] };
+}
+
+export interface ChildRole {
+  name: string;
+  child: ChildProcess;
+  address: HostPort;
+}
+
+/** Starts `dfs ARGS…` and resolves with the address from its "listening on" line. */
+export function spawnRole(name: string, args: string[], log: Writable, env: NodeJS.ProcessEnv = process.env): Promise<ChildRole> {
+  const self = selfCommand();
+  const child = spawn(self.command, [...self.args, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  child.stderr?.pipe(log, { end: false });
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    const onData = (chunk: Buffer): void => {
+      pending += chunk.toString('utf8');
+      const line = pending.split('\n').find((candidate) => candidate.startsWith(LISTENING_PREFIX));
+      if (line === undefined) return;
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      child.stdout?.resume();
+      resolve({ name, child, address: parseHostPort(line.slice(LISTENING_PREFIX.length)) });
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      reject(new DfsError('UNAVAILABLE', `${name} exited before it was ready (${signal ?? `exit code ${code}`}); see its log`));
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/** Asks a child to stop (SIGTERM) and waits; SIGKILL after graceMs. */
+export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

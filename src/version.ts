@@ -1,0 +1,2 @@
+// The version every role reports; kept in step with package.json by the build.
+export const VERSION = '0.1.0';

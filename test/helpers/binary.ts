@@ -1,0 +1,148 @@
+// Real `build/dfs` processes for end-to-end tests: spawn on loopback port 0, wait for the
+// "listening on" line, collect output, and always clean up in the test's teardown.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseHostPort, formatHostPort, type HostPort } from '../../src/net/address';
+import type { Channel } from '../../src/net/channel';
+import { connectTls, MASTER_CN } from '../../src/net/tls';
+
+export const DFS = path.resolve(__dirname, '../../build/dfs');
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function requireBinary(): void {
+  if (!existsSync(DFS)) throw new Error(`${DFS} is missing: run "npm run build" first (npm test does)`);
+}
+
+export interface DfsProcess {
+  child: ChildProcess;
+  output(): { stdout: string; stderr: string };
+  address: HostPort;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function tempDir(t: Teardown, prefix = 'dfs-test-'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts `dfs ARGS` and resolves once it prints "listening on HOST:PORT". */
+export function startDfs(t: Teardown, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<DfsProcess> {
+  requireBinary();
+  const child = spawn(DFS, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dfs ${args.join(' ')}: not listening after ${timeoutMs} ms\n${stderr}`)), timeoutMs);
+    const check = (): void => {
+      const line = /^listening on (\S+)$/m.exec(stdout);
+      if (!line?.[1]) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      resolve({ child, address: parseHostPort(line[1]), exited, output: () => ({ stdout, stderr }) });
+    };
+    child.stdout?.on('data', check);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`dfs ${args.join(' ')} exited (${signal ?? code}) before listening\n${stderr}`));
+    });
+  });
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `dfs ARGS` to completion. */
+export function runDfs(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number; command?: string } = {}): Promise<RunResult> {
+  requireBinary();
+  return new Promise((resolve, reject) => {
+    const child = spawn(options.command ?? DFS, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`dfs ${args.join(' ')} did not finish in time\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+export interface TestCluster {
+  dataDir: string;
+  master: DfsProcess;
+  masterDir: string;
+  caPem: string;
+  tokenFile: string;
+  nodes: DfsProcess[];
+  startNode(name: string, extra?: string[]): Promise<DfsProcess>;
+  client(): Promise<Channel>;
+}
+
+/** A master and `nodeCount` nodes as real processes on 127.0.0.1, every node registered. */
+export async function startCluster(t: Teardown, nodeCount: number, masterArgs: string[] = []): Promise<TestCluster> {
+  const dataDir = await tempDir(t);
+  const masterDir = path.join(dataDir, 'master');
+  const master = await startDfs(t, ['master', '--data', masterDir, '--listen', '127.0.0.1:0', ...masterArgs], {
+    env: { DFS_ADMIN_PASSWORD: 'admin-secret' },
+  });
+  const caPem = await fs.readFile(path.join(masterDir, 'ca.pem'), 'utf8');
+  const tokenFile = path.join(masterDir, 'join-token');
+  const startNode = (name: string, extra: string[] = []): Promise<DfsProcess> =>
+    startDfs(t, ['node', '--master', formatHostPort(master.address), '--token-file', tokenFile, '--data', path.join(dataDir, name), '--listen', '127.0.0.1:0', ...extra]);
+  const nodes = await Promise.all(Array.from({ length: nodeCount }, (_, index) => startNode(`node${index + 1}`)));
+  const client = async (): Promise<Channel> => {
+    const channel = await connectTls({ address: master.address, caPem, expectCommonName: MASTER_CN });
+    t.teardown(() => channel.close());
+    return channel;
+  };
+  const cluster: TestCluster = { dataDir, master, masterDir, caPem, tokenFile, nodes, startNode, client };
+  const channel = await client();
+  await waitFor(`${nodeCount} registered nodes`, async () => {
+    const { data } = await channel.request('cluster.nodes', {});
+    return data.nodes.filter((node) => node.connected).length === nodeCount ? true : undefined;
+  });
+  return cluster;
+}
