@@ -97,8 +97,14 @@ async function runDemo(flags: Flags): Promise<void> {
       '',
     ].join('\n'),
   );
-  serveUntilSignal(demo.stop);
+  let stopping = false;
+  serveUntilSignal(() => {
+    stopping = true;
+    return demo.stop();
+  });
   const broken = await demo.failed;
+  // Ctrl-C reaches the children too (same process group); that is a stop, not a failure.
+  if (stopping) return;
   process.stderr.write(`dfs demo: ${broken} stopped unexpectedly (see ${dataDir}/logs/${broken}.log); stopping the cluster\n`);
   await demo.stop();
   process.exit(EXIT_FAILURE);

@@ -30,8 +30,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const logDir = path.join(dataDir, 'logs');
   await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
   const children: ChildRole[] = [];
+  // Nodes first, so none of them sees its master vanish and starts reconnecting.
   const stop = async (): Promise<void> => {
-    await Promise.all(children.map((role) => stopChild(role.child)));
+    await Promise.all(children.filter((role) => role.name !== 'master').map((role) => stopChild(role.child)));
+    await Promise.all(children.filter((role) => role.name === 'master').map((role) => stopChild(role.child)));
   };
   try {
     const masterDir = path.join(dataDir, 'master');
