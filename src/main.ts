@@ -11,6 +11,8 @@ import { startDemo } from './roles/demo';
 import { startMaster } from './roles/master/master';
 import { startNode } from './roles/node/node';
 import { LISTENING_PREFIX } from './roles/process';
+import { commandList } from './roles/shell/commands/meta';
+import { COMMANDS as SHELL_COMMANDS } from './roles/shell/registry';
 import { parseCount, parseSeconds, parseSize } from './units';
 import { VERSION } from './version';
 
@@ -110,6 +112,27 @@ async function runDemo(flags: Flags): Promise<void> {
   process.exit(EXIT_FAILURE);
 }
 
+/** `dfs shell`: the shell reports its own errors; its status is the process's exit code. */
+async function runShellRole(address: string | undefined, flags: Flags): Promise<void> {
+  if (flags.c === true || flags.c === '') throw new UsageError('-c needs the commands to run: -c "CMD; CMD"');
+  if (Array.isArray(flags.c)) throw new UsageError('-c given more than once; separate commands with ";" in one -c');
+  const { runShell } = await import('./roles/shell/shell.js');
+  const command = text(flags, 'c');
+  const status = await runShell({
+    address,
+    caFile: text(flags, 'ca'),
+    user: text(flags, 'user'),
+    ...(command !== undefined ? { command } : {}),
+  });
+  // Leave without waiting for stdin or timers the REPL may have touched; flush stdout first.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(status);
+}
+
+function shellHelpSection(): { title: string; body: string } {
+  return { title: 'Shell commands', body: commandList(SHELL_COMMANDS).trimEnd() };
+}
+
 function buildCli(): ReturnType<typeof cac> {
   const cli = cac('dfs');
   cli
@@ -138,7 +161,16 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--nodes <n>', 'Number of storage nodes', { default: DEMO_NODES_DEFAULT })
     .option('--data <dir>', 'Where the demo keeps its data', { default: './dfs-demo' })
     .action((flags: Flags) => runDemo(flags));
-  cli.help();
+  cli
+    .command('shell [address]', 'Open a shell on the cluster (address HOST:PORT, else env DFS_MASTER)')
+    .usage('shell [HOST:PORT] [--ca FILE] [--user NAME] [-c "CMD; CMD"]')
+    .option('--ca <file>', 'Verify the master with this CA (ca.pem in its data dir; env DFS_CA); else trust on first use')
+    .option('--user <name>', 'Log in as this user (env DFS_USER; default shared); password from env DFS_PASSWORD or a prompt')
+    .option('-c <commands>', 'Run these commands (separated by ";") and exit; without -c, commands are read from stdin when it is not a terminal')
+    .example('dfs shell 10.0.0.1:7070 --ca ca.pem -c "mkdir -p /docs; ls -l /"')
+    .example('echo "du -sh /" | DFS_USER=alice DFS_PASSWORD=secret dfs shell 10.0.0.1:7070 --ca ca.pem')
+    .action((address: string | undefined, flags: Flags) => runShellRole(address, flags));
+  cli.help((sections) => (cli.matchedCommandName === 'shell' ? [...sections, shellHelpSection()] : sections));
   cli.version(VERSION);
   return cli;
 }

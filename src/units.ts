@@ -13,6 +13,12 @@ export function parseSize(text: string): number {
   return Math.floor(value);
 }
 
+/** Bytes per unit for a size suffix ("", "c" and "B" are bytes; K, M, G, T, P binary), any case. */
+export function sizeUnitBytes(suffix: string): number | undefined {
+  const upper = suffix.toUpperCase();
+  return upper === 'C' ? 1 : SIZE_UNITS[upper];
+}
+
 /** 1536 → "1.5K", 0 → "0", like ls -h. */
 export function formatSize(bytes: number): string {
   const units = ['', 'K', 'M', 'G', 'T', 'P'];

@@ -11,11 +11,11 @@ export interface HostPort {
 export function parseHostPort(text: string, defaultPort?: number): HostPort {
   const trimmed = text.trim();
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
-  const plain = /^([^:\s]+)(?::(\d+))?$/.exec(trimmed);
+  const plain = /^([^:\s[\]]+)(?::(\d+))?$/.exec(trimmed);
   const match = bracketed ?? plain;
   const host = match?.[1];
   const portText = match?.[2];
-  if (!host) throw new DfsError('BAD_REQUEST', `invalid address "${text}": expected HOST:PORT`);
+  if (!host || (bracketed && isIP(host) !== 6)) throw new DfsError('BAD_REQUEST', `invalid address "${text}": expected HOST:PORT`);
   const port = portText === undefined ? defaultPort : Number(portText);
   if (port === undefined) throw new DfsError('BAD_REQUEST', `invalid address "${text}": missing :PORT`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { BODY_BUFFER_BYTES, IDLE_TIMEOUT_MS, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS } from '../limits';
 import { DfsError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
-import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf } from './messages';
+import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf, type ServedBy } from './messages';
 
 export type Peer = { kind: 'anonymous' } | { kind: 'node'; nodeId: string } | { kind: 'master' };
 
@@ -39,10 +39,23 @@ export interface Response<T extends MessageType> {
   bodyBytes: number;
 }
 
-/** Any request, discriminated by its type so a role's switch narrows the data. */
-export type AnyIncoming = { [T in MessageType]: Incoming<T> }[MessageType];
+/** A request of one of the types T, discriminated by its type so a role's switch narrows the data. */
+export type IncomingOf<T extends MessageType> = { [K in T]: Incoming<K> }[T];
+export type AnyIncoming = IncomingOf<MessageType>;
 
-export type Handler = (request: AnyIncoming) => Promise<Reply>;
+/** A role's handler sees only the messages that role serves; the channel refuses the rest. */
+export type RoleHandler<R extends Role> = (request: IncomingOf<ServedBy<R>>) => Promise<Reply>;
+export type Role = 'master' | 'node';
+
+export interface Service {
+  role: Role;
+  handler: (request: AnyIncoming) => Promise<Reply>;
+}
+
+export function service<R extends Role>(role: R, handler: RoleHandler<R>): Service {
+  // Sound because onRequest checks MESSAGES[type].server against the role before calling.
+  return { role, handler: handler as (request: AnyIncoming) => Promise<Reply> };
+}
 
 type Envelope =
   | { k: 'q'; id: number; t: string; d: unknown }
@@ -64,7 +77,8 @@ interface QueuedWrite {
 
 export interface ChannelOptions {
   peer: Peer;
-  handler?: Handler;
+  /** What this side answers; without it every request is refused. */
+  service?: Service;
   /** For logs: who is on the other end. */
   label?: string;
   remoteHost?: string;
@@ -79,7 +93,7 @@ export class Channel extends EventEmitter {
   readonly remoteHost: string;
   /** Our own address on this connection: what peers on that network can reach us at. */
   readonly localHost: string;
-  private handler: Handler | undefined;
+  private service: Service | undefined;
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -99,7 +113,7 @@ export class Channel extends EventEmitter {
     this.label = options.label ?? 'peer';
     this.remoteHost = options.remoteHost ?? 'unknown';
     this.localHost = options.localHost ?? 'unknown';
-    this.handler = options.handler;
+    this.service = options.service;
     this.decoder = new FrameDecoder({
       frame: (payload, bodyBytes) => this.onFrame(payload, bodyBytes),
       body: (chunk) => this.onBody(chunk),
@@ -121,8 +135,8 @@ export class Channel extends EventEmitter {
     return this.isClosed;
   }
 
-  setHandler(handler: Handler): void {
-    this.handler = handler;
+  setService(service: Service): void {
+    this.service = service;
   }
 
   request<T extends MessageType>(
@@ -155,7 +169,13 @@ export class Channel extends EventEmitter {
   }
 
   private send(envelope: Envelope, body?: OutgoingBody): Promise<void> {
-    const frame = encodeFrame(Buffer.from(JSON.stringify(envelope)), body?.bytes ?? 0);
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(Buffer.from(JSON.stringify(envelope)), body?.bytes ?? 0);
+    } catch (error) {
+      // Too large, or a bad body length: refused before anything is written; the caller decides.
+      return Promise.reject(DfsError.wrap(error));
+    }
     if (!this.writing && !body) {
       this.socket.write(frame);
       return Promise.resolve();
@@ -261,7 +281,11 @@ export class Channel extends EventEmitter {
       void this.send({ k: 'e', id, e: error.toWire() }).catch(() => undefined);
     };
     if (!isMessageType(envelope.t)) return reject(new DfsError('BAD_REQUEST', `unknown message type ${JSON.stringify(envelope.t).slice(0, 80)}`));
-    if (!this.handler) return reject(new DfsError('BAD_REQUEST', `${envelope.t}: this peer accepts no requests`));
+    const server = MESSAGES[envelope.t].server;
+    if (!this.service) return reject(new DfsError('BAD_REQUEST', `${envelope.t}: this peer accepts no requests`));
+    if (server !== 'any' && server !== this.service.role) {
+      return reject(new DfsError('BAD_REQUEST', `${envelope.t} is served by the ${server}, not by a ${this.service.role}`));
+    }
     if (MESSAGES[envelope.t].caller === 'node' && this.peer.kind !== 'node') {
       return reject(new DfsError('UNAUTHENTICATED', `${envelope.t}: only cluster nodes may send this`));
     }
@@ -274,13 +298,13 @@ export class Channel extends EventEmitter {
     }
     this.inFlight++;
     const incoming = { type: envelope.t, data, body, bodyBytes, peer: this.peer, channel: this } as AnyIncoming;
-    void this.runHandler(this.handler, incoming, id).finally(() => {
+    void this.runHandler(this.service.handler, incoming, id).finally(() => {
       this.inFlight--;
       body?.discard();
     });
   }
 
-  private async runHandler(handler: Handler, incoming: AnyIncoming, id: number): Promise<void> {
+  private async runHandler(handler: Service['handler'], incoming: AnyIncoming, id: number): Promise<void> {
     let reply: Reply;
     try {
       reply = await handler(incoming);
@@ -289,7 +313,15 @@ export class Channel extends EventEmitter {
       await this.send({ k: 'e', id, e: DfsError.wrap(error).toWire() }).catch(() => undefined);
       return;
     }
-    await this.send({ k: 'r', id, d: reply.data }, reply.body).catch(() => undefined);
+    try {
+      await this.send({ k: 'r', id, d: reply.data }, reply.body);
+    } catch (error) {
+      if (this.isClosed) return; // the connection is gone (or the body broke it); fail() told everyone
+      // The reply could not be framed (too large, bad body length): a bug in the handler.
+      this.emit('bug', error);
+      reply.body?.stream.destroy();
+      await this.send({ k: 'e', id, e: new DfsError('INTERNAL', 'internal error').toWire() }).catch(() => undefined);
+    }
   }
 
   private onResponse(envelope: Exclude<Envelope, { k: 'q' }>, body: BodyReadable | undefined, bodyBytes: number): void {
@@ -323,7 +355,8 @@ export class Channel extends EventEmitter {
   failWithNotice(reason: DfsError): void {
     if (this.isClosed) return;
     try {
-      this.socket.write(encodeFrame(Buffer.from(JSON.stringify({ k: 'e', id: 0, e: reason.toWire() }))));
+      // Mid-body, a notice would land inside the body's bytes; the close alone must say it then.
+      if (!this.writing) this.socket.write(encodeFrame(Buffer.from(JSON.stringify({ k: 'e', id: 0, e: reason.toWire() }))));
     } catch {
       // the socket is already gone; closing is all that is left
     }
@@ -377,6 +410,12 @@ class BodyReadable extends Readable {
 
   override _read(): void {
     this.resumeSource();
+  }
+
+  /** A destroyed body is read no further, but the frames after it must be: its rest is dropped. */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.resumeSource();
+    callback(error);
   }
 
   /** Drops the rest of an unread body so the frames after it can be decoded. */

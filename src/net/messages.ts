@@ -1,23 +1,31 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { array, bool, empty, int, literal, obj, str, type Infer, type Schema } from './schema';
+import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
-/** Who may send a message: anyone who completed TLS, or a node with a CA-signed certificate. */
-export type Caller = 'anyone' | 'node';
+/**
+ * Who may send a message: anyone who completed TLS, a node with a CA-signed certificate, or a
+ * client whose connection has logged in (the master checks the session).
+ */
+export type Caller = 'anyone' | 'node' | 'user';
 
-interface MessageSpec<Request, Response> {
+/** Which role answers a message; a peer that receives one it does not serve refuses it. */
+export type Server = 'master' | 'node' | 'any';
+
+interface MessageSpec<S extends Server, Request, Response> {
+  server: S;
   caller: Caller;
   request: Schema<Request>;
   response: Schema<Response>;
 }
 
-function message<Request, Response>(
+function message<S extends Server, Request, Response>(
+  server: S,
   caller: Caller,
   request: Schema<Request>,
   response: Schema<Response>,
-): MessageSpec<Request, Response> {
-  return { caller, request, response };
+): MessageSpec<S, Request, Response> {
+  return { server, caller, request, response };
 }
 
 const nodeId = str({ min: 1, max: 64, pattern: /^[a-z0-9-]+$/ });
@@ -29,31 +37,83 @@ const space = {
   capacityBytes: bytes,
   usedBytes: bytes,
   freeBytes: bytes,
+  blobs: int(),
 };
+
+// Paths are validated for their rules by the master (paths.ts); here only their size is bounded.
+const path = str({ min: 1, max: 4096 * 4 });
+const userName = str({ min: 1, max: 64 });
+const password = str({ min: 1, max: 1024 });
+const cursor = optional(str({ max: 4096 * 4 }));
+const limit = optional(int({ min: 1, max: 10_000 }));
+const entryKind = literal('file', 'dir');
+const entry = obj({
+  path,
+  name: str({ max: 1024 }),
+  kind: entryKind,
+  size: bytes,
+  mtimeMs: int(),
+  sha256: optional(str({ max: 64 })),
+  replicas: optional(obj({ have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) })),
+});
+const entryPage = obj({ entries: array(entry, { max: 10_000 }), next: cursor });
+const identity = obj({ user: userName, admin: bool() });
 
 export const MESSAGES = {
   /** Liveness and identification; answers who this peer is. */
-  ping: message('anyone', empty, obj({ role: literal('master', 'node'), version: str({ max: 64 }) })),
+  ping: message('any', 'anyone', empty, obj({ role: literal('master', 'node'), version: str({ max: 64 }) })),
 
   /** A new node asks for a certificate: the join token's secret, a CSR, and the host its certificate names. */
   join: message(
-    'anyone',
+    'master', 'anyone',
     obj({ secret: str({ min: 1, max: 256 }), csrPem: pem, host: str({ min: 1, max: 253 }) }),
     obj({ nodeId, certPem: pem, caPem: pem }),
   ),
 
   /** A node with a CA-signed certificate announces itself (after every connect) and its space. */
   'node.register': message(
-    'node',
+    'master', 'node',
     obj({ advertise: address, version: str({ max: 64 }), ...space }),
     obj({ heartbeatIntervalMs: int({ min: 100, max: 60_000 }) }),
   ),
 
-  'node.heartbeat': message('node', obj({ ...space, activeTransfers: int() }), empty),
+  'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int() }), empty),
+
+
+  /** Logs this connection in; the token resumes the session on another connection. */
+  'auth.login': message('master', 'anyone', obj({ user: userName, password: optional(password) }), obj({ token: str({ max: 128 }), user: userName, admin: bool() })),
+  'auth.resume': message('master', 'anyone', obj({ token: str({ max: 128 }) }), identity),
+  'auth.whoami': message('master', 'user', empty, identity),
+  'auth.passwd': message('master', 'user', obj({ oldPassword: optional(password), newPassword: password }), empty),
+  'auth.useradd': message('master', 'user', obj({ user: userName, password }), empty),
+
+  'fs.stat': message('master', 'user', obj({ path }), entry),
+  'fs.list': message('master', 'user', obj({ path, after: cursor, limit }), entryPage),
+  'fs.mkdir': message('master', 'user', obj({ path, parents: bool() }), entry),
+  'fs.remove': message('master', 'user', obj({ path, recursive: bool() }), obj({ removed: int() })),
+  'fs.move': message('master', 'user', obj({ source: path, target: path }), entry),
+  'fs.find': message(
+    'master', 'user',
+    obj({
+      path,
+      name: optional(str({ min: 1, max: 1024 })),
+      type: optional(entryKind),
+      size: optional(obj({ cmp: literal('gt', 'lt', 'eq'), count: int(), unitBytes: int({ min: 1 }) })),
+      after: cursor,
+      limit,
+    }),
+    entryPage,
+  ),
+  'fs.du': message(
+    'master', 'user',
+    obj({ path, summary: bool(), after: cursor, limit }),
+    obj({ rows: array(obj({ path, bytes }), { max: 10_000 }), next: cursor }),
+  ),
+  'fs.tree': message('master', 'user', obj({ path, after: cursor, limit }), entryPage),
 
   /** The cluster as the master sees it. */
   'cluster.nodes': message(
-    'anyone',
+    'master', 'user',
     empty,
     obj({
       nodes: array(
@@ -68,12 +128,16 @@ export const MESSAGES = {
       ),
     }),
   ),
-} satisfies Record<string, MessageSpec<unknown, unknown>>;
+} satisfies Record<string, MessageSpec<Server, unknown, unknown>>;
 
 export type Messages = typeof MESSAGES;
 export type MessageType = keyof Messages;
 export type RequestOf<T extends MessageType> = Infer<Messages[T]['request']>;
 export type ResponseOf<T extends MessageType> = Infer<Messages[T]['response']>;
+/** The messages a role answers: those it serves and those any role serves. */
+export type ServedBy<R extends 'master' | 'node'> = {
+  [T in MessageType]: Messages[T]['server'] extends R | 'any' ? T : never;
+}[MessageType];
 
 export function isMessageType(value: unknown): value is MessageType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(MESSAGES, value);

@@ -7,7 +7,7 @@ import type { PeerCertificate } from 'node:tls';
 import * as tls from 'node:tls';
 import { CONNECT_TIMEOUT_MS } from '../limits';
 import { formatHostPort, type HostPort } from './address';
-import { Channel, type Handler, type Peer } from './channel';
+import { Channel, type Peer, type Service } from './channel';
 import { NODE_CN_PREFIX } from './ca';
 import { DfsError } from './errors';
 
@@ -22,7 +22,7 @@ export interface TlsIdentity {
 export interface TlsServerOptions {
   listen: HostPort;
   identity: TlsIdentity;
-  handler: Handler;
+  service: Service;
   /** Whether peers without a certificate may talk at all (clients on the master: yes). */
   acceptAnonymous: boolean;
   label: string;
@@ -80,7 +80,7 @@ function acceptChannel(socket: tls.TLSSocket, options: TlsServerOptions): Channe
   const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const presented = Object.keys(socket.getPeerCertificate()).length > 0;
   const peer = peerOf(socket);
-  const channel = new Channel(socket, { peer, handler: options.handler, label: remote, ...socketHosts(socket) });
+  const channel = new Channel(socket, { peer, service: options.service, label: remote, ...socketHosts(socket) });
   if (presented && !socket.authorized) {
     channel.failWithNotice(new DfsError('UNAUTHENTICATED', 'certificate not signed by this cluster\'s CA'));
     return undefined;
@@ -117,7 +117,7 @@ export interface ConnectOptions {
   identity?: { keyPem: string; certPem: string };
   /** Check this common name instead of the host name (node certificates name the node, not a host). */
   expectCommonName?: string;
-  handler?: Handler;
+  service?: Service;
   timeoutMs?: number;
 }
 
@@ -136,7 +136,7 @@ export async function connectTls(options: ConnectOptions): Promise<Channel> {
   const peer: Peer = expectCommonName?.startsWith(NODE_CN_PREFIX)
     ? { kind: 'node', nodeId: expectCommonName.slice(NODE_CN_PREFIX.length) }
     : { kind: 'master' };
-  return new Channel(socket, { peer, handler: options.handler, label: formatHostPort(address), ...socketHosts(socket) });
+  return new Channel(socket, { peer, ...(options.service ? { service: options.service } : {}), label: formatHostPort(address), ...socketHosts(socket) });
 }
 
 /**
@@ -155,13 +155,26 @@ export async function connectPinned(address: HostPort, caDigest: string, timeout
   }
 }
 
-function verifyPinnedChain(leaf: tls.DetailedPeerCertificate, caDigest: string): string {
+/**
+ * Trust on first use: the CA certificate a master presents, checked only for consistency (it issued
+ * the master's certificate). The caller shows its fingerprint to a person before trusting it.
+ */
+export async function fetchPresentedCa(address: HostPort, timeoutMs?: number): Promise<string> {
+  const socket = await openSocket(address, { rejectUnauthorized: false }, timeoutMs);
+  try {
+    return verifyPinnedChain(socket.getPeerCertificate(true), undefined);
+  } finally {
+    socket.destroy();
+  }
+}
+
+function verifyPinnedChain(leaf: tls.DetailedPeerCertificate, caDigest: string | undefined): string {
   const issuer: PeerCertificate | undefined = leaf.issuerCertificate;
   if (!leaf.raw || !issuer?.raw || issuer === leaf) {
     throw new DfsError('UNAUTHENTICATED', 'the master did not present its CA certificate');
   }
   const digest = createHash('sha256').update(issuer.raw).digest('hex');
-  if (digest !== caDigest.toLowerCase()) {
+  if (caDigest !== undefined && digest !== caDigest.toLowerCase()) {
     throw new DfsError('UNAUTHENTICATED', 'the master\'s CA does not match the join token (wrong master or wrong token)');
   }
   const ca = new X509Certificate(issuer.raw);

@@ -7,6 +7,7 @@ import { formatHostPort, type HostPort } from '../net/address';
 import { DfsError } from '../net/errors';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { MASTER_FILES } from './master/identity';
+import { SHARED_USER } from './master/users';
 import { spawnRole, stopChild, type ChildRole } from './process';
 
 export interface DemoOptions {
@@ -66,6 +67,7 @@ function logFile(logDir: string, name: string): NodeJS.WritableStream & import('
 async function waitForNodes(address: HostPort, caPem: string, count: number): Promise<void> {
   const channel = await connectTls({ address, caPem, expectCommonName: MASTER_CN });
   try {
+    await channel.request('auth.login', { user: SHARED_USER });
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       const { data } = await channel.request('cluster.nodes', {});

@@ -10,6 +10,7 @@ import type { Channel } from '../../src/net/channel';
 import { connectTls, MASTER_CN } from '../../src/net/tls';
 
 export const DFS = path.resolve(__dirname, '../../build/dfs');
+export const ADMIN_PASSWORD = 'admin-secret';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -126,7 +127,7 @@ export async function startCluster(t: Teardown, nodeCount: number, masterArgs: s
   const dataDir = await tempDir(t);
   const masterDir = path.join(dataDir, 'master');
   const master = await startDfs(t, ['master', '--data', masterDir, '--listen', '127.0.0.1:0', ...masterArgs], {
-    env: { DFS_ADMIN_PASSWORD: 'admin-secret' },
+    env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD },
   });
   const caPem = await fs.readFile(path.join(masterDir, 'ca.pem'), 'utf8');
   const tokenFile = path.join(masterDir, 'join-token');
@@ -136,6 +137,7 @@ export async function startCluster(t: Teardown, nodeCount: number, masterArgs: s
   const client = async (): Promise<Channel> => {
     const channel = await connectTls({ address: master.address, caPem, expectCommonName: MASTER_CN });
     t.teardown(() => channel.close());
+    await channel.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
     return channel;
   };
   const cluster: TestCluster = { dataDir, master, masterDir, caPem, tokenFile, nodes, startNode, client };

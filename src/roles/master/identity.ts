@@ -1,5 +1,5 @@
 // The master's trust material in its data dir: the cluster CA, its own server certificate, the join
-// token and, on the very first start, the admin password. Created once, reused on every start.
+// token. Created once, reused on every start.
 
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -26,21 +26,16 @@ export interface MasterIdentity {
   ca: KeyCert;
   tls: TlsIdentity;
   joinToken: JoinToken;
-  /** Set only on the first start, when the admin account is to be created with it. */
-  initialAdminPassword: string | undefined;
 }
 
 const SECRET = 0o600;
 
 export async function loadOrCreateMasterIdentity(dataDir: string, hosts: string[], log: Log): Promise<MasterIdentity> {
   const file = (name: string): string => path.join(dataDir, name);
-  const existing = await readCa(file);
-  const firstStart = existing === undefined;
-  const ca = existing ?? (await createAndStoreCa(file, log));
+  const ca = (await readCa(file)) ?? (await createAndStoreCa(file, log));
   const server = await loadOrIssueServer(file, ca, hosts, log);
   const joinToken = await loadOrCreateToken(file, ca);
-  const initialAdminPassword = firstStart ? await createAdminPassword(file, log) : undefined;
-  return { ca, tls: { ...server, caPem: ca.certPem }, joinToken, initialAdminPassword };
+  return { ca, tls: { ...server, caPem: ca.certPem }, joinToken };
 }
 
 async function readCa(file: (name: string) => string): Promise<KeyCert | undefined> {
@@ -92,15 +87,6 @@ async function loadOrCreateToken(file: (name: string) => string, ca: KeyCert): P
   const token = createJoinToken(digest);
   await writeFileAtomic(file(MASTER_FILES.joinToken), `${formatJoinToken(token)}\n`, SECRET);
   return token;
-}
-
-async function createAdminPassword(file: (name: string) => string, log: Log): Promise<string> {
-  const fromEnv = process.env.DFS_ADMIN_PASSWORD;
-  if (fromEnv) return fromEnv;
-  const password = randomBytes(12).toString('base64url');
-  await writeFileAtomic(file(MASTER_FILES.adminPassword), `${password}\n`, SECRET);
-  log.info(`admin password (shown once, also in ${file(MASTER_FILES.adminPassword)}): ${password}`);
-  return password;
 }
 
 /** Every address a client may use to reach the master, for the certificate's SAN. */

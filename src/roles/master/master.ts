@@ -1,18 +1,22 @@
-// The master role: serves the cluster's trust (joins), tracks nodes, and (later) the namespace.
+// The master role: the cluster's trust (joins), its members (nodes), its users and namespace.
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
-import { randomBytes } from 'node:crypto';
-import { JOIN_FAILURES_MAX, JOIN_FAILURE_WINDOW_MS, HEARTBEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT } from '../../limits';
+import { NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT } from '../../limits';
 import type { Log } from '../../log';
-import { parseHostPort, type HostPort } from '../../net/address';
-import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../../net/ca';
-import type { AnyIncoming, Channel, Incoming, Reply } from '../../net/channel';
+import type { HostPort } from '../../net/address';
+import { service, type Channel, type IncomingOf, type Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
-import { listenTls, type TlsServer } from '../../net/tls';
-import { secretMatches } from '../../net/token';
+import type { ServedBy } from '../../net/messages';
+import { listenTls } from '../../net/tls';
+import { Catalog } from '../../store/catalog';
 import { VERSION } from '../../version';
+import * as auth from './auth';
 import { ensureDataDirectory, loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
+import * as membership from './membership';
+import * as namespace from './namespace';
 import { NodeRegistry } from './nodes';
+import type { MasterState } from './state';
+import { LoginLimiter, Sessions } from './users';
 
 export interface MasterOptions {
   dataDir: string;
@@ -27,46 +31,47 @@ export interface MasterOptions {
 export interface RunningMaster {
   address: HostPort;
   identity: MasterIdentity;
-  nodes: NodeRegistry;
+  state: MasterState;
   stop(): Promise<void>;
-}
-
-interface MasterState {
-  identity: MasterIdentity;
-  nodes: NodeRegistry;
-  joinFailures: Map<string, number[]>;
-  log: Log;
-  now: () => number;
 }
 
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
   const { log } = options;
   const now = options.now ?? Date.now;
   await ensureDataDirectory(options.dataDir);
-  const hosts = masterHosts(options.listen.host, options.advertise?.host);
-  const identity = await loadOrCreateMasterIdentity(options.dataDir, hosts, log);
+  const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
+  const catalog = await Catalog.open(options.dataDir, { now });
+  await auth.ensureBuiltinUsers(catalog, options.dataDir, log);
   const state: MasterState = {
     identity,
+    catalog,
     nodes: new NodeRegistry(options.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000),
+    sessions: new Sessions(now),
+    logins: new LoginLimiter(now),
+    channelTokens: new WeakMap(),
     joinFailures: new Map(),
+    replicas: options.replicas ?? REPLICAS_DEFAULT,
     log,
     now,
   };
-  const server: TlsServer = await listenTls({
+  const server = await listenTls({
     listen: options.listen,
     identity: identity.tls,
     acceptAnonymous: true,
     label: 'the master',
-    handler: (request) => dispatch(state, request),
+    service: service('master', (request) => dispatch(state, request)),
     onChannel: (channel) => watchChannel(state, channel),
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });
-  log.info(`master ${VERSION} serving with replicas=${options.replicas ?? REPLICAS_DEFAULT}`);
+  log.info(`master ${VERSION} serving ${catalog.entryCount()} entries with replicas=${state.replicas}`);
   return {
     address: server.address,
     identity,
-    nodes: state.nodes,
-    stop: () => server.close(),
+    state,
+    stop: async () => {
+      await server.close();
+      await catalog.close();
+    },
   };
 }
 
@@ -76,88 +81,47 @@ function watchChannel(state: MasterState, channel: Channel): void {
   });
 }
 
-function dispatch(state: MasterState, request: AnyIncoming): Promise<Reply> {
+function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): Promise<Reply> {
   switch (request.type) {
     case 'ping':
       return Promise.resolve({ data: { role: 'master', version: VERSION } });
     case 'join':
-      return join(state, request);
+      return membership.join(state, request);
     case 'node.register':
-      return register(state, request);
+      return membership.register(state, request);
     case 'node.heartbeat':
-      return heartbeat(state, request);
+      return membership.heartbeat(state, request);
     case 'cluster.nodes':
-      return Promise.resolve(listNodes(state));
+      return membership.listNodes(state, request);
+    case 'auth.login':
+      return auth.login(state, request);
+    case 'auth.resume':
+      return auth.resume(state, request);
+    case 'auth.whoami':
+      return auth.whoami(state, request);
+    case 'auth.passwd':
+      return auth.passwd(state, request);
+    case 'auth.useradd':
+      return auth.useradd(state, request);
+    case 'fs.stat':
+      return namespace.stat(state, request);
+    case 'fs.list':
+      return namespace.list(state, request);
+    case 'fs.mkdir':
+      return namespace.mkdir(state, request);
+    case 'fs.remove':
+      return namespace.remove(state, request);
+    case 'fs.move':
+      return namespace.move(state, request);
+    case 'fs.find':
+      return namespace.find(state, request);
+    case 'fs.du':
+      return namespace.du(state, request);
+    case 'fs.tree':
+      return namespace.tree(state, request);
     default: {
       const unhandled: never = request;
-      return Promise.reject(new DfsError('BAD_REQUEST', `${(unhandled as AnyIncoming).type} is not served by the master`));
+      return Promise.reject(new DfsError('BAD_REQUEST', `${String((unhandled as { type: string }).type)} is not served by the master`));
     }
   }
-}
-
-async function join(state: MasterState, request: Incoming<'join'>): Promise<Reply<'join'>> {
-  const source = request.channel.remoteHost;
-  const failures = recentFailures(state, source);
-  if (failures.length >= JOIN_FAILURES_MAX) {
-    throw new DfsError('RATE_LIMITED', `too many failed joins from ${source}; wait a minute`);
-  }
-  if (!secretMatches(state.identity.joinToken.secret, request.data.secret)) {
-    failures.push(state.now());
-    state.log.warn(`refused join from ${source}: wrong join token`);
-    throw new DfsError('UNAUTHENTICATED', 'wrong join token: use the one in the master\'s data dir (join-token)');
-  }
-  const publicKeyPem = publicKeyFromCsr(request.data.csrPem);
-  const { host } = request.data;
-  const nodeId = `n-${randomBytes(4).toString('hex')}`;
-  const certPem = issueCertificate(state.identity.ca, { commonName: `${NODE_CN_PREFIX}${nodeId}`, hosts: [host] }, publicKeyPem);
-  state.log.info(`node ${nodeId} joined from ${source} (host ${host})`);
-  return { data: { nodeId, certPem, caPem: state.identity.ca.certPem } };
-}
-
-function recentFailures(state: MasterState, source: string): number[] {
-  const cutoff = state.now() - JOIN_FAILURE_WINDOW_MS;
-  for (const [host, times] of state.joinFailures) {
-    if (times.every((at) => at <= cutoff)) state.joinFailures.delete(host);
-  }
-  const recent = state.joinFailures.get(source) ?? [];
-  state.joinFailures.set(source, recent);
-  return recent;
-}
-
-function requireNode(request: AnyIncoming): string {
-  if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
-  return request.peer.nodeId;
-}
-
-async function register(state: MasterState, request: Incoming<'node.register'>): Promise<Reply<'node.register'>> {
-  const nodeId = requireNode(request);
-  const { advertise, capacityBytes, usedBytes, freeBytes } = request.data;
-  parseHostPort(advertise);
-  const previous = state.nodes.list().find((node) => node.nodeId === nodeId);
-  state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes }, request.channel, state.now());
-  state.log.info(`node ${nodeId} ${previous ? 're-registered' : 'registered'} at ${advertise}`);
-  return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS } };
-}
-
-async function heartbeat(state: MasterState, request: Incoming<'node.heartbeat'>): Promise<Reply<'node.heartbeat'>> {
-  const nodeId = requireNode(request);
-  if (!state.nodes.heartbeat(nodeId, request.data, request.channel, state.now())) {
-    throw new DfsError('NOT_FOUND', 'heartbeat before registration: register first');
-  }
-  return { data: {} };
-}
-
-function listNodes(state: MasterState): Reply<'cluster.nodes'> {
-  const nowMs = state.now();
-  const nodes = state.nodes.list().map((node) => ({
-    nodeId: node.nodeId,
-    advertise: node.advertise,
-    state: state.nodes.stateOf(node, nowMs),
-    capacityBytes: node.capacityBytes,
-    usedBytes: node.usedBytes,
-    freeBytes: node.freeBytes,
-    lastSeenMs: node.lastSeenMs,
-    connected: node.channel !== undefined,
-  }));
-  return { data: { nodes } };
 }

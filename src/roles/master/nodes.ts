@@ -7,6 +7,7 @@ export interface NodeSpace {
   capacityBytes: number;
   usedBytes: number;
   freeBytes: number;
+  blobs: number;
 }
 
 export interface NodeRecord extends NodeSpace {
@@ -43,6 +44,10 @@ export class NodeRegistry {
   disconnected(nodeId: string, channel: Channel): void {
     const record = this.nodes.get(nodeId);
     if (record?.channel === channel) record.channel = undefined;
+  }
+
+  get(nodeId: string): NodeRecord | undefined {
+    return this.nodes.get(nodeId);
   }
 
   stateOf(record: NodeRecord, nowMs: number): NodeState {

@@ -4,13 +4,14 @@
 import { HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import type { Log } from '../../log';
 import { formatHostPort, isWildcard, type HostPort } from '../../net/address';
-import type { AnyIncoming, Channel, Reply } from '../../net/channel';
+import { service, type Channel, type IncomingOf, type Reply } from '../../net/channel';
+import type { ServedBy } from '../../net/messages';
 import { DfsError } from '../../net/errors';
 import { connectTls, listenTls, MASTER_CN, type TlsServer } from '../../net/tls';
 import { VERSION } from '../../version';
 import { ensurePrivateDirectory } from '../../store/files';
 import { joinCluster, loadNodeIdentity, type NodeIdentity } from './identity';
-import { measureSpace } from './space';
+import { measureSpace, type Space } from './space';
 
 export interface NodeOptions {
   master: HostPort;
@@ -38,7 +39,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     identity,
     acceptAnonymous: false,
     label: `node ${identity.nodeId}`,
-    handler: (request) => dispatch(request),
+    service: service('node', dispatch),
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });
   const link = new MasterLink(options, identity, server);
@@ -72,18 +73,13 @@ async function obtainIdentity(options: NodeOptions): Promise<NodeIdentity> {
   });
 }
 
-function dispatch(request: AnyIncoming): Promise<Reply> {
+function dispatch(request: IncomingOf<ServedBy<'node'>>): Promise<Reply> {
   switch (request.type) {
     case 'ping':
       return Promise.resolve({ data: { role: 'node', version: VERSION } });
-    case 'join':
-    case 'node.register':
-    case 'node.heartbeat':
-    case 'cluster.nodes':
-      return Promise.reject(new DfsError('BAD_REQUEST', `${request.type} is served by the master, not by a node`));
     default: {
-      const unhandled: never = request;
-      return Promise.reject(new DfsError('BAD_REQUEST', `${(unhandled as AnyIncoming).type} is not served by a node`));
+      const unhandled: never = request.type;
+      return Promise.reject(new DfsError('BAD_REQUEST', `${String(unhandled)} is not served by a node`));
     }
   }
 }
@@ -122,7 +118,7 @@ class MasterLink {
         caPem: this.identity.caPem,
         identity: this.identity,
         expectCommonName: MASTER_CN,
-        handler: (request) => dispatch(request),
+        service: service('node', dispatch),
       });
       if (this.stopped) return channel.close();
       this.channel = channel;
@@ -160,8 +156,8 @@ class MasterLink {
     }
   }
 
-  private space(): ReturnType<typeof measureSpace> {
-    return measureSpace(this.options.dataDir, 0, this.options.capacityBytes);
+  private async space(): Promise<Space & { blobs: number }> {
+    return { ...(await measureSpace(this.options.dataDir, 0, this.options.capacityBytes)), blobs: 0 };
   }
 
   private lost(channel: Channel, reason: DfsError): void {

@@ -1,0 +1,64 @@
+// What a user-facing program (the shell, the TUI) can ask of the cluster. The shell and the TUI
+// call only this interface, never the wire; `RemoteClient` in client.ts implements it over TLS.
+
+export type EntryKind = 'file' | 'dir';
+
+export interface Entry {
+  path: string;
+  name: string;
+  kind: EntryKind;
+  /** Files: bytes. Directories: the recursive total of the file bytes beneath them. */
+  size: number;
+  mtimeMs: number;
+  sha256: string | null;
+  /** Files only: live good replicas and the replication factor wanted. */
+  replicas: { have: number; want: number; nodes: string[] } | null;
+}
+
+export interface SizeFilter {
+  cmp: 'gt' | 'lt' | 'eq';
+  count: number;
+  unitBytes: number;
+}
+
+export interface FindFilter {
+  name?: string;
+  type?: EntryKind;
+  size?: SizeFilter;
+}
+
+export interface NodeInfo {
+  nodeId: string;
+  advertise: string;
+  state: 'alive' | 'dead';
+  capacityBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+  blobs: number;
+  lastSeenMs: number;
+}
+
+export interface Identity {
+  user: string;
+  admin: boolean;
+}
+
+/** All paths are canonical absolute paths (resolve user input with paths.resolvePath first). */
+export interface ClusterApi {
+  readonly masterAddress: string;
+  whoami(): Promise<Identity>;
+  passwd(oldPassword: string | undefined, newPassword: string): Promise<void>;
+  useradd(user: string, password: string | undefined): Promise<void>;
+  stat(path: string): Promise<Entry>;
+  /** Directory children sorted by name (all pages fetched). A file path yields that file alone. */
+  list(path: string): Promise<Entry[]>;
+  mkdir(path: string, parents: boolean): Promise<void>;
+  remove(path: string, recursive: boolean): Promise<number>;
+  move(source: string, target: string): Promise<Entry>;
+  /** Streams matches page by page, in path order. */
+  find(path: string, filter: FindFilter): AsyncIterable<Entry>;
+  du(path: string, summary: boolean): AsyncIterable<{ path: string; bytes: number }>;
+  tree(path: string): AsyncIterable<Entry>;
+  nodes(): Promise<NodeInfo[]>;
+  close(): void;
+}

@@ -1,0 +1,166 @@
+// The cluster as a user program sees it: ClusterApi over one TLS connection to the master, logged
+// in, reconnecting (and resuming the session, or logging in again) when the connection drops.
+
+import { formatHostPort, type HostPort } from '../net/address';
+import type { Channel } from '../net/channel';
+import { DfsError, isDfsError } from '../net/errors';
+import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
+import { connectTls, MASTER_CN } from '../net/tls';
+import type { ClusterApi, Entry, FindFilter, Identity, NodeInfo } from './api';
+
+export interface ConnectClusterOptions {
+  address: HostPort;
+  caPem: string;
+  user: string;
+  password: string | undefined;
+}
+
+type WireEntry = ResponseOf<'fs.stat'>;
+
+function fromWire(entry: WireEntry): Entry {
+  return {
+    path: entry.path,
+    name: entry.name,
+    kind: entry.kind,
+    size: entry.size,
+    mtimeMs: entry.mtimeMs,
+    sha256: entry.sha256 ?? null,
+    replicas: entry.replicas ?? null,
+  };
+}
+
+export async function connectCluster(options: ConnectClusterOptions): Promise<RemoteClient> {
+  const client = new RemoteClient(options);
+  await client.connect();
+  return client;
+}
+
+export class RemoteClient implements ClusterApi {
+  readonly masterAddress: string;
+  private channel: Channel | undefined;
+  private token: string | undefined;
+  private identity: Identity | undefined;
+  private connecting: Promise<Channel> | undefined;
+
+  constructor(private readonly options: ConnectClusterOptions) {
+    this.masterAddress = formatHostPort(options.address);
+  }
+
+  /** Connects and logs in (or resumes the session); used at start and after a lost connection. */
+  async connect(): Promise<Channel> {
+    if (this.channel && !this.channel.closed) return this.channel;
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<Channel> {
+    const { address, caPem, user, password } = this.options;
+    const channel = await connectTls({ address, caPem, expectCommonName: MASTER_CN });
+    try {
+      if (this.token !== undefined) {
+        try {
+          this.identity = (await channel.request('auth.resume', { token: this.token })).data;
+          this.channel = channel;
+          return channel;
+        } catch (error) {
+          if (!isDfsError(error, 'UNAUTHENTICATED')) throw error;
+        }
+      }
+      const { data } = await channel.request('auth.login', { user, ...(password ? { password } : {}) });
+      this.token = data.token;
+      this.identity = { user: data.user, admin: data.admin };
+      this.channel = channel;
+      return channel;
+    } catch (error) {
+      channel.close();
+      throw error;
+    }
+  }
+
+  /** One request; a connection found closed before sending is reopened, but nothing is resent. */
+  private async call<T extends MessageType>(type: T, data: RequestOf<T>): Promise<ResponseOf<T>> {
+    const channel = await this.connect();
+    return (await channel.request(type, data)).data;
+  }
+
+  private async *pages<T extends 'fs.find' | 'fs.tree' | 'fs.list', I>(
+    type: T,
+    data: RequestOf<T>,
+    items: (page: ResponseOf<T>) => I[],
+  ): AsyncGenerator<I> {
+    let after: string | undefined;
+    do {
+      const page = await this.call(type, { ...data, ...(after !== undefined ? { after } : {}) });
+      yield* items(page);
+      after = page.next;
+    } while (after !== undefined);
+  }
+
+  async whoami(): Promise<Identity> {
+    return this.call('auth.whoami', {});
+  }
+
+  async passwd(oldPassword: string | undefined, newPassword: string): Promise<void> {
+    await this.call('auth.passwd', { ...(oldPassword !== undefined ? { oldPassword } : {}), newPassword });
+  }
+
+  async useradd(user: string, password: string | undefined): Promise<void> {
+    if (!password) throw new DfsError('BAD_REQUEST', 'a new user needs a password');
+    await this.call('auth.useradd', { user, password });
+  }
+
+  async stat(path: string): Promise<Entry> {
+    return fromWire(await this.call('fs.stat', { path }));
+  }
+
+  async list(path: string): Promise<Entry[]> {
+    const entries: Entry[] = [];
+    for await (const entry of this.pages('fs.list', { path }, (page) => page.entries)) entries.push(fromWire(entry));
+    return entries;
+  }
+
+  async mkdir(path: string, parents: boolean): Promise<void> {
+    await this.call('fs.mkdir', { path, parents });
+  }
+
+  async remove(path: string, recursive: boolean): Promise<number> {
+    return (await this.call('fs.remove', { path, recursive })).removed;
+  }
+
+  async move(source: string, target: string): Promise<Entry> {
+    return fromWire(await this.call('fs.move', { source, target }));
+  }
+
+  async *find(path: string, filter: FindFilter): AsyncIterable<Entry> {
+    for await (const entry of this.pages('fs.find', { path, ...filter }, (page) => page.entries)) yield fromWire(entry);
+  }
+
+  async *du(path: string, summary: boolean): AsyncIterable<{ path: string; bytes: number }> {
+    let after: string | undefined;
+    do {
+      const page = await this.call('fs.du', { path, summary, ...(after !== undefined ? { after } : {}) });
+      yield* page.rows;
+      after = page.next;
+    } while (after !== undefined);
+  }
+
+  async *tree(path: string): AsyncIterable<Entry> {
+    for await (const entry of this.pages('fs.tree', { path }, (page) => page.entries)) yield fromWire(entry);
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const { nodes } = await this.call('cluster.nodes', {});
+    return nodes.map(({ connected: _connected, ...node }) => node);
+  }
+
+  /** The identity this client logged in as (known once connected). */
+  get user(): Identity {
+    if (!this.identity) throw new DfsError('UNAUTHENTICATED', 'not logged in');
+    return this.identity;
+  }
+
+  close(): void {
+    this.channel?.close();
+    this.channel = undefined;
+  }
+}

@@ -1,0 +1,80 @@
+// Cluster membership on the master: nodes joining with the token, registering, heartbeating.
+
+import { randomBytes } from 'node:crypto';
+import { HEARTBEAT_INTERVAL_MS, JOIN_FAILURES_MAX, JOIN_FAILURE_WINDOW_MS } from '../../limits';
+import { parseHostPort } from '../../net/address';
+import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../../net/ca';
+import type { Incoming, Reply } from '../../net/channel';
+import { DfsError } from '../../net/errors';
+import { secretMatches } from '../../net/token';
+import type { MessageType } from '../../net/messages';
+import { requireSession, type MasterState } from './state';
+
+export async function join(state: MasterState, request: Incoming<'join'>): Promise<Reply<'join'>> {
+  const source = request.channel.remoteHost;
+  const failures = recentFailures(state, source);
+  if (failures.length >= JOIN_FAILURES_MAX) {
+    throw new DfsError('RATE_LIMITED', `too many failed joins from ${source}; wait a minute`);
+  }
+  if (!secretMatches(state.identity.joinToken.secret, request.data.secret)) {
+    failures.push(state.now());
+    state.log.warn(`refused join from ${source}: wrong join token`);
+    throw new DfsError('UNAUTHENTICATED', 'wrong join token: use the one in the master\'s data dir (join-token)');
+  }
+  const publicKeyPem = publicKeyFromCsr(request.data.csrPem);
+  const { host } = request.data;
+  const nodeId = `n-${randomBytes(4).toString('hex')}`;
+  const certPem = issueCertificate(state.identity.ca, { commonName: `${NODE_CN_PREFIX}${nodeId}`, hosts: [host] }, publicKeyPem);
+  state.log.info(`node ${nodeId} joined from ${source} (host ${host})`);
+  return { data: { nodeId, certPem, caPem: state.identity.ca.certPem } };
+}
+
+function recentFailures(state: MasterState, source: string): number[] {
+  const cutoff = state.now() - JOIN_FAILURE_WINDOW_MS;
+  for (const [host, times] of state.joinFailures) {
+    if (times.every((at) => at <= cutoff)) state.joinFailures.delete(host);
+  }
+  const recent = state.joinFailures.get(source) ?? [];
+  state.joinFailures.set(source, recent);
+  return recent;
+}
+
+function requireNode(request: Incoming<MessageType>): string {
+  if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
+  return request.peer.nodeId;
+}
+
+export async function register(state: MasterState, request: Incoming<'node.register'>): Promise<Reply<'node.register'>> {
+  const nodeId = requireNode(request);
+  const { advertise, capacityBytes, usedBytes, freeBytes, blobs } = request.data;
+  parseHostPort(advertise);
+  const known = state.nodes.get(nodeId) !== undefined;
+  state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes, blobs }, request.channel, state.now());
+  state.log.info(`node ${nodeId} ${known ? 're-registered' : 'registered'} at ${advertise}`);
+  return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS } };
+}
+
+export async function heartbeat(state: MasterState, request: Incoming<'node.heartbeat'>): Promise<Reply<'node.heartbeat'>> {
+  const nodeId = requireNode(request);
+  if (!state.nodes.heartbeat(nodeId, request.data, request.channel, state.now())) {
+    throw new DfsError('NOT_FOUND', 'heartbeat before registration: register first');
+  }
+  return { data: {} };
+}
+
+export async function listNodes(state: MasterState, request: Incoming<'cluster.nodes'>): Promise<Reply<'cluster.nodes'>> {
+  requireSession(state, request);
+  const nowMs = state.now();
+  const nodes = state.nodes.list().map((node) => ({
+    nodeId: node.nodeId,
+    advertise: node.advertise,
+    state: state.nodes.stateOf(node, nowMs),
+    capacityBytes: node.capacityBytes,
+    usedBytes: node.usedBytes,
+    freeBytes: node.freeBytes,
+    blobs: node.blobs,
+    lastSeenMs: node.lastSeenMs,
+    connected: node.channel !== undefined,
+  }));
+  return { data: { nodes } };
+}

@@ -1,0 +1,77 @@
+// The namespace operations of SPEC §5 on the master: every one scoped to the caller's own tree.
+// The catalog validates paths and enforces the rules; this layer maps sessions to owners.
+
+import type { Incoming, Reply } from '../../net/channel';
+import { isDfsError } from '../../net/errors';
+import type { ResponseOf } from '../../net/messages';
+import type { Entry } from '../../store/catalog';
+import { requireSession, type MasterState } from './state';
+
+type WireEntry = ResponseOf<'fs.stat'>;
+
+export function toWire(entry: Entry): WireEntry {
+  return {
+    path: entry.path,
+    name: entry.name,
+    kind: entry.kind,
+    size: entry.size,
+    mtimeMs: entry.mtimeMs,
+    ...(entry.sha256 ? { sha256: entry.sha256 } : {}),
+  };
+}
+
+export async function stat(state: MasterState, request: Incoming<'fs.stat'>): Promise<Reply<'fs.stat'>> {
+  const { userId } = requireSession(state, request);
+  return { data: toWire(state.catalog.stat(userId, request.data.path)) };
+}
+
+export async function list(state: MasterState, request: Incoming<'fs.list'>): Promise<Reply<'fs.list'>> {
+  const { userId } = requireSession(state, request);
+  const { path, after, limit } = request.data;
+  try {
+    const page = state.catalog.list(userId, path, { after, limit });
+    return { data: { entries: page.items.map(toWire), next: page.next } };
+  } catch (error) {
+    // ls of a file lists that file, as ls(1) does.
+    if (!isDfsError(error, 'NOT_A_DIRECTORY')) throw error;
+    return { data: { entries: [toWire(state.catalog.stat(userId, path))], next: undefined } };
+  }
+}
+
+export async function mkdir(state: MasterState, request: Incoming<'fs.mkdir'>): Promise<Reply<'fs.mkdir'>> {
+  const { userId } = requireSession(state, request);
+  return { data: toWire(await state.catalog.mkdir(userId, request.data.path, { parents: request.data.parents })) };
+}
+
+export async function remove(state: MasterState, request: Incoming<'fs.remove'>): Promise<Reply<'fs.remove'>> {
+  const { userId } = requireSession(state, request);
+  const result = await state.catalog.remove(userId, request.data.path, { recursive: request.data.recursive });
+  return { data: { removed: result.removed } };
+}
+
+export async function move(state: MasterState, request: Incoming<'fs.move'>): Promise<Reply<'fs.move'>> {
+  const { userId } = requireSession(state, request);
+  const result = await state.catalog.move(userId, request.data.source, request.data.target);
+  return { data: toWire(result.entry) };
+}
+
+export async function find(state: MasterState, request: Incoming<'fs.find'>): Promise<Reply<'fs.find'>> {
+  const { userId } = requireSession(state, request);
+  const { path, name, type, size, after, limit } = request.data;
+  const page = state.catalog.find(userId, path, { name, type, size }, { after, limit });
+  return { data: { entries: page.items.map(toWire), next: page.next } };
+}
+
+export async function du(state: MasterState, request: Incoming<'fs.du'>): Promise<Reply<'fs.du'>> {
+  const { userId } = requireSession(state, request);
+  const { path, summary, after, limit } = request.data;
+  const page = state.catalog.du(userId, path, { summary, after, limit });
+  return { data: { rows: page.items, next: page.next } };
+}
+
+export async function tree(state: MasterState, request: Incoming<'fs.tree'>): Promise<Reply<'fs.tree'>> {
+  const { userId } = requireSession(state, request);
+  const { path, after, limit } = request.data;
+  const page = state.catalog.tree(userId, path, { after, limit });
+  return { data: { entries: page.items.map(toWire), next: page.next } };
+}

@@ -1,0 +1,35 @@
+// What every master handler works on: the catalog, the node registry, sessions, trust, a clock.
+
+import type { Log } from '../../log';
+import type { Channel, Incoming } from '../../net/channel';
+import { DfsError } from '../../net/errors';
+import type { MessageType } from '../../net/messages';
+import type { Catalog } from '../../store/catalog';
+import type { MasterIdentity } from './identity';
+import type { NodeRegistry } from './nodes';
+import type { LoginLimiter, Session, Sessions } from './users';
+
+export interface MasterState {
+  identity: MasterIdentity;
+  catalog: Catalog;
+  nodes: NodeRegistry;
+  sessions: Sessions;
+  logins: LoginLimiter;
+  /** The session token each logged-in connection carries. */
+  channelTokens: WeakMap<Channel, string>;
+  joinFailures: Map<string, number[]>;
+  replicas: number;
+  log: Log;
+  now: () => number;
+}
+
+/** The user behind a request; every namespace operation starts here. */
+export function requireSession(state: MasterState, request: Incoming<MessageType>): Session {
+  const token = state.channelTokens.get(request.channel);
+  if (token === undefined) throw new DfsError('UNAUTHENTICATED', 'not logged in: log in first');
+  return state.sessions.resume(token);
+}
+
+export function requireAdmin(session: Session, what: string): void {
+  if (!session.admin) throw new DfsError('FORBIDDEN', `${what} is for the admin user only`);
+}
