@@ -8,9 +8,10 @@ import { createLog } from './log';
 import { formatHostPort, parseHostPort } from './net/address';
 import { DfsError } from './net/errors';
 import { startDemo } from './roles/demo';
+import { SHARED_USER } from './roles/master/users';
 import { startMaster } from './roles/master/master';
 import { startNode } from './roles/node/node';
-import { LISTENING_PREFIX } from './roles/process';
+import { LISTENING_PREFIX, STOP_ON_STDIN_EOF } from './roles/process';
 import { commandList } from './roles/shell/commands/meta';
 import { COMMANDS as SHELL_COMMANDS } from './roles/shell/registry';
 import { parseCount, parseSeconds, parseSize } from './units';
@@ -50,6 +51,9 @@ function serveUntilSignal(stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  if (process.env[STOP_ON_STDIN_EOF] === '1') {
+    process.stdin.on('end', () => onSignal('parent process gone')).resume();
+  }
 }
 
 async function runMaster(flags: Flags): Promise<void> {
@@ -88,28 +92,31 @@ async function runNode(flags: Flags): Promise<void> {
 async function runDemo(flags: Flags): Promise<void> {
   const nodes = parseCount(text(flags, 'nodes') ?? String(DEMO_NODES_DEFAULT), '--nodes', 1, DEMO_NODES_MAX);
   const dataDir = text(flags, 'data') ?? './dfs-demo';
-  process.stdout.write(`starting a master and ${nodes} nodes under ${dataDir} ...\n`);
-  const demo = await startDemo({ nodes, dataDir, out: process.stdout });
-  process.stdout.write(
+  process.stderr.write(`starting a master and ${nodes} storage nodes under ${dataDir} ...\n`);
+  const demo = await startDemo({ nodes, dataDir });
+  const master = formatHostPort(demo.master);
+  process.stderr.write(
     [
-      `dfs demo: master on ${formatHostPort(demo.master)} with ${nodes} nodes`,
-      `  CA certificate: ${demo.caFile}`,
-      `  logs:           ${dataDir}/logs/`,
-      'Press Ctrl-C to stop the cluster.',
+      `dfs demo: master on ${master} with ${nodes} nodes; logs in ${dataDir}/logs/`,
+      `  other terminals: dfs shell ${master} --ca ${demo.caFile}`,
+      '  type "help" for commands, "exit" (or Ctrl-D) to leave and stop the cluster',
       '',
     ].join('\n'),
   );
   let stopping = false;
-  serveUntilSignal(() => {
+  const stop = (): Promise<void> => {
     stopping = true;
     return demo.stop();
+  };
+  serveUntilSignal(stop);
+  void demo.failed.then((name) => {
+    if (!stopping) process.stderr.write(`\ndfs demo: ${name} stopped unexpectedly; see ${dataDir}/logs/${name}.log\n`);
   });
-  const broken = await demo.failed;
-  // Ctrl-C reaches the children too (same process group); that is a stop, not a failure.
-  if (stopping) return;
-  process.stderr.write(`dfs demo: ${broken} stopped unexpectedly (see ${dataDir}/logs/${broken}.log); stopping the cluster\n`);
-  await demo.stop();
-  process.exit(EXIT_FAILURE);
+  const { runShell } = await import('./roles/shell/shell.js');
+  const status = await runShell({ address: master, caFile: demo.caFile, user: SHARED_USER });
+  await stop();
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(status);
 }
 
 /** `dfs shell`: the shell reports its own errors; its status is the process's exit code. */
@@ -157,7 +164,7 @@ function buildCli(): ReturnType<typeof cac> {
     .example('dfs node --master 10.0.0.1:7070 --token-file join-token --data /var/lib/dfs/node')
     .action((flags: Flags) => runNode(flags));
   cli
-    .command('demo', 'Start a master and nodes on this machine (loopback) until Ctrl-C')
+    .command('demo', 'Start a master and nodes on this machine (loopback) and open the shell on them')
     .option('--nodes <n>', 'Number of storage nodes', { default: DEMO_NODES_DEFAULT })
     .option('--data <dir>', 'Where the demo keeps its data', { default: './dfs-demo' })
     .action((flags: Flags) => runDemo(flags));

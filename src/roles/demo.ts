@@ -13,7 +13,6 @@ import { spawnRole, stopChild, type ChildRole } from './process';
 export interface DemoOptions {
   nodes: number;
   dataDir: string;
-  out: NodeJS.WritableStream;
 }
 
 export interface RunningDemo {

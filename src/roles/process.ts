@@ -7,6 +7,8 @@ import { parseHostPort, type HostPort } from '../net/address';
 import { DfsError } from '../net/errors';
 
 export const LISTENING_PREFIX = 'listening on ';
+/** Set for roles run by another dfs process: stop when stdin ends, i.e. when the parent is gone. */
+export const STOP_ON_STDIN_EOF = 'DFS_STOP_ON_STDIN_EOF';
 
 /** The command that starts this program again: the executable itself, or node with its script. */
 export function selfCommand(): { command: string; args: string[] } {
@@ -25,7 +27,13 @@ export interface ChildRole {
 /** Starts `dfs ARGS…` and resolves with the address from its "listening on" line. */
 export function spawnRole(name: string, args: string[], log: Writable, env: NodeJS.ProcessEnv = process.env): Promise<ChildRole> {
   const self = selfCommand();
-  const child = spawn(self.command, [...self.args, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // Its own process group, so a Ctrl-C at the parent's terminal is the parent's to handle; and a
+  // stdin pipe whose end tells the child its parent is gone, even after a kill -9.
+  const child = spawn(self.command, [...self.args, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...env, [STOP_ON_STDIN_EOF]: '1' },
+    detached: true,
+  });
   child.stderr?.pipe(log, { end: false });
   return new Promise((resolve, reject) => {
     let pending = '';
