@@ -28,7 +28,19 @@ function text(flags: Flags, name: string, env?: string): string | undefined {
   const value = flags[name] ?? (env ? process.env[env] : undefined);
   if (value === undefined || value === true || value === false) return undefined;
   if (Array.isArray(value)) throw new UsageError(`--${name} given more than once`);
+  if (typeof value === 'number' && flags[name] !== undefined) return typedValue(name) ?? String(value);
   return String(value);
+}
+
+/** The word typed after a flag: cac (mri) turns number-like values into numbers ("" → 0, "0123" → 123). */
+function typedValue(name: string, argv: readonly string[] = process.argv.slice(2)): string | undefined {
+  const flag = name.length === 1 ? `-${name}` : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  let found: string | undefined;
+  argv.forEach((word, index) => {
+    if (word === flag) found = argv[index + 1];
+    else if (word.startsWith(`${flag}=`)) found = word.slice(flag.length + 1);
+  });
+  return found;
 }
 
 function required(flags: Flags, name: string, flag: string, env?: string): string {
@@ -121,10 +133,10 @@ async function runDemo(flags: Flags): Promise<void> {
 
 /** `dfs shell`: the shell reports its own errors; its status is the process's exit code. */
 async function runShellRole(address: string | undefined, flags: Flags): Promise<void> {
-  if (flags.c === true || flags.c === '') throw new UsageError('-c needs the commands to run: -c "CMD; CMD"');
   if (Array.isArray(flags.c)) throw new UsageError('-c given more than once; separate commands with ";" in one -c');
-  const { runShell } = await import('./roles/shell/shell.js');
   const command = text(flags, 'c');
+  if (flags.c === true || command?.trim() === '') throw new UsageError('-c needs the commands to run: -c "CMD; CMD"');
+  const { runShell } = await import('./roles/shell/shell.js');
   const status = await runShell({
     address,
     caFile: text(flags, 'ca'),

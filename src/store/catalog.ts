@@ -19,6 +19,7 @@ import {
   GLOB_BYTES_MAX,
   JOURNAL_BACKLOG_BYTES_MAX,
   JOURNAL_BYTES_MAX_DEFAULT,
+  JOURNAL_RECORD_BYTES_MAX,
   JOURNAL_REPLAY_RECORDS_PER_TRANSACTION,
   NAME_BYTES_MAX,
   PAGE_ENTRIES_DEFAULT,
@@ -29,7 +30,7 @@ import {
 } from '../limits';
 import { silentLog, type Log } from '../log';
 import { DfsError } from '../net/errors';
-import { baseName, isWithin, joinPath, parentOf, ROOT, validatePath } from '../paths';
+import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../paths';
 import { syncDirectory } from './files';
 import {
   JournalWriter,
@@ -120,8 +121,8 @@ const SNAPSHOT_HEADER_BYTES = 16;
 const DIR = 0;
 const FILE = 1;
 
-// sha256 is stored as its 32 raw bytes (half of the hex). A root's parent is -(owner id), never an entry id, so that
-// (parent, name) stays unique across users' roots.
+// sha256 is stored as its 32 raw bytes (half the size of its hex). A root's parent is -(owner id),
+// never an entry id, so that (parent, name) stays unique across all users' roots.
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, salt BLOB, hash BLOB,
@@ -165,7 +166,9 @@ const SQL = {
   countEntries: `SELECT count(*) FROM entries`,
   insertEntry: `INSERT INTO entries (id, owner, parent, name, path_key, kind, size, mtime_ms, blob, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
   updateFile: `UPDATE entries SET size = ?2, mtime_ms = ?3, blob = ?4, sha256 = ?5 WHERE id = ?1`,
-  addSize: `UPDATE entries SET size = size + ?1 WHERE id IN (SELECT value FROM json_each(?2))`,
+  // A directory changed: ?1 bytes more below it and every ancestor, its mtime set to ?2 (past
+  // CHAIN_ARITY_MAX ids; below it the arity-specific form in chainStatements).
+  changeChain: `UPDATE entries SET size = size + ?1, mtime_ms = CASE id WHEN ?3 THEN ?2 ELSE mtime_ms END WHERE id IN (SELECT value FROM json_each(?4))`,
   touch: `UPDATE entries SET mtime_ms = ?2 WHERE id = ?1`,
   deleteEntry: `DELETE FROM entries WHERE id = ?1`,
   deleteRange: `DELETE FROM entries WHERE owner = ?1 AND path_key > ?2 AND path_key < ?3`,
@@ -179,17 +182,13 @@ const SQL = {
   setPassword: `UPDATE users SET salt = ?2, hash = ?3 WHERE id = ?1`,
 } as const;
 
-const ADD_SIZE_ARITY_MAX = 32;
-const addSizeStatements = Array.from(
-  { length: ADD_SIZE_ARITY_MAX + 1 },
-  (_, arity) => `UPDATE entries SET size = size + ?1 WHERE id IN (${Array.from({ length: arity }, (_, index) => `?${index + 2}`).join(', ')})`,
-);
-
-function addSizeSql(arity: number): string {
-  const sql = addSizeStatements[arity];
-  if (sql === undefined || arity === 0) throw new Error(`catalog: no addSize statement for ${arity} ids`);
-  return sql;
-}
+// An IN list of parameters runs twice as fast as json_each: one statement text per depth (cached),
+// and past CHAIN_ARITY_MAX the json_each form, so the statement cache stays bounded.
+const CHAIN_ARITY_MAX = 32;
+const chainStatements = Array.from({ length: CHAIN_ARITY_MAX + 1 }, (_, arity) => {
+  const ids = Array.from({ length: arity }, (_, index) => `?${index + 3}`).join(', ');
+  return `UPDATE entries SET size = size + ?1, mtime_ms = CASE id WHEN ?3 THEN ?2 ELSE mtime_ms END WHERE id IN (${ids})`;
+});
 
 interface EntryRow {
   id: number;
@@ -420,8 +419,7 @@ export class Catalog {
       } else {
         this.insertEntry(recorder, made);
       }
-      this.addSize(recorder, this.chainUpFrom(parent.id), file.size - (existing?.size ?? 0));
-      recorder.run(SQL.touch, [parent.id, now]);
+      this.changeDirectory(recorder, parent.id, file.size - (existing?.size ?? 0), now);
       const replacedBlobId = existing && existing.blobId !== file.blobId ? existing.blobId : null;
       return { entry: newEntry(made), replacedBlobId };
     });
@@ -440,6 +438,8 @@ export class Catalog {
     if (!Array.isArray(files) || files.length > CREATE_FILES_BATCH_MAX) throw new DfsError('BAD_REQUEST', `at most ${CREATE_FILES_BATCH_MAX} files per batch`);
     const names = new Set<string>();
     for (const file of files) {
+      if (typeof file.name !== 'string') throw new DfsError('BAD_REQUEST', 'a file name must be a string');
+      validateName(file.name); // joinPath alone would accept "a/b" as a deeper path
       checkPath(joinPath(directory, file.name));
       checkFile(file);
       if (names.has(file.name)) throw new DfsError('EXISTS', `${file.name} appears twice in the batch`);
@@ -456,8 +456,7 @@ export class Catalog {
         this.insertEntry(recorder, { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256: file.sha256.toLowerCase() });
         bytes += file.size;
       }
-      this.addSize(recorder, this.chainUpFrom(parent.id), bytes);
-      if (files.length > 0) recorder.run(SQL.touch, [parent.id, now]);
+      if (files.length > 0) this.changeDirectory(recorder, parent.id, bytes, now);
       return { created: files.length };
     });
   }
@@ -481,8 +480,7 @@ export class Catalog {
       }
       removed += recorder.run(SQL.deleteEntry, [target.id]);
       this.pendingEntries -= removed;
-      this.addSize(recorder, this.chainUpFrom(target.parent), -target.size);
-      recorder.run(SQL.touch, [target.parent, this.timestamp()]);
+      this.changeDirectory(recorder, target.parent, -target.size, this.timestamp());
       return { removed, blobIds: [...blobIds] };
     });
   }
@@ -588,7 +586,7 @@ export class Catalog {
   }
 
   private snapshotIfJournalFull(): void {
-    if (this.journal.bytes < this.journalBytesMax || this.snapshotting || this.closed) return;
+    if (this.journal.bytes < this.journalBytesMax || this.snapshotting || this.closing) return;
     this.snapshot().catch((error: unknown) => {
       this.log.warn(`catalog: background snapshot failed (the journal still holds everything): ${describe(error)}`);
     });
@@ -605,19 +603,25 @@ export class Catalog {
       throw new DfsError('RATE_LIMITED', 'the catalog journal is behind; retry shortly');
     }
     this.pendingEntries = 0;
-    let outcome: { result: T; statements: RecordedStatement[] };
+    let payload: Buffer | undefined;
+    let result: T;
     try {
-      outcome = this.db.transaction(work);
+      // The record is encoded before COMMIT: a change that cannot be journaled is rolled back.
+      ({ result } = this.db.transaction(work, (statements) => {
+        payload = statements.length === 0 ? undefined : encodeStatements(statements);
+        if (payload && payload.length > JOURNAL_RECORD_BYTES_MAX) {
+          throw new DfsError('BAD_REQUEST', `this change would need a ${payload.length}-byte journal record; the limit is ${JOURNAL_RECORD_BYTES_MAX}`);
+        }
+      }));
     } catch (error) {
       this.pendingEntries = 0; // rolled back
       throw error;
     }
     this.entries += this.pendingEntries;
     this.pendingEntries = 0;
-    const { result, statements } = outcome;
     // Nothing changed (mkdir -p of an existing directory): still wait for what it observed to be durable.
-    const durable = statements.length === 0 ? this.journal.barrier() : this.journal.append(encodeStatements(statements));
-    if (statements.length > 0) this.snapshotIfJournalFull();
+    const durable = payload === undefined ? this.journal.barrier() : this.journal.append(payload);
+    if (payload !== undefined) this.snapshotIfJournalFull();
     return durable.then(
       () => result,
       (error: unknown) => {
@@ -667,13 +671,14 @@ export class Catalog {
   ): void {
     const { moving, destination, parentId, replaced } = move;
     const replacedSize = replaced?.size ?? 0;
-    // Sizes first, while both chains are what they were: the moved bytes leave one chain and join the
-    // other; the replaced file's bytes leave the destination's chain.
+    const now = this.timestamp();
+    // The moved bytes leave the source's chain and join the destination's (common ancestors net
+    // zero); the replaced file's bytes leave the destination's chain.
     if (moving.parent === parentId) {
-      this.addSize(recorder, this.chainUpFrom(parentId), -replacedSize);
+      this.changeDirectory(recorder, parentId, -replacedSize, now);
     } else {
-      this.addSize(recorder, this.chainUpFrom(moving.parent), -moving.size);
-      this.addSize(recorder, this.chainUpFrom(parentId), moving.size - replacedSize);
+      this.changeDirectory(recorder, moving.parent, -moving.size, now);
+      this.changeDirectory(recorder, parentId, moving.size - replacedSize, now);
     }
     if (replaced) {
       recorder.run(SQL.deleteEntry, [replaced.id]);
@@ -686,9 +691,6 @@ export class Catalog {
       const [newBelow] = descendantRange(newKey);
       recorder.run(SQL.moveRange, [owner, below, upper, newBelow, codePoints(below) + 1]);
     }
-    const now = this.timestamp();
-    recorder.run(SQL.touch, [moving.parent, now]);
-    if (parentId !== moving.parent) recorder.run(SQL.touch, [parentId, now]);
   }
 
   /** Every path under the destination must still be a valid path (SPEC §6: at most PATH_BYTES_MAX bytes). */
@@ -703,12 +705,19 @@ export class Catalog {
     }
   }
 
-  private addSize(recorder: StatementRecorder, ids: number[], delta: number): void {
-    if (ids.length === 0 || delta === 0) return;
-    // An IN list of parameters is twice as fast as json_each; one statement text per depth (cached),
-    // and past ADD_SIZE_ARITY_MAX one json_each statement, so the statement cache stays bounded.
-    if (ids.length > ADD_SIZE_ARITY_MAX) recorder.run(SQL.addSize, [delta, JSON.stringify(ids)]);
-    else recorder.run(addSizeSql(ids.length), [delta, ...ids]);
+  /**
+   * An entry appeared in, left or changed in directory `id`: its mtime becomes `now`, and it and
+   * every ancestor grow by `delta` bytes (O(depth), one statement).
+   */
+  private changeDirectory(recorder: StatementRecorder, id: number, delta: number, now: number): void {
+    if (delta === 0) {
+      recorder.run(SQL.touch, [id, now]);
+      return;
+    }
+    const chain = this.chainUpFrom(id);
+    const sql = chainStatements[chain.length];
+    if (sql === undefined) recorder.run(SQL.changeChain, [delta, now, id, JSON.stringify(chain)]);
+    else recorder.run(sql, [delta, now, ...chain]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -824,7 +833,11 @@ async function replayJournals(directory: string, db: SqlDatabase, first: number,
 async function replayJournal(db: SqlDatabase, file: string): Promise<{ goodBytes: number; fileBytes: number }> {
   let batch: RecordedStatement[][] = [];
   const flush = (): void => {
-    if (batch.length > 0) db.replay(batch);
+    try {
+      if (batch.length > 0) db.replay(batch);
+    } catch (error) {
+      throw new DfsError('INTERNAL', `${file}: replay failed: ${describe(error)}`);
+    }
     batch = [];
   };
   const scan = await readJournal(file, (payload) => {

@@ -32,14 +32,30 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
   return loading;
 }
 
+const WASM_MODULE = 'sql.js/dist/sql-wasm.wasm'; // a variable: the bundler must not resolve it here
+
 async function instantiate(): Promise<SqlJsStatic> {
-  const bytes: Uint8Array = isSea()
-    ? (await import('sql.js/dist/sql-wasm.wasm')).default // the build embeds the file in the bundle
-    : await readFile(require.resolve('sql.js/dist/sql-wasm.wasm'));
+  const bytes = isSea() ? await bundledWasm() : await installedWasm();
   // wasmBinary must be exactly the file: a pooled Buffer is a view into a larger ArrayBuffer.
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
   const wasmBinary = whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   return initSqlJs({ wasmBinary: wasmBinary as ArrayBuffer });
+}
+
+/** The file in node_modules (tests); a plain bundle run away from node_modules uses its embedded copy. */
+async function installedWasm(): Promise<Uint8Array> {
+  let file: string;
+  try {
+    file = require.resolve(WASM_MODULE);
+  } catch {
+    return bundledWasm();
+  }
+  return readFile(file);
+}
+
+/** The bytes the build embeds in the bundle. */
+async function bundledWasm(): Promise<Uint8Array> {
+  return (await import('sql.js/dist/sql-wasm.wasm')).default;
 }
 
 // The database lives in sql.js's in-memory file system; durability is the journal's job, so
@@ -105,10 +121,14 @@ export class SqlDatabase {
   }
 
   /**
-   * Runs `work` in one transaction and returns what it recorded. If `work` throws, the transaction
-   * is rolled back and the error rethrown: nothing changed, nothing to journal.
+   * Runs `work` in one transaction and returns what it recorded. If `work` or `beforeCommit` (given
+   * the recorded statements) throws, the transaction is rolled back and the error rethrown: nothing
+   * changed, nothing to journal.
    */
-  transaction<T>(work: (recorder: StatementRecorder) => T): { result: T; statements: RecordedStatement[] } {
+  transaction<T>(
+    work: (recorder: StatementRecorder) => T,
+    beforeCommit?: (statements: readonly RecordedStatement[]) => void,
+  ): { result: T; statements: RecordedStatement[] } {
     if (this.inTransaction) throw new Error('sqljs: nested transaction');
     if (this.broken) throw this.broken;
     const statements: RecordedStatement[] = [];
@@ -123,6 +143,7 @@ export class SqlDatabase {
     this.inTransaction = true;
     try {
       const result = work(recorder);
+      beforeCommit?.(statements);
       this.control('COMMIT');
       return { result, statements };
     } catch (error) {

@@ -76,7 +76,14 @@ export const mv: ShellCommand = {
       if (entry?.kind !== 'dir') throw new CommandError(`target '${typedTarget}' is not a directory`);
     }
     await forEachOperand(out, 'mv', sources, async (typed) => {
-      await ctx.api.move(resolvePath(ctx.cwd, typed), target);
+      const source = resolvePath(ctx.cwd, typed);
+      try {
+        await ctx.api.move(source, target);
+      } catch (error) {
+        // The master says NOT_FOUND for a missing source and for a missing target parent alike.
+        if (!isDfsError(error, 'NOT_FOUND') || !(await ctx.api.stat(source).then(() => true, () => false))) throw error;
+        throw new CommandError(`cannot move to '${typedTarget}': No such file or directory`);
+      }
     });
   },
 };
