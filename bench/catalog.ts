@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { JOURNAL_BYTES_MAX_DEFAULT, MIB } from '../src/limits';
+import { JOURNAL_BYTES_MAX_DEFAULT, JOURNAL_RECORDS_MAX_DEFAULT, MIB } from '../src/limits';
 import { Catalog } from '../src/store/catalog';
 
 const MB = 1e6;
@@ -67,17 +67,21 @@ async function perFileRate(catalog: Catalog, owner: number): Promise<void> {
   console.log(`createFile one by one (${IN_FLIGHT} in flight): ${(20_000 / seconds).toFixed(0)} per second`);
 }
 
-/** Fills the journal to just under the snapshot threshold, so a crash now means the longest replay. */
+/** Fills the journal to just under a snapshot threshold, so a crash now means the longest replay. */
 async function fillJournal(catalog: Catalog, owner: number): Promise<void> {
   await catalog.mkdir(owner, '/late');
   const pending: Promise<unknown>[] = [];
   let index = 10_000_000;
-  while (catalog.stats().journalBytes < JOURNAL_BYTES_MAX_DEFAULT - 2 * MIB) {
+  const full = (): boolean => {
+    const { journalBytes, journalRecords } = catalog.stats();
+    return journalBytes >= JOURNAL_BYTES_MAX_DEFAULT - 2 * MIB || journalRecords >= JOURNAL_RECORDS_MAX_DEFAULT - IN_FLIGHT;
+  };
+  while (!full()) {
     pending.push(catalog.createFile(owner, `/late/f${index}`, fakeFile(index++)));
     if (pending.length >= IN_FLIGHT) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
-  console.log(`journal holds ${(catalog.stats().journalBytes / MIB).toFixed(1)} MiB, ${index - 10_000_000} records since the snapshot`);
+  console.log(`journal holds ${(catalog.stats().journalBytes / MIB).toFixed(1)} MiB, ${catalog.stats().journalRecords} records since the snapshot`);
 }
 
 async function coldOpen(directory: string): Promise<void> {

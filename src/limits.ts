@@ -76,6 +76,8 @@ export const SECRET_BYTES_MAX = 1024;
 export const CREATE_FILES_BATCH_MAX = 10_000;
 /** The journal past which a snapshot is taken in the background (and the journal restarted). */
 export const JOURNAL_BYTES_MAX_DEFAULT = 64 * MIB;
+/** Or past this many records: replay costs ~50 µs a record, so this bounds the replay part of a cold start (~5 s). */
+export const JOURNAL_RECORDS_MAX_DEFAULT = 100_000;
 /** One journal record (one mutation's statements); checked when written and when replayed. */
 export const JOURNAL_RECORD_BYTES_MAX = 64 * MIB;
 /** Bytes one group commit writes with one write and one fdatasync. */
@@ -91,3 +93,28 @@ assert(PAGE_ENTRIES_DEFAULT <= PAGE_ENTRIES_MAX, 'the default page fits the maxi
 assert(JOURNAL_RECORD_BYTES_MAX < 2 ** 32, 'record length fits the u32 header field');
 assert(JOURNAL_BATCH_BYTES_MAX <= JOURNAL_BACKLOG_BYTES_MAX, 'a batch fits in the backlog');
 assert(JOURNAL_RECORD_BYTES_MAX <= JOURNAL_BYTES_MAX_DEFAULT, 'a record fits in one journal generation');
+
+// The node's blob store (src/store/blobs.ts) and data-plane tickets (src/net/ticket.ts).
+/** Disk space the blob store leaves free for everything else on that disk (identity, logs, the OS). */
+export const BLOB_RESERVE_BYTES_DEFAULT = 64 * MIB;
+/** Bytes one blob writer has handed to the disk and not yet seen written; write() waits past it.
+ * 2-8 MiB measured alike here; 1 MiB serialises hashing and writing (~40 % slower). */
+export const BLOB_WRITE_IN_FLIGHT_BYTES = 4 * MIB;
+/** Chunks smaller than this are copied into an IO_CHUNK_BYTES staging buffer before they are written:
+ * 16 KiB pwrites ran at ~55 MB/s, the same bytes coalesced at ~600 MB/s; from 256 KiB up a direct write is as fast. */
+export const BLOB_COALESCE_BELOW_BYTES = 256 * KIB;
+/** Blob files stat'ed at once while a store opens (the scan reads names and sizes, never content). */
+export const BLOB_SCAN_PARALLEL = 32;
+/** A data-plane ticket as text; checked before it is parsed (a real one is ~300 characters). */
+export const TICKET_CHARS_MAX = 1024;
+/** How long a ticket is valid for: it must be presented within this, not finish the transfer within it. */
+export const TICKET_TTL_MS_DEFAULT = 5 * 60_000;
+export const TICKET_TTL_MS_MAX = 60 * 60_000;
+/** Clocks of master and node may differ this much; a ticket expiring later than TTL max + skew is refused. */
+export const TICKET_CLOCK_SKEW_MS = 60_000;
+/** Ticket nonces a node remembers (until their ticket expires) to refuse replays; past it, RATE_LIMITED. */
+export const TICKET_NONCES_MAX = 100_000;
+
+assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a staging buffer');
+assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');
+assert(TICKET_TTL_MS_DEFAULT <= TICKET_TTL_MS_MAX, 'the default ticket lifetime is allowed');

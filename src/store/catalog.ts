@@ -20,6 +20,7 @@ import {
   JOURNAL_BACKLOG_BYTES_MAX,
   JOURNAL_BYTES_MAX_DEFAULT,
   JOURNAL_RECORD_BYTES_MAX,
+  JOURNAL_RECORDS_MAX_DEFAULT,
   JOURNAL_REPLAY_RECORDS_PER_TRANSACTION,
   NAME_BYTES_MAX,
   PAGE_ENTRIES_DEFAULT,
@@ -40,6 +41,7 @@ import {
   readJournal,
   truncateJournal,
   type JournalIO,
+  type JournalScan,
   type JournalStats,
 } from './journal';
 import { decodeStatements, encodeStatements, loadSqlJs, SqlDatabase, type RecordedStatement, type SqlParam, type SqlRow, type StatementRecorder } from './sqljs';
@@ -98,6 +100,8 @@ export interface CatalogOptions {
   now?: () => number;
   /** Journal size past which a snapshot is taken in the background. */
   journalBytesMax?: number;
+  /** Journal records past which a snapshot is taken in the background (replay time is per record). */
+  journalRecordsMax?: number;
   log?: Log;
   /** Journal file operations (tests count and fail them). */
   io?: JournalIO;
@@ -108,6 +112,7 @@ export interface CatalogOptions {
 export interface CatalogStats extends JournalStats {
   generation: number;
   journalBytes: number;
+  journalRecords: number;
   snapshots: number;
 }
 
@@ -208,6 +213,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 export class Catalog {
   private readonly now: () => number;
   private readonly journalBytesMax: number;
+  private readonly journalRecordsMax: number;
   private readonly log: Log;
   private readonly onSnapshotStep: ((step: SnapshotStep) => void | Promise<void>) | undefined;
   private entries: number;
@@ -216,6 +222,7 @@ export class Catalog {
   private pendingEntries = 0;
   private snapshotting: Promise<void> | undefined;
   private snapshots = 0;
+  private journalFailureLogged = false;
   private closing = false;
   private closed = false;
 
@@ -227,6 +234,7 @@ export class Catalog {
   ) {
     this.now = options.now ?? Date.now;
     this.journalBytesMax = options.journalBytesMax ?? JOURNAL_BYTES_MAX_DEFAULT;
+    this.journalRecordsMax = options.journalRecordsMax ?? JOURNAL_RECORDS_MAX_DEFAULT;
     this.log = options.log ?? silentLog;
     this.onSnapshotStep = options.onSnapshotStep;
     this.entries = integer(db.first(SQL.countEntries, [])?.[0]);
@@ -359,7 +367,8 @@ export class Catalog {
   }
 
   stats(): CatalogStats {
-    return { ...this.journal.stats, generation: this.journal.generation, journalBytes: this.journal.bytes, snapshots: this.snapshots };
+    const { generation, bytes: journalBytes, records: journalRecords } = this.journal;
+    return { ...this.journal.stats, generation, journalBytes, journalRecords, snapshots: this.snapshots };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -586,7 +595,8 @@ export class Catalog {
   }
 
   private snapshotIfJournalFull(): void {
-    if (this.journal.bytes < this.journalBytesMax || this.snapshotting || this.closing) return;
+    const full = this.journal.bytes >= this.journalBytesMax || this.journal.records >= this.journalRecordsMax;
+    if (!full || this.snapshotting || this.closing) return;
     this.snapshot().catch((error: unknown) => {
       this.log.warn(`catalog: background snapshot failed (the journal still holds everything): ${describe(error)}`);
     });
@@ -639,7 +649,8 @@ export class Catalog {
   }
 
   private journalError(cause: unknown): DfsError {
-    this.log.error(`catalog: ${describe(cause)}; no further changes are accepted`);
+    if (!this.journalFailureLogged) this.log.error(`catalog: ${describe(cause)}; no further changes are accepted`);
+    this.journalFailureLogged = true;
     return new DfsError('INTERNAL', 'the catalog journal failed; no further changes are accepted');
   }
 
@@ -816,7 +827,7 @@ async function replayJournals(directory: string, db: SqlDatabase, first: number,
   if (!fromSnapshot && replayable.length > 0 && replayable[0] !== first) {
     throw new DfsError('INTERNAL', `catalog: no snapshot, but the journals start at generation ${String(replayable[0])}`);
   }
-  let current = { generation: first, bytes: 0 };
+  let current = { generation: first, bytes: 0, records: 0 };
   for (const [index, generation] of replayable.entries()) {
     const file = path.join(directory, journalFileName(generation));
     const scan = await replayJournal(db, file);
@@ -825,12 +836,12 @@ async function replayJournals(directory: string, db: SqlDatabase, first: number,
       if (index < replayable.length - 1) throw new DfsError('INTERNAL', `${file} is damaged at byte ${scan.goodBytes} and later journals exist`);
       await truncateJournal(file, scan.goodBytes);
     }
-    current = { generation, bytes: scan.goodBytes };
+    current = { generation, bytes: scan.goodBytes, records: scan.records };
   }
-  return new JournalWriter(directory, current.generation, current.bytes, io);
+  return new JournalWriter({ directory, ...current, io });
 }
 
-async function replayJournal(db: SqlDatabase, file: string): Promise<{ goodBytes: number; fileBytes: number }> {
+async function replayJournal(db: SqlDatabase, file: string): Promise<JournalScan> {
   let batch: RecordedStatement[][] = [];
   const flush = (): void => {
     try {

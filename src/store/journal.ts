@@ -165,16 +165,20 @@ export class JournalWriter {
   private fileGeneration = 0;
   private tail: Promise<void> = Promise.resolve();
 
-  /**
-   * @param generation the generation appends go to
-   * @param bytes that generation's current size (after any torn tail was cut)
-   */
-  constructor(
-    private readonly directory: string,
-    private currentGeneration: number,
-    private currentBytes: number,
-    private readonly io: JournalIO = nodeJournalIO,
-  ) {}
+  private readonly directory: string;
+  private readonly io: JournalIO;
+  private currentGeneration: number;
+  private currentBytes: number;
+  private currentRecords: number;
+
+  /** `generation` is where appends go; `bytes` and `records` are what it already holds (after a torn tail was cut). */
+  constructor(start: { directory: string; generation: number; bytes: number; records: number; io?: JournalIO | undefined }) {
+    this.directory = start.directory;
+    this.io = start.io ?? nodeJournalIO;
+    this.currentGeneration = start.generation;
+    this.currentBytes = start.bytes;
+    this.currentRecords = start.records;
+  }
 
   get generation(): number {
     return this.currentGeneration;
@@ -183,6 +187,11 @@ export class JournalWriter {
   /** Size the current generation's file will have once everything queued is written. */
   get bytes(): number {
     return this.currentBytes;
+  }
+
+  /** Records in the current generation (what a restart now would replay from it). */
+  get records(): number {
+    return this.currentRecords;
   }
 
   /** Bytes queued and not yet durable. */
@@ -204,6 +213,7 @@ export class JournalWriter {
     });
     this.backlog += record.length;
     this.currentBytes += record.length;
+    this.currentRecords++;
     this.tail = done;
     this.startFlushing();
     return done;
@@ -214,6 +224,7 @@ export class JournalWriter {
     if (generation <= this.currentGeneration) throw new Error(`journal: generation ${generation} does not follow ${this.currentGeneration}`);
     this.currentGeneration = generation;
     this.currentBytes = 0;
+    this.currentRecords = 0;
   }
 
   /** Resolves when everything appended so far is durable; rejects if the journal failed. */

@@ -473,6 +473,23 @@ t.test(`crash at arbitrary moments with automatic snapshots loses nothing acknow
   t.equal(final.entryCount(), catalog.entryCount(), 'the final state survives whole');
 });
 
+t.test('automatic snapshots start past the byte or the record limit, in the background', async (t) => {
+  const byRecords = await running(t, { journalRecordsMax: 50 });
+  for (let index = 0; index < 60; index++) await byRecords.catalog.mkdir(byRecords.owner, `/r${index}`);
+  await byRecords.catalog.snapshot(); // waits for a background one in progress, then takes its own
+  t.ok(byRecords.catalog.stats().snapshots >= 2, 'one was started by the record limit');
+  const byBytes = await running(t, { journalBytesMax: 4096 });
+  for (let index = 0; index < 60; index++) await byBytes.catalog.mkdir(byBytes.owner, `/b${index}`);
+  await byBytes.catalog.snapshot();
+  t.ok(byBytes.catalog.stats().snapshots >= 2, 'one was started by the byte limit');
+  const neither = await running(t);
+  for (let index = 0; index < 60; index++) await neither.catalog.mkdir(neither.owner, `/n${index}`);
+  t.equal(neither.catalog.stats().snapshots, 0, 'below both limits, none');
+  t.equal(neither.catalog.stats().journalRecords, 61, 'the user and 60 mkdirs');
+  const restored = await reopen(t, await crashCopy(t, neither.directory));
+  t.equal(restored.stats().journalRecords, 61, 'a restart counts the records it replayed');
+});
+
 t.test('snapshots never overlap, and close takes one', async (t) => {
   let active = 0;
   let overlapped = false;

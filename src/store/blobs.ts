@@ -1,0 +1,554 @@
+// A storage node's blob store: immutable blobs under master-chosen random ids (never user paths),
+// written through a temp file while hashed, fsynced and renamed into place; read back with the hash
+// checked; counted and sized in memory so free space is known without touching the disk.
+//
+// Layout under <dataDir>/blobs/:
+//   <id[0..2]>/<id>.<size>.<sha256>   a blob; 256 fan-out directories keep directories small
+//   tmp/<id>.<random>                 a blob being written (same filesystem, so rename is atomic)
+//
+// Why the size and hash live in the file name (rather than a sidecar <id>.meta): one rename makes
+// the bytes and their metadata appear together, so a crash leaves either nothing or a whole blob,
+// never a blob without meta or meta without a blob; a commit costs one file fsync and one
+// directory fsync (a sidecar adds a second file and fsync); and opening a store with a million
+// blobs is readdir + stat, not a million small reads. Anything in a fan-out directory that is not
+// a well-formed name whose file size matches is treated as absent and removed at open.
+
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_WRITE_IN_FLIGHT_BYTES, IO_CHUNK_BYTES } from '../limits';
+import { DfsError } from '../net/errors';
+import { syncDirectory } from './files';
+
+export interface BlobInfo {
+  readonly id: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface BlobStoreOptions {
+  /** --capacity: bytes of blobs this node may hold; undefined means "what the disk has". */
+  capacityBytes?: number;
+  /** Disk space left free for everything else; defaults to BLOB_RESERVE_BYTES_DEFAULT. */
+  reserveBytes?: number;
+  /** Told about anything removed at open (crash leftovers, damaged names). */
+  log?: (message: string) => void;
+}
+
+export interface BlobReader {
+  size: number;
+  sha256: string;
+  stream: Readable;
+}
+
+export interface BlobWriter {
+  /** Hashes and writes the chunk (no copy for chunks of BLOB_COALESCE_BELOW_BYTES or more); resolves
+   * when the writer can take more (back-pressure: await it). The chunk must not be changed afterwards. */
+  write(chunk: Buffer): Promise<void>;
+  /** Checks size and hash, fsyncs, renames into place, fsyncs the directory. On any failure (BAD_REQUEST
+   * for a wrong size, CORRUPT for a wrong hash) the writer is aborted: nothing is left behind. */
+  commit(): Promise<{ sha256: string; size: number }>;
+  /** Removes the temp file and releases the reserved space; idempotent, a no-op after commit. */
+  abort(): Promise<void>;
+}
+
+const BLOB_ID = /^[0-9a-f]{32}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const BLOB_NAME = /^([0-9a-f]{32})\.(0|[1-9][0-9]{0,15})\.([0-9a-f]{64})$/;
+const TEMPORARY_DIRECTORY = 'tmp';
+const FAN_OUT = Array.from({ length: 256 }, (_, index) => index.toString(16).padStart(2, '0'));
+
+/** 32 lowercase hex characters and nothing else: the only shape that can never leave the store's directory. */
+export function isBlobId(value: unknown): value is string {
+  return typeof value === 'string' && BLOB_ID.test(value);
+}
+
+/** A new blob id (128 random bits); the master chooses them. */
+export function createBlobId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+function checkBlobId(id: unknown): asserts id is string {
+  if (!isBlobId(id)) throw new DfsError('BAD_REQUEST', 'malformed blob id: expected 32 lowercase hex characters');
+}
+
+function checkByteCount(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new DfsError('BAD_REQUEST', `${what} must be a whole number of bytes`);
+  }
+}
+
+function blobFileName(info: BlobInfo): string {
+  return `${info.id}.${info.size}.${info.sha256}`;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** A disk that fills up mid-write is a NO_SPACE the peer should see; other I/O errors stay internal. */
+function asStoreError(error: unknown): Error {
+  const code = errorCode(error);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new DfsError('NO_SPACE', 'the node\'s disk is full');
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Space held for a write in progress: its declared size, and how much of it already is on disk. */
+interface Reservation {
+  readonly id: string;
+  readonly size: number;
+  bytesOnDisk: number;
+}
+
+export class BlobStore {
+  private readonly blobs = new Map<string, BlobInfo>();
+  private readonly reservations = new Map<string, Reservation>();
+  private used = 0;
+
+  private constructor(
+    private readonly root: string,
+    private readonly capacityBytes: number | undefined,
+    private readonly reserveBytes: number,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** Opens (creating if needed) the store under dataDir: removes crash leftovers and counts the blobs by name and size. */
+  static async open(dataDir: string, options: BlobStoreOptions = {}): Promise<BlobStore> {
+    if (options.capacityBytes !== undefined) checkByteCount(options.capacityBytes, 'capacity');
+    const reserveBytes = options.reserveBytes ?? BLOB_RESERVE_BYTES_DEFAULT;
+    checkByteCount(reserveBytes, 'reserve');
+    const root = path.join(dataDir, 'blobs');
+    const store = new BlobStore(root, options.capacityBytes, reserveBytes, options.log ?? (() => undefined));
+    await fs.mkdir(path.join(root, TEMPORARY_DIRECTORY), { recursive: true, mode: 0o700 });
+    await store.removeTemporaries();
+    for (const prefix of FAN_OUT) await store.scanFanOut(prefix);
+    // The fan-out directories just made must survive a crash before any blob is renamed into them.
+    await syncDirectory(root);
+    return store;
+  }
+
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  get count(): number {
+    return this.blobs.size;
+  }
+
+  /** What a new blob may still take: min(capacity − used − reserved, disk free − reserve − reserved but unwritten). */
+  async freeBytes(): Promise<number> {
+    return Math.max(0, await this.available());
+  }
+
+  has(id: string): boolean {
+    return this.blobs.has(id);
+  }
+
+  info(id: string): BlobInfo | undefined {
+    return this.blobs.get(id);
+  }
+
+  /** Every blob held (for block reports); blobs being written are not listed until committed. */
+  list(): Iterable<BlobInfo> {
+    return this.blobs.values();
+  }
+
+  /** Refuses with NO_SPACE before accepting a byte if `size` cannot fit, and holds the space while writing. */
+  async createWriter(id: string, size: number, expectedSha256?: string): Promise<BlobWriter> {
+    checkBlobId(id);
+    checkByteCount(size, 'blob size');
+    if (expectedSha256 !== undefined && !SHA256_HEX.test(expectedSha256)) {
+      throw new DfsError('BAD_REQUEST', 'malformed SHA-256: expected 64 lowercase hex characters');
+    }
+    if (this.blobs.has(id) || this.reservations.has(id)) throw new DfsError('EXISTS', `blob ${id} exists (blobs are immutable)`);
+    // Reserve first, measure second: writers created concurrently then see each other's reservations.
+    const reservation: Reservation = { id, size, bytesOnDisk: 0 };
+    this.reservations.set(id, reservation);
+    try {
+      const availableBytes = (await this.available()) + size; // our own reservation is not a competitor
+      if (size > availableBytes) {
+        throw new DfsError('NO_SPACE', `no space for ${size} bytes: ${Math.max(0, availableBytes)} free`);
+      }
+      const temporary = path.join(this.root, TEMPORARY_DIRECTORY, `${id}.${randomBytes(6).toString('hex')}`);
+      const handle = await fs.open(temporary, 'wx', 0o600);
+      const host: WriterHost = { settle: (info) => this.settle(id, info), directoryOf: () => this.directoryOf(id) };
+      return new FileBlobWriter(host, handle, temporary, reservation, expectedSha256);
+    } catch (error) {
+      this.reservations.delete(id);
+      throw asStoreError(error);
+    }
+  }
+
+  /** NOT_FOUND if missing. With verify (default) the stream errors with CORRUPT at its end if the bytes do not hash to the blob's SHA-256. */
+  async openReader(id: string, options: { verify?: boolean } = {}): Promise<BlobReader> {
+    const { info, handle } = await this.openBlob(id);
+    const source = handle.createReadStream({ highWaterMark: IO_CHUNK_BYTES });
+    if (options.verify === false) return { size: info.size, sha256: info.sha256, stream: source };
+    // The consumer sees errors on the returned stream; pipeline only tears both down together.
+    const stream = pipeline(source, new VerifyingStream(info), () => undefined);
+    return { size: info.size, sha256: info.sha256, stream };
+  }
+
+  /** Re-hashes the whole blob (scrubbing): false if its bytes no longer match its size and SHA-256. NOT_FOUND if missing. */
+  async verify(id: string): Promise<boolean> {
+    const { info, handle } = await this.openBlob(id).catch((error: unknown) => {
+      if (error instanceof DfsError && error.code === 'CORRUPT') return { info: undefined, handle: undefined };
+      throw error;
+    });
+    if (info === undefined || handle === undefined) return false;
+    try {
+      const hash = createHash('sha256');
+      const buffer = Buffer.allocUnsafe(IO_CHUNK_BYTES);
+      let total = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, total);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        total += bytesRead;
+      }
+      return total === info.size && hash.digest('hex') === info.sha256;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Deletes a blob; false if it was not held. Not fsynced: a blob that reappears after a crash is
+   * reported like any other and the master deletes it again as an orphan. */
+  async remove(id: string): Promise<boolean> {
+    checkBlobId(id);
+    const info = this.blobs.get(id);
+    if (info === undefined) return false;
+    // Forget it first so no new reader starts; readers already reading keep their descriptor.
+    this.blobs.delete(id);
+    this.used -= info.size;
+    await fs.rm(this.pathOf(info), { force: true });
+    return true;
+  }
+
+  private async available(): Promise<number> {
+    let reserved = 0;
+    let unwritten = 0;
+    for (const reservation of this.reservations.values()) {
+      reserved += reservation.size;
+      unwritten += reservation.size - reservation.bytesOnDisk;
+    }
+    const stats = await fs.statfs(this.root);
+    const diskBytes = stats.bavail * stats.bsize - this.reserveBytes - unwritten;
+    const capacityBytes = this.capacityBytes === undefined ? Infinity : this.capacityBytes - this.used - reserved;
+    return Math.min(diskBytes, capacityBytes);
+  }
+
+  /** Opens a held blob's file and checks its size; the descriptor outlives a concurrent remove. */
+  private async openBlob(id: string): Promise<{ info: BlobInfo; handle: FileHandle }> {
+    checkBlobId(id);
+    const info = this.blobs.get(id);
+    if (info === undefined) throw new DfsError('NOT_FOUND', `no blob ${id} on this node`);
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(info), 'r');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') throw new DfsError('NOT_FOUND', `no blob ${id} on this node`);
+      throw error;
+    }
+    const stats = await handle.stat().catch(async (error: unknown) => {
+      await handle.close();
+      throw error;
+    });
+    if (stats.size !== info.size) {
+      await handle.close();
+      throw new DfsError('CORRUPT', `blob ${id} holds ${stats.size} bytes, not ${info.size}`);
+    }
+    return { info, handle };
+  }
+
+  /** A writer ends: its reservation goes; with info, the blob is now held. */
+  private settle(id: string, info: BlobInfo | undefined): void {
+    this.reservations.delete(id);
+    if (info === undefined) return;
+    if (this.blobs.has(id)) throw new Error(`blob store: ${id} committed twice`);
+    this.blobs.set(id, Object.freeze(info));
+    this.used += info.size;
+  }
+
+  private directoryOf(id: string): string {
+    return path.join(this.root, id.slice(0, 2));
+  }
+
+  private pathOf(info: BlobInfo): string {
+    return path.join(this.directoryOf(info.id), blobFileName(info));
+  }
+
+  /** Temp files are writes a crash interrupted: never acknowledged, so never needed. */
+  private async removeTemporaries(): Promise<void> {
+    const directory = path.join(this.root, TEMPORARY_DIRECTORY);
+    for (const name of await fs.readdir(directory)) {
+      this.log(`removing an unfinished blob write left by a crash: ${name}`);
+      await fs.rm(path.join(directory, name), { recursive: true, force: true });
+    }
+  }
+
+  /** Counts one fan-out directory's blobs by name and size; removes what is not a whole blob. */
+  private async scanFanOut(prefix: string): Promise<void> {
+    const directory = path.join(this.root, prefix);
+    await fs.mkdir(directory, { recursive: true, mode: 0o700 });
+    const names = await fs.readdir(directory);
+    for (let start = 0; start < names.length; start += BLOB_SCAN_PARALLEL) {
+      const batch = names.slice(start, start + BLOB_SCAN_PARALLEL);
+      const found = await Promise.all(batch.map((name) => this.inspect(directory, prefix, name)));
+      for (const [index, info] of found.entries()) {
+        if (info === undefined) continue;
+        if (this.blobs.has(info.id)) {
+          await this.discard(directory, batch[index] ?? '', 'a second copy of the same blob id');
+          continue;
+        }
+        this.blobs.set(info.id, Object.freeze(info));
+        this.used += info.size;
+      }
+    }
+  }
+
+  /** A stored name's blob, if its name is well-formed, in the right directory, and its file has that size. */
+  private async inspect(directory: string, prefix: string, name: string): Promise<BlobInfo | undefined> {
+    const match = BLOB_NAME.exec(name);
+    const [, id, sizeText, sha256] = match ?? [];
+    const size = Number(sizeText);
+    if (id === undefined || sha256 === undefined || !Number.isSafeInteger(size) || !id.startsWith(prefix)) {
+      await this.discard(directory, name, 'not a blob name (id.size.sha256)');
+      return undefined;
+    }
+    const stats = await fs.lstat(path.join(directory, name));
+    if (!stats.isFile() || stats.size !== size) {
+      await this.discard(directory, name, `holds ${stats.size} bytes, its name says ${size}`);
+      return undefined;
+    }
+    return { id, size, sha256 };
+  }
+
+  private async discard(directory: string, name: string, why: string): Promise<void> {
+    this.log(`removing ${path.join(directory, name)}: ${why}`);
+    await fs.rm(path.join(directory, name), { recursive: true, force: true });
+  }
+}
+
+interface WriterHost {
+  settle(info: BlobInfo | undefined): void;
+  directoryOf(): string;
+}
+
+type WriterState = 'open' | 'committing' | 'committed' | 'aborted';
+
+/** One blob being written: hashes each chunk on arrival, writes at explicit offsets with a bounded
+ * number of bytes in flight (pwrites may complete out of order), coalesces small chunks. */
+class FileBlobWriter implements BlobWriter {
+  private state: WriterState = 'open';
+  private failure: Error | undefined;
+  private readonly hash: Hash = createHash('sha256');
+  private received = 0;
+  private submitted = 0;
+  private inFlightBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stage: Buffer | undefined;
+  private staged = 0;
+  private readonly spareStages: Buffer[] = [];
+  private handleClosed = false;
+  private settled: Promise<void> | undefined;
+
+  constructor(
+    private readonly host: WriterHost,
+    private readonly handle: FileHandle,
+    private readonly temporary: string,
+    private readonly reservation: Reservation,
+    private readonly expectedSha256: string | undefined,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    this.throwUnlessOpen();
+    if (this.received + chunk.length > this.reservation.size) {
+      await this.fail(new DfsError('BAD_REQUEST', `more than the declared ${this.reservation.size} bytes`));
+    }
+    this.received += chunk.length;
+    this.hash.update(chunk);
+    if (chunk.length >= BLOB_COALESCE_BELOW_BYTES) {
+      this.flushStage();
+      this.submit(chunk, undefined);
+    } else {
+      this.stageCopy(chunk);
+    }
+    while (this.inFlightBytes >= BLOB_WRITE_IN_FLIGHT_BYTES && this.failure === undefined) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) await this.fail(this.failure);
+    this.throwUnlessOpen();
+  }
+
+  async commit(): Promise<{ sha256: string; size: number }> {
+    this.throwUnlessOpen();
+    this.state = 'committing';
+    const committing = this.finish();
+    this.settled = committing.then(
+      () => undefined,
+      () => undefined,
+    );
+    return committing;
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'aborted';
+      this.settled = this.cleanUp(undefined);
+    }
+    await this.settled;
+  }
+
+  private async finish(): Promise<{ sha256: string; size: number }> {
+    const size = this.reservation.size;
+    let target: string | undefined;
+    try {
+      this.flushStage();
+      await this.drain();
+      if (this.failure !== undefined) throw this.failure;
+      if (this.received !== size) throw new DfsError('BAD_REQUEST', `received ${this.received} bytes, declared ${size}`);
+      const sha256 = this.hash.digest('hex');
+      if (this.expectedSha256 !== undefined && sha256 !== this.expectedSha256) {
+        throw new DfsError('CORRUPT', `received bytes hash to ${sha256}, expected ${this.expectedSha256}`);
+      }
+      const info: BlobInfo = { id: this.reservation.id, size, sha256 };
+      await this.handle.datasync();
+      await this.closeHandle();
+      target = path.join(this.host.directoryOf(), blobFileName(info));
+      await fs.rename(this.temporary, target);
+      await syncDirectory(this.host.directoryOf());
+      this.state = 'committed';
+      this.host.settle(info);
+      return { sha256, size };
+    } catch (error) {
+      this.state = 'aborted';
+      await this.cleanUp(target);
+      throw asStoreError(error);
+    }
+  }
+
+  private throwUnlessOpen(): void {
+    if (this.state !== 'open') throw new DfsError('BAD_REQUEST', `blob writer is ${this.state}`);
+  }
+
+  /** A failed write aborts the writer (nothing left behind) and the error reaches the caller. */
+  private async fail(error: Error): Promise<never> {
+    await this.abort();
+    throw asStoreError(error);
+  }
+
+  private stageCopy(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.stage ??= this.spareStages.pop() ?? Buffer.allocUnsafe(IO_CHUNK_BYTES);
+      const copied = chunk.copy(this.stage, this.staged, offset);
+      offset += copied;
+      this.staged += copied;
+      if (this.staged === this.stage.length) this.flushStage();
+    }
+  }
+
+  private flushStage(): void {
+    if (this.stage === undefined || this.staged === 0) return;
+    const stage = this.stage;
+    this.submit(stage.subarray(0, this.staged), stage);
+    this.stage = undefined;
+    this.staged = 0;
+  }
+
+  /** Starts a pwrite at the next offset; its completion frees in-flight room (and the staging buffer). */
+  private submit(buffer: Buffer, stage: Buffer | undefined): void {
+    const position = this.submitted;
+    this.submitted += buffer.length;
+    this.inFlightBytes += buffer.length;
+    const done: Promise<void> = writeFully(this.handle, buffer, position).then(
+      () => {
+        this.reservation.bytesOnDisk += buffer.length;
+        if (stage !== undefined && this.state === 'open') this.spareStages.push(stage);
+      },
+      (error: unknown) => {
+        this.failure ??= asStoreError(error);
+      },
+    );
+    const settle = done.then(() => {
+      this.inFlightBytes -= buffer.length;
+      this.inFlight.delete(settle);
+    });
+    this.inFlight.add(settle);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  private async closeHandle(): Promise<void> {
+    if (this.handleClosed) return;
+    this.handleClosed = true;
+    await this.handle.close();
+  }
+
+  /** Waits for writes in flight (a pwrite must not outlive the descriptor), then removes every trace. */
+  private async cleanUp(target: string | undefined): Promise<void> {
+    try {
+      await this.drain();
+      await this.closeHandle().catch(() => undefined);
+      await fs.rm(this.temporary, { force: true });
+      if (target !== undefined) await fs.rm(target, { force: true });
+    } finally {
+      this.spareStages.length = 0;
+      this.stage = undefined;
+      this.host.settle(undefined);
+    }
+  }
+}
+
+async function writeFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, position + offset);
+    if (bytesWritten <= 0) throw new Error('blob store: the disk accepted no bytes');
+    offset += bytesWritten;
+  }
+}
+
+/** Passes a blob's bytes through unchanged while hashing them; errors with CORRUPT at the end on a mismatch. */
+class VerifyingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private bytes = 0;
+
+  constructor(private readonly info: BlobInfo) {
+    super({ readableHighWaterMark: IO_CHUNK_BYTES, writableHighWaterMark: IO_CHUNK_BYTES });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const sha256 = this.hash.digest('hex');
+    if (this.bytes !== this.info.size || sha256 !== this.info.sha256) {
+      callback(new DfsError('CORRUPT', `blob ${this.info.id} is damaged: ${this.bytes} bytes hashing to ${sha256}, stored as ${this.info.size} bytes hashing to ${this.info.sha256}`));
+      return;
+    }
+    callback();
+  }
+}
+
+/** Feeds a body into a writer with back-pressure (one chunk in hand at a time), then commits; on any
+ * failure (source error, too many or too few bytes, wrong hash) the writer is aborted and the error rethrown. */
+export async function writeStream(writer: BlobWriter, source: Readable): Promise<{ sha256: string; size: number }> {
+  try {
+    for await (const chunk of source) {
+      if (!(chunk instanceof Uint8Array)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes, not text');
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      await writer.write(buffer);
+    }
+    return await writer.commit();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
