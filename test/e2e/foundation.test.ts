@@ -176,3 +176,14 @@ t.test('garbage on the master\'s and a node\'s port leaves both serving', async 
   t.equal(cluster.master.child.exitCode, null, 'the master process is alive');
   t.equal((cluster.nodes[0] as DfsProcess).child.exitCode, null, 'the node process is alive');
 });
+
+t.test('a second master or node on the same data dir refuses to start', async (t) => {
+  const cluster = await startCluster(t, 1);
+  const master = await runDfs(['master', '--data', cluster.masterDir, '--listen', '127.0.0.1:0']);
+  t.equal(master.code, 1, 'the second master exits with an error');
+  t.match(master.stderr, /another dfs master \(pid \d+\) is using/);
+  const node = await runDfs(['node', '--master', `127.0.0.1:${cluster.master.address.port}`, '--data', path.join(cluster.dataDir, 'node1'), '--listen', '127.0.0.1:0']);
+  t.equal(node.code, 1, 'the second node exits with an error');
+  t.match(node.stderr, /another dfs node \(pid \d+\) is using/);
+  t.equal(await ping(cluster), 'master', 'the first master still serves');
+});

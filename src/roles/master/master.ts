@@ -9,6 +9,7 @@ import { DfsError } from '../../net/errors';
 import type { ServedBy } from '../../net/messages';
 import { listenTls } from '../../net/tls';
 import { Catalog } from '../../store/catalog';
+import { lockDirectory } from '../../store/lock';
 import { VERSION } from '../../version';
 import * as auth from './auth';
 import { ensureDataDirectory, loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
@@ -39,6 +40,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const { log } = options;
   const now = options.now ?? Date.now;
   await ensureDataDirectory(options.dataDir);
+  const lock = await lockDirectory(options.dataDir, 'master');
   const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
   const catalog = await Catalog.open(options.dataDir, { now });
   await auth.ensureBuiltinUsers(catalog, options.dataDir, log);
@@ -71,6 +73,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     stop: async () => {
       await server.close();
       await catalog.close();
+      await lock.release();
     },
   };
 }

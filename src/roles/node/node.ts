@@ -10,6 +10,7 @@ import { DfsError } from '../../net/errors';
 import { connectTls, listenTls, MASTER_CN, type TlsServer } from '../../net/tls';
 import { VERSION } from '../../version';
 import { ensurePrivateDirectory } from '../../store/files';
+import { lockDirectory } from '../../store/lock';
 import { joinCluster, loadNodeIdentity, type NodeIdentity } from './identity';
 import { measureSpace, type Space } from './space';
 
@@ -33,6 +34,7 @@ export interface RunningNode {
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const { log } = options;
   await ensurePrivateDirectory(options.dataDir);
+  const lock = await lockDirectory(options.dataDir, 'node');
   const identity = await obtainIdentity(options);
   const server = await listenTls({
     listen: options.listen,
@@ -50,6 +52,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     stop: async () => {
       link.stop();
       await server.close();
+      await lock.release();
     },
   };
 }
