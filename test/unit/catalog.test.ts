@@ -10,8 +10,8 @@ import t, { type Test } from 'tap';
 import { PAGE_ENTRIES_MAX, PATH_BYTES_MAX } from '../../src/limits';
 import { isDfsError } from '../../src/net/errors';
 import { Catalog, toSqliteGlob, type CatalogOptions, type Entry } from '../../src/store/catalog';
+import { prng, seed } from '../helpers/random';
 
-const seed = process.env.DFS_TEST_SEED === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.DFS_TEST_SEED) >>> 0;
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
 
 interface Fixture {
@@ -590,16 +590,6 @@ t.test('users: create, duplicate, bad names, passwords, and the shared user with
 // ---------------------------------------------------------------------------------------------
 // A seeded random run against a model of the rules
 
-function prng(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface ModelNode {
   kind: 'file' | 'dir';

@@ -8,21 +8,10 @@ import t from 'tap';
 import { BODY_BYTES_MAX, FRAME_BYTES_MAX, KIB, MIB } from '../../src/limits';
 import { DfsError } from '../../src/net/errors';
 import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, type FrameSink } from '../../src/net/frame';
+import { prng, seed } from '../helpers/random';
 
-const seed = process.env.DFS_TEST_SEED === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.DFS_TEST_SEED) >>> 0;
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 type Random = () => number;
 

@@ -13,20 +13,10 @@ import { isDfsError } from '../../src/net/errors';
 import { Catalog, type CatalogOptions, type Entry, type SnapshotStep } from '../../src/store/catalog';
 import { encodeRecord, nodeJournalIO, readJournal, RECORD_HEADER_BYTES, type JournalIO } from '../../src/store/journal';
 import { decodeStatements, encodeStatements } from '../../src/store/sqljs';
+import { prng, seed } from '../helpers/random';
 
-const seed = process.env.DFS_TEST_SEED === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.DFS_TEST_SEED) >>> 0;
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
 
-function prng(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const random = prng(seed);
 
 async function temporary(t: Test, prefix = 'dfs-journal-'): Promise<string> {
