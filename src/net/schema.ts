@@ -3,14 +3,22 @@
 
 import { DfsError } from './errors';
 
+/** Where a value sits in a message; spelled out only when something is wrong, as that is rare. */
+export type FieldPath = string | { parent: FieldPath; key: string | number };
+
 export interface Schema<T> {
-  parse(value: unknown, path: string): T;
+  parse(value: unknown, path: FieldPath): T;
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
-function fail(path: string, expected: string): never {
-  throw new DfsError('BAD_REQUEST', `${path}: expected ${expected}`);
+function spell(path: FieldPath): string {
+  if (typeof path === 'string') return path;
+  return typeof path.key === 'number' ? `${spell(path.parent)}[${path.key}]` : `${spell(path.parent)}.${path.key}`;
+}
+
+function fail(path: FieldPath, expected: string): never {
+  throw new DfsError('BAD_REQUEST', `${spell(path)}: expected ${expected}`);
 }
 
 export function str(options: { min?: number; max?: number; pattern?: RegExp } = {}): Schema<string> {
@@ -68,7 +76,7 @@ export function array<T>(item: Schema<T>, options: { max?: number } = {}): Schem
     parse(value, path) {
       if (!Array.isArray(value)) fail(path, 'an array');
       if (value.length > max) fail(path, `at most ${max} items`);
-      return value.map((element, index) => item.parse(element, `${path}[${index}]`));
+      return value.map((element, index) => item.parse(element, { parent: path, key: index }));
     },
   };
 }
@@ -82,13 +90,14 @@ export type ObjectOf<S extends Shape> = { [K in RequiredKeys<S>]: Infer<S[K]> } 
 
 /** An object with exactly these fields; unknown fields are dropped, not trusted. */
 export function obj<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
+  const fields = Object.entries(shape);
   return {
     parse(value, path) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, 'an object');
       const record = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const [key, schema] of Object.entries(shape)) {
-        const parsed = schema.parse(record[key], `${path}.${key}`);
+      for (const [key, schema] of fields) {
+        const parsed = schema.parse(record[key], { parent: path, key });
         if (parsed !== undefined) out[key] = parsed;
       }
       return out as ObjectOf<S>;
