@@ -13,21 +13,9 @@ import t, { type Test } from 'tap';
 import { KIB, MIB } from '../../src/limits';
 import { isDfsError, type ErrorCode } from '../../src/net/errors';
 import { BlobStore, createBlobId, isBlobId, writeStream, type BlobStoreOptions } from '../../src/store/blobs';
+import { prng, seed } from '../helpers/random';
 
-const seed = process.env.DFS_TEST_SEED === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.DFS_TEST_SEED) >>> 0;
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const random = prng(seed);
 
 function below(bound: number): number {
@@ -236,6 +224,7 @@ t.test('crash leftovers are cleaned at open: temp files, names without valid met
   t.same(await storedFiles(dataDir), [`${good.slice(0, 2)}/${good}.5000.${store.info(good)?.sha256 ?? ''}`], 'only the whole blob is left');
   t.equal(logged.length, junk.length + 1, 'every removal is logged');
   t.comment(logged.join('\n'));
+  await interrupted.abort(); // the "dead" writer's descriptor, closed so the test leaks nothing
 });
 
 t.test('a damaged blob: its reader errors with CORRUPT at the end, verify says false', async (t) => {
