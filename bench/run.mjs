@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'build', '.out', 'bench');
-const available = fs.readdirSync(path.join(ROOT, 'bench')).filter((file) => file.endsWith('.ts')).map((file) => file.slice(0, -3)).sort();
+// lib.ts holds shared helpers, not a benchmark.
+const available = fs.readdirSync(path.join(ROOT, 'bench')).filter((file) => file.endsWith('.ts') && file !== 'lib.ts').map((file) => file.slice(0, -3)).sort();
 const wanted = process.argv.slice(2);
 const names = wanted.length > 0 ? wanted : available;
 for (const name of names) {
