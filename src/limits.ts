@@ -115,6 +115,16 @@ export const TICKET_CLOCK_SKEW_MS = 60_000;
 /** Ticket nonces a node remembers (until their ticket expires) to refuse replays; past it, RATE_LIMITED. */
 export const TICKET_NONCES_MAX = 100_000;
 
+// The data path (src/roles/master/transfers.ts, src/roles/node/node.ts, src/client/transfer.ts).
+/** Uploads begun (ticket handed out) and not yet stored that the master remembers; past it, RATE_LIMITED. */
+export const UPLOADS_PENDING_MAX = 10_000;
+/** Blob ids in one node.blob.delete request. */
+export const BLOB_DELETE_BATCH_MAX = 1_000;
+/** A transfer's request may take REQUEST_TIMEOUT_MS plus its bytes at this slowest rate. */
+export const TRANSFER_BYTES_PER_S_MIN = 1 * MIB;
+/** Nodes the master asks, one after another, to prepare a read before it gives up. */
+export const READ_PREPARE_TRIES_MAX = 3;
+
 assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a staging buffer');
 assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');
 assert(TICKET_TTL_MS_DEFAULT <= TICKET_TTL_MS_MAX, 'the default ticket lifetime is allowed');

@@ -43,6 +43,25 @@ export interface Identity {
   admin: boolean;
 }
 
+/** How far a transfer is; called as bytes move (often: keep it cheap). */
+export type ProgressListener = (bytes: number, totalBytes: number) => void;
+
+export interface PutOptions {
+  /** Replace an existing file (else EXISTS). */
+  overwrite?: boolean;
+  onProgress?: ProgressListener;
+}
+
+export interface GetOptions {
+  onProgress?: ProgressListener;
+}
+
+/** What a download delivered, verified. */
+export interface Fetched {
+  size: number;
+  sha256: string;
+}
+
 /** All paths are canonical absolute paths (resolve user input with paths.resolvePath first). */
 export interface ClusterApi {
   readonly masterAddress: string;
@@ -60,5 +79,12 @@ export interface ClusterApi {
   du(path: string, summary: boolean): AsyncIterable<{ path: string; bytes: number }>;
   tree(path: string): AsyncIterable<Entry>;
   nodes(): Promise<NodeInfo[]>;
+  /** Streams a local file to a node (never held in memory); resolves once the master committed it. */
+  put(localPath: string, remotePath: string, options?: PutOptions): Promise<Entry>;
+  /** Downloads to a temporary file beside `localPath`, checks size and SHA-256, then renames it:
+   * a failed get leaves nothing under `localPath`. */
+  get(remotePath: string, localPath: string, options?: GetOptions): Promise<Fetched>;
+  /** Streams a file's bytes into `output` (not ended); rejects CORRUPT after the fact if they do not verify. */
+  cat(remotePath: string, output: NodeJS.WritableStream, options?: GetOptions): Promise<Fetched>;
   close(): void;
 }

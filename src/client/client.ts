@@ -6,7 +6,9 @@ import type { Channel } from '../net/channel';
 import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
-import type { ClusterApi, Entry, FindFilter, Identity, NodeInfo } from './api';
+import { promises as fs } from 'node:fs';
+import type { ClusterApi, Entry, Fetched, FindFilter, GetOptions, Identity, NodeInfo, PutOptions } from './api';
+import { receiveBlob, receiveFile, sendFile } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -151,6 +153,26 @@ export class RemoteClient implements ClusterApi {
   async nodes(): Promise<NodeInfo[]> {
     const { nodes } = await this.call('cluster.nodes', {});
     return nodes.map(({ connected: _connected, ...node }) => node);
+  }
+
+  async put(localPath: string, remotePath: string, options: PutOptions = {}): Promise<Entry> {
+    const stats = await fs.stat(localPath).catch((error: NodeJS.ErrnoException) => {
+      throw new DfsError(error.code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_REQUEST', `${localPath}: ${error.code === 'ENOENT' ? 'no such local file' : error.message}`);
+    });
+    if (!stats.isFile()) throw new DfsError('BAD_REQUEST', `${localPath}: not a regular file`);
+    const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
+    await sendFile(this.options.caPem, localPath, stats.size, begin, options.onProgress);
+    return this.stat(remotePath);
+  }
+
+  async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {
+    const begin = await this.call('file.get.begin', { path: remotePath });
+    return receiveFile(this.options.caPem, begin, localPath, options.onProgress);
+  }
+
+  async cat(remotePath: string, output: NodeJS.WritableStream, options: GetOptions = {}): Promise<Fetched> {
+    const begin = await this.call('file.get.begin', { path: remotePath });
+    return receiveBlob(this.options.caPem, begin, output, { end: false, onProgress: options.onProgress });
   }
 
   /** The identity this client logged in as (known once connected). */

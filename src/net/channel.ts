@@ -286,9 +286,14 @@ export class Channel extends EventEmitter {
     if (server !== 'any' && server !== this.service.role) {
       return reject(new DfsError('BAD_REQUEST', `${envelope.t} is served by the ${server}, not by a ${this.service.role}`));
     }
-    if (MESSAGES[envelope.t].caller === 'node' && this.peer.kind !== 'node') {
+    const caller = MESSAGES[envelope.t].caller;
+    if (caller === 'node' && this.peer.kind !== 'node') {
       return reject(new DfsError('UNAUTHENTICATED', `${envelope.t}: only cluster nodes may send this`));
     }
+    if (caller === 'master' && this.peer.kind !== 'master') {
+      return reject(new DfsError('UNAUTHENTICATED', `${envelope.t}: only the master may send this`));
+    }
+    // 'ticket' messages: the serving role checks the ticket; 'user' ones: the master checks the session.
     if (this.inFlight >= REQUESTS_IN_FLIGHT_MAX) return reject(new DfsError('RATE_LIMITED', 'too many requests in flight'));
     let data: unknown;
     try {

@@ -1,13 +1,16 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
+import { BLOB_DELETE_BATCH_MAX, TICKET_CHARS_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
- * Who may send a message: anyone who completed TLS, a node with a CA-signed certificate, or a
- * client whose connection has logged in (the master checks the session).
+ * Who may send a message: anyone who completed TLS, a node with a CA-signed certificate, the master
+ * (its certificate, on a node's link to it), a client whose connection has logged in (the master
+ * checks the session), or the holder of a data-plane ticket (the node checks the ticket: anonymous
+ * peers may send these, and only these and the 'anyone' ones, to a node).
  */
-export type Caller = 'anyone' | 'node' | 'user';
+export type Caller = 'anyone' | 'node' | 'master' | 'user' | 'ticket';
 
 /** Which role answers a message; a peer that receives one it does not serve refuses it. */
 export type Server = 'master' | 'node' | 'any';
@@ -32,6 +35,9 @@ const nodeId = str({ min: 1, max: 64, pattern: /^[a-z0-9-]+$/ });
 const address = str({ min: 3, max: 300 });
 const pem = str({ min: 1, max: 64 * 1024 });
 const bytes = int();
+const blobId = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/ });
+const sha256 = str({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/ });
+const ticket = str({ min: 1, max: TICKET_CHARS_MAX });
 
 const space = {
   capacityBytes: bytes,
@@ -74,10 +80,47 @@ export const MESSAGES = {
   'node.register': message(
     'master', 'node',
     obj({ advertise: address, version: str({ max: 64 }), ...space }),
-    obj({ heartbeatIntervalMs: int({ min: 100, max: 60_000 }) }),
+    // ticketKey: the HMAC key (base64url) the node checks data-plane tickets with and signs read tickets with.
+    obj({ heartbeatIntervalMs: int({ min: 100, max: 60_000 }), ticketKey: str({ min: 43, max: 128, pattern: /^[A-Za-z0-9_-]+$/ }) }),
   ),
 
   'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int() }), empty),
+
+  // ---- The data path (SPEC §3). Bytes go client ↔ node; the master only decides and commits.
+
+  /** Upload step 1-2: where to send a file of `size` bytes. The ticket allows one blob.put of that blob to that node.
+   * (Chain replication will add the rest of the chain here, as `chain: [{nodeId, address}]`.) */
+  'file.put.begin': message(
+    'master', 'user',
+    obj({ path, size: bytes, overwrite: bool() }),
+    obj({ nodeId, address, blobId, ticket, expiresMs: int() }),
+  ),
+  /** Upload step 3: the request body is the file's bytes (exactly `size`). Answered only after the
+   * master committed the file (step 4). */
+  'blob.put': message('node', 'ticket', obj({ blobId, size: bytes, ticket }), obj({ size: bytes, sha256 })),
+  /** Upload step 4: the node holds the blob (fsynced, renamed); the master commits the file entry and
+   * its replica (journal fsynced) before it answers. The master matches it to the upload it began. */
+  'node.blob.stored': message('master', 'node', obj({ blobId, size: bytes, sha256 }), empty),
+
+  /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. */
+  'file.get.begin': message(
+    'master', 'user',
+    obj({ path }),
+    obj({ nodeId, address, blobId, size: bytes, sha256, ticket }),
+  ),
+  /** Download steps 2-3, master → node over the node's link: prepare a read of this blob. NOT_FOUND
+   * or CORRUPT when the node cannot serve it (the master then marks that replica bad). */
+  'node.prepare.get': message('node', 'master', obj({ blobId }), obj({ address, ticket, size: bytes, sha256 })),
+  /** Download step 5: the reply's body is the blob's bytes, checked against its SHA-256 while read. */
+  'blob.get': message('node', 'ticket', obj({ blobId, ticket }), obj({ size: bytes, sha256 })),
+  /** Download step 6: a node found a blob missing or damaged (or a transfer aborted) while serving it. */
+  'node.blob.error': message(
+    'master', 'node',
+    obj({ blobId, problem: literal('missing', 'corrupt', 'aborted'), message: str({ max: 1024 }) }),
+    empty,
+  ),
+  /** Master → node: the catalog no longer needs these blobs. Answers how many were held and removed. */
+  'node.blob.delete': message('node', 'master', obj({ blobIds: array(blobId, { max: BLOB_DELETE_BATCH_MAX }) }), obj({ removed: int() })),
 
 
   /** Logs this connection in; the token resumes the session on another connection. */

@@ -59,6 +59,15 @@ export interface Entry {
   sha256: string | null;
 }
 
+/** A copy of a blob on a node, as the catalog knows it: good; bad (missing or damaged there); or
+ * deleting (no file needs it any more; the node is asked to remove it, and the row goes when it has). */
+export type ReplicaState = 'good' | 'bad' | 'deleting';
+
+export interface Replica {
+  nodeId: string;
+  state: ReplicaState;
+}
+
 export interface UserRecord {
   id: number;
   name: string;
@@ -116,7 +125,7 @@ export interface CatalogStats extends JournalStats {
   snapshots: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const SNAPSHOT_FILE = 'catalog.snapshot';
 const SNAPSHOT_TEMPORARY_FILE = 'catalog.snapshot.tmp';
 /** A snapshot file is [magic 8][u32 CRC32 of the image][u32 0][SQLite image]. */
@@ -125,6 +134,18 @@ const SNAPSHOT_HEADER_BYTES = 16;
 
 const DIR = 0;
 const FILE = 1;
+
+// Which nodes hold which blob (state: REPLICA_STATES index). Version 2 added it; a version-1
+// snapshot gets the empty table at open (MIGRATE_1_TO_2), before its journal is replayed.
+const REPLICAS_SCHEMA = `
+CREATE TABLE replicas (blob TEXT NOT NULL, node TEXT NOT NULL, state INTEGER NOT NULL, PRIMARY KEY (blob, node)) WITHOUT ROWID;
+CREATE INDEX replicas_by_state ON replicas (state, node);
+`;
+const MIGRATE_1_TO_2 = `${REPLICAS_SCHEMA} UPDATE meta SET value = 2 WHERE key = 'schema';`;
+const REPLICA_STATES: readonly ReplicaState[] = ['good', 'bad', 'deleting'];
+const GOOD = 0;
+const DELETING = 2;
+const NODE_ID = /^[a-z0-9-]{1,64}$/;
 
 // sha256 is stored as its 32 raw bytes (half the size of its hex). A root's parent is -(owner id),
 // never an entry id, so that (parent, name) stays unique across all users' roots.
@@ -137,6 +158,7 @@ CREATE TABLE entries (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL, parent INT
   mtime_ms INTEGER NOT NULL, blob TEXT, sha256 BLOB);
 CREATE UNIQUE INDEX entries_by_path ON entries (owner, path_key);
 CREATE UNIQUE INDEX entries_by_parent ON entries (parent, name);
+${REPLICAS_SCHEMA}
 INSERT INTO meta (key, value) VALUES ('schema', ${SCHEMA_VERSION}), ('generation', 1);
 `;
 
@@ -185,6 +207,12 @@ const SQL = {
   maxUserId: `SELECT coalesce(max(id), 0) FROM users`,
   insertUser: `INSERT INTO users (id, name, salt, hash, admin, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
   setPassword: `UPDATE users SET salt = ?2, hash = ?3 WHERE id = ?1`,
+  replicasOf: `SELECT node, state FROM replicas WHERE blob = ?1 ORDER BY node`,
+  putReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2, ?3)`,
+  setReplicaState: `UPDATE replicas SET state = ?3 WHERE blob = ?1 AND node = ?2`,
+  freeReplicas: `UPDATE replicas SET state = ${DELETING} WHERE blob IN (SELECT value FROM json_each(?1))`,
+  deleteReplica: `DELETE FROM replicas WHERE blob = ?1 AND node = ?2`,
+  replicasDeleting: `SELECT blob, node FROM replicas WHERE state = ${DELETING} ORDER BY node, blob LIMIT ?1`,
 } as const;
 
 // An IN list of parameters runs twice as fast as json_each: one statement text per depth (cached),
@@ -250,6 +278,7 @@ export class Catalog {
     const db = SqlDatabase.open(sql, image);
     try {
       if (image === undefined) db.script(SCHEMA);
+      if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
       const schema = db.first(SQL.meta, ['schema'])?.[0];
       if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
       const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
@@ -411,10 +440,12 @@ export class Catalog {
   async createFile(
     owner: number,
     path: string,
-    file: { size: number; blobId: string; sha256: string; overwrite: boolean },
+    file: { size: number; blobId: string; sha256: string; overwrite: boolean; nodeIds?: readonly string[] },
   ): Promise<{ entry: Entry; replacedBlobId: string | null }> {
     checkPath(path);
     checkFile(file);
+    const nodeIds = file.nodeIds ?? [];
+    for (const nodeId of nodeIds) checkNodeId(nodeId);
     const sha256 = file.sha256.toLowerCase();
     return this.mutate((recorder) => {
       const now = this.timestamp();
@@ -430,6 +461,8 @@ export class Catalog {
       }
       this.changeDirectory(recorder, parent.id, file.size - (existing?.size ?? 0), now);
       const replacedBlobId = existing && existing.blobId !== file.blobId ? existing.blobId : null;
+      for (const nodeId of nodeIds) recorder.run(SQL.putReplica, [file.blobId, nodeId, GOOD]);
+      if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
       return { entry: newEntry(made), replacedBlobId };
     });
   }
@@ -490,6 +523,7 @@ export class Catalog {
       removed += recorder.run(SQL.deleteEntry, [target.id]);
       this.pendingEntries -= removed;
       this.changeDirectory(recorder, target.parent, -target.size, this.timestamp());
+      this.freeReplicas(recorder, [...blobIds]);
       return { removed, blobIds: [...blobIds] };
     });
   }
@@ -518,9 +552,48 @@ export class Catalog {
       if (replaced?.kind === DIR) throw new DfsError('IS_A_DIRECTORY', 'cannot overwrite a directory with a file');
       this.applyMove(recorder, owner, { moving, destination, parentId: parent.id, replaced });
       const replacedBlobId = replaced && replaced.blobId !== moving.blobId ? replaced.blobId : null;
+      if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
       const entry = { ...toEntry(moving), path: destination, name: baseName(destination) };
       return { entry, replacedBlobId };
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replicas: which nodes hold which blob
+
+  /** The copies of a blob the catalog knows of, by node id. */
+  replicasOf(blobId: string): Replica[] {
+    this.checkOpen();
+    return this.db.all(SQL.replicasOf, [blobId]).map((row) => ({ nodeId: text(row[0]), state: replicaState(row[1]) }));
+  }
+
+  /** Records (or changes) the state of one copy of a blob on one node. */
+  async setReplica(blobId: string, nodeId: string, state: ReplicaState): Promise<void> {
+    checkNodeId(nodeId);
+    if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {
+      throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
+    }
+    await this.mutate((recorder) => {
+      recorder.run(SQL.putReplica, [blobId, nodeId, REPLICA_STATES.indexOf(state)]);
+    });
+  }
+
+  /** Forgets a copy once its node removed it (or never had it). */
+  async forgetReplica(blobId: string, nodeId: string): Promise<void> {
+    await this.mutate((recorder) => {
+      recorder.run(SQL.deleteReplica, [blobId, nodeId]);
+    });
+  }
+
+  /** Copies no file needs any more, to be deleted on their nodes (at most `limit`, by node). */
+  replicasToDelete(limit: number): { blobId: string; nodeId: string }[] {
+    this.checkOpen();
+    return this.db.all(SQL.replicasDeleting, [limit]).map((row) => ({ blobId: text(row[0]), nodeId: text(row[1]) }));
+  }
+
+  /** Blobs no entry references any more: their copies become `deleting`, in the same transaction. */
+  private freeReplicas(recorder: StatementRecorder, blobIds: readonly string[]): void {
+    if (blobIds.length > 0) recorder.run(SQL.freeReplicas, [JSON.stringify(blobIds)]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1111,6 +1184,16 @@ function checkSecret(secret: { salt: Buffer; hash: Buffer } | null): void {
       throw new DfsError('BAD_REQUEST', `a password salt and hash must be 1-${SECRET_BYTES_MAX} bytes`);
     }
   }
+}
+
+function checkNodeId(nodeId: unknown): void {
+  if (typeof nodeId !== 'string' || !NODE_ID.test(nodeId)) throw new DfsError('BAD_REQUEST', 'malformed node id');
+}
+
+function replicaState(value: unknown): ReplicaState {
+  const state = REPLICA_STATES[integer(value)];
+  if (state === undefined) throw new Error(`catalog: unknown replica state ${String(value)}`);
+  return state;
 }
 
 function checkFile(file: { size: number; blobId: string; sha256: string }): void {

@@ -3,7 +3,7 @@
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
-import type { ClusterApi, Entry, EntryKind, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
+import type { ClusterApi, Entry, EntryKind, Fetched, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
 import { DfsError } from '../../src/net/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
@@ -177,6 +177,19 @@ export class MemoryCluster implements ClusterApi {
     this.calls.push(`tree ${path}`);
     if (this.lookup(path).kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', `${path} is a file`);
     for (const entry of this.walk(path)) if (entry.path !== path) yield entry;
+  }
+
+  // The data path is not modelled here; the end-to-end tests (test/e2e/data.test.ts) cover it.
+  async put(): Promise<Entry> {
+    throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
+  }
+
+  async get(): Promise<Fetched> {
+    throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
+  }
+
+  async cat(): Promise<Fetched> {
+    throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
   }
 
   async nodes(): Promise<NodeInfo[]> {

@@ -16,14 +16,15 @@ t.test('complete: command names for the first word, after ; too', async (t) => {
   t.same(await completeLine('frob', ctx), [[], 'frob']);
   const all = await completeLine('', ctx);
   t.ok(all[0].includes('ls ') && all[0].includes('useradd '), 'an empty line offers every command');
-  t.same(await completeLine('help p', ctx), [['passwd ', 'pwd '], 'p'], 'help completes command names');
+  t.same(await completeLine('help p', ctx), [['passwd ', 'put ', 'pwd '], 'p'], 'help completes command names');
 });
 
 t.test('complete: paths relative to the working directory; dirs get /', async (t) => {
   const ctx = testContext(sampleCluster());
   t.same(await completeLine('ls d', ctx), [['docs/'], 'd']);
   t.same(await completeLine('ls ', ctx), [['docs/', 'empty/', 'photos/', 'readme.txt '], '']);
-  t.same(await completeLine('cat docs/g', ctx), [[], 'docs/g'], 'unknown commands complete nothing');
+  t.same(await completeLine('frob docs/g', ctx), [[], 'docs/g'], 'unknown commands complete nothing');
+  t.same(await completeLine('cat docs/g', ctx), [['docs/guide.md '], 'docs/g'], 'cat completes remote paths');
   t.same(await completeLine('stat docs/g', ctx), [['docs/guide.md '], 'docs/g']);
   t.same(await completeLine('stat docs/no', ctx), [['docs/notes/'], 'docs/no']);
   t.same(await completeLine('ls docs/notes/', ctx), [['docs/notes/today.txt '], 'docs/notes/']);

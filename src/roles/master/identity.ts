@@ -9,6 +9,7 @@ import { caDigest, createCa, issueServerIdentity, type KeyCert } from '../../net
 import { isWildcard } from '../../net/address';
 import { DfsError } from '../../net/errors';
 import { MASTER_CN, type TlsIdentity } from '../../net/tls';
+import { createTicketKey } from '../../net/ticket';
 import { createJoinToken, formatJoinToken, parseJoinToken, type JoinToken } from '../../net/token';
 import { readFileIfExists, writeFileAtomic } from '../../store/files';
 import type { Log } from '../../log';
@@ -20,12 +21,15 @@ export const MASTER_FILES = {
   serverKey: 'master-key.pem',
   joinToken: 'join-token',
   adminPassword: 'admin-password',
+  ticketKey: 'ticket-key',
 } as const;
 
 export interface MasterIdentity {
   ca: KeyCert;
   tls: TlsIdentity;
   joinToken: JoinToken;
+  /** The HMAC key of data-plane tickets, shared with nodes when they register. */
+  ticketKey: Buffer;
 }
 
 const SECRET = 0o600;
@@ -35,7 +39,21 @@ export async function loadOrCreateMasterIdentity(dataDir: string, hosts: string[
   const ca = (await readCa(file)) ?? (await createAndStoreCa(file, log));
   const server = await loadOrIssueServer(file, ca, hosts, log);
   const joinToken = await loadOrCreateToken(file, ca);
-  return { ca, tls: { ...server, caPem: ca.certPem }, joinToken };
+  const ticketKey = await loadOrCreateTicketKey(file(MASTER_FILES.ticketKey));
+  return { ca, tls: { ...server, caPem: ca.certPem }, joinToken, ticketKey };
+}
+
+/** The ticket key, as base64url text in a 0600 file; made at first start. */
+async function loadOrCreateTicketKey(keyFile: string): Promise<Buffer> {
+  const text = await readFileIfExists(keyFile);
+  if (text !== undefined) {
+    const key = Buffer.from(text.trim(), 'base64url');
+    if (key.length < 32) throw new DfsError('INTERNAL', `${keyFile} holds no valid ticket key: remove it to make a new one`);
+    return key;
+  }
+  const key = createTicketKey();
+  await writeFileAtomic(keyFile, `${key.toString('base64url')}\n`, SECRET);
+  return key;
 }
 
 async function readCa(file: (name: string) => string): Promise<KeyCert | undefined> {

@@ -16,6 +16,8 @@ import { ensureDataDirectory, loadOrCreateMasterIdentity, masterHosts, type Mast
 import * as membership from './membership';
 import * as namespace from './namespace';
 import { NodeRegistry } from './nodes';
+import * as transfers from './transfers';
+import { PendingUploads } from './transfers';
 import type { MasterState } from './state';
 import { LoginLimiter, Sessions } from './users';
 
@@ -53,6 +55,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     channelTokens: new WeakMap(),
     joinFailures: new Map(),
     replicas: options.replicas ?? REPLICAS_DEFAULT,
+    uploads: new PendingUploads(),
     log,
     now,
   };
@@ -106,6 +109,14 @@ function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): 
       return auth.passwd(state, request);
     case 'auth.useradd':
       return auth.useradd(state, request);
+    case 'file.put.begin':
+      return transfers.putBegin(state, request);
+    case 'node.blob.stored':
+      return transfers.blobStored(state, request);
+    case 'file.get.begin':
+      return transfers.getBegin(state, request);
+    case 'node.blob.error':
+      return transfers.blobError(state, request);
     case 'fs.stat':
       return namespace.stat(state, request);
     case 'fs.list':

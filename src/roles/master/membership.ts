@@ -9,6 +9,7 @@ import { DfsError } from '../../net/errors';
 import { secretMatches } from '../../net/token';
 import type { MessageType } from '../../net/messages';
 import { requireSession, type MasterState } from './state';
+import { scheduleDeletions } from './transfers';
 
 export async function join(state: MasterState, request: Incoming<'join'>): Promise<Reply<'join'>> {
   const source = request.channel.remoteHost;
@@ -51,7 +52,8 @@ export async function register(state: MasterState, request: Incoming<'node.regis
   const known = state.nodes.get(nodeId) !== undefined;
   state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes, blobs }, request.channel, state.now());
   state.log.info(`node ${nodeId} ${known ? 're-registered' : 'registered'} at ${advertise}`);
-  return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS } };
+  scheduleDeletions(state); // deletions that waited for this node
+  return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, ticketKey: state.identity.ticketKey.toString('base64url') } };
 }
 
 export async function heartbeat(state: MasterState, request: Incoming<'node.heartbeat'>): Promise<Reply<'node.heartbeat'>> {

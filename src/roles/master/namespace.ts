@@ -6,10 +6,11 @@ import { isDfsError } from '../../net/errors';
 import type { ResponseOf } from '../../net/messages';
 import type { Entry } from '../../store/catalog';
 import { requireSession, type MasterState } from './state';
+import { replicaSummary, scheduleDeletions } from './transfers';
 
 type WireEntry = ResponseOf<'fs.stat'>;
 
-export function toWire(entry: Entry): WireEntry {
+export function toWire(entry: Entry, replicas?: WireEntry['replicas']): WireEntry {
   return {
     path: entry.path,
     name: entry.name,
@@ -17,12 +18,15 @@ export function toWire(entry: Entry): WireEntry {
     size: entry.size,
     mtimeMs: entry.mtimeMs,
     ...(entry.sha256 ? { sha256: entry.sha256 } : {}),
+    ...(replicas ? { replicas } : {}),
   };
 }
 
 export async function stat(state: MasterState, request: Incoming<'fs.stat'>): Promise<Reply<'fs.stat'>> {
   const { userId } = requireSession(state, request);
-  return { data: toWire(state.catalog.stat(userId, request.data.path)) };
+  const entry = state.catalog.stat(userId, request.data.path);
+  // Replicas only here: a listing would cost a catalog lookup per file.
+  return { data: toWire(entry, entry.blobId === null ? undefined : replicaSummary(state, entry.blobId)) };
 }
 
 export async function list(state: MasterState, request: Incoming<'fs.list'>): Promise<Reply<'fs.list'>> {
@@ -30,7 +34,7 @@ export async function list(state: MasterState, request: Incoming<'fs.list'>): Pr
   const { path, after, limit } = request.data;
   try {
     const page = state.catalog.list(userId, path, { after, limit });
-    return { data: { entries: page.items.map(toWire), next: page.next } };
+    return { data: { entries: page.items.map((entry) => toWire(entry)), next: page.next } };
   } catch (error) {
     // ls of a file lists that file, as ls(1) does.
     if (!isDfsError(error, 'NOT_A_DIRECTORY')) throw error;
@@ -46,12 +50,14 @@ export async function mkdir(state: MasterState, request: Incoming<'fs.mkdir'>): 
 export async function remove(state: MasterState, request: Incoming<'fs.remove'>): Promise<Reply<'fs.remove'>> {
   const { userId } = requireSession(state, request);
   const result = await state.catalog.remove(userId, request.data.path, { recursive: request.data.recursive });
+  if (result.blobIds.length > 0) scheduleDeletions(state);
   return { data: { removed: result.removed } };
 }
 
 export async function move(state: MasterState, request: Incoming<'fs.move'>): Promise<Reply<'fs.move'>> {
   const { userId } = requireSession(state, request);
   const result = await state.catalog.move(userId, request.data.source, request.data.target);
+  if (result.replacedBlobId !== null) scheduleDeletions(state);
   return { data: toWire(result.entry) };
 }
 
@@ -59,7 +65,7 @@ export async function find(state: MasterState, request: Incoming<'fs.find'>): Pr
   const { userId } = requireSession(state, request);
   const { path, name, type, size, after, limit } = request.data;
   const page = state.catalog.find(userId, path, { name, type, size }, { after, limit });
-  return { data: { entries: page.items.map(toWire), next: page.next } };
+  return { data: { entries: page.items.map((entry) => toWire(entry)), next: page.next } };
 }
 
 export async function du(state: MasterState, request: Incoming<'fs.du'>): Promise<Reply<'fs.du'>> {
@@ -73,5 +79,5 @@ export async function tree(state: MasterState, request: Incoming<'fs.tree'>): Pr
   const { userId } = requireSession(state, request);
   const { path, after, limit } = request.data;
   const page = state.catalog.tree(userId, path, { after, limit });
-  return { data: { entries: page.items.map(toWire), next: page.next } };
+  return { data: { entries: page.items.map((entry) => toWire(entry)), next: page.next } };
 }

@@ -7,6 +7,7 @@ import type { MessageType } from '../../net/messages';
 import type { Catalog } from '../../store/catalog';
 import type { MasterIdentity } from './identity';
 import type { NodeRegistry } from './nodes';
+import type { PendingUploads } from './transfers';
 import type { LoginLimiter, Session, Sessions } from './users';
 
 export interface MasterState {
@@ -19,6 +20,8 @@ export interface MasterState {
   channelTokens: WeakMap<Channel, string>;
   joinFailures: Map<string, number[]>;
   replicas: number;
+  /** Uploads whose ticket was handed out and whose blob is not yet reported stored. */
+  uploads: PendingUploads;
   log: Log;
   now: () => number;
 }

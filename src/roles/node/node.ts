@@ -1,10 +1,15 @@
-// The storage node role: joins once, serves its port to cluster members, and keeps one mutual-TLS
-// link to the master, registering after every (re)connect and heartbeating its space.
+// The storage node role: joins once, serves its port (blob.put/blob.get to ticket holders, the rest
+// to cluster members only), and keeps one mutual-TLS link to the master, registering after every
+// (re)connect, heartbeating its space, and answering the master's requests on that link.
 
 import { HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import type { Log } from '../../log';
 import { formatHostPort, isWildcard, type HostPort } from '../../net/address';
-import { service, type Channel, type IncomingOf, type Reply } from '../../net/channel';
+import { service, type Channel, type IncomingOf, type Reply, type Service } from '../../net/channel';
+import { TicketVerifier } from '../../net/ticket';
+import { BlobStore } from '../../store/blobs';
+import * as transfers from './transfers';
+import type { NodeContext } from './transfers';
 import type { ServedBy } from '../../net/messages';
 import { DfsError } from '../../net/errors';
 import { connectTls, listenTls, MASTER_CN, type TlsServer } from '../../net/tls';
@@ -36,15 +41,33 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'node');
   const identity = await obtainIdentity(options);
+  const store = await BlobStore.open(options.dataDir, {
+    ...(options.capacityBytes !== undefined ? { capacityBytes: options.capacityBytes } : {}),
+    log: (message) => log.warn(`blob store: ${message}`),
+  });
+  log.info(`holding ${store.count} blob(s), ${store.usedBytes} bytes`);
+  const context: NodeContext = {
+    nodeId: identity.nodeId,
+    store,
+    verifier: new TicketVerifier(() => (link.ticketKey ? [link.ticketKey] : []), identity.nodeId, Date.now),
+    master: () => link.requestChannel(),
+    advertise: () => link.advertised,
+    ticketKey: () => link.ticketKey,
+    activeTransfers: 0,
+    log,
+  };
+  const nodeService = service('node', (request) => dispatch(context, request));
+  // Anonymous peers are let in for blob.put/blob.get (they carry tickets); the channel refuses them
+  // every message whose caller is 'node' or 'master'.
   const server = await listenTls({
     listen: options.listen,
     identity,
-    acceptAnonymous: false,
+    acceptAnonymous: true,
     label: `node ${identity.nodeId}`,
-    service: service('node', dispatch),
+    service: nodeService,
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });
-  const link = new MasterLink(options, identity, server);
+  const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
   return {
     nodeId: identity.nodeId,
@@ -76,13 +99,21 @@ async function obtainIdentity(options: NodeOptions): Promise<NodeIdentity> {
   });
 }
 
-function dispatch(request: IncomingOf<ServedBy<'node'>>): Promise<Reply> {
+function dispatch(context: NodeContext, request: IncomingOf<ServedBy<'node'>>): Promise<Reply> {
   switch (request.type) {
     case 'ping':
       return Promise.resolve({ data: { role: 'node', version: VERSION } });
+    case 'blob.put':
+      return transfers.blobPut(context, request);
+    case 'blob.get':
+      return transfers.blobGet(context, request);
+    case 'node.prepare.get':
+      return transfers.prepareGet(context, request);
+    case 'node.blob.delete':
+      return transfers.deleteBlobs(context, request);
     default: {
-      const unhandled: never = request.type;
-      return Promise.reject(new DfsError('BAD_REQUEST', `${String(unhandled)} is not served by a node`));
+      const unhandled: never = request;
+      return Promise.reject(new DfsError('BAD_REQUEST', `${String((unhandled as { type: string }).type)} is not served by a node`));
     }
   }
 }
@@ -95,12 +126,24 @@ class MasterLink {
   private reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
   private stopped = false;
   private everRegistered = false;
+  /** The ticket key the master handed over at registration; none before the first one. */
+  ticketKey: Buffer | undefined;
+  /** The address this node told the master, where clients reach it. */
+  advertised = '';
 
   constructor(
     private readonly options: NodeOptions,
     private readonly identity: NodeIdentity,
     private readonly server: TlsServer,
+    private readonly context: NodeContext,
+    private readonly nodeService: Service,
   ) {}
+
+  /** The registered link to the master, for reports; UNAVAILABLE while there is none. */
+  requestChannel(): Channel {
+    if (!this.channel || this.channel.closed || !this.everRegistered) throw new DfsError('UNAVAILABLE', 'no link to the master right now');
+    return this.channel;
+  }
 
   start(): void {
     void this.connect();
@@ -121,7 +164,7 @@ class MasterLink {
         caPem: this.identity.caPem,
         identity: this.identity,
         expectCommonName: MASTER_CN,
-        service: service('node', dispatch),
+        service: this.nodeService,
       });
       if (this.stopped) return channel.close();
       this.channel = channel;
@@ -137,6 +180,8 @@ class MasterLink {
     const space = await this.space();
     const advertise = this.advertise(channel);
     const response = await channel.request('node.register', { advertise, version: VERSION, ...space });
+    this.ticketKey = Buffer.from(response.data.ticketKey, 'base64url');
+    this.advertised = advertise;
     this.options.log.info(`${this.everRegistered ? 're-registered' : 'registered'} with the master at ${formatHostPort(this.options.master)} as ${this.identity.nodeId} (${advertise})`);
     this.everRegistered = true;
     this.reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
@@ -153,14 +198,16 @@ class MasterLink {
 
   private async heartbeat(channel: Channel): Promise<void> {
     try {
-      await channel.request('node.heartbeat', { ...(await this.space()), activeTransfers: 0 });
+      await channel.request('node.heartbeat', { ...(await this.space()), activeTransfers: this.context.activeTransfers });
     } catch (error) {
       if (error instanceof DfsError && error.code === 'NOT_FOUND') channel.close(error); // master forgot us: reconnect
     }
   }
 
   private async space(): Promise<Space & { blobs: number }> {
-    return { ...(await measureSpace(this.options.dataDir, 0, this.options.capacityBytes)), blobs: 0 };
+    const { store } = this.context;
+    const disk = await measureSpace(this.options.dataDir, store.usedBytes, this.options.capacityBytes);
+    return { ...disk, freeBytes: await store.freeBytes(), blobs: store.count };
   }
 
   private lost(channel: Channel, reason: DfsError): void {

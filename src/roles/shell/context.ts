@@ -9,6 +9,8 @@ export interface ShellOutput {
   stderr(text: string): void;
   /** Terminal width when stdout is a terminal (ls lays names out in columns), else undefined. */
   readonly columns: number | undefined;
+  /** stdout as a byte stream (cat); outputs without one get text. */
+  readonly binary?: NodeJS.WritableStream;
 }
 
 export interface Prompter {

@@ -6,6 +6,7 @@ import { mkdir, mv, rm, stat } from './commands/files';
 import { du, find, tree } from './commands/walk';
 import { passwd, useradd, whoami } from './commands/users';
 import { nodes } from './commands/cluster';
+import { cat, get, put } from './commands/transfer';
 import { commandHelp, exit, helpCommand, quit } from './commands/meta';
 import type { ShellCommand, ShellContext, ShellOutput } from './context';
 import { CommandFailed, reportError, UsageError } from './errors';
@@ -14,7 +15,7 @@ import { LineSyntaxError, parseLine } from './parse';
 const help = helpCommand(() => COMMANDS);
 
 export const COMMANDS: readonly ShellCommand[] = [
-  ls, cd, pwd, mkdir, rm, mv, stat, find, du, tree, whoami, passwd, useradd, nodes, help, exit, quit,
+  ls, cd, pwd, mkdir, rm, mv, stat, put, get, cat, find, du, tree, whoami, passwd, useradd, nodes, help, exit, quit,
 ];
 
 export function findCommand(name: string): ShellCommand | undefined {

@@ -71,6 +71,7 @@ function streamOutput(stdout: OutputStream, stderr: OutputStream, onBrokenPipe: 
     get columns() {
       return stdout.isTTY === true ? stdout.columns : undefined;
     },
+    binary: stdout,
   };
 }
 

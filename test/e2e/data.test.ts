@@ -1,0 +1,181 @@
+// The data path through real `build/dfs` processes: put/get/cat round trips byte for byte, one
+// copy on exactly one node's disk, isolation between users, refused tickets, rm freeing the blob.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
+import t, { type Test } from 'tap';
+import { connectCluster, type RemoteClient } from '../../src/client/client';
+import { connectNode } from '../../src/client/transfer';
+import { isDfsError } from '../../src/net/errors';
+import { createBlobId } from '../../src/store/blobs';
+import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+
+const MIB = 1024 * 1024;
+
+async function login(t: Test, cluster: TestCluster, user: string, password?: string): Promise<RemoteClient> {
+  const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user, password });
+  t.teardown(() => client.close());
+  return client;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'OK';
+  } catch (error) {
+    return isDfsError(error) ? error.code : String(error);
+  }
+}
+
+/** A file of random bytes, written 1 MiB at a time (never whole in memory). */
+async function randomFile(file: string, bytes: number): Promise<void> {
+  const out = createWriteStream(file);
+  for (let left = bytes; left > 0; left -= MIB) {
+    if (!out.write(randomBytes(Math.min(MIB, left)))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fs.stat(a), fs.stat(b)]);
+  return x.size === y.size && (await sha256Of(a)) === (await sha256Of(b));
+}
+
+/** Every blob file (and temp file) under the nodes' data dirs, as "nodeN/relative path". */
+async function blobFiles(cluster: TestCluster): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of await fs.readdir(cluster.dataDir)) {
+    if (!name.startsWith('node')) continue;
+    const root = path.join(cluster.dataDir, name, 'blobs');
+    const stack = [root];
+    for (let directory = stack.pop(); directory !== undefined; directory = stack.pop()) {
+      for (const entry of await fs.readdir(directory, { withFileTypes: true }).catch(() => [])) {
+        const full = path.join(directory, entry.name);
+        if (entry.isDirectory()) stack.push(full);
+        else found.push(`${name}/${path.relative(root, full)}`);
+      }
+    }
+  }
+  return found.sort();
+}
+
+function shellEnv(cluster: TestCluster): NodeJS.ProcessEnv {
+  return { ...process.env, DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
+}
+
+t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte; one copy on one node', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const work = await tempDir(t);
+  const sizes = [0, 1, 65535, 65536, 65537, 48 * MIB];
+  for (const size of sizes) await randomFile(path.join(work, `f${size}`), size);
+  const commands = sizes.flatMap((size) => [`put ${work}/f${size} /f${size}`, `get /f${size} ${work}/g${size}`]).join('; ');
+  const run = await runDfs(['shell', formatAddress(cluster), '-c', commands], { env: shellEnv(cluster), timeoutMs: 120_000 });
+  t.equal(run.code, 0, `the shell succeeded\n${run.stderr}`);
+  for (const size of sizes) t.ok(await sameBytes(path.join(work, `f${size}`), path.join(work, `g${size}`)), `${size} bytes came back the same`);
+
+  const admin = await login(t, cluster, 'admin', ADMIN_PASSWORD);
+  const files = await blobFiles(cluster);
+  t.equal(files.filter((file) => !file.includes('/tmp/')).length, sizes.length, 'one blob file per file put');
+  t.same(files.filter((file) => file.includes('/tmp/')), [], 'no temp files left');
+  const big = await admin.stat(`/f${48 * MIB}`);
+  t.equal(big.sha256, await sha256Of(path.join(work, `f${48 * MIB}`)), 'stat shows the SHA-256');
+  t.equal(big.replicas?.have, 1, 'one good replica');
+  t.equal(big.replicas?.nodes.length, 1, 'on one node');
+  const holders = files.filter((file) => file.endsWith(`.${48 * MIB}.${big.sha256 ?? ''}`));
+  t.equal(holders.length, 1, 'the 48 MiB blob is on exactly one node\'s disk');
+
+  // cat through the API, into a stream that is not ended
+  const chunks: Buffer[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, callback) => (chunks.push(chunk), callback()) });
+  const catted = await admin.cat('/f65537', sink);
+  t.equal(catted.size, 65537, 'cat delivered every byte');
+  t.ok(Buffer.concat(chunks).equals(await fs.readFile(path.join(work, 'f65537'))), 'cat bytes are the file\'s');
+
+  t.equal(await codeOf(admin.put(path.join(work, 'f1'), '/f1')), 'EXISTS', 'put onto an existing file needs overwrite');
+  await admin.put(path.join(work, 'f65536'), '/f1', { overwrite: true });
+  t.equal((await admin.stat('/f1')).size, 65536, 'overwrite replaced the file');
+  await waitFor('the replaced blob to be deleted', async () => ((await blobFiles(cluster)).length === sizes.length ? true : undefined));
+  t.pass('the replaced blob was freed');
+});
+
+function formatAddress(cluster: TestCluster): string {
+  return `${cluster.master.address.host}:${cluster.master.address.port}`;
+}
+
+t.test('another user cannot get, cat or stat a file; a missing file leaves no local file', async (t) => {
+  const cluster = await startCluster(t, 1);
+  const work = await tempDir(t);
+  await randomFile(path.join(work, 'secret'), 1000);
+  const admin = await login(t, cluster, 'admin', ADMIN_PASSWORD);
+  await admin.put(path.join(work, 'secret'), '/secret');
+  await admin.useradd('bob', 'bob-pw');
+  const bob = await login(t, cluster, 'bob', 'bob-pw');
+  t.equal(await codeOf(bob.get('/secret', path.join(work, 'stolen'))), 'NOT_FOUND', 'get: not found for bob');
+  t.equal(await codeOf(bob.cat('/secret', new Writable({ write: (_c, _e, cb) => cb() }))), 'NOT_FOUND', 'cat: not found for bob');
+  t.equal(await codeOf(bob.stat('/secret')), 'NOT_FOUND', 'stat: not found for bob');
+  t.notOk(existsSync(path.join(work, 'stolen')), 'no local file');
+  const run = await runDfs(['shell', formatAddress(cluster), '-c', `get /nothing ${work}/nothing`], { env: shellEnv(cluster) });
+  t.not(run.code, 0, 'get of a missing file fails');
+  t.match(run.stderr, /dfs: get: \/nothing: No such file or directory/, 'and says why');
+  t.same((await fs.readdir(work)).sort(), ['secret'], 'nothing was left in the local directory');
+});
+
+t.test('a forged, reused or missing ticket sent straight to a node is refused and leaves nothing on disk', async (t) => {
+  const cluster = await startCluster(t, 1);
+  const admin = await login(t, cluster, 'admin', ADMIN_PASSWORD);
+  const nodes = await admin.nodes();
+  const node = nodes[0];
+  if (!node) throw new Error('no node');
+  const channel = await connectNode(cluster.caPem, node.advertise, node.nodeId);
+  t.teardown(() => channel.close());
+  const blobId = createBlobId();
+  const bytes = randomBytes(4096);
+  const send = (ticket: string): Promise<string> =>
+    codeOf(channel.request('blob.put', { blobId, size: bytes.length, ticket }, { body: { stream: streamOf(bytes), bytes: bytes.length } }));
+  const forgedClaims = Buffer.from(JSON.stringify({ v: 1, blobId, op: 'put', bytesMax: 4096, nodeId: node.nodeId, expiresMs: Date.now() + 60_000, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' })).toString('base64url');
+  t.equal(await send(`${forgedClaims}.${randomBytes(32).toString('base64url')}`), 'UNAUTHENTICATED', 'a forged ticket is refused');
+  t.equal(await send('x'), 'UNAUTHENTICATED', 'a malformed ticket is refused');
+  t.equal(await codeOf(channel.request('node.blob.delete', { blobIds: [blobId] })), 'UNAUTHENTICATED', 'an anonymous peer may not order deletions');
+  t.same(await blobFiles(cluster), [], 'nothing was written');
+
+  // A real ticket works once; the second use is a replay.
+  const master = await cluster.client();
+  const begin = (await master.request('file.put.begin', { path: '/one', size: bytes.length, overwrite: false })).data;
+  const put = (): Promise<string> =>
+    codeOf(channel.request('blob.put', { blobId: begin.blobId, size: bytes.length, ticket: begin.ticket }, { body: { stream: streamOf(bytes), bytes: bytes.length } }));
+  t.equal(await put(), 'OK', 'the master\'s ticket is accepted');
+  t.equal(await put(), 'UNAUTHENTICATED', 'the same ticket again is a replay');
+  t.equal((await master.request('fs.stat', { path: '/one' })).data.size, bytes.length, 'the file was committed');
+  t.equal((await blobFiles(cluster)).length, 1, 'one blob on disk');
+  const other = createBlobId();
+  t.equal(
+    await codeOf(channel.request('blob.put', { blobId: other, size: bytes.length, ticket: begin.ticket }, { body: { stream: streamOf(bytes), bytes: bytes.length } })),
+    'FORBIDDEN',
+    'a ticket for another blob is refused',
+  );
+});
+
+function streamOf(bytes: Buffer): Readable {
+  return Readable.from([bytes]);
+}
+
+t.test('rm frees the blob on its node', async (t) => {
+  const cluster = await startCluster(t, 2);
+  const work = await tempDir(t);
+  await randomFile(path.join(work, 'a'), 3 * MIB);
+  const run = await runDfs(['shell', formatAddress(cluster), '-c', `mkdir /d; put ${work}/a /d/; stat /d/a; rm -r /d`], { env: shellEnv(cluster) });
+  t.equal(run.code, 0, `put, stat and rm succeeded\n${run.stderr}`);
+  t.match(run.stdout, /Replicas:\s+1\/3/, 'stat shows one of three replicas');
+  await waitFor('the blob to be deleted on its node', async () => ((await blobFiles(cluster)).length === 0 ? true : undefined));
+  t.pass('no blob left on any node');
+});
