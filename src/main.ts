@@ -3,6 +3,7 @@
 
 import { cac } from 'cac';
 import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX } from './limits';
 import { createLog } from './log';
 import { formatHostPort, parseHostPort } from './net/address';
@@ -11,7 +12,7 @@ import { startDemo } from './roles/demo';
 import { SHARED_USER } from './roles/master/users';
 import { startMaster } from './roles/master/master';
 import { startNode } from './roles/node/node';
-import { LISTENING_PREFIX, STOP_ON_STDIN_EOF } from './roles/process';
+import { LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './roles/process';
 import { commandList } from './roles/shell/commands/meta';
 import { COMMANDS as SHELL_COMMANDS } from './roles/shell/registry';
 import { parseCount, parseSeconds, parseSize } from './units';
@@ -101,6 +102,16 @@ async function runNode(flags: Flags): Promise<void> {
   serveUntilSignal(node.stop);
 }
 
+/** How to run this program again from the current directory, for hints printed to the user. */
+function selfCommandLine(): string {
+  const self = selfCommand();
+  const shorter = (part: string): string => {
+    const relative = path.relative(process.cwd(), part);
+    return !path.isAbsolute(part) || relative === '' || relative.startsWith('..') ? part : relative;
+  };
+  return [self.command, ...self.args].map(shorter).join(' ');
+}
+
 async function runDemo(flags: Flags): Promise<void> {
   const nodes = parseCount(text(flags, 'nodes') ?? String(DEMO_NODES_DEFAULT), '--nodes', 1, DEMO_NODES_MAX);
   const dataDir = text(flags, 'data') ?? './dfs-demo';
@@ -110,7 +121,8 @@ async function runDemo(flags: Flags): Promise<void> {
   process.stderr.write(
     [
       `dfs demo: master on ${master} with ${nodes} nodes; logs in ${dataDir}/logs/`,
-      `  other terminals: dfs shell ${master} --ca ${demo.caFile}`,
+      `  other terminals: ${selfCommandLine()} shell ${master} --ca ${demo.caFile}`,
+      `  admin password:  ${path.join(dataDir, 'master', 'admin-password')} (dfs shell … --user admin)`,
       '  type "help" for commands, "exit" (or Ctrl-D) to leave and stop the cluster',
       '',
     ].join('\n'),
@@ -219,8 +231,19 @@ function reportAndExit(error: unknown): never {
     process.stderr.write(`dfs: ${error.message}\n`);
     process.exit(error.code === 'BAD_REQUEST' ? EXIT_USAGE : EXIT_FAILURE);
   }
+  const system = error as NodeJS.ErrnoException;
+  if (error instanceof Error && typeof system.code === 'string' && system.syscall !== undefined) {
+    // A refusal by the operating system (missing file, port in use, permission): one line, no stack.
+    process.stderr.write(`dfs: ${error.message}${SYSTEM_ERROR_HINTS[system.code] ?? ''}\n`);
+    process.exit(EXIT_FAILURE);
+  }
   process.stderr.write(`dfs: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(EXIT_FAILURE);
 }
+
+const SYSTEM_ERROR_HINTS: Record<string, string> = {
+  EADDRINUSE: ' (another program has that port: pick another --listen, or port 0 for a free one)',
+  EACCES: ' (permission denied: check the owner and mode of that path)',
+};
 
 void main();

@@ -24,6 +24,7 @@ export interface RunningDemo {
 }
 
 const READY_TIMEOUT_MS = 30_000;
+const DEMO_MASTER_PORT = 7070;
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const dataDir = path.resolve(options.dataDir);
@@ -37,7 +38,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   };
   try {
     const masterDir = path.join(dataDir, 'master');
-    const master = await spawnRole('master', ['master', '--data', masterDir, '--listen', '127.0.0.1:0'], logFile(logDir, 'master'));
+    const master = await startDemoMaster(masterDir, logDir);
     children.push(master);
     const tokenFile = path.join(masterDir, MASTER_FILES.joinToken);
     const nodes = await Promise.all(
@@ -55,6 +56,20 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * The same port every run when it is free, so shells in other terminals (and their remembered CA)
+ * keep working across demos; any free port otherwise.
+ */
+async function startDemoMaster(masterDir: string, logDir: string): Promise<ChildRole> {
+  const args = (port: number): string[] => ['master', '--data', masterDir, '--listen', `127.0.0.1:${port}`];
+  try {
+    return await spawnRole('master', args(DEMO_MASTER_PORT), logFile(logDir, 'master'));
+  } catch (error) {
+    if (!(error instanceof DfsError) || !error.message.includes('EADDRINUSE')) throw error;
+    return spawnRole('master', args(0), logFile(logDir, 'master'));
   }
 }
 

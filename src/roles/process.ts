@@ -35,6 +35,9 @@ export function spawnRole(name: string, args: string[], log: Writable, env: Node
     detached: true,
   });
   child.stderr?.pipe(log, { end: false });
+  // The last words of a child that dies while starting say why; keep a few lines of them.
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000)));
   return new Promise((resolve, reject) => {
     let pending = '';
     const onData = (chunk: Buffer): void => {
@@ -47,7 +50,8 @@ export function spawnRole(name: string, args: string[], log: Writable, env: Node
       resolve({ name, child, address: parseHostPort(line.slice(LISTENING_PREFIX.length)) });
     };
     const onExit = (code: number | null, signal: string | null): void => {
-      reject(new DfsError('UNAVAILABLE', `${name} exited before it was ready (${signal ?? `exit code ${code}`}); see its log`));
+      const why = stderrTail.trim().split('\n').filter((line) => line.startsWith('dfs: ')).pop();
+      reject(new DfsError('UNAVAILABLE', `${name} exited before it was ready (${why ?? signal ?? `exit code ${code}`})`));
     };
     child.stdout?.on('data', onData);
     child.once('exit', onExit);
