@@ -122,9 +122,15 @@ export const UPLOADS_PENDING_MAX = 10_000;
 export const BLOB_DELETE_BATCH_MAX = 1_000;
 /** A transfer's request may take REQUEST_TIMEOUT_MS plus its bytes at this slowest rate. */
 export const TRANSFER_BYTES_PER_S_MIN = 1 * MIB;
+/** The longest one file.put.wait holds its answer; the shell asks again while the chain still runs. */
+export const REPLICATION_WAIT_MS = 10_000;
+/** Tries the master makes to complete a put's broken chain from the copies that exist, this far apart. */
+export const CHAIN_REPAIRS_MAX = 3;
+export const CHAIN_REPAIR_DELAY_MS = 500;
 /** Nodes the master asks, one after another, to prepare a read before it gives up. */
 export const READ_PREPARE_TRIES_MAX = 3;
 
 assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a staging buffer');
 assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');
 assert(TICKET_TTL_MS_DEFAULT <= TICKET_TTL_MS_MAX, 'the default ticket lifetime is allowed');
+assert(REPLICATION_WAIT_MS < REQUEST_TIMEOUT_MS, 'a held file.put.wait answers before its request times out');

@@ -50,6 +50,8 @@ export interface PutOptions {
   /** Replace an existing file (else EXISTS). */
   overwrite?: boolean;
   onProgress?: ProgressListener;
+  /** Wait until the replication chain settled (default); false returns once the first copy is committed. */
+  wait?: boolean;
 }
 
 export interface GetOptions {

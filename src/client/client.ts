@@ -8,7 +8,7 @@ import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
 import type { ClusterApi, Entry, Fetched, FindFilter, GetOptions, Identity, NodeInfo, PutOptions } from './api';
-import { receiveBlob, receiveFile, sendFile } from './transfer';
+import { receiveBlob, receiveFile, sendFile, transferTimeoutMs } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -162,7 +162,18 @@ export class RemoteClient implements ClusterApi {
     if (!stats.isFile()) throw new DfsError('BAD_REQUEST', `${localPath}: not a regular file`);
     const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
     await sendFile(this.options.caPem, localPath, stats.size, begin, options.onProgress);
+    if (options.wait !== false) await this.waitForReplicas(remotePath, begin.blobId, stats.size);
     return this.stat(remotePath);
+  }
+
+  /** Upload step 7: asks (each answer held up to REPLICATION_WAIT_MS) until the chain settled, within the
+   * time the bytes may take at the slowest rate allowed; past that the copies that exist are what stat shows. */
+  private async waitForReplicas(remotePath: string, blobId: string, size: number): Promise<void> {
+    const deadlineMs = Date.now() + transferTimeoutMs(size);
+    while (Date.now() < deadlineMs) {
+      const { complete } = await this.call('file.put.wait', { path: remotePath, blobId });
+      if (complete) return;
+    }
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {

@@ -51,7 +51,8 @@ class Meter extends Transform {
   }
 }
 
-/** Upload step 3: the file's bytes to the node under the ticket; resolves when the node (after the master) answers. */
+/** Upload step 3: the file's bytes to the node under the ticket, with the chain it forwards them down;
+ * resolves when the node (after the master) answers. */
 export async function sendFile(
   caPem: string,
   localPath: string,
@@ -67,7 +68,7 @@ export async function sendFile(
     pipeline(source, meter).catch((error: unknown) => meter.destroy(error instanceof Error ? error : new Error(String(error))));
     const response = await channel.request(
       'blob.put',
-      { blobId: begin.blobId, size, ticket: begin.ticket },
+      { blobId: begin.blobId, size, ticket: begin.ticket, chain: begin.chain },
       { body: { stream: meter, bytes: size }, timeoutMs: transferTimeoutMs(size) },
     );
     return response.data;

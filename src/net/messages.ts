@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, TICKET_CHARS_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -38,6 +38,10 @@ const bytes = int();
 const blobId = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/ });
 const sha256 = str({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/ });
 const ticket = str({ min: 1, max: TICKET_CHARS_MAX });
+/** One more node of a replication chain, with the 'replicate' ticket the master signed for it. */
+const chainLink = obj({ nodeId, address, ticket });
+const chain = array(chainLink, { max: REPLICAS_MAX });
+const replicaCount = { have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) };
 
 const space = {
   capacityBytes: bytes,
@@ -60,7 +64,7 @@ const entry = obj({
   size: bytes,
   mtimeMs: int(),
   sha256: optional(str({ max: 64 })),
-  replicas: optional(obj({ have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) })),
+  replicas: optional(obj(replicaCount)),
 });
 const entryPage = obj({ entries: array(entry, { max: 10_000 }), next: cursor });
 const identity = obj({ user: userName, admin: bool() });
@@ -88,19 +92,36 @@ export const MESSAGES = {
 
   // ---- The data path (SPEC §3). Bytes go client ↔ node; the master only decides and commits.
 
-  /** Upload step 1-2: where to send a file of `size` bytes. The ticket allows one blob.put of that blob to that node.
-   * (Chain replication will add the rest of the chain here, as `chain: [{nodeId, address}]`.) */
+  /** Upload steps 1-2 and 5: where to send a file of `size` bytes. The ticket allows one blob.put of that blob
+   * to that node; `chain` is the rest of the replication chain (N−1 more nodes by available storage, maybe
+   * fewer), each with its own 'replicate' ticket. The client hands the chain to the first node in blob.put. */
   'file.put.begin': message(
     'master', 'user',
     obj({ path, size: bytes, overwrite: bool() }),
-    obj({ nodeId, address, blobId, ticket, expiresMs: int() }),
+    obj({ nodeId, address, blobId, ticket, expiresMs: int(), chain }),
   ),
-  /** Upload step 3: the request body is the file's bytes (exactly `size`). Answered only after the
-   * master committed the file (step 4). */
-  'blob.put': message('node', 'ticket', obj({ blobId, size: bytes, ticket }), obj({ size: bytes, sha256 })),
+  /** Upload step 3: the request body is the file's bytes (exactly `size`), forwarded down `chain` as they
+   * arrive (step 6). Answered only after the master committed the file (step 4), never waiting for the chain. */
+  'blob.put': message('node', 'ticket', obj({ blobId, size: bytes, ticket, chain: optional(chain) }), obj({ size: bytes, sha256 })),
   /** Upload step 4: the node holds the blob (fsynced, renamed); the master commits the file entry and
    * its replica (journal fsynced) before it answers. The master matches it to the upload it began. */
   'node.blob.stored': message('master', 'node', obj({ blobId, size: bytes, sha256 }), empty),
+  /** Upload step 6, node → next node of the chain (mutual TLS, plus the master's 'replicate' ticket for the
+   * receiver): the body is the blob's bytes, stored while they are forwarded to the rest of `chain`.
+   * Answered once the receiver's copy is on its disk, never waiting for the rest of the chain. */
+  'blob.replicate': message('node', 'node', obj({ blobId, size: bytes, ticket, chain }), obj({ size: bytes, sha256 })),
+  /** Upload step 7: a chain member holds its copy (fsynced, renamed); the master records the replica
+   * (journal fsynced). The last member's report completes the chain. */
+  'node.replica.stored': message('master', 'node', obj({ blobId, size: bytes, sha256 }), empty),
+  /** Upload step 7: the chain broke at `nodeId` (refused, unreachable, or lost mid-transfer): that node and
+   * every one after it will not report; the master records the replicas that exist. */
+  'node.replication.broken': message('master', 'node', obj({ blobId, nodeId, message: str({ max: 1024 }) }), empty),
+  /** Upload step 7 (repair), master → a node holding a good copy over its link: send the blob down `chain`
+   * as blob.replicate (the members report as in an upload). Answered when the first member stored it. */
+  'node.replicate': message('node', 'master', obj({ blobId, size: bytes, chain }), empty),
+  /** Upload step 7, the shell's side: the file's replicas once its chain settled (every member reported or
+   * was lost), or `complete: false` after a bounded wait (ask again). The blob id names this upload. */
+  'file.put.wait': message('master', 'user', obj({ path, blobId }), obj({ ...replicaCount, complete: bool() })),
 
   /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. */
   'file.get.begin': message(

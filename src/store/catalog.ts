@@ -212,6 +212,10 @@ const SQL = {
   setReplicaState: `UPDATE replicas SET state = ?3 WHERE blob = ?1 AND node = ?2`,
   freeReplicas: `UPDATE replicas SET state = ${DELETING} WHERE blob IN (SELECT value FROM json_each(?1))`,
   deleteReplica: `DELETE FROM replicas WHERE blob = ?1 AND node = ?2`,
+  // A blob some file still references has copies not being deleted (rm and overwrite mark them all);
+  // a copy of any other blob arrives too late and is recorded to be deleted.
+  addReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2,
+    CASE WHEN EXISTS (SELECT 1 FROM replicas WHERE blob = ?1 AND node != ?2 AND state != ${DELETING}) THEN ${GOOD} ELSE ${DELETING} END)`,
   replicasDeleting: `SELECT blob, node FROM replicas WHERE state = ${DELETING} ORDER BY node, blob LIMIT ?1`,
 } as const;
 
@@ -576,6 +580,21 @@ export class Catalog {
     await this.mutate((recorder) => {
       recorder.run(SQL.putReplica, [blobId, nodeId, REPLICA_STATES.indexOf(state)]);
     });
+  }
+
+  /** Records a new copy of a blob (a replica a chain delivered): good while a file references the blob, else
+   * `deleting` (the file was removed or replaced meanwhile) so the deletion pass removes it. Journaled. */
+  async addReplica(blobId: string, nodeId: string): Promise<ReplicaState> {
+    checkNodeId(nodeId);
+    if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {
+      throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
+    }
+    await this.mutate((recorder) => {
+      recorder.run(SQL.addReplica, [blobId, nodeId]);
+    });
+    const added = this.replicasOf(blobId).find((replica) => replica.nodeId === nodeId);
+    if (!added) throw new Error(`catalog: replica of ${blobId} on ${nodeId} was not recorded`);
+    return added.state;
   }
 
   /** Forgets a copy once its node removed it (or never had it). */

@@ -1,5 +1,5 @@
 // The data path through real `build/dfs` processes: put/get/cat round trips byte for byte, one
-// copy on exactly one node's disk, isolation between users, refused tickets, rm freeing the blob.
+// copy on exactly one node's disk (--replicas 1; chains are replication.test.ts's), isolation between users, refused tickets, rm freeing the blob.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, promises as fs } from 'node:fs';
@@ -73,8 +73,8 @@ function shellEnv(cluster: TestCluster): NodeJS.ProcessEnv {
   return { ...process.env, DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
 }
 
-t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte; one copy on one node', async (t) => {
-  const cluster = await startCluster(t, 3);
+t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte; with --replicas 1, one copy on one node', async (t) => {
+  const cluster = await startCluster(t, 3, ['--replicas', '1']);
   const work = await tempDir(t);
   const sizes = [0, 1, 65535, 65536, 65537, 48 * MIB];
   for (const size of sizes) await randomFile(path.join(work, `f${size}`), size);
@@ -169,13 +169,13 @@ function streamOf(bytes: Buffer): Readable {
   return Readable.from([bytes]);
 }
 
-t.test('rm frees the blob on its node', async (t) => {
+t.test('rm frees the blob on every node that holds it', async (t) => {
   const cluster = await startCluster(t, 2);
   const work = await tempDir(t);
   await randomFile(path.join(work, 'a'), 3 * MIB);
   const run = await runDfs(['shell', formatAddress(cluster), '-c', `mkdir /d; put ${work}/a /d/; stat /d/a; rm -r /d`], { env: shellEnv(cluster) });
   t.equal(run.code, 0, `put, stat and rm succeeded\n${run.stderr}`);
-  t.match(run.stdout, /Replicas:\s+1\/3/, 'stat shows one of three replicas');
-  await waitFor('the blob to be deleted on its node', async () => ((await blobFiles(cluster)).length === 0 ? true : undefined));
+  t.match(run.stdout, /Replicas:\s+2\/3/, 'stat shows two of three replicas (two nodes exist)');
+  await waitFor('the blob to be deleted on its nodes', async () => ((await blobFiles(cluster)).length === 0 ? true : undefined));
   t.pass('no blob left on any node');
 });

@@ -769,3 +769,19 @@ t.test('speed sanity (printed, not asserted)', async (t) => {
   t.comment(`ls of 10,000 entries: ${ls.toFixed(1)} ms (best of 3)`);
   t.comment(`find -name over 100,000 entries: first page of 10,000 in ${find.toFixed(0)} ms; no match (scans all) in ${findNone.toFixed(0)} ms`);
 });
+
+t.test('addReplica: a chain\'s copy of a live blob is good; of a removed or replaced one, deleting; both survive a restart', async (t) => {
+  const { catalog, directory, owner } = await fresh(t);
+  await catalog.createFile(owner, '/f', { ...file(10, 'b1'), nodeIds: ['n1'] });
+  t.equal(await catalog.addReplica('b1', 'n2'), 'good', 'a file references the blob');
+  t.equal(await catalog.addReplica('b1', 'n2'), 'good', 'recording it again changes nothing');
+  await catalog.createFile(owner, '/f', { ...file(10, 'b2', true), nodeIds: ['n1'] });
+  t.equal(await catalog.addReplica('b1', 'n3'), 'deleting', 'the file was replaced meanwhile');
+  t.equal(await catalog.addReplica('nothing', 'n3'), 'deleting', 'no file ever had it');
+  t.equal(await codeOf(() => catalog.addReplica('b2', 'Bad Node')), 'BAD_REQUEST', 'node ids are checked');
+  await catalog.close();
+  const reopened = await Catalog.open(directory);
+  t.teardown(() => reopened.close().catch(() => undefined));
+  t.same(reopened.replicasOf('b1'), [{ nodeId: 'n1', state: 'deleting' }, { nodeId: 'n2', state: 'deleting' }, { nodeId: 'n3', state: 'deleting' }], 'replayed from the journal');
+  t.same(reopened.replicasOf('nothing'), [{ nodeId: 'n3', state: 'deleting' }]);
+});

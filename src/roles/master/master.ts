@@ -18,6 +18,7 @@ import * as namespace from './namespace';
 import { NodeRegistry } from './nodes';
 import * as transfers from './transfers';
 import { PendingUploads } from './transfers';
+import { Chains } from './replication';
 import type { MasterState } from './state';
 import { LoginLimiter, Sessions } from './users';
 
@@ -56,6 +57,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     joinFailures: new Map(),
     replicas: options.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
+    chains: new Chains((chain) => void transfers.abandonChain(state, chain)),
     log,
     now,
   };
@@ -111,6 +113,12 @@ function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): 
       return auth.useradd(state, request);
     case 'file.put.begin':
       return transfers.putBegin(state, request);
+    case 'node.replica.stored':
+      return transfers.replicaStored(state, request);
+    case 'node.replication.broken':
+      return transfers.replicationBroken(state, request);
+    case 'file.put.wait':
+      return transfers.putWait(state, request);
     case 'node.blob.stored':
       return transfers.blobStored(state, request);
     case 'file.get.begin':

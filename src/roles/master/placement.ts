@@ -1,6 +1,6 @@
 // Where bytes go and where they are read from: pure functions of what the master knows about its
-// nodes (no I/O, no clock), so every rule is tested directly. Chain replication will add
-// chooseChain here (the first node plus N−1 more by available storage).
+// nodes (no I/O, no clock), so every rule is tested directly: the first node of a write, the rest
+// of its replication chain (by available storage), the order to try readers in.
 
 export interface Candidate {
   nodeId: string;
@@ -33,6 +33,32 @@ export function chooseWriteNode(candidates: readonly Candidate[], size: number):
     if (best === undefined || writeOrder(candidate, best) < 0) best = candidate;
   }
   return best;
+}
+
+/**
+ * The rest of a replication chain after `first`: up to `replicas` − 1 more nodes, alive and linked,
+ * with room for `size` bytes, the most available storage first (ties as for the first node). Fewer
+ * usable nodes than that gives a shorter chain, possibly empty; the chain never repeats a node.
+ */
+export function chooseChain(candidates: readonly Candidate[], first: string, replicas: number, size: number): Candidate[] {
+  if (!Number.isSafeInteger(replicas) || replicas < 1) throw new Error(`placement: replicas ${replicas} is not a positive integer`);
+  return chooseRepairTargets(candidates, new Set([first]), replicas - 1, size);
+}
+
+/**
+ * The chain that completes a blob held by `holders`: up to `missing` nodes that do not hold it, chosen
+ * as chooseChain chooses (alive, linked, room, most available storage first), each once.
+ */
+export function chooseRepairTargets(candidates: readonly Candidate[], holders: ReadonlySet<string>, missing: number, size: number): Candidate[] {
+  if (missing <= 0) return [];
+  const seen = new Set<string>(holders);
+  const eligible: Candidate[] = [];
+  for (const candidate of candidates) {
+    if (seen.has(candidate.nodeId) || !usable(candidate) || availableBytes(candidate) < size) continue;
+    seen.add(candidate.nodeId);
+    eligible.push(candidate);
+  }
+  return eligible.sort(writeOrder).slice(0, missing);
 }
 
 function writeOrder(a: Candidate, b: Candidate): number {

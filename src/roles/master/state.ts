@@ -7,6 +7,7 @@ import type { MessageType } from '../../net/messages';
 import type { Catalog } from '../../store/catalog';
 import type { MasterIdentity } from './identity';
 import type { NodeRegistry } from './nodes';
+import type { Chains } from './replication';
 import type { PendingUploads } from './transfers';
 import type { LoginLimiter, Session, Sessions } from './users';
 
@@ -22,6 +23,8 @@ export interface MasterState {
   replicas: number;
   /** Uploads whose ticket was handed out and whose blob is not yet reported stored. */
   uploads: PendingUploads;
+  /** Replication chains handed out and not yet settled. */
+  chains: Chains;
   log: Log;
   now: () => number;
 }

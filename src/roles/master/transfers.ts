@@ -1,15 +1,17 @@
-// The master's part of the data path (SPEC §3): it hands out upload tickets, commits a file when
-// its node reports the blob stored, finds a node to serve a read, marks bad replicas, and asks
+// The master's part of the data path (SPEC §3): it hands out upload tickets and the replication
+// chain, commits a file when its first node reports the blob stored, records the chain's replicas as
+// they are reported (and what a broken chain lost), finds a node to serve a read, marks bad replicas, and asks
 // nodes to delete blobs no file needs any more. Bytes never pass through the master.
 
-import { BLOB_DELETE_BATCH_MAX, READ_PREPARE_TRIES_MAX, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
+import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError, isDfsError } from '../../net/errors';
 import type { MessageType } from '../../net/messages';
 import { signTicket } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
-import { chooseWriteNode, rankReadNodes, type Candidate } from './placement';
+import { chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
+import { isSettled, type Chain } from './replication';
 import { requireSession, type MasterState } from './state';
 
 /** An upload the master expects a node to report: who asked, for which path, on which node. */
@@ -65,7 +67,7 @@ function candidates(state: MasterState, nowMs: number): Candidate[] {
     alive: state.nodes.stateOf(node, nowMs) === 'alive',
     connected: node.channel !== undefined && !node.channel.closed,
     freeBytes: node.freeBytes,
-    reservedBytes: state.uploads.reservedOn(node.nodeId),
+    reservedBytes: state.uploads.reservedOn(node.nodeId) + state.chains.reservedOn(node.nodeId),
     activeTransfers: node.activeTransfers,
   }));
 }
@@ -96,26 +98,192 @@ export async function putBegin(state: MasterState, request: Incoming<'file.put.b
     if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
     throw new DfsError('NO_SPACE', `no storage node has room for ${size} bytes`);
   }
-  const record = state.nodes.get(chosen.nodeId);
-  if (!record) throw new Error(`transfers: chosen node ${chosen.nodeId} is not registered`);
   const blobId = createBlobId();
-  const ticket = signTicket(state.identity.ticketKey, { blobId, op: 'put', bytesMax: size, nodeId: chosen.nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
+  const sign = (nodeId: string, op: 'put' | 'replicate'): string =>
+    signTicket(state.identity.ticketKey, { blobId, op, bytesMax: size, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
+  const chain = chooseChain(all, chosen.nodeId, state.replicas, size).map((member) => ({
+    nodeId: member.nodeId,
+    address: advertisedAddress(state, member.nodeId),
+    ticket: sign(member.nodeId, 'replicate'),
+  }));
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   const forgetMs = expiresMs + REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
   state.uploads.add({ blobId, userId, path, size, overwrite, nodeId: chosen.nodeId, forgetMs }, nowMs);
-  return { data: { nodeId: chosen.nodeId, address: record.advertise, blobId, ticket, expiresMs } };
+  state.chains.begin({ blobId, userId, size, first: chosen.nodeId, members: chain.map((member) => member.nodeId), forgetMs }, nowMs);
+  const address = advertisedAddress(state, chosen.nodeId);
+  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: sign(chosen.nodeId, 'put'), expiresMs, chain } };
 }
 
-/** Upload step 4: commit the file and its replica (journal fsynced), then answer the node. */
+function advertisedAddress(state: MasterState, nodeId: string): string {
+  const record = state.nodes.get(nodeId);
+  if (!record) throw new Error(`transfers: chosen node ${nodeId} is not registered`);
+  return record.advertise;
+}
+
+/** Upload step 4: commit the file and its replica (journal fsynced), then answer the node. Chain members
+ * that reported before the commit are committed with it; a failed commit abandons the chain. */
 export async function blobStored(state: MasterState, request: Incoming<'node.blob.stored'>): Promise<Reply<'node.blob.stored'>> {
   const nodeId = requireNode(request);
   const { blobId, size, sha256 } = request.data;
   const upload = state.uploads.take(blobId, state.now());
   if (!upload || upload.nodeId !== nodeId) throw new DfsError('NOT_FOUND', `no upload of blob ${blobId} to ${nodeId} is in progress`);
   if (size !== upload.size) throw new DfsError('BAD_REQUEST', `blob ${blobId} holds ${size} bytes; the upload declared ${upload.size}`);
-  const { replacedBlobId } = await state.catalog.createFile(upload.userId, upload.path, { size, blobId, sha256, overwrite: upload.overwrite, nodeIds: [nodeId] });
+  const chain = state.chains.get(blobId, state.now());
+  const early = chain ? [...chain.stored].filter(([, reported]) => reported === sha256).map(([member]) => member) : [];
+  let replacedBlobId: string | null;
+  try {
+    ({ replacedBlobId } = await state.catalog.createFile(upload.userId, upload.path, { size, blobId, sha256, overwrite: upload.overwrite, nodeIds: [nodeId, ...early] }));
+  } catch (error) {
+    if (chain) await abandonChain(state, chain);
+    throw error;
+  }
   if (replacedBlobId !== null) scheduleDeletions(state);
+  if (chain) {
+    chain.committedSha256 = sha256;
+    // Members that reported while the commit was being written, or reported other bytes.
+    for (const [member, reported] of [...chain.stored]) if (!early.includes(member)) await recordReplica(state, chain, member, reported);
+    settleIfDone(state, chain);
+  }
   return { data: {} };
+}
+
+/** Upload step 7: a chain member holds its copy. Before the commit it is noted (and committed with the
+ * file); after, it is recorded on its own (journal fsynced). A refusal tells the node to drop its copy. */
+export async function replicaStored(state: MasterState, request: Incoming<'node.replica.stored'>): Promise<Reply<'node.replica.stored'>> {
+  const nodeId = requireNode(request);
+  const { blobId, size, sha256 } = request.data;
+  const chain = state.chains.get(blobId, state.now());
+  if (!chain || !chain.members.includes(nodeId)) throw new DfsError('NOT_FOUND', `no chain of blob ${blobId} through ${nodeId} is in progress`);
+  if (size !== chain.size) throw new DfsError('BAD_REQUEST', `blob ${blobId} holds ${size} bytes; the upload declared ${chain.size}`);
+  if (chain.committedSha256 === undefined) {
+    chain.stored.set(nodeId, sha256);
+    chain.lost.delete(nodeId);
+    return { data: {} };
+  }
+  await recordReplica(state, chain, nodeId, sha256);
+  settleIfDone(state, chain);
+  if (!chain.stored.has(nodeId)) throw new DfsError('CORRUPT', `blob ${blobId} on ${nodeId} hashes to ${sha256}, the file to ${chain.committedSha256}`);
+  return { data: {} };
+}
+
+/** Records a member's copy of a committed blob: good if its bytes are the file's (and the file is still there). */
+async function recordReplica(state: MasterState, chain: Chain, nodeId: string, sha256: string): Promise<void> {
+  if (sha256 !== chain.committedSha256) {
+    state.log.warn(`replica of blob ${chain.blobId} on ${nodeId} hashes to ${sha256}, not ${chain.committedSha256 ?? '?'}: dropped`);
+    chain.stored.delete(nodeId);
+    chain.lost.add(nodeId);
+    await state.catalog.setReplica(chain.blobId, nodeId, 'deleting');
+    scheduleDeletions(state);
+    return;
+  }
+  chain.stored.set(nodeId, sha256);
+  chain.lost.delete(nodeId);
+  if ((await state.catalog.addReplica(chain.blobId, nodeId)) === 'deleting') scheduleDeletions(state);
+}
+
+/** Upload step 7: the chain broke at a node; it and the members after it will not report. */
+export async function replicationBroken(state: MasterState, request: Incoming<'node.replication.broken'>): Promise<Reply<'node.replication.broken'>> {
+  const reporter = requireNode(request);
+  const { blobId, nodeId, message } = request.data;
+  const chain = state.chains.get(blobId, state.now());
+  if (!chain) return { data: {} }; // settled or forgotten already
+  if (reporter !== chain.first && !chain.members.includes(reporter)) throw new DfsError('FORBIDDEN', `${reporter} is not in the chain of blob ${blobId}`);
+  state.log.warn(`chain of blob ${blobId} broke at ${nodeId} (told by ${reporter}): ${message}`);
+  state.chains.breakAt(chain, nodeId);
+  settleIfDone(state, chain);
+  return { data: {} };
+}
+
+function settleIfDone(state: MasterState, chain: Chain): void {
+  if (chain.committedSha256 === undefined || !isSettled(chain)) return;
+  state.chains.finish(chain);
+  if (chain.lost.size === 0) return;
+  state.log.warn(`blob ${chain.blobId}: ${chain.stored.size} of ${chain.members.length} chain copies made; lost ${[...chain.lost].join(', ')}`);
+  if (chain.repairs >= CHAIN_REPAIRS_MAX) return;
+  try {
+    repairLater(state, chain, chain.committedSha256);
+  } catch (error) {
+    state.log.warn(`blob ${chain.blobId}: cannot complete its replicas now: ${DfsError.wrap(error).message}`); // RATE_LIMITED
+  }
+}
+
+/** Holds the blob's waiters (a chain with no members stands for the repair) until the next repair try. */
+function repairLater(state: MasterState, broken: Chain, sha256: string): void {
+  const nowMs = state.now();
+  const delayMs = broken.repairs === 0 ? 0 : CHAIN_REPAIR_DELAY_MS;
+  const fields = { blobId: broken.blobId, userId: broken.userId, size: broken.size, first: broken.first, members: [] };
+  const hold = state.chains.begin({ ...fields, forgetMs: nowMs + delayMs + REQUEST_TIMEOUT_MS, repairs: broken.repairs + 1, committedSha256: sha256 }, nowMs);
+  setTimeout(() => {
+    state.chains.finish(hold);
+    try {
+      repairChain(state, hold, sha256);
+    } catch (error) {
+      state.log.warn(`blob ${broken.blobId}: cannot complete its replicas: ${DfsError.wrap(error).message}`);
+    }
+  }, delayMs).unref();
+}
+
+/**
+ * A chain that broke is completed from the copies that exist: a holder (least loaded) sends the blob down a
+ * new chain of nodes that do not hold it, by available storage, tried up to CHAIN_REPAIRS_MAX times. The
+ * file's waiters wait for it too (it is the same blob's chain). Later losses are the background repairer's.
+ */
+function repairChain(state: MasterState, attempt: Chain, sha256: string): void {
+  const { blobId, size } = attempt;
+  const nowMs = state.now();
+  const summary = replicaSummary(state, blobId);
+  const holders = new Set(state.catalog.replicasOf(blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
+  const all = candidates(state, nowMs);
+  const source = rankReadNodes(all, holders)[0];
+  const targets = chooseRepairTargets(all, holders, state.replicas - summary.have, size);
+  if (!source || targets.length === 0) return;
+  const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+  const chain = targets.map((target) => ({
+    nodeId: target.nodeId,
+    address: advertisedAddress(state, target.nodeId),
+    ticket: signTicket(state.identity.ticketKey, { blobId, op: 'replicate', bytesMax: size, nodeId: target.nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs }),
+  }));
+  const fields = { blobId, userId: attempt.userId, size, first: source.nodeId, members: targets.map((target) => target.nodeId) };
+  const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs: attempt.repairs, committedSha256: sha256 }, nowMs);
+  state.log.info(`blob ${blobId}: completing its replicas from ${source.nodeId} to ${repair.members.join(', ')} (try ${repair.repairs})`);
+  void (async () => {
+    try {
+      const channel = state.nodes.get(source.nodeId)?.channel;
+      if (!channel) throw new DfsError('UNAVAILABLE', `no link to ${source.nodeId}`);
+      await channel.request('node.replicate', { blobId, size, chain }, { timeoutMs });
+    } catch (error) {
+      const first = repair.members[0];
+      if (first !== undefined && !repair.stored.has(first) && state.chains.get(blobId, state.now()) === repair) {
+        state.log.warn(`blob ${blobId}: repair from ${source.nodeId} failed: ${DfsError.wrap(error).message}`);
+        state.chains.breakAt(repair, first);
+        settleIfDone(state, repair);
+      }
+    }
+  })();
+}
+
+/** A chain whose file will never be committed: copies its members made are recorded to be deleted. */
+export async function abandonChain(state: MasterState, chain: Chain): Promise<void> {
+  state.chains.finish(chain);
+  if (chain.stored.size === 0) return;
+  try {
+    for (const member of chain.stored.keys()) await state.catalog.setReplica(chain.blobId, member, 'deleting');
+    scheduleDeletions(state);
+  } catch (error) {
+    state.log.warn(`blob ${chain.blobId}: could not record orphan copies: ${DfsError.wrap(error).message}`);
+  }
+}
+
+/** Upload step 7, the shell's side: waits (bounded) for the file's chain to settle, then counts its copies. */
+export async function putWait(state: MasterState, request: Incoming<'file.put.wait'>): Promise<Reply<'file.put.wait'>> {
+  const { userId } = requireSession(state, request);
+  const { path, blobId } = request.data;
+  const entry = state.catalog.stat(userId, path);
+  if (entry.kind !== 'file' || entry.blobId !== blobId) throw new DfsError('NOT_FOUND', 'the file was replaced or removed meanwhile');
+  const chain = state.chains.get(blobId, state.now());
+  if (chain && chain.userId === userId) await state.chains.waitFor(chain, REPLICATION_WAIT_MS);
+  const complete = state.chains.get(blobId, state.now()) === undefined;
+  return { data: { ...replicaSummary(state, blobId), complete } };
 }
 
 /** Download steps 1-4: ask the holders of a good copy, least loaded first, to prepare the read. */

@@ -4,7 +4,8 @@
 
 import { HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import type { Log } from '../../log';
-import { formatHostPort, isWildcard, type HostPort } from '../../net/address';
+import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../net/address';
+import { NODE_CN_PREFIX } from '../../net/ca';
 import { service, type Channel, type IncomingOf, type Reply, type Service } from '../../net/channel';
 import { TicketVerifier } from '../../net/ticket';
 import { BlobStore } from '../../store/blobs';
@@ -51,6 +52,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     store,
     verifier: new TicketVerifier(() => (link.ticketKey ? [link.ticketKey] : []), identity.nodeId, Date.now),
     master: () => link.requestChannel(),
+    connectPeer: (address, nodeId) =>
+      connectTls({ address: parseHostPort(address), caPem: identity.caPem, identity, expectCommonName: `${NODE_CN_PREFIX}${nodeId}` }),
     advertise: () => link.advertised,
     ticketKey: () => link.ticketKey,
     activeTransfers: 0,
@@ -105,6 +108,10 @@ function dispatch(context: NodeContext, request: IncomingOf<ServedBy<'node'>>): 
       return Promise.resolve({ data: { role: 'node', version: VERSION } });
     case 'blob.put':
       return transfers.blobPut(context, request);
+    case 'blob.replicate':
+      return transfers.blobReplicate(context, request);
+    case 'node.replicate':
+      return transfers.replicateBlob(context, request);
     case 'blob.get':
       return transfers.blobGet(context, request);
     case 'node.prepare.get':

@@ -1,11 +1,14 @@
 // A node's part of the data path (SPEC §3): takes a ticketed upload into the blob store and has the
-// master commit it before answering; prepares and serves ticketed reads, checking the bytes as they
+// master commit it before answering; stores a chain's copy while forwarding the bytes to the next
+// member as they arrive (a broken downstream is reported, never fails this copy); prepares and serves ticketed reads, checking the bytes as they
 // go out; deletes blobs the master no longer needs. A failed upload leaves nothing on disk.
 
-import { Readable } from 'node:stream';
-import { TICKET_TTL_MS_DEFAULT } from '../../limits';
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
+import { IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN } from '../../limits';
 import type { Log } from '../../log';
 import type { Channel, Incoming, Reply } from '../../net/channel';
+import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import { signTicket, type TicketVerifier } from '../../net/ticket';
 import { writeStream, type BlobStore } from '../../store/blobs';
@@ -16,6 +19,8 @@ export interface NodeContext {
   verifier: TicketVerifier;
   /** The registered link to the master; throws UNAVAILABLE while there is none. */
   master(): Channel;
+  /** A mutual-TLS link to another node (its certificate must name `node:<nodeId>`), for replication. */
+  connectPeer(address: string, nodeId: string): Promise<Channel>;
   /** The address clients reach this node at (as registered). */
   advertise(): string;
   ticketKey(): Buffer | undefined;
@@ -23,27 +28,161 @@ export interface NodeContext {
   log: Log;
 }
 
-/** Upload step 3-4: ticket, space, bytes to disk (fsync, rename), then the master's commit, then the answer. */
+type ChainLink = RequestOf<'blob.replicate'>['chain'][number];
+
+/** Upload step 3-4 (and 6): ticket, space, bytes to disk (fsync, rename) while forwarded down the chain,
+ * then the master's commit, then the answer (never waiting for the chain). */
 export async function blobPut(context: NodeContext, request: Incoming<'blob.put'>): Promise<Reply<'blob.put'>> {
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'put', bytes: size });
+  const stored = await storeAndForward(context, request, request.data.chain ?? []);
+  await reportStored(context, blobId, stored, 'node.blob.stored');
+  return { data: stored };
+}
+
+/** Upload step 6-7, from the previous chain member: store this copy while forwarding it, report it, answer. */
+export async function blobReplicate(context: NodeContext, request: Incoming<'blob.replicate'>): Promise<Reply<'blob.replicate'>> {
+  const { blobId, size, ticket } = request.data;
+  if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
+  context.verifier.verify(ticket, { blobId, op: 'replicate', bytes: size });
+  const stored = await storeAndForward(context, request, request.data.chain);
+  await reportStored(context, blobId, stored, 'node.replica.stored');
+  return { data: stored };
+}
+
+/** The body into the blob store and, chunk by chunk, to the next chain member; back-pressure from both. */
+async function storeAndForward(
+  context: NodeContext,
+  request: Incoming<'blob.put' | 'blob.replicate'>,
+  chain: readonly ChainLink[],
+): Promise<{ size: number; sha256: string }> {
+  const { blobId, size } = request.data;
   const writer = await context.store.createWriter(blobId, size); // NO_SPACE before a byte is read
+  const forward = chain.length > 0 ? new Forward(context, blobId, size, chain) : undefined;
   context.activeTransfers++;
   try {
-    const stored = await writeStream(writer, request.body ?? Readable.from([]));
-    await reportStored(context, blobId, stored);
-    return { data: stored };
+    const source = request.body ?? Readable.from([]);
+    for await (const chunk of source) {
+      if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
+      await Promise.all([writer.write(chunk), forward?.write(chunk)]);
+    }
+    forward?.end();
+    return await writer.commit();
+  } catch (error) {
+    await writer.abort();
+    forward?.abort(DfsError.wrap(error).message);
+    throw error;
   } finally {
+    context.activeTransfers--;
+  }
+}
+
+/**
+ * The bytes on their way to the next chain member (blob.replicate over mutual TLS), which passes the rest
+ * of the chain on. If it cannot be reached or fails, the master is told where the chain broke and the
+ * local copy carries on: writes to a broken forward return at once.
+ */
+class Forward {
+  private readonly stream = new PassThrough({ highWaterMark: IO_CHUNK_BYTES });
+  private broken = false;
+  private readonly onBreak: Promise<void>;
+  private breakNow: () => void = () => undefined;
+
+  constructor(
+    private readonly context: NodeContext,
+    private readonly blobId: string,
+    private readonly size: number,
+    chain: readonly ChainLink[],
+  ) {
+    this.onBreak = new Promise((resolve) => (this.breakNow = resolve));
+    this.stream.on('error', () => undefined);
+    const [next, ...rest] = chain;
+    if (!next) throw new Error('transfers: a forward needs a next chain member');
+    void this.run(next, rest);
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.broken || this.stream.write(chunk)) return Promise.resolve();
+    return Promise.race([once(this.stream, 'drain').then(() => undefined, () => undefined), this.onBreak]);
+  }
+
+  end(): void {
+    if (!this.broken) this.stream.end();
+  }
+
+  /** The local copy failed: the chain after us gets an aborted body and drops its copies. */
+  abort(why: string): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.breakNow();
+    this.stream.destroy(new DfsError('UNAVAILABLE', `upstream failed: ${why}`));
+  }
+
+  private async run(next: ChainLink, rest: ChainLink[]): Promise<void> {
+    let channel: Channel | undefined;
+    try {
+      channel = await this.context.connectPeer(next.address, next.nodeId);
+      if (this.broken) return;
+      const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((this.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+      const body = this.size > 0 ? { body: { stream: this.stream, bytes: this.size } } : {};
+      await channel.request('blob.replicate', { blobId: this.blobId, size: this.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs });
+    } catch (error) {
+      if (this.broken) return; // our own copy failed first; the chain is not to blame
+      this.broken = true;
+      this.breakNow();
+      this.stream.destroy();
+      this.reportBroken(next.nodeId, DfsError.wrap(error).message);
+    } finally {
+      channel?.close();
+    }
+  }
+
+  private reportBroken(nodeId: string, message: string): void {
+    this.context.log.warn(`blob ${this.blobId}: replication to ${nodeId} failed: ${message}`);
+    try {
+      void this.context.master().request('node.replication.broken', { blobId: this.blobId, nodeId, message: message.slice(0, 1024) }).catch(() => undefined);
+    } catch {
+      // no link to the master now: the chain's deadline settles it there
+    }
+  }
+}
+
+/** Upload step 7 (repair, asked by the master): this node's copy, checked as it is read, down a new chain. */
+export async function replicateBlob(context: NodeContext, request: Incoming<'node.replicate'>): Promise<Reply<'node.replicate'>> {
+  const { blobId, size, chain } = request.data;
+  const [next, ...rest] = chain;
+  if (!next) throw new DfsError('BAD_REQUEST', 'an empty chain');
+  const reader = await context.store.openReader(blobId);
+  if (reader.size !== size) {
+    reader.stream.destroy();
+    throw new DfsError('CORRUPT', `blob ${blobId} holds ${reader.size} bytes here, not ${size}`);
+  }
+  context.activeTransfers++;
+  let channel: Channel | undefined;
+  try {
+    channel = await context.connectPeer(next.address, next.nodeId);
+    const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+    const body = size > 0 ? { body: { stream: reader.stream, bytes: size } } : {};
+    await channel.request('blob.replicate', { blobId, size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs });
+    return { data: {} };
+  } finally {
+    reader.stream.destroy();
+    channel?.close();
     context.activeTransfers--;
   }
 }
 
 /** The master commits the file before the client hears of success. A refusal removes the blob; a lost
  * answer leaves it (the master may have committed it), and the client is told the outcome is unknown. */
-async function reportStored(context: NodeContext, blobId: string, stored: { size: number; sha256: string }): Promise<void> {
+async function reportStored(
+  context: NodeContext,
+  blobId: string,
+  stored: { size: number; sha256: string },
+  type: 'node.blob.stored' | 'node.replica.stored',
+): Promise<void> {
   try {
-    await context.master().request('node.blob.stored', { blobId, ...stored });
+    await context.master().request(type, { blobId, ...stored });
   } catch (error) {
     if (isDfsError(error, 'UNAVAILABLE') || isDfsError(error, 'TIMEOUT')) {
       context.log.warn(`blob ${blobId}: the master did not confirm it (${DfsError.wrap(error).message}); kept until the master decides`);

@@ -64,12 +64,18 @@ async function transfer(out: ShellOutput, command: string, subject: string, work
 
 export const put: ShellCommand = {
   name: 'put',
-  usage: 'put [-f] LOCAL [REMOTE]',
+  usage: 'put [-f] [--no-wait] LOCAL [REMOTE]',
   summary: 'upload a local file',
-  details: ['REMOTE defaults to the file\'s name in the working directory; a directory there receives it.', '-f  replace an existing file'],
+  details: [
+    'REMOTE defaults to the file\'s name in the working directory; a directory there receives it.',
+    'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
+    '-f         replace an existing file',
+    '--no-wait  return once the first copy is committed; replication carries on',
+  ],
   completes: 'paths',
   async run(args, ctx, out) {
-    const { flags, operands } = parseFlags(args, 'f');
+    const wait = !args.includes('--no-wait');
+    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'f');
     expectOperands(operands, 1, 2);
     const source = operands[0] ?? '';
     await transfer(out, 'put', source, async () => {
@@ -77,11 +83,15 @@ export const put: ShellCommand = {
       let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
       if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
       const progress = progressLine(out);
+      let entry;
       try {
-        await ctx.api.put(source, target, { overwrite: flags.has('f'), ...(progress.listener ? { onProgress: progress.listener } : {}) });
+        entry = await ctx.api.put(source, target, { overwrite: flags.has('f'), wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
       } finally {
         progress.done();
       }
+      const replicas = entry.replicas;
+      if (wait && replicas) out.stdout(`${target}: replicated ${replicas.have}/${replicas.want}\n`);
+      if (!wait) out.stdout(`${target}: stored; replication continues\n`);
     });
   },
 };

@@ -1,0 +1,56 @@
+// The master's book of replication chains: settling, breaking, waiting, bounded lifetimes.
+
+import t from 'tap';
+import { Chains, isSettled, type Chain } from '../../src/roles/master/replication';
+
+const BLOB = 'ab'.repeat(16);
+
+function begin(chains: Chains, members: string[], forgetMs = 1_000): Chain {
+  return chains.begin({ blobId: BLOB, userId: 1, size: 10, first: 'n1', members, forgetMs }, 0);
+}
+
+t.test('a chain settles when every member reported or was lost; a break loses the members from there on', async (t) => {
+  const chains = new Chains(() => t.fail('nothing is abandoned'));
+  const chain = begin(chains, ['n2', 'n3', 'n4']);
+  t.notOk(isSettled(chain));
+  chain.stored.set('n3', 'sha');
+  chains.breakAt(chain, 'n2');
+  t.same([...chain.lost].sort(), ['n2', 'n4'], 'n3 already reported: it keeps its copy');
+  t.ok(isSettled(chain));
+  t.throws(() => chains.breakAt(chain, 'n9'), 'a node outside the chain is refused');
+  t.ok(isSettled(chains.begin({ blobId: 'cd'.repeat(16), userId: 1, size: 0, first: 'n1', members: [], forgetMs: 1 }, 0)), 'an empty chain is settled');
+  t.equal(chains.reservedOn('n4'), 0, 'a lost member holds no space');
+});
+
+t.test('waiters hear of the finish, or give up after their timeout; a finished chain is forgotten', async (t) => {
+  const chains = new Chains(() => undefined);
+  const chain = begin(chains, ['n2']);
+  t.equal(chains.reservedOn('n2'), 10, 'a running member has the blob\'s size reserved');
+  const waited = chains.waitFor(chain, 60_000);
+  chains.finish(chain);
+  await waited;
+  t.equal(chains.get(BLOB, 0), undefined, 'forgotten');
+  await chains.waitFor(chain, 60_000);
+  t.pass('waiting on a finished chain returns at once');
+  const again = begin(chains, ['n2']);
+  const started = Date.now();
+  await chains.waitFor(again, 50);
+  t.ok(Date.now() - started >= 40, 'a timed-out wait returns');
+  t.equal(chains.get(BLOB, 0), again, 'and the chain runs on');
+  t.throws(() => begin(chains, ['n3']), 'one chain per blob');
+});
+
+t.test('past its deadline a chain is forgotten; one whose file never committed hands its copies over as orphans', async (t) => {
+  const abandoned: string[] = [];
+  const chains = new Chains((chain) => abandoned.push(chain.blobId));
+  const chain = begin(chains, ['n2'], 100);
+  chain.stored.set('n2', 'sha');
+  t.equal(chains.get(BLOB, 99), chain, 'alive before its deadline');
+  t.equal(chains.get(BLOB, 100), undefined, 'forgotten at it');
+  t.same(abandoned, [BLOB], 'its copy is an orphan');
+  const committed = begin(chains, ['n2'], 100);
+  committed.committedSha256 = 'sha';
+  committed.stored.set('n2', 'sha');
+  chains.get(BLOB, 200);
+  t.same(abandoned, [BLOB], 'a committed chain\'s copies are the file\'s, not orphans');
+});
