@@ -90,3 +90,14 @@ export interface ClusterApi {
   cat(remotePath: string, output: NodeJS.WritableStream, options?: GetOptions): Promise<Fetched>;
   close(): void;
 }
+
+/** A transfer failed on this machine's side (the local file or directory), not in the cluster. */
+export class LocalFileError extends Error {
+  override name = 'LocalFileError';
+  constructor(
+    readonly localPath: string,
+    readonly reason: string,
+  ) {
+    super(`${localPath}: ${reason}`);
+  }
+}

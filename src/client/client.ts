@@ -7,7 +7,7 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
-import type { ClusterApi, Entry, Fetched, FindFilter, GetOptions, Identity, NodeInfo, PutOptions } from './api';
+import { LocalFileError, type ClusterApi, type Entry, type Fetched, type FindFilter, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
 import { receiveBlob, receiveFile, sendFile, transferTimeoutMs } from './transfer';
 
 export interface ConnectClusterOptions {
@@ -157,9 +157,9 @@ export class RemoteClient implements ClusterApi {
 
   async put(localPath: string, remotePath: string, options: PutOptions = {}): Promise<Entry> {
     const stats = await fs.stat(localPath).catch((error: NodeJS.ErrnoException) => {
-      throw new DfsError(error.code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_REQUEST', `${localPath}: ${error.code === 'ENOENT' ? 'no such local file' : error.message}`);
+      throw new LocalFileError(localPath, error.code === 'ENOENT' ? 'No such file or directory' : error.message);
     });
-    if (!stats.isFile()) throw new DfsError('BAD_REQUEST', `${localPath}: not a regular file`);
+    if (!stats.isFile()) throw new LocalFileError(localPath, 'not a regular file');
     const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
     await sendFile(this.options.caPem, localPath, stats.size, begin, options.onProgress);
     if (options.wait !== false) await this.waitForReplicas(remotePath, begin.blobId, stats.size);

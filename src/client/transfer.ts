@@ -15,7 +15,7 @@ import type { Channel } from '../net/channel';
 import { DfsError } from '../net/errors';
 import type { ResponseOf } from '../net/messages';
 import { connectTls } from '../net/tls';
-import type { Fetched, ProgressListener } from './api';
+import { LocalFileError, type Fetched, type ProgressListener } from './api';
 
 /** A request that carries `bytes` may take the usual timeout plus those bytes at the slowest rate allowed. */
 export function transferTimeoutMs(bytes: number): number {
@@ -128,17 +128,21 @@ export async function receiveFile(
 ): Promise<Fetched> {
   const target = path.resolve(localPath);
   const temporary = temporaryBeside(target);
+  // Opened before anything is fetched, so a bad local path fails here, cleanly, and costs no transfer.
+  const handle = await fs.open(temporary, 'wx', 0o644).catch((error: NodeJS.ErrnoException) => {
+    throw new LocalFileError(localPath, error.code === 'ENOENT' ? `No such directory: ${path.dirname(target)}` : error.message);
+  });
   try {
-    const fetched = await receiveBlob(caPem, begin, createWriteStream(temporary, { flags: 'wx', highWaterMark: IO_CHUNK_BYTES }), { end: true, onProgress });
-    const handle = await fs.open(temporary, 'r+');
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    // The descriptor stays the handle's (datasync, close): a stream from handle.createWriteStream
+    // would keep a reference that makes handle.close() wait forever (Node 20).
+    const output = createWriteStream('', { fd: handle.fd, highWaterMark: IO_CHUNK_BYTES, autoClose: false, emitClose: false });
+    const fetched = await receiveBlob(caPem, begin, output, { end: true, onProgress });
+    await handle.datasync();
+    await handle.close();
     await fs.rename(temporary, target);
     return fetched;
   } catch (error) {
+    await handle.close().catch(() => undefined);
     await fs.rm(temporary, { force: true });
     throw error;
   }

@@ -5,12 +5,12 @@ import { promises as fs } from 'node:fs';
 import * as localPath from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
-import type { ProgressListener } from '../../../client/api';
+import { LocalFileError, type ProgressListener } from '../../../client/api';
 import { isDfsError } from '../../../net/errors';
 import { baseName, joinPath, resolvePath } from '../../../paths';
 import { formatSize } from '../../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
-import { reportError, CommandFailed } from '../errors';
+import { CommandError, CommandFailed, reportError } from '../errors';
 import { expectOperands, parseFlags } from '../parse';
 
 const PROGRESS_INTERVAL_MS = 200;
@@ -52,12 +52,16 @@ async function isLocalDirectory(path: string): Promise<boolean> {
   return fs.stat(path).then((stats) => stats.isDirectory(), () => false);
 }
 
-/** Runs one transfer, reporting its failure as `dfs: CMD: SUBJECT: reason`. */
+/**
+ * Runs one transfer, reporting its failure as `dfs: CMD: SUBJECT: reason`: the remote path for the
+ * cluster's refusals, the local path for this machine's.
+ */
 async function transfer(out: ShellOutput, command: string, subject: string, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    reportError(out, command, subject, error);
+    if (error instanceof LocalFileError) reportError(out, command, error.localPath, error.reason);
+    else reportError(out, command, subject, error);
     throw new CommandFailed(1);
   }
 }
@@ -78,14 +82,18 @@ export const put: ShellCommand = {
     const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'f');
     expectOperands(operands, 1, 2);
     const source = operands[0] ?? '';
-    await transfer(out, 'put', source, async () => {
-      const typed = operands[1];
+    const typed = operands[1];
+    const remoteSubject = typed ?? localPath.basename(source);
+    await transfer(out, 'put', remoteSubject, async () => {
       let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
       if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
       const progress = progressLine(out);
       let entry;
       try {
         entry = await ctx.api.put(source, target, { overwrite: flags.has('f'), wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
+      } catch (error) {
+        if (isDfsError(error, 'EXISTS')) throw new CommandError('File exists (put -f replaces it)');
+        throw error;
       } finally {
         progress.done();
       }
