@@ -1,17 +1,17 @@
 // The data path through real `build/dfs` processes: put/get/cat round trips byte for byte, one
 // copy on exactly one node's disk (--replicas 1; chains are replication.test.ts's), isolation between users, refused tickets, rm freeing the blob.
 
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { once } from 'node:events';
 import t, { type Test } from 'tap';
 import { connectCluster, type RemoteClient } from '../../src/client/client';
 import { connectNode } from '../../src/client/transfer';
 import { isDfsError } from '../../src/net/errors';
 import { createBlobId } from '../../src/store/blobs';
 import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+import { randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
 
@@ -28,22 +28,6 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   } catch (error) {
     return isDfsError(error) ? error.code : String(error);
   }
-}
-
-/** A file of random bytes, written 1 MiB at a time (never whole in memory). */
-async function randomFile(file: string, bytes: number): Promise<void> {
-  const out = createWriteStream(file);
-  for (let left = bytes; left > 0; left -= MIB) {
-    if (!out.write(randomBytes(Math.min(MIB, left)))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function sameBytes(a: string, b: string): Promise<boolean> {

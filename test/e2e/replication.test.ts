@@ -3,14 +3,13 @@
 // master's --replicas, and a chain member killed mid-put leaving the put whole, the copies recorded and
 // completed by the master from the copy that exists.
 
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { once } from 'node:events';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { connectCluster, type RemoteClient } from '../../src/client/client';
 import { sendFile } from '../../src/client/transfer';
 import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type DfsProcess, type TestCluster } from '../helpers/binary';
+import { randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
 
@@ -18,21 +17,6 @@ async function login(t: Test, cluster: TestCluster): Promise<RemoteClient> {
   const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user: 'admin', password: ADMIN_PASSWORD });
   t.teardown(() => client.close());
   return client;
-}
-
-async function randomFile(file: string, bytes: number): Promise<void> {
-  const out = createWriteStream(file);
-  for (let left = bytes; left > 0; left -= MIB) {
-    if (!out.write(randomBytes(Math.min(MIB, left)))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Blob files on the nodes' disks (temp files apart) as {node dir, full path, name}. */
