@@ -1,0 +1,115 @@
+// Data-path benchmark (issue 4): in the same run, a bare-Node reference — one TLS hop file→socket→
+// file and a pipelined 3-hop TLS chain file→A→B→C, each hop writing to disk (bench/reference-hop.mjs)
+// — and dfs on loopback: put with replication 1 and 3, get. Prints MB/s and the ratios the issue
+// sets targets for. DFS_BENCH_BYTES sets the file size (default 1 GiB).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { connectCluster } from '../src/client/client';
+import { createCa, issueServerIdentity } from '../src/net/ca';
+import { randomFile } from '../test/helpers/files';
+import { ADMIN_PASSWORD, report, startRole, stopRole, tempDir, timed, type Role } from './lib';
+
+const BYTES = Number(process.env.DFS_BENCH_BYTES ?? 1024 ** 3);
+const CHUNK = 1024 * 1024;
+
+function mbPerSecond(ms: number): number {
+  return BYTES / 1e6 / (ms / 1000);
+}
+
+async function startHop(dir: string, name: string, nextPort?: number): Promise<{ child: ChildProcess; port: number }> {
+  const script = path.resolve('bench/reference-hop.mjs');
+  const args = [script, ...['key.pem', 'cert.pem', 'ca.pem'].map((file) => path.join(dir, file)), path.join(dir, `${name}.out`)];
+  const child = spawn(process.execPath, nextPort === undefined ? args : [...args, String(nextPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { child, port: Number(/listening on (\d+)/.exec(line.toString())?.[1]) };
+}
+
+/** Streams the file into the first hop and resolves when the whole chain has fsynced. */
+async function sendThroughChain(dir: string, source: string, hops: number): Promise<number> {
+  const started: { child: ChildProcess; port: number }[] = [];
+  let next: number | undefined;
+  for (let index = hops; index >= 1; index--) {
+    const hop = await startHop(dir, `hop${index}`, next);
+    started.push(hop);
+    next = hop.port;
+  }
+  const { ms } = await timed(async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: next ?? 0, ca: await fs.readFile(path.join(dir, 'ca.pem')), checkServerIdentity: () => undefined });
+    await once(socket, 'secureConnect');
+    const acknowledged = once(socket, 'data');
+    createReadStream(source, { highWaterMark: CHUNK }).pipe(socket);
+    await acknowledged;
+    socket.destroy();
+  });
+  for (const hop of started) hop.child.kill('SIGTERM');
+  return ms;
+}
+
+async function reference(dir: string, source: string): Promise<{ hopMs: number; chainMs: number }> {
+  const ca = createCa('bench CA');
+  const server = issueServerIdentity(ca, { commonName: 'bench', hosts: ['127.0.0.1'] });
+  await fs.writeFile(path.join(dir, 'ca.pem'), ca.certPem);
+  await fs.writeFile(path.join(dir, 'key.pem'), server.keyPem);
+  await fs.writeFile(path.join(dir, 'cert.pem'), server.certPem);
+  const hopMs = await sendThroughChain(dir, source, 1);
+  report('reference: 1 TLS hop file→socket→file', `${mbPerSecond(hopMs).toFixed(0)} MB/s`);
+  const chainMs = await sendThroughChain(dir, source, 3);
+  report('reference: pipelined 3-hop TLS chain', `${mbPerSecond(chainMs).toFixed(0)} MB/s`);
+  return { hopMs, chainMs };
+}
+
+async function dfsCluster(dir: string, replicas: number): Promise<{ master: Role; nodes: Role[]; caPem: string }> {
+  const masterDir = path.join(dir, `master-r${replicas}`);
+  const master = await startRole(['master', '--data', masterDir, '--listen', '127.0.0.1:0', '--replicas', String(replicas)]);
+  const nodes = await Promise.all(
+    [1, 2, 3].map((index) =>
+      startRole(['node', '--master', `127.0.0.1:${master.address.port}`, '--token-file', path.join(masterDir, 'join-token'), '--data', path.join(dir, `r${replicas}-node${index}`), '--listen', '127.0.0.1:0']),
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // nodes register
+  return { master, nodes, caPem: await fs.readFile(path.join(masterDir, 'ca.pem'), 'utf8') };
+}
+
+async function dfsPutGet(dir: string, source: string, replicas: number): Promise<{ putMs: number; getMs?: number }> {
+  const cluster = await dfsCluster(dir, replicas);
+  const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user: 'admin', password: ADMIN_PASSWORD });
+  const put = await timed(() => client.put(source, '/big.bin', { overwrite: false }));
+  report(`dfs put, replication ${replicas}`, `${mbPerSecond(put.ms).toFixed(0)} MB/s`);
+  let getMs: number | undefined;
+  if (replicas === 1) {
+    const target = path.join(dir, 'fetched.bin');
+    getMs = (await timed(() => client.get('/big.bin', target))).ms;
+    report('dfs get', `${mbPerSecond(getMs).toFixed(0)} MB/s`);
+    await fs.rm(target, { force: true });
+  }
+  client.close();
+  await Promise.all(cluster.nodes.map(stopRole));
+  await stopRole(cluster.master);
+  return { putMs: put.ms, ...(getMs !== undefined ? { getMs } : {}) };
+}
+
+async function main(): Promise<void> {
+  const dir = await tempDir('dfs-bench-data-');
+  const source = path.join(dir, 'source.bin');
+  await randomFile(source, BYTES);
+  console.log(`file: ${(BYTES / 2 ** 20).toFixed(0)} MiB on loopback`);
+  try {
+    const { hopMs, chainMs } = await reference(dir, source);
+    const one = await dfsPutGet(dir, source, 1);
+    const three = await dfsPutGet(dir, source, 3);
+    report('ratio: put r3 / bare 3-hop chain', (chainMs / three.putMs).toFixed(2), '>= 0.8');
+    report('ratio: get / bare single hop', (hopMs / (one.getMs ?? Infinity)).toFixed(2), '>= 0.9');
+    report('ratio: put r3 / put r1', (one.putMs / three.putMs).toFixed(2), '>= 0.7');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
