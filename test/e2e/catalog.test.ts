@@ -1,30 +1,13 @@
 // The catalog and users through a real `build/dfs master`: durability across kill -9, user
 // isolation, login rules. Driven through the same client API the shell uses.
 
-import t, { type Test } from 'tap';
-import { connectCluster, type RemoteClient } from '../../src/client/client';
-import type { HostPort } from '../../src/net/address';
-import { isDfsError } from '../../src/net/errors';
+import t from 'tap';
 import { ADMIN_PASSWORD, startCluster, startDfs } from '../helpers/binary';
-
-async function login(t: Test, address: HostPort, caPem: string, user: string, password?: string): Promise<RemoteClient> {
-  const client = await connectCluster({ address, caPem, user, password });
-  t.teardown(() => client.close());
-  return client;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return isDfsError(error) ? error.code : String(error);
-  }
-}
+import { codeOf, loginAt } from '../helpers/client';
 
 t.test('kill -9 of the master in the middle of acknowledged mkdirs loses none of them', async (t) => {
   const cluster = await startCluster(t, 0);
-  const admin = await login(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const acknowledged: string[] = [];
   let killed = false;
   const writer = async (worker: number): Promise<void> => {
@@ -47,7 +30,7 @@ t.test('kill -9 of the master in the middle of acknowledged mkdirs loses none of
   t.ok(acknowledged.length >= 300, `${acknowledged.length} mkdirs were acknowledged before the kill`);
 
   const restarted = await startDfs(t, ['master', '--data', cluster.masterDir, '--listen', `127.0.0.1:${cluster.master.address.port}`]);
-  const after = await login(t, restarted.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const after = await loginAt(t, restarted.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const present = new Set((await after.list('/')).map((entry) => entry.path));
   const lost = acknowledged.filter((target) => !present.has(target));
   t.same(lost, [], 'every acknowledged mkdir survived');
@@ -56,11 +39,11 @@ t.test('kill -9 of the master in the middle of acknowledged mkdirs loses none of
 t.test('users see only their own namespace, in every operation', async (t) => {
   const cluster = await startCluster(t, 0);
   const { address } = cluster.master;
-  const admin = await login(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const admin = await loginAt(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await admin.useradd('alice', 'alice-pw');
   await admin.useradd('bob', 'bob-pw');
-  const alice = await login(t, address, cluster.caPem, 'alice', 'alice-pw');
-  const bob = await login(t, address, cluster.caPem, 'bob', 'bob-pw');
+  const alice = await loginAt(t, address, cluster.caPem, 'alice', 'alice-pw');
+  const bob = await loginAt(t, address, cluster.caPem, 'bob', 'bob-pw');
   await alice.mkdir('/secret-plans/deep', true);
   await bob.mkdir('/bobs', false);
 
@@ -86,14 +69,14 @@ t.test('wrong passwords are refused and then rate limited; shared needs none', a
   const cluster = await startCluster(t, 0);
   const { address } = cluster.master;
   for (let attempt = 0; attempt < 5; attempt++) {
-    t.equal(await codeOf(login(t, address, cluster.caPem, 'admin', 'wrong')), 'UNAUTHENTICATED', `wrong password ${attempt + 1} refused`);
+    t.equal(await codeOf(loginAt(t, address, cluster.caPem, 'admin', 'wrong')), 'UNAUTHENTICATED', `wrong password ${attempt + 1} refused`);
   }
-  t.equal(await codeOf(login(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD)), 'RATE_LIMITED', 'even the right password waits after 5 failures');
-  t.equal(await codeOf(login(t, address, cluster.caPem, 'nobody', 'x')), 'UNAUTHENTICATED', 'an unknown user gets the same answer');
-  const shared = await login(t, address, cluster.caPem, 'shared');
+  t.equal(await codeOf(loginAt(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD)), 'RATE_LIMITED', 'even the right password waits after 5 failures');
+  t.equal(await codeOf(loginAt(t, address, cluster.caPem, 'nobody', 'x')), 'UNAUTHENTICATED', 'an unknown user gets the same answer');
+  const shared = await loginAt(t, address, cluster.caPem, 'shared');
   t.same(await shared.whoami(), { user: 'shared', admin: false });
   await shared.mkdir('/common', false);
-  const again = await login(t, address, cluster.caPem, 'shared');
+  const again = await loginAt(t, address, cluster.caPem, 'shared');
   t.same((await again.list('/')).map((entry) => entry.name), ['common'], 'everyone logged in as shared sees the same files');
   t.equal(await codeOf(shared.passwd(undefined, 'x')), 'FORBIDDEN', 'shared has no password to change');
 });
@@ -101,11 +84,11 @@ t.test('wrong passwords are refused and then rate limited; shared needs none', a
 t.test('passwd changes the password; the old one stops working', async (t) => {
   const cluster = await startCluster(t, 0);
   const { address } = cluster.master;
-  const admin = await login(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const admin = await loginAt(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await admin.useradd('carol', 'first');
-  const carol = await login(t, address, cluster.caPem, 'carol', 'first');
+  const carol = await loginAt(t, address, cluster.caPem, 'carol', 'first');
   t.equal(await codeOf(carol.passwd('not-it', 'second')), 'UNAUTHENTICATED', 'the current password is checked');
   await carol.passwd('first', 'second');
-  t.equal(await codeOf(login(t, address, cluster.caPem, 'carol', 'first')), 'UNAUTHENTICATED');
-  t.ok(await login(t, address, cluster.caPem, 'carol', 'second'));
+  t.equal(await codeOf(loginAt(t, address, cluster.caPem, 'carol', 'first')), 'UNAUTHENTICATED');
+  t.ok(await loginAt(t, address, cluster.caPem, 'carol', 'second'));
 });

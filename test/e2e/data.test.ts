@@ -6,29 +6,13 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { connectCluster, type RemoteClient } from '../../src/client/client';
 import { connectNode } from '../../src/client/transfer';
-import { isDfsError } from '../../src/net/errors';
 import { createBlobId } from '../../src/store/blobs';
 import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
 import { randomFile, sha256Of } from '../helpers/files';
+import { codeOf, loginAt } from '../helpers/client';
 
 const MIB = 1024 * 1024;
-
-async function login(t: Test, cluster: TestCluster, user: string, password?: string): Promise<RemoteClient> {
-  const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user, password });
-  t.teardown(() => client.close());
-  return client;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return isDfsError(error) ? error.code : String(error);
-  }
-}
 
 async function sameBytes(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([fs.stat(a), fs.stat(b)]);
@@ -67,7 +51,7 @@ t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte;
   t.equal(run.code, 0, `the shell succeeded\n${run.stderr}`);
   for (const size of sizes) t.ok(await sameBytes(path.join(work, `f${size}`), path.join(work, `g${size}`)), `${size} bytes came back the same`);
 
-  const admin = await login(t, cluster, 'admin', ADMIN_PASSWORD);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const files = await blobFiles(cluster);
   t.equal(files.filter((file) => !file.includes('/tmp/')).length, sizes.length, 'one blob file per file put');
   t.same(files.filter((file) => file.includes('/tmp/')), [], 'no temp files left');
@@ -100,10 +84,10 @@ t.test('another user cannot get, cat or stat a file; a missing file leaves no lo
   const cluster = await startCluster(t, 1);
   const work = await tempDir(t);
   await randomFile(path.join(work, 'secret'), 1000);
-  const admin = await login(t, cluster, 'admin', ADMIN_PASSWORD);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await admin.put(path.join(work, 'secret'), '/secret');
   await admin.useradd('bob', 'bob-pw');
-  const bob = await login(t, cluster, 'bob', 'bob-pw');
+  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-pw');
   t.equal(await codeOf(bob.get('/secret', path.join(work, 'stolen'))), 'NOT_FOUND', 'get: not found for bob');
   t.equal(await codeOf(bob.cat('/secret', new Writable({ write: (_c, _e, cb) => cb() }))), 'NOT_FOUND', 'cat: not found for bob');
   t.equal(await codeOf(bob.stat('/secret')), 'NOT_FOUND', 'stat: not found for bob');
@@ -116,7 +100,7 @@ t.test('another user cannot get, cat or stat a file; a missing file leaves no lo
 
 t.test('a forged, reused or missing ticket sent straight to a node is refused and leaves nothing on disk', async (t) => {
   const cluster = await startCluster(t, 1);
-  const admin = await login(t, cluster, 'admin', ADMIN_PASSWORD);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const nodes = await admin.nodes();
   const node = nodes[0];
   if (!node) throw new Error('no node');
