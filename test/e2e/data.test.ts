@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { connectNode } from '../../src/client/transfer';
 import { createBlobId } from '../../src/store/blobs';
 import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
