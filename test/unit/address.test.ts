@@ -4,15 +4,7 @@
 import t from 'tap';
 import { formatHostPort, isWildcard, parseHostPort } from '../../src/net/address';
 import { DfsError } from '../../src/net/errors';
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
+import { thrown } from '../helpers/errors';
 
 t.test('address: HOST:PORT, names, IPv4 and bracketed IPv6 parse', async (t) => {
   const cases: Array<[string, number | undefined, { host: string; port: number }]> = [

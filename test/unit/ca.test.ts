@@ -19,6 +19,7 @@ import {
   type KeyCert,
 } from '../../src/net/ca';
 import { DfsError } from '../../src/net/errors';
+import { thrown } from '../helpers/errors';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MINUTE_MS = 60 * 1000;
@@ -35,15 +36,6 @@ const nodeCertPem = issueCertificate(
 );
 const node: KeyCert = { keyPem: joiner.keyPem, certPem: nodeCertPem };
 const strangerNode = issueServerIdentity(otherCa, { commonName: `${NODE_CN_PREFIX}n1`, hosts: [] });
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function spkiDer(key: string): Buffer {
   const publicKey = key.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(key)) : createPublicKey(key);

@@ -9,6 +9,7 @@ import { BODY_BYTES_MAX, FRAME_BYTES_MAX, KIB, MIB } from '../../src/limits';
 import { DfsError } from '../../src/net/errors';
 import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, type FrameSink } from '../../src/net/frame';
 import { prng, seed } from '../helpers/random';
+import { thrown } from '../helpers/errors';
 
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
 
@@ -106,15 +107,6 @@ function header(fields: { magic?: number; version?: number; flags?: number; payl
   bytes.writeUInt32BE(fields.payloadBytes ?? 0, 4);
   bytes.writeBigUInt64BE(fields.bodyBytes ?? 0n, 8);
   return bytes;
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 function describe(error: unknown): string {
