@@ -129,6 +129,8 @@ export const CHAIN_REPAIRS_MAX = 3;
 export const CHAIN_REPAIR_DELAY_MS = 500;
 /** Nodes the master asks, one after another, to prepare a read before it gives up. */
 export const READ_PREPARE_TRIES_MAX = 3;
+/** Nodes a download reads from (each retry resumes where the last one stopped) before it gives up. */
+export const GET_TRIES_MAX = 4;
 
 assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a staging buffer');
 assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');

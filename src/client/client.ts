@@ -8,7 +8,7 @@ import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
 import { LocalFileError, type ClusterApi, type Entry, type Fetched, type FindFilter, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
-import { receiveBlob, receiveFile, sendFile, transferTimeoutMs } from './transfer';
+import { download, receiveFile, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -177,13 +177,16 @@ export class RemoteClient implements ClusterApi {
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {
-    const begin = await this.call('file.get.begin', { path: remotePath });
-    return receiveFile(this.options.caPem, begin, localPath, options.onProgress);
+    return receiveFile(this.options.caPem, this.locate(remotePath), localPath, options.onProgress);
   }
 
   async cat(remotePath: string, output: NodeJS.WritableStream, options: GetOptions = {}): Promise<Fetched> {
-    const begin = await this.call('file.get.begin', { path: remotePath });
-    return receiveBlob(this.options.caPem, begin, output, { end: false, onProgress: options.onProgress });
+    return download(this.options.caPem, this.locate(remotePath), streamSink(output), options.onProgress);
+  }
+
+  /** Download steps 1-4 for a file, asked again (avoiding the nodes that failed) when a read must move on. */
+  private locate(remotePath: string): Locate {
+    return (exclude) => this.call('file.get.begin', { path: remotePath, ...(exclude.length > 0 ? { exclude } : {}) });
   }
 
   /** The identity this client logged in as (known once connected). */

@@ -3,16 +3,17 @@
 // Bytes are read in IO_CHUNK_BYTES chunks and never held whole; the master is only asked and told.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TRANSFER_BYTES_PER_S_MIN } from '../limits';
+import { GET_TRIES_MAX, IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TRANSFER_BYTES_PER_S_MIN } from '../limits';
 import { parseHostPort } from '../net/address';
 import { NODE_CN_PREFIX } from '../net/ca';
 import type { Channel } from '../net/channel';
-import { DfsError } from '../net/errors';
+import { DfsError, isDfsError } from '../net/errors';
 import type { ResponseOf } from '../net/messages';
 import { connectTls } from '../net/tls';
 import { LocalFileError, type Fetched, type ProgressListener } from './api';
@@ -27,7 +28,7 @@ export function connectNode(caPem: string, address: string, nodeId: string): Pro
   return connectTls({ address: parseHostPort(address), caPem, expectCommonName: `${NODE_CN_PREFIX}${nodeId}` });
 }
 
-/** Passes bytes through, counting (and hashing) them and telling a listener. */
+/** Counts and hashes bytes as they pass and tells a listener; as a stream it passes them through unchanged. */
 class Meter extends Transform {
   bytes = 0;
   private readonly hash = createHash('sha256');
@@ -39,13 +40,18 @@ class Meter extends Transform {
     super({ highWaterMark: IO_CHUNK_BYTES });
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  count(chunk: Buffer): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
     this.onProgress?.(this.bytes, this.totalBytes);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.count(chunk);
     callback(null, chunk);
   }
 
+  /** Once: the hash is final after this. */
   digest(): string {
     return this.hash.digest('hex');
   }
@@ -77,40 +83,140 @@ export async function sendFile(
   }
 }
 
-/** Download step 5: the blob's bytes from the node into `output`, checked against size and SHA-256. */
-export async function receiveBlob(
-  caPem: string,
-  begin: ResponseOf<'file.get.begin'>,
-  output: NodeJS.WritableStream,
-  options: { end: boolean; onProgress: ProgressListener | undefined },
-): Promise<Fetched> {
+/** Where a download's bytes go. */
+export interface Sink {
+  /** Resolves once the chunk is accepted (back-pressure); rejects with the local side's error. */
+  write(chunk: Buffer): Promise<void>;
+  /** Drops everything written, so the download can start over from byte 0; absent when bytes cannot be taken back (stdout). */
+  restart?(): Promise<void>;
+}
+
+/** Download steps 1-4: the master's answer for this file, avoiding the nodes already tried. */
+export type Locate = (exclude: string[]) => Promise<ResponseOf<'file.get.begin'>>;
+
+/** Errors of the node's side a download survives by reading from another replica (download step 6). */
+const RETRIABLE = new Set(['UNAVAILABLE', 'TIMEOUT', 'CORRUPT', 'NOT_FOUND', 'RATE_LIMITED']);
+
+/**
+ * Download steps 4-6: reads the blob from the node the master chose into `sink`. If the node fails or the
+ * connection breaks, the master is asked for another replica and the read resumes where it stopped (the
+ * hash runs on across nodes); if the whole does not hash to the file's SHA-256, it starts over elsewhere
+ * (when the sink can take its bytes back). Gives up after GET_TRIES_MAX nodes.
+ */
+export async function download(caPem: string, locate: Locate, sink: Sink, onProgress: ProgressListener | undefined): Promise<Fetched> {
+  let tried: string[] = [];
+  let begin = await locate(tried);
+  let meter = new Meter(begin.size, onProgress);
+  let sources: string[] = []; // the nodes the meter's bytes came from
+  for (let attempt = 1; ; attempt++) {
+    sources.push(begin.nodeId);
+    let failure: DfsError;
+    let startOver = false;
+    try {
+      await readFrom(caPem, begin, meter, sink);
+      const sha256 = meter.digest();
+      if (meter.bytes === begin.size && sha256 === begin.sha256) return { size: meter.bytes, sha256 };
+      failure = new DfsError('CORRUPT', `received ${meter.bytes} bytes hashing to ${sha256}; expected ${begin.size} bytes hashing to ${begin.sha256}`);
+      startOver = true;
+    } catch (error) {
+      if (!isDfsError(error) || !RETRIABLE.has(error.code)) throw error;
+      failure = error;
+    }
+    tried.push(begin.nodeId);
+    // Bad bytes from one node: not that one again. From several: which one is unknown here — the node that
+    // sent them noticed while reading and had the master mark its copy bad.
+    if (startOver) tried = sources.length === 1 ? sources : [];
+    if (attempt >= GET_TRIES_MAX) throw failure;
+    const next = await locate(tried).catch((error: unknown) => {
+      // No other replica to read: what went wrong with this one is the answer.
+      throw isDfsError(error, 'UNAVAILABLE') ? failure : error;
+    });
+    if (startOver || next.blobId !== begin.blobId) {
+      // The bytes so far are bad, or the file was replaced meanwhile: resuming would splice two blobs.
+      if (!sink.restart) throw startOver ? failure : new DfsError('UNAVAILABLE', 'the file was replaced while it was read');
+      await sink.restart();
+      meter = new Meter(next.size, onProgress);
+      sources = [];
+    }
+    begin = next;
+  }
+}
+
+/** Download step 5 from one node: the blob's bytes from where the meter stands, into the sink. Errors of the
+ * node's side come out as DfsError; the sink's as its own. */
+async function readFrom(caPem: string, begin: ResponseOf<'file.get.begin'>, meter: Meter, sink: Sink): Promise<void> {
   const channel = await connectNode(caPem, begin.address, begin.nodeId);
   try {
-    const response = await channel.request('blob.get', { blobId: begin.blobId, ticket: begin.ticket });
-    if (response.bodyBytes !== begin.size) {
+    const offset = meter.bytes;
+    const response = await channel.request('blob.get', { blobId: begin.blobId, ticket: begin.ticket, ...(offset > 0 ? { offset } : {}) });
+    if (response.bodyBytes !== begin.size - offset) {
       response.body?.destroy();
-      throw new DfsError('CORRUPT', `the node sends ${response.bodyBytes} bytes; the file has ${begin.size}`);
+      throw new DfsError('CORRUPT', `the node sends ${response.bodyBytes} bytes from byte ${offset}; the file has ${begin.size}`);
     }
-    const meter = new Meter(begin.size, options.onProgress);
-    const body = response.body ?? Readable.from([]);
-    if (options.end) await pipeline(body, meter, output);
-    else await copyWithoutEnd(body, meter, output);
-    const sha256 = meter.digest();
-    if (meter.bytes !== begin.size || sha256 !== begin.sha256) {
-      throw new DfsError('CORRUPT', `received ${meter.bytes} bytes hashing to ${sha256}; expected ${begin.size} bytes hashing to ${begin.sha256}`);
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Buffer>) {
+      meter.count(chunk);
+      await sink.write(chunk);
     }
-    return { size: meter.bytes, sha256 };
   } finally {
     channel.close();
   }
 }
 
-/** For outputs that must stay open (stdout): write with back-pressure, never end. */
-async function copyWithoutEnd(body: Readable, meter: Meter, output: NodeJS.WritableStream): Promise<void> {
-  const metered = body.pipe(meter);
-  body.once('error', (error) => meter.destroy(error));
-  for await (const chunk of metered as AsyncIterable<Buffer>) {
-    if (!output.write(chunk)) await once(output as unknown as NodeJS.EventEmitter, 'drain');
+/** A sink for a stream that stays open (stdout): written with back-pressure, never ended, never rewound. */
+export function streamSink(output: NodeJS.WritableStream): Sink {
+  return {
+    write: async (chunk) => {
+      if (!output.write(chunk)) await once(output as unknown as NodeJS.EventEmitter, 'drain');
+    },
+  };
+}
+
+/** A sink for an open file: chunks gathered to IO_CHUNK_BYTES and written at their offset; rewinds by truncating. */
+class FileSink implements Sink {
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
+  private position = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly localPath: string,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    this.gathered.push(chunk);
+    this.gatheredBytes += chunk.length;
+    if (this.gatheredBytes >= IO_CHUNK_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.gatheredBytes === 0) return;
+    const chunks = this.gathered;
+    const bytes = this.gatheredBytes;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    try {
+      let { bytesWritten } = await this.handle.writev(chunks, this.position);
+      // A short write (rare on regular files): the rest one buffer at a time.
+      if (bytesWritten < bytes) {
+        const rest = Buffer.concat(chunks).subarray(bytesWritten);
+        for (let done = 0; done < rest.length; ) {
+          const written = (await this.handle.write(rest, done, rest.length - done, this.position + bytesWritten + done)).bytesWritten;
+          if (written <= 0) throw new Error('the disk accepted no bytes');
+          done += written;
+        }
+        bytesWritten = bytes;
+      }
+      this.position += bytesWritten;
+    } catch (error) {
+      throw new LocalFileError(this.localPath, (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'No space left on device' : String((error as Error).message));
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.position = 0;
+    await this.handle.truncate(0);
   }
 }
 
@@ -120,12 +226,7 @@ function temporaryBeside(target: string): string {
 }
 
 /** Download into a temporary file, fsync, rename over `localPath`; on any failure the temporary goes. */
-export async function receiveFile(
-  caPem: string,
-  begin: ResponseOf<'file.get.begin'>,
-  localPath: string,
-  onProgress: ProgressListener | undefined,
-): Promise<Fetched> {
+export async function receiveFile(caPem: string, locate: Locate, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
   const target = path.resolve(localPath);
   const temporary = temporaryBeside(target);
   // Opened before anything is fetched, so a bad local path fails here, cleanly, and costs no transfer.
@@ -133,10 +234,9 @@ export async function receiveFile(
     throw new LocalFileError(localPath, error.code === 'ENOENT' ? `No such directory: ${path.dirname(target)}` : error.message);
   });
   try {
-    // The descriptor stays the handle's (datasync, close): a stream from handle.createWriteStream
-    // would keep a reference that makes handle.close() wait forever (Node 20).
-    const output = createWriteStream('', { fd: handle.fd, highWaterMark: IO_CHUNK_BYTES, autoClose: false, emitClose: false });
-    const fetched = await receiveBlob(caPem, begin, output, { end: true, onProgress });
+    const sink = new FileSink(handle, localPath);
+    const fetched = await download(caPem, locate, sink, onProgress);
+    await sink.flush();
     await handle.datasync();
     await handle.close();
     await fs.rename(temporary, target);

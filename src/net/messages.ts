@@ -123,17 +123,19 @@ export const MESSAGES = {
    * was lost), or `complete: false` after a bounded wait (ask again). The blob id names this upload. */
   'file.put.wait': message('master', 'user', obj({ path, blobId }), obj({ ...replicaCount, complete: bool() })),
 
-  /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. */
+  /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. `exclude`:
+   * nodes this client already failed to read from (download step 6: the retry goes to another replica). */
   'file.get.begin': message(
     'master', 'user',
-    obj({ path }),
+    obj({ path, exclude: optional(array(nodeId, { max: REPLICAS_MAX })) }),
     obj({ nodeId, address, blobId, size: bytes, sha256, ticket }),
   ),
   /** Download steps 2-3, master → node over the node's link: prepare a read of this blob. NOT_FOUND
    * or CORRUPT when the node cannot serve it (the master then marks that replica bad). */
   'node.prepare.get': message('node', 'master', obj({ blobId }), obj({ address, ticket, size: bytes, sha256 })),
-  /** Download step 5: the reply's body is the blob's bytes, checked against its SHA-256 while read. */
-  'blob.get': message('node', 'ticket', obj({ blobId, ticket }), obj({ size: bytes, sha256 })),
+  /** Download step 5: the reply's body is the blob's bytes from `offset` on (a retry resumes where the last
+   * node stopped), the whole blob checked against its SHA-256 while read. */
+  'blob.get': message('node', 'ticket', obj({ blobId, ticket, offset: optional(int({ min: 0 })) }), obj({ size: bytes, sha256 })),
   /** Download step 6: a node found a blob missing or damaged (or a transfer aborted) while serving it. */
   'node.blob.error': message(
     'master', 'node',

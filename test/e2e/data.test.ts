@@ -8,9 +8,10 @@ import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { connectNode } from '../../src/client/transfer';
 import { createBlobId } from '../../src/store/blobs';
-import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { randomFile, sha256Of } from '../helpers/files';
 import { codeOf, loginAt } from '../helpers/client';
+import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
 
 const MIB = 1024 * 1024;
 
@@ -19,47 +20,25 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
   return x.size === y.size && (await sha256Of(a)) === (await sha256Of(b));
 }
 
-/** Every blob file (and temp file) under the nodes' data dirs, as "nodeN/relative path". */
-async function blobFiles(cluster: TestCluster): Promise<string[]> {
-  const found: string[] = [];
-  for (const name of await fs.readdir(cluster.dataDir)) {
-    if (!name.startsWith('node')) continue;
-    const root = path.join(cluster.dataDir, name, 'blobs');
-    const stack = [root];
-    for (let directory = stack.pop(); directory !== undefined; directory = stack.pop()) {
-      for (const entry of await fs.readdir(directory, { withFileTypes: true }).catch(() => [])) {
-        const full = path.join(directory, entry.name);
-        if (entry.isDirectory()) stack.push(full);
-        else found.push(`${name}/${path.relative(root, full)}`);
-      }
-    }
-  }
-  return found.sort();
-}
-
-function shellEnv(cluster: TestCluster): NodeJS.ProcessEnv {
-  return { ...process.env, DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
-}
-
 t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte; with --replicas 1, one copy on one node', async (t) => {
   const cluster = await startCluster(t, 3, ['--replicas', '1']);
   const work = await tempDir(t);
   const sizes = [0, 1, 65535, 65536, 65537, 48 * MIB];
   for (const size of sizes) await randomFile(path.join(work, `f${size}`), size);
   const commands = sizes.flatMap((size) => [`put ${work}/f${size} /f${size}`, `get /f${size} ${work}/g${size}`]).join('; ');
-  const run = await runDfs(['shell', formatAddress(cluster), '-c', commands], { env: shellEnv(cluster), timeoutMs: 120_000 });
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', commands], { env: shellEnv(cluster), timeoutMs: 120_000 });
   t.equal(run.code, 0, `the shell succeeded\n${run.stderr}`);
   for (const size of sizes) t.ok(await sameBytes(path.join(work, `f${size}`), path.join(work, `g${size}`)), `${size} bytes came back the same`);
 
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const files = await blobFiles(cluster);
-  t.equal(files.filter((file) => !file.includes('/tmp/')).length, sizes.length, 'one blob file per file put');
-  t.same(files.filter((file) => file.includes('/tmp/')), [], 'no temp files left');
+  t.equal(files.filter((file) => !file.temporary).length, sizes.length, 'one blob file per file put');
+  t.same(files.filter((file) => file.temporary), [], 'no temp files left');
   const big = await admin.stat(`/f${48 * MIB}`);
   t.equal(big.sha256, await sha256Of(path.join(work, `f${48 * MIB}`)), 'stat shows the SHA-256');
   t.equal(big.replicas?.have, 1, 'one good replica');
   t.equal(big.replicas?.nodes.length, 1, 'on one node');
-  const holders = files.filter((file) => file.endsWith(`.${48 * MIB}.${big.sha256 ?? ''}`));
+  const holders = files.filter((file) => file.name.endsWith(`.${48 * MIB}.${big.sha256 ?? ''}`));
   t.equal(holders.length, 1, 'the 48 MiB blob is on exactly one node\'s disk');
 
   // cat through the API, into a stream that is not ended
@@ -76,11 +55,7 @@ t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte;
   t.pass('the replaced blob was freed');
 });
 
-function formatAddress(cluster: TestCluster): string {
-  return `${cluster.master.address.host}:${cluster.master.address.port}`;
-}
-
-t.test('another user cannot get, cat or stat a file; a missing file leaves no local file', async (t) => {
+t.test('another user cannot get, cat, stat or overwrite a file; a missing file leaves no local file', async (t) => {
   const cluster = await startCluster(t, 1);
   const work = await tempDir(t);
   await randomFile(path.join(work, 'secret'), 1000);
@@ -91,8 +66,14 @@ t.test('another user cannot get, cat or stat a file; a missing file leaves no lo
   t.equal(await codeOf(bob.get('/secret', path.join(work, 'stolen'))), 'NOT_FOUND', 'get: not found for bob');
   t.equal(await codeOf(bob.cat('/secret', new Writable({ write: (_c, _e, cb) => cb() }))), 'NOT_FOUND', 'cat: not found for bob');
   t.equal(await codeOf(bob.stat('/secret')), 'NOT_FOUND', 'stat: not found for bob');
+  await randomFile(path.join(work, 'bobs'), 2000);
+  await bob.put(path.join(work, 'bobs'), '/secret', { overwrite: true });
+  t.equal((await bob.stat('/secret')).size, 2000, 'bob\'s put -f /secret makes a file of his own');
+  t.equal((await admin.stat('/secret')).sha256, await sha256Of(path.join(work, 'secret')), 'and leaves admin\'s file as it was');
+  await bob.remove('/secret', false);
+  await fs.rm(path.join(work, 'bobs'));
   t.notOk(existsSync(path.join(work, 'stolen')), 'no local file');
-  const run = await runDfs(['shell', formatAddress(cluster), '-c', `get /nothing ${work}/nothing`], { env: shellEnv(cluster) });
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `get /nothing ${work}/nothing`], { env: shellEnv(cluster) });
   t.not(run.code, 0, 'get of a missing file fails');
   t.match(run.stderr, /dfs: get: \/nothing: No such file or directory/, 'and says why');
   t.same((await fs.readdir(work)).sort(), ['secret'], 'nothing was left in the local directory');
@@ -141,7 +122,7 @@ t.test('rm frees the blob on every node that holds it', async (t) => {
   const cluster = await startCluster(t, 2);
   const work = await tempDir(t);
   await randomFile(path.join(work, 'a'), 3 * MIB);
-  const run = await runDfs(['shell', formatAddress(cluster), '-c', `mkdir /d; put ${work}/a /d/; stat /d/a; rm -r /d`], { env: shellEnv(cluster) });
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `mkdir /d; put ${work}/a /d/; stat /d/a; rm -r /d`], { env: shellEnv(cluster) });
   t.equal(run.code, 0, `put, stat and rm succeeded\n${run.stderr}`);
   t.match(run.stdout, /Replicas:\s+2\/3/, 'stat shows two of three replicas (two nodes exist)');
   await waitFor('the blob to be deleted on its nodes', async () => ((await blobFiles(cluster)).length === 0 ? true : undefined));

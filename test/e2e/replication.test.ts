@@ -5,56 +5,14 @@
 
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import t, { type Test } from 'tap';
-import { connectCluster, type RemoteClient } from '../../src/client/client';
+import t from 'tap';
 import { sendFile } from '../../src/client/transfer';
-import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type DfsProcess, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { loginAt } from '../helpers/client';
+import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
-
-async function login(t: Test, cluster: TestCluster): Promise<RemoteClient> {
-  const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user: 'admin', password: ADMIN_PASSWORD });
-  t.teardown(() => client.close());
-  return client;
-}
-
-/** Blob files on the nodes' disks (temp files apart) as {node dir, full path, name}. */
-async function blobFiles(cluster: TestCluster): Promise<{ node: string; file: string; name: string }[]> {
-  const found: { node: string; file: string; name: string }[] = [];
-  for (const node of await fs.readdir(cluster.dataDir)) {
-    if (!node.startsWith('node')) continue;
-    const stack = [path.join(cluster.dataDir, node, 'blobs')];
-    for (let directory = stack.pop(); directory !== undefined; directory = stack.pop()) {
-      for (const entry of await fs.readdir(directory, { withFileTypes: true }).catch(() => [])) {
-        const full = path.join(directory, entry.name);
-        if (entry.isDirectory()) stack.push(full);
-        else found.push({ node, file: full, name: entry.name });
-      }
-    }
-  }
-  return found;
-}
-
-function isTemporary(file: { file: string }): boolean {
-  return path.basename(path.dirname(file.file)) === 'tmp';
-}
-
-function shellEnv(cluster: TestCluster): NodeJS.ProcessEnv {
-  return { ...process.env, DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
-}
-
-function masterAddress(cluster: TestCluster): string {
-  return `${cluster.master.address.host}:${cluster.master.address.port}`;
-}
-
-/** The node process a node id belongs to (matched by its listening port). */
-async function processOf(cluster: TestCluster, admin: RemoteClient, nodeId: string): Promise<DfsProcess> {
-  const info = (await admin.nodes()).find((node) => node.nodeId === nodeId);
-  const found = cluster.nodes.find((node) => info?.advertise.endsWith(`:${node.address.port}`));
-  if (!found) throw new Error(`no process for node ${nodeId}`);
-  return found;
-}
 
 t.test('replication 3: every size lands on all three nodes byte for byte; the shell waits and says so', async (t) => {
   const cluster = await startCluster(t, 3);
@@ -69,7 +27,7 @@ t.test('replication 3: every size lands on all three nodes byte for byte; the sh
   t.match(run.stdout, /Nodes:\s+\S+ \(127\.0\.0\.1:\d+\), \S+ \(127\.0\.0\.1:\d+\), \S+ \(127\.0\.0\.1:\d+\)/, 'and the three nodes');
 
   const files = await blobFiles(cluster);
-  t.same(files.filter(isTemporary), [], 'no temp files left');
+  t.same(files.filter((file) => file.temporary), [], 'no temp files left');
   for (const size of sizes) {
     const sha256 = await sha256Of(path.join(work, `f${size}`));
     const copies = files.filter((file) => file.name.endsWith(`.${size}.${sha256}`));
@@ -89,9 +47,9 @@ t.test('put --no-wait returns after the first copy; the replicas still reach 3',
   const run = await runDfs(['shell', masterAddress(cluster), '-c', `put --no-wait ${work}/a /a`], { env: shellEnv(cluster) });
   t.equal(run.code, 0, `put --no-wait succeeded\n${run.stderr}`);
   t.match(run.stdout, '/a: stored; replication continues', 'and says replication continues');
-  const admin = await login(t, cluster);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await waitFor('three replicas', async () => ((await admin.stat('/a')).replicas?.have === 3 ? true : undefined));
-  t.equal((await blobFiles(cluster)).filter((file) => !isTemporary(file)).length, 3, 'three copies on disk');
+  t.equal((await blobFiles(cluster)).filter((file) => !file.temporary).length, 3, 'three copies on disk');
 });
 
 t.test('master --replicas 2: two copies, stat 2/2', async (t) => {
@@ -114,7 +72,7 @@ t.test('chain: middle node killed (SIGKILL) mid-put → the put succeeds, the ma
   const local = path.join(work, 'big');
   await randomFile(local, size);
   const sha256 = await sha256Of(local);
-  const admin = await login(t, cluster);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const channel = await cluster.client();
   const begin = (await channel.request('file.put.begin', { path: '/big', size, overwrite: false })).data;
   t.equal(begin.chain.length, 2, 'the master handed out a chain of two more nodes');
@@ -153,7 +111,7 @@ t.test('throughput: put of 256 MiB with replication 1 and 3 (printed, never judg
   const rates: number[] = [];
   for (const { replicas, wait } of [{ replicas: 1, wait: true }, { replicas: 3, wait: true }, { replicas: 3, wait: false }]) {
     const cluster = await startCluster(t, 3, ['--replicas', String(replicas)]);
-    const admin = await login(t, cluster);
+    const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
     const began = performance.now();
     const entry = await admin.put(local, `/big`, { wait });
     const seconds = (performance.now() - began) / 1000;

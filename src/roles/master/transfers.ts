@@ -293,7 +293,10 @@ export async function getBegin(state: MasterState, request: Incoming<'file.get.b
   if (entry.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory');
   const { blobId, sha256 } = entry;
   if (blobId === null || sha256 === null) throw new Error(`transfers: file ${entry.path} has no blob`);
-  const holders = new Set(state.catalog.replicasOf(blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
+  const excluded = new Set(request.data.exclude ?? []);
+  const holders = new Set(
+    state.catalog.replicasOf(blobId).filter((replica) => replica.state === 'good' && !excluded.has(replica.nodeId)).map((replica) => replica.nodeId),
+  );
   const ranked = rankReadNodes(candidates(state, state.now()), holders).slice(0, READ_PREPARE_TRIES_MAX);
   let lastError: unknown;
   for (const node of ranked) {
@@ -309,7 +312,8 @@ export async function getBegin(state: MasterState, request: Incoming<'file.get.b
     }
   }
   const why = lastError === undefined ? '' : `: ${DfsError.wrap(lastError).message}`;
-  throw new DfsError('UNAVAILABLE', `no live node holds a good copy of this file${why}`);
+  const others = excluded.size > 0 ? ' other than the ones already tried' : '';
+  throw new DfsError('UNAVAILABLE', `no live node${others} holds a good copy of this file${why}`);
 }
 
 export async function blobError(state: MasterState, request: Incoming<'node.blob.error'>): Promise<Reply<'node.blob.error'>> {

@@ -4,7 +4,7 @@
 // go out; deletes blobs the master no longer needs. A failed upload leaves nothing on disk.
 
 import { once } from 'node:events';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import { IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN } from '../../limits';
 import type { Log } from '../../log';
 import type { Channel, Incoming, Reply } from '../../net/channel';
@@ -206,9 +206,10 @@ export async function prepareGet(context: NodeContext, request: Incoming<'node.p
 
 /** Download step 5: the blob's bytes as the reply's body, checked against its SHA-256 on the way (step 6 on a problem). */
 export async function blobGet(context: NodeContext, request: Incoming<'blob.get'>): Promise<Reply<'blob.get'>> {
-  const { blobId, ticket } = request.data;
+  const { blobId, ticket, offset = 0 } = request.data;
   const info = context.store.info(blobId);
   context.verifier.verify(ticket, { blobId, op: 'get', bytes: info?.size ?? 0 });
+  if (info && offset > info.size) throw new DfsError('BAD_REQUEST', `offset ${offset} is past the blob's ${info.size} bytes`);
   let reader;
   try {
     reader = await context.store.openReader(blobId);
@@ -218,13 +219,32 @@ export async function blobGet(context: NodeContext, request: Incoming<'blob.get'
     throw error;
   }
   context.activeTransfers++;
-  const { stream } = reader;
-  stream.once('error', (error: unknown) => {
+  const verified = reader.stream;
+  verified.once('error', (error: unknown) => {
     const problem = isDfsError(error, 'CORRUPT') ? 'corrupt' : 'aborted';
     reportBlobError(context, blobId, problem, error instanceof Error ? error.message : String(error));
   });
-  stream.once('close', () => context.activeTransfers--);
-  return { data: { size: reader.size, sha256: reader.sha256 }, body: { stream, bytes: reader.size } };
+  verified.once('close', () => context.activeTransfers--);
+  // A resumed read still hashes the blob from its first byte: the bytes before `offset` are read, not sent.
+  const stream = offset > 0 ? pipeline(verified, skipBytes(offset), () => undefined) : verified;
+  return { data: { size: reader.size, sha256: reader.sha256 }, body: { stream, bytes: reader.size - offset } };
+}
+
+function skipBytes(count: number): Transform {
+  let left = count;
+  return new Transform({
+    readableHighWaterMark: IO_CHUNK_BYTES,
+    writableHighWaterMark: IO_CHUNK_BYTES,
+    transform(chunk: Buffer, _encoding, callback) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        return callback();
+      }
+      const rest = left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
+      callback(null, rest);
+    },
+  });
 }
 
 function reportBlobError(context: NodeContext, blobId: string, problem: 'missing' | 'corrupt' | 'aborted', message: string): void {

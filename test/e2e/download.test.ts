@@ -1,0 +1,122 @@
+// Download step 6 through real `build/dfs` processes: a damaged copy, or a node dying in the middle of
+// a read, costs the client a retry from another replica (resuming where it stopped), never wrong bytes;
+// the master stops counting a copy found damaged.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+import { loginAt } from '../helpers/client';
+import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
+import { randomFile, sha256Of } from '../helpers/files';
+
+const MIB = 1024 * 1024;
+
+/**
+ * Three nodes whose --capacity differs, so the master's choice of the node to read from (most room
+ * first among idle nodes) is known: node1, then node2, then node3.
+ */
+async function rankedCluster(t: Test): Promise<TestCluster> {
+  const cluster = await startCluster(t, 0);
+  for (const [index, capacity] of ['300M', '200M', '100M'].entries()) cluster.nodes.push(await cluster.startNode(`node${index + 1}`, ['--capacity', capacity]));
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await waitFor('three live nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 3 ? true : undefined));
+  return cluster;
+}
+
+/** Changes one byte in the middle of a file, keeping its size. */
+async function damage(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    const { size } = await handle.stat();
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, Math.floor(size / 2));
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await handle.write(byte, 0, 1, Math.floor(size / 2));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What a process has written so far (to files and sockets), from /proc. */
+async function bytesWritten(pid: number): Promise<number> {
+  return Number(/wchar:\s+(\d+)/.exec(await fs.readFile(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+}
+
+t.test('two of three copies damaged on disk: get and cat still deliver the right bytes; the damaged copies stop counting', async (t) => {
+  const cluster = await rankedCluster(t);
+  const work = await tempDir(t);
+  const local = path.join(work, 'f');
+  await randomFile(local, 8 * MIB + 3);
+  const sha256 = await sha256Of(local);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  t.equal((await admin.put(local, '/f')).replicas?.have, 3, 'three copies');
+  const copies = (await blobFiles(cluster)).filter((file) => !file.temporary);
+  t.same(copies.map((copy) => copy.node), ['node1', 'node2', 'node3'], 'one on each node');
+  for (const copy of copies.filter((file) => file.node !== 'node3')) await damage(copy.file);
+
+  const out = path.join(work, 'back');
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `get /f ${out}`], { env: shellEnv(cluster), timeoutMs: 60_000 });
+  t.equal(run.code, 0, `get succeeded\n${run.stderr}`);
+  t.equal(await sha256Of(out), sha256, 'with the file\'s bytes (read first from the damaged copies, then from node3)');
+  t.same((await fs.readdir(work)).sort(), ['back', 'f'], 'and no temporary file left beside it');
+  const entry = await waitFor('the damaged copies to be marked bad', async () => {
+    const stat = await admin.stat('/f');
+    return stat.replicas?.have === 1 ? stat : undefined;
+  });
+  t.equal(entry.replicas?.nodes.length, 1, 'only the good copy is listed');
+
+  const cat = await runDfs(['shell', masterAddress(cluster), '-c', 'cat /f'], { env: shellEnv(cluster), timeoutMs: 60_000 });
+  t.equal(cat.code, 0, `cat succeeded\n${cat.stderr}`);
+});
+
+t.test('the node serving a download is killed (SIGKILL) in the middle: cat resumes from another replica, every byte right', async (t) => {
+  const cluster = await rankedCluster(t);
+  const work = await tempDir(t);
+  const local = path.join(work, 'big');
+  const size = 64 * MIB;
+  await randomFile(local, size);
+  const sha256 = await sha256Of(local);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  t.equal((await admin.put(local, '/big')).replicas?.have, 3, 'three copies');
+
+  const shell = spawn(DFS, ['shell', masterAddress(cluster), '-c', 'cat /big'], { env: shellEnv(cluster), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => shell.once('exit', (code) => resolve(code)));
+  const hash = createHash('sha256');
+  let received = 0;
+  // Read 4 MiB, then stop reading: back-pressure holds the transfer half way while the node is killed.
+  await new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer): void => {
+      hash.update(chunk);
+      received += chunk.length;
+      if (received < 4 * MIB) return;
+      shell.stdout.off('data', onData);
+      shell.stdout.pause();
+      resolve();
+    };
+    shell.stdout.on('data', onData);
+  });
+  const serving = cluster.nodes[0];
+  if (!serving) throw new Error('no node1');
+  // Until the socket buffers between are full, the kernel would still deliver what they hold after the kill.
+  await waitFor('the transfer to stall', async () => {
+    const before = await bytesWritten(serving.child.pid ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return (await bytesWritten(serving.child.pid ?? 0)) === before ? true : undefined;
+  });
+  serving.child.kill('SIGKILL');
+  await serving.exited;
+  t.ok(received < size / 2, `killed after ${received} of ${size} bytes`);
+  shell.stdout.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    received += chunk.length;
+  });
+  shell.stdout.resume();
+  t.equal(await exited, 0, `cat succeeded\n${stderr}`);
+  t.equal(received, size, 'every byte arrived, once');
+  t.equal(hash.digest('hex'), sha256, 'and they are the file\'s');
+});
