@@ -129,6 +129,9 @@ export const CHAIN_REPAIRS_MAX = 3;
 export const CHAIN_REPAIR_DELAY_MS = 500;
 /** Nodes the master asks, one after another, to prepare a read before it gives up. */
 export const READ_PREPARE_TRIES_MAX = 3;
+/** Files put -r, get -r and cp -r move at once: enough to overlap each file's round trips to the master
+ * and the nodes, few enough not to crowd them (each also holds a replication chain). */
+export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;
 /** Nodes a download reads from (each retry resumes where the last one stopped) before it gives up. */
 export const GET_TRIES_MAX = 4;
 

@@ -6,11 +6,13 @@ import * as localPath from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { LocalFileError, type ProgressListener } from '../../../client/api';
+import { TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
-import { baseName, joinPath, resolvePath } from '../../../paths';
+import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../../paths';
 import { formatSize } from '../../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
-import { CommandError, CommandFailed, reportError } from '../errors';
+import { CommandError, CommandFailed, reasonOf, reportError } from '../errors';
+import { localReason, walkLocal } from './local-walk';
 import { expectOperands, parseFlags } from '../parse';
 
 const PROGRESS_INTERVAL_MS = 200;
@@ -52,6 +54,12 @@ async function isLocalDirectory(path: string): Promise<boolean> {
   return fs.stat(path).then((stats) => stats.isDirectory(), () => false);
 }
 
+/** `dfs: CMD: SUBJECT: reason` for a failed transfer: the local path for this machine's failures, else SUBJECT. */
+function transferErrorLine(command: string, subject: string, error: unknown): string {
+  if (error instanceof LocalFileError) return `dfs: ${command}: ${error.localPath}: ${error.reason}\n`;
+  return `dfs: ${command}: ${subject}: ${reasonOf(error)}\n`;
+}
+
 /**
  * Runs one transfer, reporting its failure as `dfs: CMD: SUBJECT: reason`: the remote path for the
  * cluster's refusals, the local path for this machine's.
@@ -60,73 +68,304 @@ async function transfer(out: ShellOutput, command: string, subject: string, work
   try {
     await work();
   } catch (error) {
-    if (error instanceof LocalFileError) reportError(out, command, error.localPath, error.reason);
-    else reportError(out, command, subject, error);
+    out.stderr(transferErrorLine(command, subject, error));
     throw new CommandFailed(1);
   }
 }
 
+/** A failed filesystem call on this machine (a directory where get -r writes a file) as a LocalFileError for `path`;
+ * Node's fs errors carry the path they were about, network ones do not. */
+function localFailure(path: string, error: unknown): unknown {
+  const fsError = error instanceof Error && !isDfsError(error) && typeof (error as NodeJS.ErrnoException).path === 'string';
+  return fsError ? new LocalFileError(path, localReason(error)) : error;
+}
+
+function existsHint(error: unknown): unknown {
+  return isDfsError(error, 'EXISTS') ? new CommandError('File exists (put -f replaces it)') : error;
+}
+
+interface PutRequest {
+  source: string;
+  typed: string | undefined;
+  overwrite: boolean;
+  wait: boolean;
+}
+
+async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest): Promise<void> {
+  const { source, typed, wait } = request;
+  await transfer(out, 'put', typed ?? localPath.basename(source), async () => {
+    let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
+    if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
+    const progress = progressLine(out);
+    let entry;
+    try {
+      entry = await ctx.api.put(source, target, { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
+    } catch (error) {
+      throw existsHint(error);
+    } finally {
+      progress.done();
+    }
+    const replicas = entry.replicas;
+    if (wait && replicas) out.stdout(`${target}: replicated ${replicas.have}/${replicas.want}\n`);
+    if (!wait) out.stdout(`${target}: stored; replication continues\n`);
+  });
+}
+
 export const put: ShellCommand = {
   name: 'put',
-  usage: 'put [-f] [--no-wait] LOCAL [REMOTE]',
-  summary: 'upload a local file',
+  usage: 'put [-r] [-f] [--no-wait] LOCAL [REMOTE]',
+  summary: 'upload a local file or directory',
   details: [
     'REMOTE defaults to the file\'s name in the working directory; a directory there receives it.',
     'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
-    '-f         replace an existing file',
+    '-r         upload a directory and everything beneath it, empty directories too, like cp -r:',
+    '           REMOTE is made with its parents, or an existing directory REMOTE receives it;',
+    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; symlinks and special files are skipped with a warning;`,
+    '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
+    '-f         replace existing files',
     '--no-wait  return once the first copy is committed; replication carries on',
   ],
   completes: 'paths',
   async run(args, ctx, out) {
     const wait = !args.includes('--no-wait');
-    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'f');
+    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'fr');
     expectOperands(operands, 1, 2);
-    const source = operands[0] ?? '';
-    const typed = operands[1];
-    const remoteSubject = typed ?? localPath.basename(source);
-    await transfer(out, 'put', remoteSubject, async () => {
-      let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
-      if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
-      const progress = progressLine(out);
-      let entry;
-      try {
-        entry = await ctx.api.put(source, target, { overwrite: flags.has('f'), wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
-      } catch (error) {
-        if (isDfsError(error, 'EXISTS')) throw new CommandError('File exists (put -f replaces it)');
-        throw error;
-      } finally {
-        progress.done();
-      }
-      const replicas = entry.replicas;
-      if (wait && replicas) out.stdout(`${target}: replicated ${replicas.have}/${replicas.want}\n`);
-      if (!wait) out.stdout(`${target}: stored; replication continues\n`);
-    });
+    const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait };
+    if (!(await isLocalDirectory(request.source))) return putFile(ctx, out, request);
+    if (!flags.has('r')) {
+      reportError(out, 'put', request.source, new CommandError('Is a directory (put -r uploads a directory)'));
+      throw new CommandFailed(1);
+    }
+    await putTree(ctx, out, request);
   },
 };
 
 export const get: ShellCommand = {
   name: 'get',
-  usage: 'get REMOTE [LOCAL]',
-  summary: 'download a file (verified; nothing is left behind if it fails)',
-  details: ['LOCAL defaults to the file\'s name in the local working directory; a local directory receives it.'],
+  usage: 'get [-r] REMOTE [LOCAL]',
+  summary: 'download a file or directory (verified; nothing is left behind if it fails)',
+  details: [
+    'LOCAL defaults to the file\'s name in the local working directory; a local directory receives it.',
+    'An existing local file is replaced, once the new bytes are complete and verified.',
+    '-r  download a directory and everything beneath it, empty directories too, like cp -r:',
+    '    LOCAL is made with its parents, or an existing directory LOCAL receives it;',
+    `    ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; a file that fails is reported and the others still come;`,
+    '    ends with "LOCAL: N files, SIZE downloaded"',
+  ],
   completes: 'paths',
   async run(args, ctx, out) {
-    const { operands } = parseFlags(args, '');
+    const { flags, operands } = parseFlags(args, 'r');
     expectOperands(operands, 1, 2);
     const typed = operands[0] ?? '';
+    const typedLocal = operands[1];
+    if (flags.has('r')) {
+      let directory: string | undefined;
+      await transfer(out, 'get', typed, async () => {
+        const source = resolvePath(ctx.cwd, typed);
+        if (await isRemoteDirectory(ctx, source)) directory = source;
+      });
+      // Like cp -r, -r on a file is a plain get.
+      if (directory !== undefined) return getTree(ctx, out, directory, typedLocal);
+    }
     await transfer(out, 'get', typed, async () => {
       const source = resolvePath(ctx.cwd, typed);
-      let target = operands[1] ?? baseName(source);
+      let target = typedLocal ?? baseName(source);
       if (await isLocalDirectory(target)) target = localPath.join(target, baseName(source));
       const progress = progressLine(out);
       try {
         await ctx.api.get(source, target, progress.listener ? { onProgress: progress.listener } : {});
+      } catch (error) {
+        throw isDfsError(error, 'IS_A_DIRECTORY') ? new CommandError('Is a directory (get -r downloads a directory)') : error;
       } finally {
         progress.done();
       }
     });
   },
 };
+
+/** One transfer of put -r or get -r: `source` and `target` are local and remote paths (or the reverse). */
+interface TreeFile {
+  source: string;
+  target: string;
+  size: number;
+}
+
+/** What a tree transfer did so far; failures were reported as they happened. */
+interface TreeTally {
+  files: number;
+  bytes: number;
+  failures: number;
+}
+
+/** Runs `work` on every item, at most `width` at once; `work` reports its own failures and never rejects. */
+export async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+interface TreeProgress {
+  /** A listener for one file that adds the bytes it moves to the tree's total; undefined off a terminal. */
+  forFile(): ProgressListener | undefined;
+  /** Writes a line to stderr without leaving it on the end of the progress line. */
+  warn(text: string): void;
+  done(): void;
+}
+
+/** One progress line for the whole tree, whichever files are moving. */
+function treeProgress(out: ShellOutput, totalBytes: number): TreeProgress {
+  const line = progressLine(out);
+  const listener = line.listener;
+  let movedBytes = 0;
+  return {
+    forFile() {
+      if (!listener) return undefined;
+      let fileBytes = 0;
+      // A retried download starts its count again from 0: the difference keeps the total right.
+      return (bytes) => {
+        movedBytes += bytes - fileBytes;
+        fileBytes = bytes;
+        listener(movedBytes, totalBytes);
+      };
+    },
+    warn(text) {
+      line.done();
+      out.stderr(text);
+    },
+    done: line.done,
+  };
+}
+
+/** Moves every file, `TREE_TRANSFERS_IN_FLIGHT_MAX` at once, reporting each failure as `dfs: CMD: SUBJECT: reason`. */
+async function transferFiles(
+  out: ShellOutput,
+  command: 'put' | 'get',
+  files: readonly TreeFile[],
+  tally: TreeTally,
+  move: (file: TreeFile, onProgress: ProgressListener | undefined) => Promise<number>,
+): Promise<void> {
+  const progress = treeProgress(out, files.reduce((sum, file) => sum + file.size, 0));
+  try {
+    await inParallel(files, TREE_TRANSFERS_IN_FLIGHT_MAX, async (file) => {
+      try {
+        // Awaited first: `tally.bytes += await …` would add to the total read before the wait.
+        const bytes = await move(file, progress.forFile());
+        tally.bytes += bytes;
+        tally.files++;
+      } catch (error) {
+        // The remote path names the file, as for one file: the target of put, the source of get.
+        const remote = command === 'put' ? file.target : file.source;
+        progress.warn(transferErrorLine(command, remote, command === 'put' ? existsHint(error) : localFailure(file.target, error)));
+        tally.failures++;
+      }
+    });
+  } finally {
+    progress.done();
+  }
+}
+
+/** The summary line, then the command fails if anything did. */
+function finishTree(out: ShellOutput, root: string, verb: 'uploaded' | 'downloaded', tally: TreeTally): void {
+  out.stdout(`${root}: ${tally.files} ${tally.files === 1 ? 'file' : 'files'}, ${formatSize(tally.bytes)} ${verb}\n`);
+  if (tally.failures > 0) throw new CommandFailed(tally.failures);
+}
+
+/** True when `path` lies inside a directory that could not be made (its failure is already reported). */
+const underFailed = (failed: readonly string[], path: string, within: (path: string, ancestor: string) => boolean): boolean =>
+  failed.some((directory) => within(path, directory));
+
+const isWithinLocal = (path: string, ancestor: string): boolean => path.startsWith(`${ancestor}${localPath.sep}`);
+
+/**
+ * put -r: the remote root is made (with parents; an existing directory is merged into), then every
+ * directory beneath in path order as the local walk finds it, then the files, several at once.
+ */
+async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest): Promise<void> {
+  const name = localPath.basename(localPath.resolve(request.source));
+  let root = '';
+  await transfer(out, 'put', request.typed ?? name, async () => {
+    root = resolvePath(ctx.cwd, request.typed ?? name);
+    if (request.typed !== undefined && name !== '' && (await isRemoteDirectory(ctx, root))) root = joinPath(root, name);
+    await ctx.api.mkdir(root, true);
+  });
+  const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
+  const files: TreeFile[] = [];
+  const failed: string[] = [];
+  for await (const entry of walkLocal(request.source)) {
+    const target = entry.relative === '' ? root : joinPath(root, entry.relative);
+    if (underFailed(failed, target, isWithin)) continue;
+    if (entry.kind === 'file') files.push({ source: entry.path, target, size: entry.size });
+    else if (entry.kind === 'other') out.stderr(`dfs: put: ${entry.path}: skipped: not a regular file\n`);
+    else if (entry.kind === 'unreadable') {
+      reportError(out, 'put', entry.path, new CommandError(entry.reason));
+      tally.failures++;
+    } else if (target !== root) {
+      try {
+        await ctx.api.mkdir(target, true);
+      } catch (error) {
+        reportError(out, 'put', target, error);
+        failed.push(target);
+        tally.failures++;
+      }
+    }
+  }
+  await transferFiles(out, 'put', files, tally, async (file, onProgress) => {
+    const entry = await ctx.api.put(file.source, file.target, { overwrite: request.overwrite, wait: request.wait, ...(onProgress ? { onProgress } : {}) });
+    return entry.size;
+  });
+  finishTree(out, root, 'uploaded', tally);
+}
+
+/** A tree entry's path below `root` as local path components; a master listing anything else is refused. */
+function relativeParts(root: string, path: string): string[] {
+  validatePath(path);
+  if (path === root || !isWithin(path, root)) throw new CommandError(`the master listed ${path} in the tree of ${root}`);
+  return path.slice(root === '/' ? 1 : root.length + 1).split('/');
+}
+
+/**
+ * get -r: the local root is made (mkdir -p; an existing directory is merged into), then every
+ * directory as the remote tree lists it (in path order), then the files, several at once. An
+ * existing local file is replaced, as a single get replaces it.
+ */
+async function getTree(ctx: ShellContext, out: ShellOutput, source: string, typedLocal: string | undefined): Promise<void> {
+  const name = baseName(source);
+  let root = typedLocal ?? (name === '' ? '.' : name);
+  if (typedLocal !== undefined && name !== '' && (await isLocalDirectory(root))) root = localPath.join(root, name);
+  await transfer(out, 'get', root, () => makeLocalDirectory(root));
+  const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
+  const files: TreeFile[] = [];
+  const failed: string[] = [];
+  for await (const entry of ctx.api.tree(source)) {
+    if (entry.path === source) continue;
+    const target = localPath.join(root, ...relativeParts(source, entry.path));
+    if (underFailed(failed, target, isWithinLocal)) continue;
+    if (entry.kind === 'file') {
+      files.push({ source: entry.path, target, size: entry.size });
+      continue;
+    }
+    try {
+      await makeLocalDirectory(target);
+    } catch (error) {
+      out.stderr(transferErrorLine('get', entry.path, error));
+      failed.push(target);
+      tally.failures++;
+    }
+  }
+  await transferFiles(out, 'get', files, tally, async (file, onProgress) => (await ctx.api.get(file.source, file.target, onProgress ? { onProgress } : {})).size);
+  finishTree(out, root, 'downloaded', tally);
+}
+
+async function makeLocalDirectory(path: string): Promise<void> {
+  await fs.mkdir(path, { recursive: true }).catch((error: unknown) => {
+    throw new LocalFileError(path, localReason(error));
+  });
+}
 
 /** The shell's stdout as a byte stream; a text-only output (tests) gets the bytes decoded as UTF-8. */
 function byteOutput(out: ShellOutput): NodeJS.WritableStream {
