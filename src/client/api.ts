@@ -54,6 +54,9 @@ export interface PutOptions {
   wait?: boolean;
 }
 
+/** A copy's options: as put's, without progress (no bytes pass through the client). */
+export type CopyOptions = Pick<PutOptions, 'overwrite' | 'wait'>;
+
 export interface GetOptions {
   onProgress?: ProgressListener;
 }
@@ -83,6 +86,9 @@ export interface ClusterApi {
   nodes(): Promise<NodeInfo[]>;
   /** Streams a local file to a node (never held in memory); resolves once the master committed it. */
   put(localPath: string, remotePath: string, options?: PutOptions): Promise<Entry>;
+  /** Copies a file on the cluster's side (a node holding it writes the copy; no bytes reach this client),
+   * waiting for its replicas like put. */
+  copy(source: string, target: string, options?: CopyOptions): Promise<Entry>;
   /** Downloads to a temporary file beside `localPath`, checks size and SHA-256, then renames it:
    * a failed get leaves nothing under `localPath`. */
   get(remotePath: string, localPath: string, options?: GetOptions): Promise<Fetched>;

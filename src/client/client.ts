@@ -7,7 +7,7 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
-import { LocalFileError, type ClusterApi, type Entry, type Fetched, type FindFilter, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
+import { LocalFileError, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
 import { download, receiveFile, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
@@ -164,6 +164,12 @@ export class RemoteClient implements ClusterApi {
     await sendFile(this.options.caPem, localPath, stats.size, begin, options.onProgress);
     if (options.wait !== false) await this.waitForReplicas(remotePath, begin.blobId, stats.size);
     return this.stat(remotePath);
+  }
+
+  async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {
+    const { blobId } = await this.call('fs.copy', { source, target, overwrite: options.overwrite ?? false });
+    if (options.wait !== false) await this.waitForReplicas(target, blobId, (await this.stat(target)).size);
+    return this.stat(target);
   }
 
   /** Upload step 7: asks (each answer held up to REPLICATION_WAIT_MS) until the chain settled, within the

@@ -142,6 +142,13 @@ export const MESSAGES = {
     obj({ blobId, problem: literal('missing', 'corrupt', 'aborted'), message: str({ max: 1024 }) }),
     empty,
   ),
+  /** A server-side copy of a file: a node holding it copies the blob locally and replicates the copy like
+   * an upload (the bytes never reach the client). Answered once the copy is committed; `blobId` names it
+   * for file.put.wait. */
+  'fs.copy': message('master', 'user', obj({ source: path, target: path, overwrite: bool() }), obj({ blobId })),
+  /** fs.copy, master → a node holding `sourceBlobId`: store its bytes (checked as read) as `blobId`, forwarded
+   * down `chain` as they are read; reported with node.blob.stored, answered after the master committed. */
+  'node.copy': message('node', 'master', obj({ sourceBlobId: blobId, blobId, size: bytes, chain }), obj({ size: bytes, sha256 })),
   /** Master → node: the catalog no longer needs these blobs. Answers how many were held and removed. */
   'node.blob.delete': message('node', 'master', obj({ blobIds: array(blobId, { max: BLOB_DELETE_BATCH_MAX }) }), obj({ removed: int() })),
 

@@ -1,6 +1,7 @@
 // The data path through real `build/dfs` processes: put/get/cat round trips byte for byte, one
 // copy on exactly one node's disk (--replicas 1; chains are replication.test.ts's), isolation between users, refused tickets, rm freeing the blob.
 
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -8,7 +9,7 @@ import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { connectNode } from '../../src/client/transfer';
 import { createBlobId } from '../../src/store/blobs';
-import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { randomFile, sha256Of } from '../helpers/files';
 import { codeOf, loginAt } from '../helpers/client';
 import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
@@ -127,4 +128,45 @@ t.test('rm frees the blob on every node that holds it', async (t) => {
   t.match(run.stdout, /Replicas:\s+2\/3/, 'stat shows two of three replicas (two nodes exist)');
   await waitFor('the blob to be deleted on its nodes', async () => ((await blobFiles(cluster)).length === 0 ? true : undefined));
   t.pass('no blob left on any node');
+});
+
+/** What a process has read so far (files, sockets), from /proc. */
+async function bytesRead(pid: number): Promise<number> {
+  return Number(/rchar:\s+(\d+)/.exec(await fs.readFile(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+}
+
+t.test('cp copies on the nodes: the copy has 3 whole replicas of its own, the shell reads almost nothing, rm of the source keeps it', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const work = await tempDir(t);
+  const size = 32 * MIB;
+  const local = path.join(work, 'a');
+  await randomFile(local, size);
+  const sha256 = await sha256Of(local);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await admin.put(local, '/a');
+
+  // An interactive shell, so its /proc counters can be read after cp and before it exits.
+  const shell = spawn(DFS, ['shell', masterAddress(cluster)], { env: shellEnv(cluster), stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  shell.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  shell.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  shell.stdin.write('cp /a /b; pwd\n');
+  await waitFor('cp, then pwd, to finish', async () => (output.includes('/\n') ? true : undefined), 60_000);
+  const read = await bytesRead(shell.pid ?? 0);
+  shell.stdin.end();
+  await new Promise((resolve) => shell.once('exit', resolve));
+  t.equal(output, '/\n', 'cp said nothing, as cp(1)');
+  t.ok(read < size / 4, `the shell read ${read} bytes while ${size} were copied`);
+
+  const copy = await admin.stat('/b');
+  t.equal(copy.sha256, sha256, 'the copy has the file\'s hash');
+  t.equal(copy.replicas?.have, 3, 'and three replicas (cp waited for them)');
+  const copies = (await blobFiles(cluster)).filter((file) => !file.temporary && file.name.endsWith(`.${size}.${sha256}`));
+  t.equal(copies.length, 6, 'six blob files: three of the source, three of the copy');
+  for (const file of copies) t.equal(await sha256Of(file.file), sha256, `${file.node}/${file.name.slice(0, 8)} is whole`);
+  await admin.remove('/a', false);
+  await waitFor('the source\'s blobs to go', async () => ((await blobFiles(cluster)).length === 3 ? true : undefined));
+  const back = path.join(work, 'back');
+  await admin.get('/b', back);
+  t.equal(await sha256Of(back), sha256, 'the copy reads back whole once the source is gone');
 });

@@ -3,7 +3,7 @@
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
-import type { ClusterApi, Entry, EntryKind, Fetched, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
+import type { ClusterApi, CopyOptions, Entry, EntryKind, Fetched, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
 import { DfsError } from '../../src/net/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
@@ -152,6 +152,22 @@ export class MemoryCluster implements ClusterApi {
     for (const [candidate] of moved) this.entries.delete(candidate);
     for (const [candidate, entry] of moved) this.entries.set(destination + candidate.slice(source.length), entry);
     return this.entryAt(moving, destination);
+  }
+
+  /** Like the master's fs.copy: a file to an exact path whose parent is a directory; a file replaces a file only with overwrite. */
+  async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {
+    this.calls.push(`copy ${source} ${target}`);
+    validatePath(target);
+    const copied = this.lookup(source);
+    if (copied.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory (cp -r copies directories)');
+    if (source === target) throw new DfsError('BAD_REQUEST', 'source and target are the same file');
+    const replaced = this.entries.get(target);
+    if (replaced?.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory');
+    if (replaced && !options.overwrite) throw new DfsError('EXISTS', 'file exists');
+    if (this.lookup(parentOf(target)).kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', 'not a directory');
+    const entry = { ...copied, mtimeMs: this.now };
+    this.entries.set(target, entry);
+    return this.entryAt(entry, target);
   }
 
   async *find(path: string, filter: FindFilter): AsyncIterable<Entry> {

@@ -1,4 +1,4 @@
-// mkdir, rm, mv and stat through the registry: what changes in the namespace, what is printed,
+// mkdir, rm, mv, cp and stat through the registry: what changes in the namespace, what is printed,
 // and that each failing operand is reported as `dfs: CMD: PATH: reason` while the rest proceed.
 
 process.env.TZ = 'UTC';
@@ -115,6 +115,49 @@ t.test('mv: a file replaces a file, as mv(1) does', async (t) => {
   t.equal((await run(ctx, 'mv photos/cat.jpg photos/dog.jpg')).status, 'ok');
   t.equal(cluster.entries.get('/photos/dog.jpg')?.bytes, 300_000);
   t.notOk(cluster.entries.has('/photos/cat.jpg'));
+});
+
+t.test('cp: a file to a new name or into a directory; several into a directory; the copy is the master\'s', async (t) => {
+  const cluster = sampleCluster();
+  const ctx = testContext(cluster);
+  t.equal((await run(ctx, 'cp readme.txt copy.txt')).status, 'ok');
+  t.same(cluster.entries.get('/copy.txt')?.bytes, 1234);
+  t.equal((await run(ctx, 'cp photos/cat.jpg photos/dog.jpg empty')).status, 'ok');
+  t.same((await run(ctx, 'ls empty')).stdout, 'cat.jpg\ndog.jpg\n');
+  t.ok(cluster.entries.has('/photos/cat.jpg'), 'the source stays');
+  t.ok(cluster.calls.includes('copy /photos/cat.jpg /empty/cat.jpg'), 'asked the cluster to copy (no get/put)');
+});
+
+t.test('cp: refusals — an existing file without -f, a directory without -r, a directory into itself, SRC… DIR', async (t) => {
+  const cluster = sampleCluster();
+  const ctx = testContext(cluster);
+  t.equal((await run(ctx, 'cp readme.txt photos/cat.jpg')).stderr, 'dfs: cp: readme.txt: File exists (cp -f replaces it)\n');
+  t.equal((await run(ctx, 'cp -f readme.txt photos/cat.jpg')).status, 'ok');
+  t.equal(cluster.entries.get('/photos/cat.jpg')?.bytes, 1234, '-f replaced it');
+  t.equal((await run(ctx, 'cp docs x')).stderr, "dfs: cp: docs: -r not specified; omitting directory 'docs'\n");
+  t.equal((await run(ctx, 'cp -r docs docs/notes')).stderr, "dfs: cp: docs: cannot copy a directory, 'docs', into itself, 'docs/notes'\n");
+  t.equal((await run(ctx, 'cp readme.txt docs/guide.md nowhere')).stderr, "dfs: cp: target 'nowhere' is not a directory\n");
+  t.equal((await run(ctx, 'cp nope x')).stderr, 'dfs: cp: nope: No such file or directory\n');
+  t.equal((await run(ctx, 'cp readme.txt readme.txt')).stderr, 'dfs: cp: readme.txt: source and target are the same file\n');
+  t.notOk(cluster.entries.has('/x') || cluster.entries.has('/nowhere'), 'nothing made');
+});
+
+t.test('cp -r: a whole tree to a new name, then merged into an existing directory; failures per file', async (t) => {
+  const cluster = sampleCluster();
+  const ctx = testContext(cluster);
+  const result = await run(ctx, 'cp -r docs backup');
+  t.equal(result.status, 'ok', result.stderr);
+  t.equal(result.stdout, '/backup: 3 files, 5.0M copied\n');
+  for (const path of ['/backup/guide.md', '/backup/notes/today.txt', '/backup/my report.pdf']) t.ok(cluster.entries.has(path), path);
+  t.equal((await run(ctx, 'cp -r docs empty')).status, 'ok');
+  t.ok(cluster.entries.has('/empty/docs/notes/today.txt'), 'into an existing directory: DIR/name');
+  cluster.entries.delete('/empty/docs/guide.md');
+  const again = await run(ctx, 'cp -r docs empty');
+  t.equal(again.status, 'failed', 'existing files without -f fail');
+  t.match(again.stderr, 'dfs: cp: /empty/docs/notes/today.txt: File exists (cp -f replaces it)');
+  t.equal(again.stdout, '/empty/docs: 1 file, 2.0K copied\n', 'the others are still copied');
+  t.equal((await run(ctx, 'cp -rf docs /')).stderr, "dfs: cp: docs: cannot copy a directory, 'docs', into itself, '/'\n");
+  t.equal((await run(ctx, 'cp -r -f docs empty')).stdout, '/empty/docs: 3 files, 5.0M copied\n');
 });
 
 t.test('stat: a file with SHA-256, replicas and nodes; a directory with its total', async (t) => {

@@ -123,6 +123,8 @@ function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): 
       return transfers.blobStored(state, request);
     case 'file.get.begin':
       return transfers.getBegin(state, request);
+    case 'fs.copy':
+      return transfers.copyFile(state, request);
     case 'node.blob.error':
       return transfers.blobError(state, request);
     case 'fs.stat':

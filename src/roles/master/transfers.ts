@@ -10,7 +10,7 @@ import type { MessageType } from '../../net/messages';
 import { signTicket } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
-import { chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
+import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
 import { requireSession, type MasterState } from './state';
 
@@ -98,20 +98,69 @@ export async function putBegin(state: MasterState, request: Incoming<'file.put.b
     if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
     throw new DfsError('NO_SPACE', `no storage node has room for ${size} bytes`);
   }
+  const upload = beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs);
+  const address = advertisedAddress(state, chosen.nodeId);
+  const { blobId, chain, expiresMs } = upload;
+  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: upload.ticket(chosen.nodeId, 'put'), expiresMs, chain } };
+}
+
+/** Books a new blob of `target` to be stored first on `first` and replicated down a chain chosen by available storage. */
+function beginUpload(
+  state: MasterState,
+  target: { userId: number; path: string; size: number; overwrite: boolean },
+  first: string,
+  all: Candidate[],
+  nowMs: number,
+): { blobId: string; chain: { nodeId: string; address: string; ticket: string }[]; expiresMs: number; ticket(nodeId: string, op: 'put' | 'replicate'): string } {
+  const { userId, size } = target;
   const blobId = createBlobId();
-  const sign = (nodeId: string, op: 'put' | 'replicate'): string =>
+  const ticket = (nodeId: string, op: 'put' | 'replicate'): string =>
     signTicket(state.identity.ticketKey, { blobId, op, bytesMax: size, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
-  const chain = chooseChain(all, chosen.nodeId, state.replicas, size).map((member) => ({
+  const chain = chooseChain(all, first, state.replicas, size).map((member) => ({
     nodeId: member.nodeId,
     address: advertisedAddress(state, member.nodeId),
-    ticket: sign(member.nodeId, 'replicate'),
+    ticket: ticket(member.nodeId, 'replicate'),
   }));
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   const forgetMs = expiresMs + REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
-  state.uploads.add({ blobId, userId, path, size, overwrite, nodeId: chosen.nodeId, forgetMs }, nowMs);
-  state.chains.begin({ blobId, userId, size, first: chosen.nodeId, members: chain.map((member) => member.nodeId), forgetMs }, nowMs);
-  const address = advertisedAddress(state, chosen.nodeId);
-  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: sign(chosen.nodeId, 'put'), expiresMs, chain } };
+  state.uploads.add({ ...target, blobId, nodeId: first, forgetMs }, nowMs);
+  state.chains.begin({ blobId, userId, size, first, members: chain.map((member) => member.nodeId), forgetMs }, nowMs);
+  return { blobId, chain, expiresMs, ticket };
+}
+
+/**
+ * A server-side copy: the least loaded node holding a good copy (with room for another) writes the new blob
+ * from its own, and replicates it like an upload; the file is committed when that node reports it stored.
+ */
+export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>): Promise<Reply<'fs.copy'>> {
+  const { userId } = requireSession(state, request);
+  const { source, target, overwrite } = request.data;
+  const entry = state.catalog.stat(userId, source);
+  if (entry.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory (cp -r copies directories)');
+  if (entry.blobId === null) throw new Error(`transfers: file ${entry.path} has no blob`);
+  if (entry.path === target) throw new DfsError('BAD_REQUEST', 'source and target are the same file');
+  checkUploadTarget(state, userId, target, overwrite);
+  const nowMs = state.now();
+  const all = candidates(state, nowMs);
+  const holders = new Set(state.catalog.replicasOf(entry.blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
+  const ranked = rankReadNodes(all, holders);
+  if (ranked.length === 0) throw new DfsError('UNAVAILABLE', 'no live node holds a good copy of this file');
+  const holder = ranked.find((node) => availableBytes(node) >= entry.size);
+  if (!holder) throw new DfsError('NO_SPACE', `no node holding this file has room for another ${entry.size} bytes`);
+  const channel = state.nodes.get(holder.nodeId)?.channel;
+  if (!channel) throw new DfsError('UNAVAILABLE', `no link to ${holder.nodeId}`);
+  const upload = beginUpload(state, { userId, path: target, size: entry.size, overwrite }, holder.nodeId, all, nowMs);
+  const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((entry.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+  try {
+    await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain: upload.chain }, { timeoutMs });
+  } catch (error) {
+    // Not committed (a commit that failed abandoned the chain already): forget the booking, drop what the chain stored.
+    state.uploads.take(upload.blobId, state.now());
+    const chain = state.chains.get(upload.blobId, state.now());
+    if (chain && chain.committedSha256 === undefined) await abandonChain(state, chain);
+    throw error; // a missing or damaged source the node reported itself (node.blob.error)
+  }
+  return { data: { blobId: upload.blobId } };
 }
 
 function advertisedAddress(state: MasterState, nodeId: string): string {

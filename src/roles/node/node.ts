@@ -112,6 +112,8 @@ function dispatch(context: NodeContext, request: IncomingOf<ServedBy<'node'>>): 
       return transfers.blobReplicate(context, request);
     case 'node.replicate':
       return transfers.replicateBlob(context, request);
+    case 'node.copy':
+      return transfers.copyBlob(context, request);
     case 'blob.get':
       return transfers.blobGet(context, request);
     case 'node.prepare.get':

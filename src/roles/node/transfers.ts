@@ -4,7 +4,7 @@
 // go out; deletes blobs the master no longer needs. A failed upload leaves nothing on disk.
 
 import { once } from 'node:events';
-import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
+import { PassThrough, pipeline, Transform } from 'node:stream';
 import { IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN } from '../../limits';
 import type { Log } from '../../log';
 import type { Channel, Incoming, Reply } from '../../net/channel';
@@ -36,7 +36,7 @@ export async function blobPut(context: NodeContext, request: Incoming<'blob.put'
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'put', bytes: size });
-  const stored = await storeAndForward(context, request, request.data.chain ?? []);
+  const stored = await storeAndForward(context, request.data, request.body ?? [], request.data.chain ?? []);
   await reportStored(context, blobId, stored, 'node.blob.stored');
   return { data: stored };
 }
@@ -46,23 +46,23 @@ export async function blobReplicate(context: NodeContext, request: Incoming<'blo
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'replicate', bytes: size });
-  const stored = await storeAndForward(context, request, request.data.chain);
+  const stored = await storeAndForward(context, request.data, request.body ?? [], request.data.chain);
   await reportStored(context, blobId, stored, 'node.replica.stored');
   return { data: stored };
 }
 
-/** The body into the blob store and, chunk by chunk, to the next chain member; back-pressure from both. */
+/** Bytes into the blob store and, chunk by chunk, to the next chain member; back-pressure from both. */
 async function storeAndForward(
   context: NodeContext,
-  request: Incoming<'blob.put' | 'blob.replicate'>,
+  blob: { blobId: string; size: number },
+  source: AsyncIterable<unknown> | Iterable<unknown>,
   chain: readonly ChainLink[],
 ): Promise<{ size: number; sha256: string }> {
-  const { blobId, size } = request.data;
+  const { blobId, size } = blob;
   const writer = await context.store.createWriter(blobId, size); // NO_SPACE before a byte is read
   const forward = chain.length > 0 ? new Forward(context, blobId, size, chain) : undefined;
   context.activeTransfers++;
   try {
-    const source = request.body ?? Readable.from([]);
     for await (const chunk of source) {
       if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
       await Promise.all([writer.write(chunk), forward?.write(chunk)]);
@@ -173,6 +173,39 @@ export async function replicateBlob(context: NodeContext, request: Incoming<'nod
   }
 }
 
+/** A server-side copy (fs.copy, asked by the master): a held blob, checked as it is read, stored as a new
+ * blob while forwarded down the chain, then reported like an upload and answered after the commit. */
+export async function copyBlob(context: NodeContext, request: Incoming<'node.copy'>): Promise<Reply<'node.copy'>> {
+  const { sourceBlobId, blobId, size, chain } = request.data;
+  const reader = await openReporting(context, sourceBlobId);
+  if (reader.size !== size) {
+    reader.stream.destroy();
+    throw new DfsError('CORRUPT', `blob ${sourceBlobId} holds ${reader.size} bytes here, not ${size}`);
+  }
+  let stored;
+  try {
+    stored = await storeAndForward(context, { blobId, size }, reader.stream, chain);
+  } catch (error) {
+    if (isDfsError(error, 'CORRUPT')) reportBlobError(context, sourceBlobId, 'corrupt', DfsError.wrap(error).message);
+    throw error;
+  } finally {
+    reader.stream.destroy();
+  }
+  await reportStored(context, blobId, stored, 'node.blob.stored');
+  return { data: stored };
+}
+
+/** Opens a held blob for reading; a missing or damaged one is reported to the master (download step 6). */
+async function openReporting(context: NodeContext, blobId: string): Promise<Awaited<ReturnType<BlobStore['openReader']>>> {
+  try {
+    return await context.store.openReader(blobId);
+  } catch (error) {
+    if (isDfsError(error, 'NOT_FOUND')) reportBlobError(context, blobId, 'missing', DfsError.wrap(error).message);
+    if (isDfsError(error, 'CORRUPT')) reportBlobError(context, blobId, 'corrupt', DfsError.wrap(error).message);
+    throw error;
+  }
+}
+
 /** The master commits the file before the client hears of success. A refusal removes the blob; a lost
  * answer leaves it (the master may have committed it), and the client is told the outcome is unknown. */
 async function reportStored(
@@ -210,14 +243,7 @@ export async function blobGet(context: NodeContext, request: Incoming<'blob.get'
   const info = context.store.info(blobId);
   context.verifier.verify(ticket, { blobId, op: 'get', bytes: info?.size ?? 0 });
   if (info && offset > info.size) throw new DfsError('BAD_REQUEST', `offset ${offset} is past the blob's ${info.size} bytes`);
-  let reader;
-  try {
-    reader = await context.store.openReader(blobId);
-  } catch (error) {
-    if (isDfsError(error, 'NOT_FOUND')) reportBlobError(context, blobId, 'missing', DfsError.wrap(error).message);
-    if (isDfsError(error, 'CORRUPT')) reportBlobError(context, blobId, 'corrupt', DfsError.wrap(error).message);
-    throw error;
-  }
+  const reader = await openReporting(context, blobId);
   context.activeTransfers++;
   const verified = reader.stream;
   verified.once('error', (error: unknown) => {

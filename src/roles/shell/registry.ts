@@ -2,7 +2,7 @@
 // turn what it throws into `dfs: CMD: …` lines, and stop after `exit`.
 
 import { cd, ls, pwd } from './commands/navigation';
-import { mkdir, mv, rm, stat } from './commands/files';
+import { cp, mkdir, mv, rm, stat } from './commands/files';
 import { du, find, tree } from './commands/walk';
 import { passwd, useradd, whoami } from './commands/users';
 import { nodes } from './commands/cluster';
@@ -15,7 +15,7 @@ import { LineSyntaxError, parseLine } from './parse';
 const help = helpCommand(() => COMMANDS);
 
 export const COMMANDS: readonly ShellCommand[] = [
-  ls, cd, pwd, mkdir, rm, mv, stat, put, get, cat, find, du, tree, whoami, passwd, useradd, nodes, help, exit, quit,
+  ls, cd, pwd, mkdir, rm, mv, cp, stat, put, get, cat, find, du, tree, whoami, passwd, useradd, nodes, help, exit, quit,
 ];
 
 export function findCommand(name: string): ShellCommand | undefined {

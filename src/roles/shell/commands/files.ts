@@ -1,13 +1,15 @@
-// Changing the namespace and inspecting one entry: mkdir, rm, mv, stat.
+// Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat.
 
-import type { Entry } from '../../../client/api';
+import type { CopyOptions, Entry } from '../../../client/api';
+import { TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
-import { resolvePath, ROOT } from '../../../paths';
+import { baseName, isWithin, joinPath, resolvePath, ROOT } from '../../../paths';
 import { formatSize } from '../../../units';
-import type { ShellCommand, ShellContext } from '../context';
-import { CommandError, forEachOperand } from '../errors';
+import type { ShellCommand, ShellContext, ShellOutput } from '../context';
+import { CommandError, CommandFailed, forEachOperand, reportError } from '../errors';
 import { formatTable, timeText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
+import { inParallel } from './transfer';
 
 export const mkdir: ShellCommand = {
   name: 'mkdir',
@@ -87,6 +89,99 @@ export const mv: ShellCommand = {
     });
   },
 };
+
+/** A target that is not there yet is undefined. */
+async function statIfAny(ctx: ShellContext, path: string): Promise<Entry | undefined> {
+  return ctx.api.stat(path).catch((error: unknown) => {
+    if (isDfsError(error, 'NOT_FOUND')) return undefined;
+    throw error;
+  });
+}
+
+function copyRefused(error: unknown): unknown {
+  return isDfsError(error, 'EXISTS') ? new CommandError('File exists (cp -f replaces it)') : error;
+}
+
+export const cp: ShellCommand = {
+  name: 'cp',
+  usage: 'cp [-r] [-f] [--no-wait] SRC DST | cp [-r] [-f] [--no-wait] SRC… DIR',
+  summary: 'copy files on the cluster (the bytes never leave the nodes)',
+  details: [
+    'A node holding SRC writes the copy and replicates it; nothing passes through this machine.',
+    'When DST is an existing directory, SRC is copied into it. Waits for the copy\'s replicas, like put.',
+    '-r         copy directories and everything beneath them (-R too); into an existing directory, merged',
+    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; a file that fails is reported and the others are still copied`,
+    '-f         replace existing files',
+    '--no-wait  return once each copy is committed; replication carries on',
+  ],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const wait = !args.includes('--no-wait');
+    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'rRf');
+    expectOperands(operands, 2, Infinity);
+    const options = { overwrite: flags.has('f'), wait };
+    const typedTarget = operands[operands.length - 1] ?? '';
+    const target = resolvePath(ctx.cwd, typedTarget);
+    const targetIsDirectory = (await statIfAny(ctx, target))?.kind === 'dir';
+    const sources = operands.slice(0, -1);
+    if (sources.length > 1 && !targetIsDirectory) throw new CommandError(`target '${typedTarget}' is not a directory`);
+    await forEachOperand(out, 'cp', sources, async (typed) => {
+      const source = resolvePath(ctx.cwd, typed);
+      const entry = await ctx.api.stat(source);
+      const destination = targetIsDirectory ? joinPath(target, baseName(source)) : target;
+      if (entry.kind === 'file') {
+        await ctx.api.copy(source, destination, options).catch((error: unknown) => {
+          throw copyRefused(error);
+        });
+        return;
+      }
+      if (!flags.has('r') && !flags.has('R')) throw new CommandError(`-r not specified; omitting directory '${typed}'`);
+      if (isWithin(destination, source)) throw new CommandError(`cannot copy a directory, '${typed}', into itself, '${typedTarget}'`);
+      await copyTree(ctx, out, source, destination, options);
+    });
+  },
+};
+
+/**
+ * cp -r: the tree is listed first (so the copies never copy themselves), its directories made in path
+ * order, then its files copied several at once; each failure is reported as `dfs: cp: PATH: reason`.
+ */
+async function copyTree(ctx: ShellContext, out: ShellOutput, source: string, destination: string, options: CopyOptions): Promise<void> {
+  if ((await statIfAny(ctx, destination))?.kind !== 'dir') await ctx.api.mkdir(destination, false);
+  const files: { source: string; target: string }[] = [];
+  let failures = 0;
+  let bytes = 0;
+  const failed: string[] = [];
+  for await (const entry of ctx.api.tree(source)) {
+    if (entry.path === source) continue;
+    const target = destination + entry.path.slice(source === ROOT ? 0 : source.length);
+    if (failed.some((directory) => isWithin(target, directory))) continue;
+    if (entry.kind === 'file') {
+      files.push({ source: entry.path, target });
+      continue;
+    }
+    try {
+      await ctx.api.mkdir(target, true);
+    } catch (error) {
+      reportError(out, 'cp', target, error);
+      failed.push(target);
+      failures++;
+    }
+  }
+  let copied = 0;
+  await inParallel(files, TREE_TRANSFERS_IN_FLIGHT_MAX, async (file) => {
+    try {
+      const entry = await ctx.api.copy(file.source, file.target, options);
+      bytes += entry.size;
+      copied++;
+    } catch (error) {
+      reportError(out, 'cp', file.target, copyRefused(error));
+      failures++;
+    }
+  });
+  out.stdout(`${destination}: ${copied} ${copied === 1 ? 'file' : 'files'}, ${formatSize(bytes)} copied\n`);
+  if (failures > 0) throw new CommandFailed(failures);
+}
 
 function statRows(entry: Entry): string[][] {
   const rows = [
