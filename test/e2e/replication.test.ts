@@ -3,11 +3,12 @@
 // master's --replicas, and a chain member killed mid-put leaving the put whole, the copies recorded and
 // completed by the master from the copy that exists.
 
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { sendFile } from '../../src/client/transfer';
-import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
@@ -120,4 +121,28 @@ t.test('throughput: put of 256 MiB with replication 1 and 3 (printed, never judg
   }
   t.comment(`ratio 3 : 1 = ${((rates[1] ?? 0) / (rates[0] ?? 1)).toFixed(2)}`);
   t.pass('measured');
+});
+
+t.test('the client killed (SIGKILL) in the middle of a put: no file in the namespace, no blob or temp file left on any node', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const work = await tempDir(t);
+  const size = 256 * MIB;
+  const local = path.join(work, 'big');
+  await randomFile(local, size);
+  const shell = spawn(DFS, ['shell', masterAddress(cluster), '-c', `put ${local} /big`], { env: shellEnv(cluster), stdio: 'ignore' });
+  const exited = new Promise((resolve) => shell.once('exit', resolve));
+  // Killed once every chain member is writing its copy.
+  await waitFor('three copies being written', async () => {
+    const writing = (await blobFiles(cluster)).filter((file) => file.temporary);
+    const sizes = await Promise.all(writing.map((file) => fs.stat(file.file).then((stats) => stats.size, () => 0)));
+    return writing.length === 3 && sizes.every((bytes) => bytes > 0) ? true : undefined;
+  });
+  shell.kill('SIGKILL');
+  await exited;
+  await waitFor('the nodes to drop what they were writing', async () => ((await blobFiles(cluster)).length === 0 ? true : undefined));
+  t.pass('no blob and no temp file on any node');
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  t.same((await admin.list('/')).map((entry) => entry.name), [], 'nothing in the namespace');
+  const again = await admin.put(local, '/big');
+  t.equal(again.replicas?.have, 3, 'the same put then succeeds (the master holds no stale booking against it)');
 });
