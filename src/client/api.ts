@@ -11,7 +11,8 @@ export interface Entry {
   size: number;
   mtimeMs: number;
   sha256: string | null;
-  /** Files only: live good replicas and the replication factor wanted. */
+  /** Files only: live good replicas and the replication factor wanted; the nodes holding them from stat
+   * only (listings leave `nodes` empty). */
   replicas: { have: number; want: number; nodes: string[] } | null;
 }
 

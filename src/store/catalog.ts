@@ -208,6 +208,7 @@ const SQL = {
   insertUser: `INSERT INTO users (id, name, salt, hash, admin, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
   setPassword: `UPDATE users SET salt = ?2, hash = ?3 WHERE id = ?1`,
   replicasOf: `SELECT node, state FROM replicas WHERE blob = ?1 ORDER BY node`,
+  replicasOfBlobs: `SELECT blob, node, state FROM replicas WHERE blob IN (SELECT value FROM json_each(?1)) ORDER BY blob, node`,
   putReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2, ?3)`,
   setReplicaState: `UPDATE replicas SET state = ?3 WHERE blob = ?1 AND node = ?2`,
   freeReplicas: `UPDATE replicas SET state = ${DELETING} WHERE blob IN (SELECT value FROM json_each(?1))`,
@@ -569,6 +570,20 @@ export class Catalog {
   replicasOf(blobId: string): Replica[] {
     this.checkOpen();
     return this.db.all(SQL.replicasOf, [blobId]).map((row) => ({ nodeId: text(row[0]), state: replicaState(row[1]) }));
+  }
+
+  /** The copies of several blobs in one query (a page of a listing), by blob id; blobs without copies are absent. */
+  replicasOfBlobs(blobIds: readonly string[]): Map<string, Replica[]> {
+    this.checkOpen();
+    const byBlob = new Map<string, Replica[]>();
+    if (blobIds.length === 0) return byBlob;
+    for (const row of this.db.all(SQL.replicasOfBlobs, [JSON.stringify(blobIds)])) {
+      const blobId = text(row[0]);
+      const list = byBlob.get(blobId) ?? [];
+      list.push({ nodeId: text(row[1]), state: replicaState(row[2]) });
+      byBlob.set(blobId, list);
+    }
+    return byBlob;
   }
 
   /** Records (or changes) the state of one copy of a blob on one node. */

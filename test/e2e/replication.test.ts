@@ -21,10 +21,12 @@ t.test('replication 3: every size lands on all three nodes byte for byte; the sh
   const sizes = [0, 1, 65535, 65536, 65537, 48 * MIB];
   for (const size of sizes) await randomFile(path.join(work, `f${size}`), size);
   const commands = sizes.map((size) => `put ${work}/f${size} /f${size}`).join('; ');
-  const run = await runDfs(['shell', masterAddress(cluster), '-c', `${commands}; stat /f${48 * MIB}`], { env: shellEnv(cluster), timeoutMs: 120_000 });
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `${commands}; stat /f${48 * MIB}; ls -l /`], { env: shellEnv(cluster), timeoutMs: 120_000 });
   t.equal(run.code, 0, `the shell succeeded\n${run.stderr}`);
   for (const size of sizes) t.match(run.stdout, `/f${size}: replicated 3/3`, `put of ${size} bytes waited for 3/3`);
   t.match(run.stdout, /Replicas:\s+3\/3/, 'stat shows 3/3');
+  const rows = run.stdout.split('\n').filter((line) => /^-\s/.test(line));
+  t.equal(rows.filter((line) => /\s3\/3\s/.test(line)).length, sizes.length, `ls -l shows 3/3 for every file\n${rows.join('\n')}`);
   t.match(run.stdout, /Nodes:\s+\S+ \(127\.0\.0\.1:\d+\), \S+ \(127\.0\.0\.1:\d+\), \S+ \(127\.0\.0\.1:\d+\)/, 'and the three nodes');
 
   const files = await blobFiles(cluster);

@@ -784,4 +784,9 @@ t.test('addReplica: a chain\'s copy of a live blob is good; of a removed or repl
   t.teardown(() => reopened.close().catch(() => undefined));
   t.same(reopened.replicasOf('b1'), [{ nodeId: 'n1', state: 'deleting' }, { nodeId: 'n2', state: 'deleting' }, { nodeId: 'n3', state: 'deleting' }], 'replayed from the journal');
   t.same(reopened.replicasOf('nothing'), [{ nodeId: 'n3', state: 'deleting' }]);
+  const many = reopened.replicasOfBlobs(['b1', 'nothing', 'b2', 'unknown']);
+  t.same([...many.keys()].sort(), ['b1', 'b2', 'nothing'], 'replicasOfBlobs: every blob with copies, in one query');
+  t.same(many.get('b2'), [{ nodeId: 'n1', state: 'good' }]);
+  t.same(many.get('b1'), reopened.replicasOf('b1'), 'the same as one at a time');
+  t.same(reopened.replicasOfBlobs([]).size, 0);
 });

@@ -6,7 +6,7 @@ import { isDfsError } from '../../net/errors';
 import type { ResponseOf } from '../../net/messages';
 import type { Entry } from '../../store/catalog';
 import { requireSession, type MasterState } from './state';
-import { replicaSummary, scheduleDeletions } from './transfers';
+import { replicaSummaries, replicaSummary, scheduleDeletions } from './transfers';
 
 type WireEntry = ResponseOf<'fs.stat'>;
 
@@ -25,8 +25,18 @@ export function toWire(entry: Entry, replicas?: WireEntry['replicas']): WireEntr
 export async function stat(state: MasterState, request: Incoming<'fs.stat'>): Promise<Reply<'fs.stat'>> {
   const { userId } = requireSession(state, request);
   const entry = state.catalog.stat(userId, request.data.path);
-  // Replicas only here: a listing would cost a catalog lookup per file.
   return { data: toWire(entry, entry.blobId === null ? undefined : replicaSummary(state, entry.blobId)) };
+}
+
+/** A page of entries for the wire, each file with its count of copies (one catalog query for the page);
+ * which nodes hold them is stat's to say, keeping a 10,000-entry page small. */
+function pageToWire(state: MasterState, entries: readonly Entry[]): WireEntry[] {
+  const blobIds = entries.flatMap((entry) => (entry.blobId === null ? [] : [entry.blobId]));
+  const summaries = replicaSummaries(state, blobIds);
+  return entries.map((entry) => {
+    const summary = entry.blobId === null ? undefined : summaries.get(entry.blobId);
+    return toWire(entry, summary && { have: summary.have, want: summary.want, nodes: [] });
+  });
 }
 
 export async function list(state: MasterState, request: Incoming<'fs.list'>): Promise<Reply<'fs.list'>> {
@@ -34,11 +44,11 @@ export async function list(state: MasterState, request: Incoming<'fs.list'>): Pr
   const { path, after, limit } = request.data;
   try {
     const page = state.catalog.list(userId, path, { after, limit });
-    return { data: { entries: page.items.map((entry) => toWire(entry)), next: page.next } };
+    return { data: { entries: pageToWire(state, page.items), next: page.next } };
   } catch (error) {
     // ls of a file lists that file, as ls(1) does.
     if (!isDfsError(error, 'NOT_A_DIRECTORY')) throw error;
-    return { data: { entries: [toWire(state.catalog.stat(userId, path))], next: undefined } };
+    return { data: { entries: pageToWire(state, [state.catalog.stat(userId, path)]), next: undefined } };
   }
 }
 
@@ -65,7 +75,7 @@ export async function find(state: MasterState, request: Incoming<'fs.find'>): Pr
   const { userId } = requireSession(state, request);
   const { path, name, type, size, after, limit } = request.data;
   const page = state.catalog.find(userId, path, { name, type, size }, { after, limit });
-  return { data: { entries: page.items.map((entry) => toWire(entry)), next: page.next } };
+  return { data: { entries: pageToWire(state, page.items), next: page.next } };
 }
 
 export async function du(state: MasterState, request: Incoming<'fs.du'>): Promise<Reply<'fs.du'>> {
@@ -79,5 +89,5 @@ export async function tree(state: MasterState, request: Incoming<'fs.tree'>): Pr
   const { userId } = requireSession(state, request);
   const { path, after, limit } = request.data;
   const page = state.catalog.tree(userId, path, { after, limit });
-  return { data: { entries: page.items.map((entry) => toWire(entry)), next: page.next } };
+  return { data: { entries: pageToWire(state, page.items), next: page.next } };
 }

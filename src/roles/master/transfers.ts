@@ -10,6 +10,7 @@ import type { MessageType } from '../../net/messages';
 import { signTicket } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
+import type { Replica } from '../../store/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
 import { requireSession, type MasterState } from './state';
@@ -385,11 +386,23 @@ async function markBad(state: MasterState, blobId: string, nodeId: string, why: 
 }
 
 /** A file's copies as stat shows them: good copies on live nodes, the factor wanted, and where they are. */
-export function replicaSummary(state: MasterState, blobId: string): { have: number; want: number; nodes: string[] } {
+export function replicaSummary(state: MasterState, blobId: string): ReplicaSummary {
+  return summarize(state, state.catalog.replicasOf(blobId), state.now());
+}
+
+/** The copies of a page of entries (one catalog query): their summaries by blob id. */
+export function replicaSummaries(state: MasterState, blobIds: readonly string[]): Map<string, ReplicaSummary> {
   const nowMs = state.now();
+  const byBlob = state.catalog.replicasOfBlobs(blobIds);
+  return new Map(blobIds.map((blobId) => [blobId, summarize(state, byBlob.get(blobId) ?? [], nowMs)]));
+}
+
+type ReplicaSummary = { have: number; want: number; nodes: string[] };
+
+function summarize(state: MasterState, replicas: readonly Replica[], nowMs: number): ReplicaSummary {
   const nodes: string[] = [];
   let have = 0;
-  for (const replica of state.catalog.replicasOf(blobId)) {
+  for (const replica of replicas) {
     if (replica.state !== 'good') continue;
     const record = state.nodes.get(replica.nodeId);
     const alive = record !== undefined && state.nodes.stateOf(record, nowMs) === 'alive';
