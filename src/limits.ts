@@ -132,6 +132,9 @@ export const READ_PREPARE_TRIES_MAX = 3;
 /** Files put -r, get -r and cp -r move at once: enough to overlap each file's round trips to the master
  * and the nodes, few enough not to crowd them (each also holds a replication chain). */
 export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;
+/** How long a connection to a node waits in a pool for its next transfer, and how many wait per node. */
+export const POOL_IDLE_MS = 10_000;
+export const POOL_IDLE_PER_PEER_MAX = 8;
 /** Nodes a download reads from (each retry resumes where the last one stopped) before it gives up. */
 export const GET_TRIES_MAX = 4;
 

@@ -8,7 +8,8 @@ import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
 import { LocalFileError, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
-import { download, receiveFile, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
+import { ChannelPool, type PeerLinks } from '../net/pool';
+import { download, nodeLinks, receiveFile, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -43,9 +44,13 @@ export class RemoteClient implements ClusterApi {
   private token: string | undefined;
   private identity: Identity | undefined;
   private connecting: Promise<Channel> | undefined;
+  /** Connections to nodes, reused from one transfer to the next. */
+  private readonly pool = new ChannelPool();
+  private readonly links: PeerLinks;
 
   constructor(private readonly options: ConnectClusterOptions) {
     this.masterAddress = formatHostPort(options.address);
+    this.links = nodeLinks(options.caPem, this.pool);
   }
 
   /** Connects and logs in (or resumes the session); used at start and after a lost connection. */
@@ -161,7 +166,7 @@ export class RemoteClient implements ClusterApi {
     });
     if (!stats.isFile()) throw new LocalFileError(localPath, 'not a regular file');
     const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
-    await sendFile(this.options.caPem, localPath, stats.size, begin, options.onProgress);
+    await sendFile(this.links, localPath, stats.size, begin, options.onProgress);
     if (options.wait !== false) await this.waitForReplicas(remotePath, begin.blobId, stats.size);
     return this.stat(remotePath);
   }
@@ -183,11 +188,11 @@ export class RemoteClient implements ClusterApi {
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {
-    return receiveFile(this.options.caPem, this.locate(remotePath), localPath, options.onProgress);
+    return receiveFile(this.links, this.locate(remotePath), localPath, options.onProgress);
   }
 
   async cat(remotePath: string, output: NodeJS.WritableStream, options: GetOptions = {}): Promise<Fetched> {
-    return download(this.options.caPem, this.locate(remotePath), streamSink(output), options.onProgress);
+    return download(this.links, this.locate(remotePath), streamSink(output), options.onProgress);
   }
 
   /** Download steps 1-4 for a file, asked again (avoiding the nodes that failed) when a read must move on. */
@@ -202,6 +207,7 @@ export class RemoteClient implements ClusterApi {
   }
 
   close(): void {
+    this.pool.close();
     this.channel?.close();
     this.channel = undefined;
   }

@@ -15,6 +15,7 @@ import { NODE_CN_PREFIX } from '../net/ca';
 import type { Channel } from '../net/channel';
 import { DfsError, isDfsError } from '../net/errors';
 import type { ResponseOf } from '../net/messages';
+import { ChannelPool, peerLinks, type PeerLinks } from '../net/pool';
 import { connectTls } from '../net/tls';
 import { LocalFileError, type Fetched, type ProgressListener } from './api';
 
@@ -26,6 +27,11 @@ export function transferTimeoutMs(bytes: number): number {
 /** A node's port, as a ticket holder (no client certificate), checking the node's certificate names it. */
 export function connectNode(caPem: string, address: string, nodeId: string): Promise<Channel> {
   return connectTls({ address: parseHostPort(address), caPem, expectCommonName: `${NODE_CN_PREFIX}${nodeId}` });
+}
+
+/** Links to nodes as a ticket holder, through `pool` (each call without one gets its own). */
+export function nodeLinks(caPem: string, pool = new ChannelPool()): PeerLinks {
+  return peerLinks((address, nodeId) => connectNode(caPem, address, nodeId), pool);
 }
 
 /** Counts and hashes bytes as they pass and tells a listener; as a stream it passes them through unchanged. */
@@ -60,14 +66,14 @@ class Meter extends Transform {
 /** Upload step 3: the file's bytes to the node under the ticket, with the chain it forwards them down;
  * resolves when the node (after the master) answers. */
 export async function sendFile(
-  caPem: string,
+  links: PeerLinks,
   localPath: string,
   size: number,
   begin: ResponseOf<'file.put.begin'>,
   onProgress: ProgressListener | undefined,
 ): Promise<ResponseOf<'blob.put'>> {
-  const channel = await connectNode(caPem, begin.address, begin.nodeId);
-  try {
+  // A failure closes the connection, which also stops sending a body the node refused.
+  return links.use(begin.address, begin.nodeId, async (channel) => {
     const source = createReadStream(localPath, { highWaterMark: IO_CHUNK_BYTES });
     const meter = new Meter(size, onProgress);
     // Errors reach the channel through the meter it reads; pipeline tears both down together.
@@ -78,9 +84,7 @@ export async function sendFile(
       { body: { stream: meter, bytes: size }, timeoutMs: transferTimeoutMs(size) },
     );
     return response.data;
-  } finally {
-    channel.close(); // also stops sending a body the node refused
-  }
+  });
 }
 
 /** Where a download's bytes go. */
@@ -103,7 +107,7 @@ const RETRIABLE = new Set(['UNAVAILABLE', 'TIMEOUT', 'CORRUPT', 'NOT_FOUND', 'RA
  * hash runs on across nodes); if the whole does not hash to the file's SHA-256, it starts over elsewhere
  * (when the sink can take its bytes back). Gives up after GET_TRIES_MAX nodes.
  */
-export async function download(caPem: string, locate: Locate, sink: Sink, onProgress: ProgressListener | undefined): Promise<Fetched> {
+export async function download(links: PeerLinks, locate: Locate, sink: Sink, onProgress: ProgressListener | undefined): Promise<Fetched> {
   let tried: string[] = [];
   let begin = await locate(tried);
   let meter = new Meter(begin.size, onProgress);
@@ -113,7 +117,7 @@ export async function download(caPem: string, locate: Locate, sink: Sink, onProg
     let failure: DfsError;
     let startOver = false;
     try {
-      await readFrom(caPem, begin, meter, sink);
+      await readFrom(links, begin, meter, sink);
       const sha256 = meter.digest();
       if (meter.bytes === begin.size && sha256 === begin.sha256) return { size: meter.bytes, sha256 };
       failure = new DfsError('CORRUPT', `received ${meter.bytes} bytes hashing to ${sha256}; expected ${begin.size} bytes hashing to ${begin.sha256}`);
@@ -144,9 +148,8 @@ export async function download(caPem: string, locate: Locate, sink: Sink, onProg
 
 /** Download step 5 from one node: the blob's bytes from where the meter stands, into the sink. Errors of the
  * node's side come out as DfsError; the sink's as its own. */
-async function readFrom(caPem: string, begin: ResponseOf<'file.get.begin'>, meter: Meter, sink: Sink): Promise<void> {
-  const channel = await connectNode(caPem, begin.address, begin.nodeId);
-  try {
+async function readFrom(links: PeerLinks, begin: ResponseOf<'file.get.begin'>, meter: Meter, sink: Sink): Promise<void> {
+  await links.use(begin.address, begin.nodeId, async (channel) => {
     const offset = meter.bytes;
     const response = await channel.request('blob.get', { blobId: begin.blobId, ticket: begin.ticket, ...(offset > 0 ? { offset } : {}) });
     if (response.bodyBytes !== begin.size - offset) {
@@ -157,9 +160,7 @@ async function readFrom(caPem: string, begin: ResponseOf<'file.get.begin'>, mete
       meter.count(chunk);
       await sink.write(chunk);
     }
-  } finally {
-    channel.close();
-  }
+  });
 }
 
 /** A sink for a stream that stays open (stdout): written with back-pressure, never ended, never rewound. */
@@ -226,7 +227,7 @@ function temporaryBeside(target: string): string {
 }
 
 /** Download into a temporary file, fsync, rename over `localPath`; on any failure the temporary goes. */
-export async function receiveFile(caPem: string, locate: Locate, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
+export async function receiveFile(links: PeerLinks, locate: Locate, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
   const target = path.resolve(localPath);
   const temporary = temporaryBeside(target);
   // Opened before anything is fetched, so a bad local path fails here, cleanly, and costs no transfer.
@@ -235,7 +236,7 @@ export async function receiveFile(caPem: string, locate: Locate, localPath: stri
   });
   try {
     const sink = new FileSink(handle, localPath);
-    const fetched = await download(caPem, locate, sink, onProgress);
+    const fetched = await download(links, locate, sink, onProgress);
     await sink.flush();
     await handle.datasync();
     await handle.close();

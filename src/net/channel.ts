@@ -164,6 +164,13 @@ export class Channel extends EventEmitter {
   }
 
   /** Closes the connection; pending requests fail with `reason`. */
+  /** Whether this connection alone keeps the process running (an idle pooled one must not). */
+  keepProcessAlive(keep: boolean): void {
+    const socket = this.socket as Duplex & { ref?: () => void; unref?: () => void };
+    if (keep) socket.ref?.();
+    else socket.unref?.();
+  }
+
   close(reason = new DfsError('UNAVAILABLE', 'connection closed')): void {
     this.fail(reason);
   }

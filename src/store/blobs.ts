@@ -181,13 +181,14 @@ export class BlobStore {
     }
   }
 
-  /** NOT_FOUND if missing. With verify (default) the stream errors with CORRUPT at its end if the bytes do not hash to the blob's SHA-256. */
-  async openReader(id: string, options: { verify?: boolean } = {}): Promise<BlobReader> {
+  /** NOT_FOUND if missing. With verify (default) the stream errors with CORRUPT at its end if the bytes do
+   * not hash to the blob's SHA-256, and `onDamaged` hears of it first (however the consumer handles errors). */
+  async openReader(id: string, options: { verify?: boolean; onDamaged?: (error: DfsError) => void } = {}): Promise<BlobReader> {
     const { info, handle } = await this.openBlob(id);
     const source = handle.createReadStream({ highWaterMark: IO_CHUNK_BYTES });
     if (options.verify === false) return { size: info.size, sha256: info.sha256, stream: source };
     // The consumer sees errors on the returned stream; pipeline only tears both down together.
-    const stream = pipeline(source, new VerifyingStream(info), () => undefined);
+    const stream = pipeline(source, new VerifyingStream(info, options.onDamaged), () => undefined);
     return { size: info.size, sha256: info.sha256, stream };
   }
 
@@ -517,7 +518,10 @@ class VerifyingStream extends Transform {
   private readonly hash = createHash('sha256');
   private bytes = 0;
 
-  constructor(private readonly info: BlobInfo) {
+  constructor(
+    private readonly info: BlobInfo,
+    private readonly onDamaged: ((error: DfsError) => void) | undefined,
+  ) {
     super({ readableHighWaterMark: IO_CHUNK_BYTES, writableHighWaterMark: IO_CHUNK_BYTES });
   }
 
@@ -530,7 +534,9 @@ class VerifyingStream extends Transform {
   override _flush(callback: TransformCallback): void {
     const sha256 = this.hash.digest('hex');
     if (this.bytes !== this.info.size || sha256 !== this.info.sha256) {
-      callback(new DfsError('CORRUPT', `blob ${this.info.id} is damaged: ${this.bytes} bytes hashing to ${sha256}, stored as ${this.info.size} bytes hashing to ${this.info.sha256}`));
+      const error = new DfsError('CORRUPT', `blob ${this.info.id} is damaged: ${this.bytes} bytes hashing to ${sha256}, stored as ${this.info.size} bytes hashing to ${this.info.sha256}`);
+      this.onDamaged?.(error);
+      callback(error);
       return;
     }
     callback();

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { sendFile } from '../../src/client/transfer';
+import { nodeLinks, sendFile } from '../../src/client/transfer';
 import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
@@ -81,7 +81,7 @@ t.test('chain: middle node killed (SIGKILL) mid-put → the put succeeds, the ma
   t.equal(begin.chain.length, 2, 'the master handed out a chain of two more nodes');
   const middle = await processOf(cluster, admin, begin.chain[0]?.nodeId ?? '');
   let killed = false;
-  const stored = await sendFile(cluster.caPem, local, size, begin, (bytes) => {
+  const stored = await sendFile(nodeLinks(cluster.caPem), local, size, begin, (bytes) => {
     if (killed || bytes < 8 * MIB) return;
     killed = true;
     middle.child.kill('SIGKILL');

@@ -14,6 +14,7 @@ import type { NodeContext } from './transfers';
 import type { ServedBy } from '../../net/messages';
 import { DfsError } from '../../net/errors';
 import { connectTls, listenTls, MASTER_CN, type TlsServer } from '../../net/tls';
+import { ChannelPool, peerLinks } from '../../net/pool';
 import { VERSION } from '../../version';
 import { ensurePrivateDirectory } from '../../store/files';
 import { lockDirectory } from '../../store/lock';
@@ -47,13 +48,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     log: (message) => log.warn(`blob store: ${message}`),
   });
   log.info(`holding ${store.count} blob(s), ${store.usedBytes} bytes`);
+  const peerPool = new ChannelPool();
   const context: NodeContext = {
     nodeId: identity.nodeId,
     store,
     verifier: new TicketVerifier(() => (link.ticketKey ? [link.ticketKey] : []), identity.nodeId, Date.now),
     master: () => link.requestChannel(),
-    connectPeer: (address, nodeId) =>
-      connectTls({ address: parseHostPort(address), caPem: identity.caPem, identity, expectCommonName: `${NODE_CN_PREFIX}${nodeId}` }),
+    peers: peerLinks((address, nodeId) => connectTls({ address: parseHostPort(address), caPem: identity.caPem, identity, expectCommonName: `${NODE_CN_PREFIX}${nodeId}` }), peerPool),
     advertise: () => link.advertised,
     ticketKey: () => link.ticketKey,
     activeTransfers: 0,
@@ -77,6 +78,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     address: server.address,
     stop: async () => {
       link.stop();
+      peerPool.close();
       await server.close();
       await lock.release();
     },

@@ -10,6 +10,7 @@ import type { Log } from '../../log';
 import type { Channel, Incoming, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
+import type { PeerLinks } from '../../net/pool';
 import { signTicket, type TicketVerifier } from '../../net/ticket';
 import { writeStream, type BlobStore } from '../../store/blobs';
 
@@ -19,8 +20,8 @@ export interface NodeContext {
   verifier: TicketVerifier;
   /** The registered link to the master; throws UNAVAILABLE while there is none. */
   master(): Channel;
-  /** A mutual-TLS link to another node (its certificate must name `node:<nodeId>`), for replication. */
-  connectPeer(address: string, nodeId: string): Promise<Channel>;
+  /** Mutual-TLS links to other nodes (their certificates must name `node:<nodeId>`), pooled, for replication. */
+  peers: PeerLinks;
   /** The address clients reach this node at (as registered). */
   advertise(): string;
   ticketKey(): Buffer | undefined;
@@ -120,21 +121,19 @@ class Forward {
   }
 
   private async run(next: ChainLink, rest: ChainLink[]): Promise<void> {
-    let channel: Channel | undefined;
     try {
-      channel = await this.context.connectPeer(next.address, next.nodeId);
-      if (this.broken) return;
-      const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((this.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
-      const body = this.size > 0 ? { body: { stream: this.stream, bytes: this.size } } : {};
-      await channel.request('blob.replicate', { blobId: this.blobId, size: this.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs });
+      await this.context.peers.use(next.address, next.nodeId, async (channel) => {
+        if (this.broken) return;
+        const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((this.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+        const body = this.size > 0 ? { body: { stream: this.stream, bytes: this.size } } : {};
+        await channel.request('blob.replicate', { blobId: this.blobId, size: this.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs });
+      });
     } catch (error) {
       if (this.broken) return; // our own copy failed first; the chain is not to blame
       this.broken = true;
       this.breakNow();
       this.stream.destroy();
       this.reportBroken(next.nodeId, DfsError.wrap(error).message);
-    } finally {
-      channel?.close();
     }
   }
 
@@ -153,22 +152,19 @@ export async function replicateBlob(context: NodeContext, request: Incoming<'nod
   const { blobId, size, chain } = request.data;
   const [next, ...rest] = chain;
   if (!next) throw new DfsError('BAD_REQUEST', 'an empty chain');
-  const reader = await context.store.openReader(blobId);
+  const reader = await openReporting(context, blobId);
   if (reader.size !== size) {
     reader.stream.destroy();
     throw new DfsError('CORRUPT', `blob ${blobId} holds ${reader.size} bytes here, not ${size}`);
   }
   context.activeTransfers++;
-  let channel: Channel | undefined;
   try {
-    channel = await context.connectPeer(next.address, next.nodeId);
     const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
     const body = size > 0 ? { body: { stream: reader.stream, bytes: size } } : {};
-    await channel.request('blob.replicate', { blobId, size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs });
+    await context.peers.use(next.address, next.nodeId, (channel) => channel.request('blob.replicate', { blobId, size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }));
     return { data: {} };
   } finally {
     reader.stream.destroy();
-    channel?.close();
     context.activeTransfers--;
   }
 }
@@ -185,9 +181,6 @@ export async function copyBlob(context: NodeContext, request: Incoming<'node.cop
   let stored;
   try {
     stored = await storeAndForward(context, { blobId, size }, reader.stream, chain);
-  } catch (error) {
-    if (isDfsError(error, 'CORRUPT')) reportBlobError(context, sourceBlobId, 'corrupt', DfsError.wrap(error).message);
-    throw error;
   } finally {
     reader.stream.destroy();
   }
@@ -198,7 +191,7 @@ export async function copyBlob(context: NodeContext, request: Incoming<'node.cop
 /** Opens a held blob for reading; a missing or damaged one is reported to the master (download step 6). */
 async function openReporting(context: NodeContext, blobId: string): Promise<Awaited<ReturnType<BlobStore['openReader']>>> {
   try {
-    return await context.store.openReader(blobId);
+    return await context.store.openReader(blobId, { onDamaged: (error) => reportBlobError(context, blobId, 'corrupt', error.message) });
   } catch (error) {
     if (isDfsError(error, 'NOT_FOUND')) reportBlobError(context, blobId, 'missing', DfsError.wrap(error).message);
     if (isDfsError(error, 'CORRUPT')) reportBlobError(context, blobId, 'corrupt', DfsError.wrap(error).message);
@@ -247,8 +240,7 @@ export async function blobGet(context: NodeContext, request: Incoming<'blob.get'
   context.activeTransfers++;
   const verified = reader.stream;
   verified.once('error', (error: unknown) => {
-    const problem = isDfsError(error, 'CORRUPT') ? 'corrupt' : 'aborted';
-    reportBlobError(context, blobId, problem, error instanceof Error ? error.message : String(error));
+    if (!isDfsError(error, 'CORRUPT')) reportBlobError(context, blobId, 'aborted', error instanceof Error ? error.message : String(error)); // damage: reported by the store
   });
   verified.once('close', () => context.activeTransfers--);
   // A resumed read still hashes the blob from its first byte: the bytes before `offset` are read, not sent.
