@@ -1,7 +1,8 @@
 // Data-path benchmark (issue 4): in the same run, a bare-Node reference — one TLS hop file→socket→
 // file and a pipelined 3-hop TLS chain file→A→B→C, each hop writing to disk (bench/reference-hop.mjs)
 // — and dfs on loopback: put with replication 1 and 3, get. Prints MB/s and the ratios the issue
-// sets targets for. DFS_BENCH_BYTES sets the file size (default 1 GiB).
+// sets targets for; and every node's peak resident memory (sampled every 100 ms from /proc) during the
+// put with replication 3 and during the get. DFS_BENCH_BYTES sets the file size (default 1 GiB).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,10 +12,11 @@ import * as tls from 'node:tls';
 import { connectCluster } from '../src/client/client';
 import { createCa, issueServerIdentity } from '../src/net/ca';
 import { randomFile } from '../test/helpers/files';
-import { ADMIN_PASSWORD, report, startRole, stopRole, tempDir, timed, type Role } from './lib';
+import { ADMIN_PASSWORD, dfsCluster, report, sampleResident, stopCluster, tempDir, timed, type Role } from './lib';
 
 const BYTES = Number(process.env.DFS_BENCH_BYTES ?? 1024 ** 3);
 const CHUNK = 1024 * 1024;
+const MEMORY_SAMPLE_MS = 100;
 
 function mbPerSecond(ms: number): number {
   return BYTES / 1e6 / (ms / 1000);
@@ -62,33 +64,38 @@ async function reference(dir: string, source: string): Promise<{ hopMs: number; 
   return { hopMs, chainMs };
 }
 
-async function dfsCluster(dir: string, replicas: number): Promise<{ master: Role; nodes: Role[]; caPem: string }> {
-  const masterDir = path.join(dir, `master-r${replicas}`);
-  const master = await startRole(['master', '--data', masterDir, '--listen', '127.0.0.1:0', '--replicas', String(replicas)]);
-  const nodes = await Promise.all(
-    [1, 2, 3].map((index) =>
-      startRole(['node', '--master', `127.0.0.1:${master.address.port}`, '--token-file', path.join(masterDir, 'join-token'), '--data', path.join(dir, `r${replicas}-node${index}`), '--listen', '127.0.0.1:0']),
-    ),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 1_000)); // nodes register
-  return { master, nodes, caPem: await fs.readFile(path.join(masterDir, 'ca.pem'), 'utf8') };
+/** Runs `work` while sampling every node's resident memory; returns its value and each node's maximum. */
+async function withNodeMemory<T>(nodes: Role[], work: () => Promise<T>): Promise<{ value: T; maxBytes: number[] }> {
+  const sampler = sampleResident(nodes.map((node) => node.child.pid ?? 0), MEMORY_SAMPLE_MS);
+  try {
+    const value = await work();
+    return { value, maxBytes: sampler.stop() };
+  } finally {
+    sampler.stop(); // on failure too (a second stop changes nothing)
+  }
+}
+
+function reportNodeMemory(maxBytes: number[], what: string): void {
+  maxBytes.forEach((bytes, index) => report(`node${index + 1} resident memory, max during ${what}`, `${(bytes / 2 ** 20).toFixed(0)} MB`, '< 150 MB'));
 }
 
 async function dfsPutGet(dir: string, source: string, replicas: number): Promise<{ putMs: number; getMs?: number }> {
   const cluster = await dfsCluster(dir, replicas);
   const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user: 'admin', password: ADMIN_PASSWORD });
-  const put = await timed(() => client.put(source, '/big.bin', { overwrite: false }));
+  const { value: put, maxBytes: putMemory } = await withNodeMemory(cluster.nodes, () => timed(() => client.put(source, '/big.bin', { overwrite: false })));
   report(`dfs put, replication ${replicas}`, `${mbPerSecond(put.ms).toFixed(0)} MB/s`);
+  if (replicas === 3) reportNodeMemory(putMemory, 'put r3');
   let getMs: number | undefined;
   if (replicas === 1) {
     const target = path.join(dir, 'fetched.bin');
-    getMs = (await timed(() => client.get('/big.bin', target))).ms;
+    const { value: get, maxBytes: getMemory } = await withNodeMemory(cluster.nodes, () => timed(() => client.get('/big.bin', target)));
+    getMs = get.ms;
     report('dfs get', `${mbPerSecond(getMs).toFixed(0)} MB/s`);
+    reportNodeMemory(getMemory, 'get');
     await fs.rm(target, { force: true });
   }
   client.close();
-  await Promise.all(cluster.nodes.map(stopRole));
-  await stopRole(cluster.master);
+  await stopCluster(cluster);
   return { putMs: put.ms, ...(getMs !== undefined ? { getMs } : {}) };
 }
 

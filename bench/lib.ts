@@ -36,6 +36,24 @@ export function startRole(args: string[]): Promise<Role> {
   });
 }
 
+/** A master (`--replicas N`) and 3 storage nodes from build/dfs on loopback, data under `dir`; resolves once the nodes registered. */
+export async function dfsCluster(dir: string, replicas: number): Promise<{ master: Role; nodes: Role[]; caPem: string }> {
+  const masterDir = path.join(dir, `master-r${replicas}`);
+  const master = await startRole(['master', '--data', masterDir, '--listen', '127.0.0.1:0', '--replicas', String(replicas)]);
+  const nodes = await Promise.all(
+    [1, 2, 3].map((index) =>
+      startRole(['node', '--master', `127.0.0.1:${master.address.port}`, '--token-file', path.join(masterDir, 'join-token'), '--data', path.join(dir, `r${replicas}-node${index}`), '--listen', '127.0.0.1:0']),
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // nodes register
+  return { master, nodes, caPem: await fs.readFile(path.join(masterDir, 'ca.pem'), 'utf8') };
+}
+
+export async function stopCluster(cluster: { master: Role; nodes: Role[] }): Promise<void> {
+  await Promise.all(cluster.nodes.map(stopRole));
+  await stopRole(cluster.master);
+}
+
 export function stopRole(role: Role): Promise<void> {
   return new Promise((resolve) => {
     if (role.child.exitCode !== null) return resolve();
@@ -49,6 +67,37 @@ export function residentBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = /VmRSS:\s+(\d+)/.exec(status)?.[1];
   return Number(kib ?? 0) * 1024;
+}
+
+/**
+ * Samples the resident memory of some processes every `intervalMs` until stopped; stop() returns each
+ * one's maximum in bytes (one sample is taken at once and one at the first stop, so short work is
+ * covered; later stops return the same).
+ */
+export function sampleResident(pids: number[], intervalMs = 100): { stop(): number[] } {
+  const max = pids.map(() => 0);
+  let stopped = false;
+  const sample = (): void => {
+    pids.forEach((pid, index) => {
+      try {
+        max[index] = Math.max(max[index] ?? 0, residentBytes(pid));
+      } catch {
+        // the process is gone: its maximum so far stands
+      }
+    });
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop: () => {
+      if (!stopped) {
+        stopped = true;
+        clearInterval(timer);
+        sample();
+      }
+      return [...max];
+    },
+  };
 }
 
 export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
