@@ -36,12 +36,19 @@ export function startRole(args: string[]): Promise<Role> {
   });
 }
 
-/** A master (`--replicas N`) and 3 storage nodes from build/dfs on loopback, data under `dir`; resolves once the nodes registered. */
-export async function dfsCluster(dir: string, replicas: number): Promise<{ master: Role; nodes: Role[]; caPem: string }> {
+export interface DfsClusterOptions {
+  /** Storage nodes to start (default 3). */
+  nodes?: number;
+  /** More arguments for `dfs master` (e.g. `['--node-timeout', '5']`). */
+  masterArgs?: string[];
+}
+
+/** A master (`--replicas N`) and 3 storage nodes (`options.nodes`) from build/dfs on loopback, data under `dir`; resolves once the nodes registered. */
+export async function dfsCluster(dir: string, replicas: number, options: DfsClusterOptions = {}): Promise<{ master: Role; nodes: Role[]; caPem: string }> {
   const masterDir = path.join(dir, `master-r${replicas}`);
-  const master = await startRole(['master', '--data', masterDir, '--listen', '127.0.0.1:0', '--replicas', String(replicas)]);
+  const master = await startRole(['master', '--data', masterDir, '--listen', '127.0.0.1:0', '--replicas', String(replicas), ...(options.masterArgs ?? [])]);
   const nodes = await Promise.all(
-    [1, 2, 3].map((index) =>
+    Array.from({ length: options.nodes ?? 3 }, (_, at) => at + 1).map((index) =>
       startRole(['node', '--master', `127.0.0.1:${master.address.port}`, '--token-file', path.join(masterDir, 'join-token'), '--data', path.join(dir, `r${replicas}-node${index}`), '--listen', '127.0.0.1:0']),
     ),
   );
@@ -56,7 +63,7 @@ export async function stopCluster(cluster: { master: Role; nodes: Role[] }): Pro
 
 export function stopRole(role: Role): Promise<void> {
   return new Promise((resolve) => {
-    if (role.child.exitCode !== null) return resolve();
+    if (role.child.exitCode !== null || role.child.signalCode !== null) return resolve();
     role.child.once('exit', () => resolve());
     role.child.kill('SIGTERM');
   });

@@ -135,6 +135,20 @@ export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;
 /** How long a connection to a node waits in a pool for its next transfer, and how many wait per node. */
 export const POOL_IDLE_MS = 10_000;
 export const POOL_IDLE_PER_PEER_MAX = 8;
+/** Blobs per page of a node's report of what it holds. */
+export const BLOB_REPORT_BATCH_MAX = 5_000;
+/** The repairer: how often it looks for blobs with too few (or too many) live copies when nothing told it
+ * to sooner, how many files it reads per step of a sweep, and how many copies it makes at once — in all,
+ * and per node as source or target, so recovery never starves users' transfers. */
+export const REPAIR_SWEEP_INTERVAL_MS = 60_000;
+export const REPAIR_CHECK_MS = 1_000;
+export const REPAIR_SWEEP_PAGE = 5_000;
+export const REPAIR_STREAMS_MAX = 8;
+export const REPAIR_STREAMS_PER_NODE = 2;
+/** Problem files fsck names (the counts cover all). */
+export const FSCK_PROBLEMS_MAX = 1_000;
+/** After a start the master waits this long at most for every node holding copies to report (safe mode). */
+export const SAFE_MODE_MAX_MS = 30_000;
 /** Nodes a download reads from (each retry resumes where the last one stopped) before it gives up. */
 export const GET_TRIES_MAX = 4;
 
@@ -142,3 +156,13 @@ assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a 
 assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');
 assert(TICKET_TTL_MS_DEFAULT <= TICKET_TTL_MS_MAX, 'the default ticket lifetime is allowed');
 assert(REPLICATION_WAIT_MS < REQUEST_TIMEOUT_MS, 'a held file.put.wait answers before its request times out');
+
+// Background scrubbing on the nodes (src/roles/node/scrub.ts, BlobStore.verify).
+/** Bytes a second a node re-hashes its blobs at in the background (--scrub-rate; 0 turns scrubbing off). */
+export const SCRUB_BYTES_PER_S_DEFAULT = 32 * MIB;
+/** Pause between the end of one scrub pass over every blob and the start of the next (--scrub-interval). */
+export const SCRUB_INTERVAL_S_DEFAULT = 24 * 3600;
+/** Bytes a rate-limited re-hash reads at once before it pauses: short reads that never hold the disk from users. */
+export const SCRUB_CHUNK_BYTES = 256 * KIB;
+
+assert(SCRUB_CHUNK_BYTES <= IO_CHUNK_BYTES, 'a scrub read is no larger than a data-path chunk');

@@ -4,7 +4,7 @@
 import { cac } from 'cac';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX } from './limits';
+import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
 import { createLog } from './log';
 import { formatHostPort, parseHostPort } from './net/address';
 import { DfsError } from './net/errors';
@@ -15,7 +15,7 @@ import { startNode } from './roles/node/node';
 import { LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './roles/process';
 import { commandList } from './roles/shell/commands/meta';
 import { COMMANDS as SHELL_COMMANDS } from './roles/shell/registry';
-import { parseCount, parseSeconds, parseSize } from './units';
+import { formatSize, parseCount, parseSeconds, parseSize } from './units';
 import { VERSION } from './version';
 
 const EXIT_FAILURE = 1;
@@ -88,6 +88,7 @@ async function runNode(flags: Flags): Promise<void> {
   const caFile = text(flags, 'ca', 'DFS_CA');
   const advertise = text(flags, 'advertise');
   const capacity = text(flags, 'capacity');
+  const scrubRate = text(flags, 'scrubRate');
   const node = await startNode({
     master: parseHostPort(required(flags, 'master', '--master HOST:PORT', 'DFS_MASTER')),
     tokenText: text(flags, 'token') ?? (tokenFile ? readFileSync(tokenFile, 'utf8') : undefined),
@@ -96,6 +97,10 @@ async function runNode(flags: Flags): Promise<void> {
     listen: parseHostPort(text(flags, 'listen') ?? '0.0.0.0:7071'),
     advertise: advertise ? parseHostPort(advertise) : undefined,
     capacityBytes: capacity ? parseSize(capacity) : undefined,
+    scrub: {
+      bytesPerSecond: scrubRate === undefined ? SCRUB_BYTES_PER_S_DEFAULT : parseSize(scrubRate),
+      intervalMs: parseSeconds(text(flags, 'scrubInterval') ?? String(SCRUB_INTERVAL_S_DEFAULT), '--scrub-interval') * 1000,
+    },
     log: createLog(`node`),
   });
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(node.address)}\n`);
@@ -185,6 +190,8 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--listen <host:port>', 'Address to listen on; port 0 picks a free port', { default: '0.0.0.0:7071' })
     .option('--advertise <host:port>', 'Address other members use to reach this node')
     .option('--capacity <size>', 'Cap the space offered, e.g. 500G (default: the disk)')
+    .option('--scrub-rate <size>', 'Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns scrubbing off', { default: formatSize(SCRUB_BYTES_PER_S_DEFAULT) })
+    .option('--scrub-interval <seconds>', 'Rest between two scrub passes over every blob', { default: SCRUB_INTERVAL_S_DEFAULT })
     .example('dfs node --master 10.0.0.1:7070 --token-file join-token --data /var/lib/dfs/node')
     .action((flags: Flags) => runNode(flags));
   cli

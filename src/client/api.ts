@@ -31,12 +31,30 @@ export interface FindFilter {
 export interface NodeInfo {
   nodeId: string;
   advertise: string;
-  state: 'alive' | 'dead';
+  state: 'alive' | 'full' | 'dead';
   capacityBytes: number;
   usedBytes: number;
   freeBytes: number;
   blobs: number;
   lastSeenMs: number;
+}
+
+/** fsck: how healthy files are (the master's view now). */
+export interface FsckReport {
+  files: number;
+  bytes: number;
+  healthy: number;
+  /** Fewer good copies on live nodes than wanted (being copied again). */
+  under: number;
+  /** No good copy on a live node: unreadable until a holder comes back. */
+  missing: number;
+  /** Enough good copies, and a damaged one still to delete. */
+  corrupt: number;
+  /** The master just started and waits for nodes' reports: copies are not judged yet. */
+  safeMode: boolean;
+  /** Copies the repairer is making now. */
+  copying: number;
+  problems: { path: string; problem: 'under' | 'missing' | 'corrupt'; have: number; want: number; bad: number }[];
 }
 
 export interface Identity {
@@ -85,6 +103,8 @@ export interface ClusterApi {
   du(path: string, summary: boolean): AsyncIterable<{ path: string; bytes: number }>;
   tree(path: string): AsyncIterable<Entry>;
   nodes(): Promise<NodeInfo[]>;
+  /** The health of your files under `path` (the admin's at `/`: every user's, as `user:/path`). */
+  fsck(path: string): Promise<FsckReport>;
   /** Streams a local file to a node (never held in memory); resolves once the master committed it. */
   put(localPath: string, remotePath: string, options?: PutOptions): Promise<Entry>;
   /** Copies a file on the cluster's side (a node holding it writes the copy; no bytes reach this client),

@@ -7,7 +7,7 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
-import { LocalFileError, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
+import { LocalFileError, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
 import { ChannelPool, type PeerLinks } from '../net/pool';
 import { download, nodeLinks, receiveFile, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
 
@@ -158,6 +158,10 @@ export class RemoteClient implements ClusterApi {
   async nodes(): Promise<NodeInfo[]> {
     const { nodes } = await this.call('cluster.nodes', {});
     return nodes.map(({ connected: _connected, ...node }) => node);
+  }
+
+  async fsck(path: string): Promise<FsckReport> {
+    return this.call('cluster.fsck', { path });
   }
 
   async put(localPath: string, remotePath: string, options: PutOptions = {}): Promise<Entry> {

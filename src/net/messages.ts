@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -89,6 +89,13 @@ export const MESSAGES = {
   ),
 
   'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int() }), empty),
+  /** After every registration, the node's report of the blobs it holds, in pages (`last` on the final one):
+   * the master reconciles its catalog with it (copies it did not know, copies the node lost, orphans). */
+  'node.blob.report': message(
+    'master', 'node',
+    obj({ blobs: array(obj({ blobId, size: bytes, sha256 }), { max: BLOB_REPORT_BATCH_MAX }), last: bool() }),
+    empty,
+  ),
 
   // ---- The data path (SPEC §3). Bytes go client ↔ node; the master only decides and commits.
 
@@ -184,6 +191,23 @@ export const MESSAGES = {
   ),
   'fs.tree': message('master', 'user', obj({ path, after: cursor, limit }), entryPage),
 
+  /** The health of the caller's files under `path` (the admin's: every user's, named `user:/path`): counts, and
+   * the files short of copies (under), with none on a live node (missing), or with a damaged copy (corrupt). */
+  'cluster.fsck': message(
+    'master', 'user',
+    obj({ path }),
+    obj({
+      files: int(),
+      bytes,
+      healthy: int(),
+      under: int(),
+      missing: int(),
+      corrupt: int(),
+      safeMode: bool(),
+      copying: int(),
+      problems: array(obj({ path: str({ max: 4096 * 4 + 80 }), problem: literal('under', 'missing', 'corrupt'), have: int(), want: int(), bad: int() }), { max: FSCK_PROBLEMS_MAX }),
+    }),
+  ),
   /** The cluster as the master sees it. */
   'cluster.nodes': message(
     'master', 'user',
@@ -193,7 +217,8 @@ export const MESSAGES = {
         obj({
           nodeId,
           advertise: address,
-          state: literal('alive', 'dead'),
+          // full: alive, with less than 1% of its capacity free (placement passes it by)
+          state: literal('alive', 'full', 'dead'),
           ...space,
           lastSeenMs: int(),
           connected: bool(),

@@ -18,7 +18,8 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_WRITE_IN_FLIGHT_BYTES, IO_CHUNK_BYTES } from '../limits';
+import { setTimeout as delay } from 'node:timers/promises';
+import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_WRITE_IN_FLIGHT_BYTES, IO_CHUNK_BYTES, SCRUB_CHUNK_BYTES } from '../limits';
 import { DfsError } from '../net/errors';
 import { syncDirectory } from './files';
 
@@ -52,6 +53,13 @@ export interface BlobWriter {
   commit(): Promise<{ sha256: string; size: number }>;
   /** Removes the temp file and releases the reserved space; idempotent, a no-op after commit. */
   abort(): Promise<void>;
+}
+
+export interface VerifyOptions {
+  /** Re-hash at most this many bytes a second (a scrub beside users' transfers); full speed if absent. */
+  bytesPerSecond?: number;
+  /** Stops the re-hash between two chunks: verify rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 const BLOB_ID = /^[0-9a-f]{32}$/;
@@ -192,24 +200,19 @@ export class BlobStore {
     return { size: info.size, sha256: info.sha256, stream };
   }
 
-  /** Re-hashes the whole blob (scrubbing): false if its bytes no longer match its size and SHA-256. NOT_FOUND if missing. */
-  async verify(id: string): Promise<boolean> {
+  /** Re-hashes the whole blob (scrubbing): false if its bytes no longer match its size and SHA-256. NOT_FOUND if missing.
+   * With `bytesPerSecond` it reads SCRUB_CHUNK_BYTES at a time and pauses to keep to that rate; with `signal` it
+   * rejects with the signal's reason, between two chunks, once the signal aborts. */
+  async verify(id: string, options: VerifyOptions = {}): Promise<boolean> {
+    options.signal?.throwIfAborted();
     const { info, handle } = await this.openBlob(id).catch((error: unknown) => {
       if (error instanceof DfsError && error.code === 'CORRUPT') return { info: undefined, handle: undefined };
       throw error;
     });
     if (info === undefined || handle === undefined) return false;
     try {
-      const hash = createHash('sha256');
-      const buffer = Buffer.allocUnsafe(IO_CHUNK_BYTES);
-      let total = 0;
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, total);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-        total += bytesRead;
-      }
-      return total === info.size && hash.digest('hex') === info.sha256;
+      const { bytes, sha256 } = await hashFile(handle, options);
+      return bytes === info.size && sha256 === info.sha256;
     } finally {
       await handle.close();
     }
@@ -511,6 +514,37 @@ async function writeFully(handle: FileHandle, buffer: Buffer, position: number):
     if (bytesWritten <= 0) throw new Error('blob store: the disk accepted no bytes');
     offset += bytesWritten;
   }
+}
+
+/** Hashes a whole file from its first byte; paced to `bytesPerSecond` if given, stoppable by `signal`. */
+async function hashFile(handle: FileHandle, options: VerifyOptions): Promise<{ bytes: number; sha256: string }> {
+  const { bytesPerSecond, signal } = options;
+  if (bytesPerSecond !== undefined && !(bytesPerSecond > 0 && Number.isFinite(bytesPerSecond))) {
+    throw new Error(`blob store: verify needs a positive rate, got ${bytesPerSecond}`);
+  }
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(bytesPerSecond === undefined ? IO_CHUNK_BYTES : SCRUB_CHUNK_BYTES);
+  const startedMs = performance.now();
+  let bytes = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, bytes);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    bytes += bytesRead;
+    // Keep to the rate over the whole file: wait until the bytes read so far were due.
+    if (bytesPerSecond !== undefined) await pauseUntil(startedMs + (bytes * 1000) / bytesPerSecond, signal);
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+async function pauseUntil(dueMs: number, signal: AbortSignal | undefined): Promise<void> {
+  const waitMs = dueMs - performance.now();
+  if (waitMs < 1) return;
+  await delay(waitMs, undefined, signal ? { signal } : {}).catch((error: unknown) => {
+    signal?.throwIfAborted();
+    throw error;
+  });
 }
 
 /** Passes a blob's bytes through unchanged while hashing them; errors with CORRUPT at the end on a mismatch. */

@@ -218,6 +218,10 @@ const SQL = {
   addReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2,
     CASE WHEN EXISTS (SELECT 1 FROM replicas WHERE blob = ?1 AND node != ?2 AND state != ${DELETING}) THEN ${GOOD} ELSE ${DELETING} END)`,
   replicasDeleting: `SELECT blob, node FROM replicas WHERE state = ${DELETING} ORDER BY node, blob LIMIT ?1`,
+  filesAfter: `SELECT id, owner, blob, size, hex(sha256) FROM entries WHERE id > ?1 AND kind = ${FILE} AND blob IS NOT NULL ORDER BY id LIMIT ?2`,
+  // (state, node) is indexed: naming every state makes the node lookup an index range.
+  replicasOn: `SELECT blob, state FROM replicas WHERE state IN (0, 1, 2) AND node = ?1`,
+  replicaNodes: `SELECT DISTINCT node FROM replicas`,
 } as const;
 
 // An IN list of parameters runs twice as fast as json_each: one statement text per depth (cached),
@@ -584,6 +588,42 @@ export class Catalog {
       byBlob.set(blobId, list);
     }
     return byBlob;
+  }
+
+  /** Files with a blob, in id order after `afterId`: a page of the repairer's sweep over the whole catalog. */
+  filesAfter(afterId: number, limit: number): { id: number; owner: number; blobId: string; size: number; sha256: string }[] {
+    this.checkOpen();
+    return this.db.all(SQL.filesAfter, [afterId, limit]).map((row) => ({
+      id: Number(row[0]),
+      owner: Number(row[1]),
+      blobId: text(row[2]),
+      size: Number(row[3]),
+      sha256: text(row[4]).toLowerCase(),
+    }));
+  }
+
+  /** Every copy recorded on one node, by blob id (to reconcile with what the node reports it holds). */
+  replicasOn(nodeId: string): Map<string, ReplicaState> {
+    this.checkOpen();
+    return new Map(this.db.all(SQL.replicasOn, [nodeId]).map((row) => [text(row[0]), replicaState(row[1])]));
+  }
+
+  /** The nodes any copy is recorded on: those a restarted master waits to hear from. */
+  replicaNodes(): string[] {
+    this.checkOpen();
+    return this.db.all(SQL.replicaNodes, []).map((row) => text(row[0]));
+  }
+
+  /** Several copies' states changed (`null` forgets the copy) in one journaled transaction. */
+  async changeReplicas(changes: readonly { blobId: string; nodeId: string; state: ReplicaState | null }[]): Promise<void> {
+    if (changes.length === 0) return;
+    for (const change of changes) checkNodeId(change.nodeId);
+    await this.mutate((recorder) => {
+      for (const { blobId, nodeId, state } of changes) {
+        if (state === null) recorder.run(SQL.deleteReplica, [blobId, nodeId]);
+        else recorder.run(SQL.putReplica, [blobId, nodeId, REPLICA_STATES.indexOf(state)]);
+      }
+    });
   }
 
   /** Records (or changes) the state of one copy of a blob on one node. */

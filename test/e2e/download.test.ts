@@ -45,7 +45,7 @@ async function bytesWritten(pid: number): Promise<number> {
   return Number(/wchar:\s+(\d+)/.exec(await fs.readFile(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
 }
 
-t.test('two of three copies damaged on disk: get and cat still deliver the right bytes; a damaged copy read stops counting', async (t) => {
+t.test('two of three copies damaged on disk: get and cat still deliver the right bytes; the damaged copies read are replaced', async (t) => {
   const cluster = await rankedCluster(t);
   const work = await tempDir(t);
   const local = path.join(work, 'f');
@@ -62,13 +62,14 @@ t.test('two of three copies damaged on disk: get and cat still deliver the right
   t.equal(run.code, 0, `get succeeded\n${run.stderr}`);
   t.equal(await sha256Of(out), sha256, 'with the file\'s bytes (read first from the damaged copies, then from node3)');
   t.same((await fs.readdir(work)).sort(), ['back', 'f'], 'and no temporary file left beside it');
-  // node1's copy is read first (most room); the client meets the other damaged one only if the master sends it there.
+  // node1's copy is read first (most room): the master hears it is damaged, and the repairer replaces it.
   const node1 = (await admin.nodes()).find((node) => node.advertise.endsWith(`:${cluster.nodes[0]?.address.port ?? 0}`));
-  const entry = await waitFor('node1\'s damaged copy to be marked bad', async () => {
-    const stat = await admin.stat('/f');
-    return stat.replicas?.nodes.some((holder) => holder.startsWith(node1?.nodeId ?? '?')) === false ? stat : undefined;
-  });
-  t.ok((entry.replicas?.have ?? 3) < 3, `the damaged copy no longer counts: ${entry.replicas?.have}/3`);
+  await waitFor('node1\'s damaged copy to be marked bad', async () =>
+    new RegExp(`replica of blob \\S+ on ${node1?.nodeId ?? '?'} is bad`).test(cluster.master.output().stderr) ? true : undefined,
+  );
+  await waitFor('3 good copies again', async () => ((await admin.stat('/f')).replicas?.have === 3 ? true : undefined), 60_000);
+  const [again] = (await blobFiles(cluster)).filter((file) => !file.temporary && file.node === 'node1');
+  t.equal(again && (await sha256Of(again.file)), sha256, 'node1\'s copy is whole again');
 
   const cat = await runDfs(['shell', masterAddress(cluster), '-c', 'cat /f'], { env: shellEnv(cluster), timeoutMs: 60_000 });
   t.equal(cat.code, 0, `cat succeeded\n${cat.stderr}`);

@@ -3,7 +3,7 @@
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
-import type { ClusterApi, CopyOptions, Entry, EntryKind, Fetched, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
+import type { ClusterApi, CopyOptions, Entry, FsckReport, EntryKind, Fetched, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
 import { DfsError } from '../../src/net/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
@@ -206,6 +206,26 @@ export class MemoryCluster implements ClusterApi {
 
   async cat(): Promise<Fetched> {
     throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
+  }
+
+  /** Every file is healthy unless its replicas say otherwise (have < want: under; 0: missing). */
+  async fsck(path: string): Promise<FsckReport> {
+    this.calls.push(`fsck ${path}`);
+    const report: FsckReport = { files: 0, bytes: 0, healthy: 0, under: 0, missing: 0, corrupt: 0, safeMode: false, copying: 0, problems: [] };
+    for (const entry of this.walk(path)) {
+      if (entry.kind !== 'file') continue;
+      report.files++;
+      report.bytes += entry.size;
+      const have = entry.replicas?.have ?? 0;
+      const want = entry.replicas?.want ?? 3;
+      const problem = have === 0 ? 'missing' : have < want ? 'under' : undefined;
+      if (!problem) report.healthy++;
+      else {
+        report[problem]++;
+        report.problems.push({ path: entry.path, problem, have, want, bad: 0 });
+      }
+    }
+    return report;
   }
 
   async nodes(): Promise<NodeInfo[]> {

@@ -1,4 +1,4 @@
-// The rest of the command table: whoami, passwd, useradd (env and prompt), nodes, help, exit,
+// The rest of the command table: whoami, passwd, useradd (env and prompt), nodes, fsck, help, exit,
 // unknown commands, --help, and how `;` lines keep going after a failure but stop at exit.
 
 import t from 'tap';
@@ -78,6 +78,23 @@ t.test('useradd by a non-admin is refused before any password is asked', async (
   t.equal(result.stderr, 'dfs: useradd: only an admin can add users (you are shared); log in with --user admin\n');
   t.same(prompt.asked, []);
   t.notOk(cluster.users.has('eve'));
+});
+
+t.test('fsck: problem files, then totals and a status; exit 1 only for missing files', async (t) => {
+  const cluster = sampleCluster();
+  const ctx = testContext(cluster);
+  const degraded = await run(ctx, 'fsck');
+  t.equal(degraded.status, 'ok', 'under-replicated is not a failure');
+  t.match(degraded.stdout, '/docs/my report.pdf: under-replicated: 2/3 live copies\n');
+  t.match(degraded.stdout, /Files:\s+6 \(/);
+  t.match(degraded.stdout, /Under-replicated:\s+1\n/);
+  t.match(degraded.stdout, /Status:\s+DEGRADED \(being repaired\)/);
+  t.match((await run(ctx, 'fsck photos')).stdout, /Status:\s+HEALTHY/, 'a subtree, relative to the working directory');
+  cluster.addFile('/lost.bin', 10, { replicas: { have: 0, want: 3, nodes: [] } });
+  const missing = await run(ctx, 'fsck /');
+  t.equal(missing.status, 'failed', 'a missing file fails');
+  t.match(missing.stdout, '/lost.bin: MISSING: 0/3 live copies');
+  t.match(missing.stdout, /Status:\s+MISSING FILES/);
 });
 
 t.test('nodes: a table with human sizes; a hint when there are none', async (t) => {

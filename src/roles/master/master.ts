@@ -18,6 +18,8 @@ import * as namespace from './namespace';
 import { NodeRegistry } from './nodes';
 import * as transfers from './transfers';
 import { PendingUploads } from './transfers';
+import { fsck } from './fsck';
+import { Repairer } from './repair';
 import { Chains } from './replication';
 import type { MasterState } from './state';
 import { LoginLimiter, Sessions } from './users';
@@ -58,9 +60,11 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     replicas: options.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
     chains: new Chains((chain) => void transfers.abandonChain(state, chain)),
+    repairer: new Repairer(() => state, catalog.replicaNodes(), now()),
     log,
     now,
   };
+  state.repairer.start();
   const server = await listenTls({
     listen: options.listen,
     identity: identity.tls,
@@ -76,6 +80,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     identity,
     state,
     stop: async () => {
+      state.repairer.stop();
       await server.close();
       await catalog.close();
       await lock.release();
@@ -97,6 +102,10 @@ function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): 
       return membership.join(state, request);
     case 'node.register':
       return membership.register(state, request);
+    case 'cluster.fsck':
+      return fsck(state, request);
+    case 'node.blob.report':
+      return state.repairer.report(request);
     case 'node.heartbeat':
       return membership.heartbeat(state, request);
     case 'cluster.nodes':

@@ -70,7 +70,7 @@ export async function listNodes(state: MasterState, request: Incoming<'cluster.n
   const nodes = state.nodes.list().map((node) => ({
     nodeId: node.nodeId,
     advertise: node.advertise,
-    state: state.nodes.stateOf(node, nowMs),
+    state: displayState(state.nodes.stateOf(node, nowMs), node),
     capacityBytes: node.capacityBytes,
     usedBytes: node.usedBytes,
     freeBytes: node.freeBytes,
@@ -79,4 +79,9 @@ export async function listNodes(state: MasterState, request: Incoming<'cluster.n
     connected: node.channel !== undefined,
   }));
   return { data: { nodes } };
+}
+
+/** What `nodes` shows: a live node with less than 1% of its capacity free is full. */
+function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number }): 'alive' | 'full' | 'dead' {
+  return liveness === 'alive' && node.freeBytes * 100 < node.capacityBytes ? 'full' : liveness;
 }

@@ -41,6 +41,15 @@ export class NodeRegistry {
     return true;
   }
 
+  /** A blob of `bytes` was stored there: its free space shrinks now, not at the next heartbeat (placement
+   * would otherwise count those bytes free twice). */
+  stored(nodeId: string, bytes: number): void {
+    const record = this.nodes.get(nodeId);
+    if (!record) return;
+    record.freeBytes = Math.max(0, record.freeBytes - bytes);
+    record.usedBytes += bytes;
+  }
+
   disconnected(nodeId: string, channel: Channel): void {
     const record = this.nodes.get(nodeId);
     if (record?.channel === channel) record.channel = undefined;

@@ -7,6 +7,7 @@ import type { MessageType } from '../../net/messages';
 import type { Catalog } from '../../store/catalog';
 import type { MasterIdentity } from './identity';
 import type { NodeRegistry } from './nodes';
+import type { Repairer } from './repair';
 import type { Chains } from './replication';
 import type { PendingUploads } from './transfers';
 import type { LoginLimiter, Session, Sessions } from './users';
@@ -25,6 +26,8 @@ export interface MasterState {
   uploads: PendingUploads;
   /** Replication chains handed out and not yet settled. */
   chains: Chains;
+  /** Keeps every file at its replicas; holds the safe mode after a start. */
+  repairer: Repairer;
   log: Log;
   now: () => number;
 }

@@ -45,6 +45,10 @@ export class PendingUploads {
     return upload;
   }
 
+  peek(blobId: string): PendingUpload | undefined {
+    return this.uploads.get(blobId);
+  }
+
   /** Bytes promised to a node by uploads still in progress. */
   reservedOn(nodeId: string): number {
     let bytes = 0;
@@ -62,7 +66,7 @@ function requireNode(request: Incoming<MessageType>): string {
   return request.peer.nodeId;
 }
 
-function candidates(state: MasterState, nowMs: number): Candidate[] {
+export function candidates(state: MasterState, nowMs: number): Candidate[] {
   return state.nodes.list().map((node) => ({
     nodeId: node.nodeId,
     alive: state.nodes.stateOf(node, nowMs) === 'alive',
@@ -187,6 +191,8 @@ export async function blobStored(state: MasterState, request: Incoming<'node.blo
     if (chain) await abandonChain(state, chain);
     throw error;
   }
+  state.nodes.stored(nodeId, size);
+  for (const member of early) state.nodes.stored(member, size);
   if (replacedBlobId !== null) scheduleDeletions(state);
   if (chain) {
     chain.committedSha256 = sha256;
@@ -228,6 +234,7 @@ async function recordReplica(state: MasterState, chain: Chain, nodeId: string, s
   }
   chain.stored.set(nodeId, sha256);
   chain.lost.delete(nodeId);
+  state.nodes.stored(nodeId, chain.size);
   if ((await state.catalog.addReplica(chain.blobId, nodeId)) === 'deleting') scheduleDeletions(state);
 }
 
@@ -276,40 +283,57 @@ function repairLater(state: MasterState, broken: Chain, sha256: string): void {
 /**
  * A chain that broke is completed from the copies that exist: a holder (least loaded) sends the blob down a
  * new chain of nodes that do not hold it, by available storage, tried up to CHAIN_REPAIRS_MAX times. The
- * file's waiters wait for it too (it is the same blob's chain). Later losses are the background repairer's.
+ * file's waiters wait for it too (it is the same blob's chain). Later losses are the repairer's.
  */
 function repairChain(state: MasterState, attempt: Chain, sha256: string): void {
   const { blobId, size } = attempt;
-  const nowMs = state.now();
   const summary = replicaSummary(state, blobId);
   const holders = new Set(state.catalog.replicasOf(blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
-  const all = candidates(state, nowMs);
+  const all = candidates(state, state.now());
   const source = rankReadNodes(all, holders)[0];
   const targets = chooseRepairTargets(all, holders, state.replicas - summary.have, size);
   if (!source || targets.length === 0) return;
+  replicateFrom(state, { blobId, userId: attempt.userId, size, sha256 }, source.nodeId, targets.map((target) => target.nodeId), attempt.repairs);
+}
+
+/**
+ * Copies a blob from a node holding it down a new chain through `targets` (each with its own 'replicate'
+ * ticket); the members report as in an upload and are recorded. Returns the chain, finished when settled.
+ */
+export function replicateFrom(
+  state: MasterState,
+  blob: { blobId: string; userId: number; size: number; sha256: string },
+  source: string,
+  targets: readonly string[],
+  repairs: number,
+): Chain {
+  const { blobId, size } = blob;
+  const nowMs = state.now();
   const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
-  const chain = targets.map((target) => ({
-    nodeId: target.nodeId,
-    address: advertisedAddress(state, target.nodeId),
-    ticket: signTicket(state.identity.ticketKey, { blobId, op: 'replicate', bytesMax: size, nodeId: target.nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs }),
+  const chain = targets.map((nodeId) => ({
+    nodeId,
+    address: advertisedAddress(state, nodeId),
+    ticket: signTicket(state.identity.ticketKey, { blobId, op: 'replicate', bytesMax: size, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs }),
   }));
-  const fields = { blobId, userId: attempt.userId, size, first: source.nodeId, members: targets.map((target) => target.nodeId) };
-  const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs: attempt.repairs, committedSha256: sha256 }, nowMs);
-  state.log.info(`blob ${blobId}: completing its replicas from ${source.nodeId} to ${repair.members.join(', ')} (try ${repair.repairs})`);
+  const fields = { blobId, userId: blob.userId, size, first: source, members: [...targets] };
+  const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs, committedSha256: blob.sha256 }, nowMs);
+  const attempt = repairs > 0 && repairs < CHAIN_REPAIRS_MAX ? ` (try ${repairs})` : '';
+  state.log.info(`blob ${blobId}: copying from ${source} to ${targets.join(', ')}${attempt}`);
   void (async () => {
     try {
-      const channel = state.nodes.get(source.nodeId)?.channel;
-      if (!channel) throw new DfsError('UNAVAILABLE', `no link to ${source.nodeId}`);
+      const channel = state.nodes.get(source)?.channel;
+      if (!channel) throw new DfsError('UNAVAILABLE', `no link to ${source}`);
       await channel.request('node.replicate', { blobId, size, chain }, { timeoutMs });
     } catch (error) {
       const first = repair.members[0];
       if (first !== undefined && !repair.stored.has(first) && state.chains.get(blobId, state.now()) === repair) {
-        state.log.warn(`blob ${blobId}: repair from ${source.nodeId} failed: ${DfsError.wrap(error).message}`);
+        state.log.warn(`blob ${blobId}: copy from ${source} failed: ${DfsError.wrap(error).message}`);
         state.chains.breakAt(repair, first);
         settleIfDone(state, repair);
       }
     }
   })();
+  return repair;
 }
 
 /** A chain whose file will never be committed: copies its members made are recorded to be deleted. */
@@ -371,18 +395,26 @@ export async function blobError(state: MasterState, request: Incoming<'node.blob
   const { blobId, problem, message } = request.data;
   if (problem === 'aborted') {
     state.log.info(`node ${nodeId}: transfer of blob ${blobId} aborted: ${message}`);
+    // An upload the node refused or lost will never be stored: its booked space is free again now.
+    const upload = state.uploads.peek(blobId);
+    if (upload?.nodeId === nodeId) {
+      state.uploads.take(blobId, state.now());
+      const chain = state.chains.get(blobId, state.now());
+      if (chain && chain.committedSha256 === undefined) await abandonChain(state, chain);
+    }
     return { data: {} };
   }
   await markBad(state, blobId, nodeId, `${problem}: ${message}`);
   return { data: {} };
 }
 
-/** A copy that is missing or damaged no longer counts; repair (a later step) copies the blob again. */
+/** A copy that is missing or damaged no longer counts; the repairer copies the blob again, then deletes it. */
 async function markBad(state: MasterState, blobId: string, nodeId: string, why: string): Promise<void> {
   const known = state.catalog.replicasOf(blobId).find((replica) => replica.nodeId === nodeId);
   if (known?.state !== 'good') return;
   state.log.warn(`replica of blob ${blobId} on ${nodeId} is bad: ${why}`);
   await state.catalog.setReplica(blobId, nodeId, 'bad');
+  state.repairer.poke();
 }
 
 /** A file's copies as stat shows them: good copies on live nodes, the factor wanted, and where they are. */

@@ -2,7 +2,7 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
-import { HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
+import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import type { Log } from '../../log';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../net/address';
 import { NODE_CN_PREFIX } from '../../net/ca';
@@ -20,6 +20,7 @@ import { ensurePrivateDirectory } from '../../store/files';
 import { lockDirectory } from '../../store/lock';
 import { joinCluster, loadNodeIdentity, type NodeIdentity } from './identity';
 import { measureSpace, type Space } from './space';
+import { SCRUB_DEFAULTS, startScrubbing, type ScrubSettings } from './scrub';
 
 export interface NodeOptions {
   master: HostPort;
@@ -29,6 +30,8 @@ export interface NodeOptions {
   listen: HostPort;
   advertise: HostPort | undefined;
   capacityBytes: number | undefined;
+  /** --scrub-rate and --scrub-interval; SCRUB_DEFAULTS when absent. */
+  scrub?: ScrubSettings;
   log: Log;
 }
 
@@ -73,13 +76,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   });
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
+  const scrubber = startScrubbing(context, options.scrub ?? SCRUB_DEFAULTS);
   return {
     nodeId: identity.nodeId,
     address: server.address,
     stop: async () => {
+      const scrubbed = scrubber?.stop(); // a re-hash stops at once; a report in flight ends with the link
       link.stop();
       peerPool.close();
       await server.close();
+      await scrubbed;
       await lock.release();
     },
   };
@@ -199,6 +205,19 @@ class MasterLink {
     clearInterval(this.heartbeatTimer);
     const intervalMs = Math.min(response.data.heartbeatIntervalMs, HEARTBEAT_INTERVAL_MS * 10);
     this.heartbeatTimer = setInterval(() => void this.heartbeat(channel), intervalMs);
+    await this.reportBlobs(channel);
+  }
+
+  /** What this node holds, in pages: the master reconciles its catalog with it after every registration. */
+  private async reportBlobs(channel: Channel): Promise<void> {
+    let page: { blobId: string; size: number; sha256: string }[] = [];
+    for (const blob of this.context.store.list()) {
+      page.push({ blobId: blob.id, size: blob.size, sha256: blob.sha256 });
+      if (page.length < BLOB_REPORT_BATCH_MAX) continue;
+      await channel.request('node.blob.report', { blobs: page, last: false });
+      page = [];
+    }
+    await channel.request('node.blob.report', { blobs: page, last: true });
   }
 
   private advertise(channel: Channel): string {

@@ -37,7 +37,14 @@ export async function blobPut(context: NodeContext, request: Incoming<'blob.put'
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'put', bytes: size });
-  const stored = await storeAndForward(context, request.data, request.body ?? [], request.data.chain ?? []);
+  let stored;
+  try {
+    stored = await storeAndForward(context, request.data, request.body ?? [], request.data.chain ?? []);
+  } catch (error) {
+    // Refused (no space) or cut off: the master frees the space it booked for this upload.
+    reportBlobError(context, blobId, 'aborted', DfsError.wrap(error).message);
+    throw error;
+  }
   await reportStored(context, blobId, stored, 'node.blob.stored');
   return { data: stored };
 }

@@ -1,0 +1,258 @@
+// Self-healing (SPEC §3 "Cluster upkeep"): the master keeps every file at N good copies on live nodes.
+// A sweep over the catalog — a page at a time, yielding between pages — finds blobs with too few live
+// good copies, copied again fewest-first from a live copy down a chain of nodes chosen by available
+// storage, at most REPAIR_STREAMS_PER_NODE copies per node (as source or target) and REPAIR_STREAMS_MAX
+// in all, so a recovery never starves users' transfers; blobs with too many (a dead node came back)
+// are trimmed, and damaged copies deleted once enough good ones exist. Nodes report what they hold after
+// every registration; the catalog is reconciled with it. After a start the master is in safe mode
+// until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
+// missing before its node had its say, so a restart never causes a replication storm.
+
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
+import type { Incoming, Reply } from '../../net/channel';
+import { DfsError } from '../../net/errors';
+import type { ReplicaState } from '../../store/catalog';
+import { availableBytes, chooseRepairTargets, type Candidate } from './placement';
+import type { MasterState } from './state';
+import { candidates, replicateFrom, scheduleDeletions } from './transfers';
+
+interface Work {
+  blobId: string;
+  owner: number;
+  size: number;
+  sha256: string;
+  liveGood: string[];
+  /** Every node with any record of the blob: never a target. */
+  recorded: Set<string>;
+}
+
+export interface RepairStatus {
+  safeMode: boolean;
+  /** Copies being made now. */
+  copying: number;
+}
+
+export class Repairer {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private stopped = false;
+  private dirty = true;
+  private lastSweepMs = 0;
+  private lastLive = '';
+  private readonly streams = new Map<string, number>();
+  private copying = 0;
+  private readonly startedMs: number;
+  /** Nodes holding copies when the master started that have not reported yet. */
+  private readonly awaited: Set<string>;
+  /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when it began
+   * (a copy recorded later, from a transfer the listing missed, is not judged by this report). */
+  private readonly reports = new Map<string, { held: Set<string>; recorded: Map<string, ReplicaState> }>();
+
+  /** `stateOf`: the master's state (which holds this repairer); `awaited`: the nodes holding copies at the start. */
+  constructor(
+    private readonly stateOf: () => MasterState,
+    awaited: readonly string[],
+    startedMs: number,
+  ) {
+    this.startedMs = startedMs;
+    this.awaited = new Set(awaited);
+  }
+
+  private get state(): MasterState {
+    return this.stateOf();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), REPAIR_CHECK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** Something changed (a node died, came back or lost a copy): look again at the next check. */
+  poke(): void {
+    this.dirty = true;
+  }
+
+  status(): RepairStatus {
+    return { safeMode: this.inSafeMode(), copying: this.copying };
+  }
+
+  inSafeMode(): boolean {
+    return this.awaited.size > 0 && this.state.now() - this.startedMs < SAFE_MODE_MAX_MS;
+  }
+
+  /** A page of a node's report of the blobs it holds; on the last one, the catalog is reconciled with it. */
+  async report(request: Incoming<'node.blob.report'>): Promise<Reply<'node.blob.report'>> {
+    if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
+    const { nodeId } = request.peer;
+    const report = this.reports.get(nodeId) ?? { held: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) };
+    this.reports.set(nodeId, report);
+    for (const blob of request.data.blobs) report.held.add(blob.blobId);
+    if (!request.data.last) return { data: {} };
+    this.reports.delete(nodeId);
+    await this.reconcile(nodeId, report.held, report.recorded);
+    this.awaited.delete(nodeId);
+    this.poke();
+    return { data: {} };
+  }
+
+  /**
+   * What the catalog records on a node against what the node holds: a copy the node no longer has is
+   * forgotten; one the catalog did not know is recorded good if a file still needs its blob, else to be
+   * deleted (an orphan: its upload or file went away while the node was out of reach).
+   */
+  private async reconcile(nodeId: string, held: ReadonlySet<string>, recorded: ReadonlyMap<string, ReplicaState>): Promise<void> {
+    const { catalog, log } = this.state;
+    const lost: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
+    for (const [blobId, state] of recorded) if (!held.has(blobId)) lost.push({ blobId, nodeId, state: null });
+    let orphans = 0;
+    let found = 0;
+    for (const blobId of held) {
+      if (recorded.has(blobId) || this.state.chains.get(blobId, this.state.now())) continue; // known, or its chain is still reporting
+      if ((await catalog.addReplica(blobId, nodeId)) === 'deleting') orphans++;
+      else found++;
+    }
+    await catalog.changeReplicas(lost);
+    const goodLost = lost.filter((change) => recorded.get(change.blobId) === 'good').length;
+    if (goodLost + orphans + found > 0) {
+      log.info(`node ${nodeId} reported ${held.size} blob(s): ${goodLost} recorded copies are gone, ${found} copies found, ${orphans} orphans to delete`);
+    }
+    if (orphans > 0) scheduleDeletions(this.state);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.sweeping || this.inSafeMode()) return;
+    const nowMs = this.state.now();
+    const live = liveNodes(candidates(this.state, nowMs)).join(' ');
+    if (live !== this.lastLive) this.dirty = true; // a node died or came back
+    if (!this.dirty && nowMs - this.lastSweepMs < REPAIR_SWEEP_INTERVAL_MS) return;
+    this.lastLive = live;
+    this.sweeping = true;
+    this.dirty = false;
+    this.lastSweepMs = nowMs;
+    try {
+      await this.sweep();
+    } catch (error) {
+      this.state.log.warn(`repair sweep: ${DfsError.wrap(error).message}`);
+      this.dirty = true;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** One pass over every file: trims and deletions at once, copies collected and made fewest-live-first. */
+  private async sweep(): Promise<void> {
+    const { state } = this;
+    const want = state.replicas;
+    const nodes = candidates(state, state.now());
+    // A copy counts while its node is alive (heard from within the node timeout), linked or not: a link
+    // that drops for a moment must not start copies.
+    const live = new Set(liveNodes(nodes));
+    const byLive: Work[][] = Array.from({ length: want }, () => []);
+    let afterId = 0;
+    for (;;) {
+      const page = state.catalog.filesAfter(afterId, REPAIR_SWEEP_PAGE);
+      const last = page[page.length - 1];
+      if (!last) break;
+      afterId = last.id;
+      const copies = state.catalog.replicasOfBlobs(page.map((file) => file.blobId));
+      const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
+      for (const file of page) {
+        if (state.chains.get(file.blobId, state.now())) continue; // an upload or a copy is running
+        const replicas = copies.get(file.blobId) ?? [];
+        const liveGood = replicas.filter((replica) => replica.state === 'good' && live.has(replica.nodeId)).map((replica) => replica.nodeId);
+        // A damaged copy goes once a good one exists to copy from: its node can then take a new copy.
+        if (liveGood.length > 0) {
+          for (const replica of replicas) if (replica.state === 'bad') changes.push({ blobId: file.blobId, nodeId: replica.nodeId, state: 'deleting' });
+        }
+        if (liveGood.length < want) {
+          // None live: nothing to copy from until a holder comes back (fsck shows it missing).
+          if (liveGood.length > 0) {
+            const recorded = new Set(replicas.map((replica) => replica.nodeId));
+            byLive[liveGood.length]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood, recorded });
+          }
+          continue;
+        }
+        for (const nodeId of surplus(liveGood, want, nodes)) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
+      }
+      if (changes.length > 0) {
+        await state.catalog.changeReplicas(changes);
+        state.log.info(`repair: ${changes.length} damaged or surplus copies to delete`);
+        scheduleDeletions(state);
+      }
+      await yieldToEvents();
+    }
+    for (const works of byLive) for (const work of works) await this.copy(work);
+  }
+
+  /** Waits for free streams, then starts copying the blob to as many nodes as it lacks (not waiting for it). */
+  private async copy(work: Work): Promise<void> {
+    const { state } = this;
+    let source: Candidate | undefined;
+    let targets: Candidate[] = [];
+    for (;;) {
+      while (this.copying >= REPAIR_STREAMS_MAX) await this.aStreamEnds();
+      const nodes = candidates(state, state.now()).filter((node) => (this.streams.get(node.nodeId) ?? 0) < REPAIR_STREAMS_PER_NODE);
+      source = nodes.filter((node) => work.liveGood.includes(node.nodeId) && node.alive && node.connected).sort(bySpareStreams(this.streams))[0];
+      targets = chooseRepairTargets(nodes, work.recorded, state.replicas - work.liveGood.length, work.size);
+      if (source && targets.length > 0) break;
+      // The nodes it needs are busy copying: wait for one of those copies to end, then look again.
+      if (this.copying > 0 && !this.stopped) await this.aStreamEnds();
+      else break;
+    }
+    if (!source || targets.length === 0 || state.chains.get(work.blobId, state.now())) {
+      this.dirty = true; // no room or no live node now: the next sweep tries again
+      return;
+    }
+    const members = targets.map((target) => target.nodeId);
+    let chain;
+    try {
+      // As many tries as a broken upload chain gets already: a copy that fails is the next sweep's.
+      chain = replicateFrom(state, { blobId: work.blobId, userId: work.owner, size: work.size, sha256: work.sha256 }, source.nodeId, members, CHAIN_REPAIRS_MAX);
+    } catch (error) {
+      this.dirty = true;
+      state.log.warn(`repair of blob ${work.blobId}: ${DfsError.wrap(error).message}`);
+      return;
+    }
+    const busy = [source.nodeId, ...members];
+    for (const nodeId of busy) this.streams.set(nodeId, (this.streams.get(nodeId) ?? 0) + 1);
+    this.copying++;
+    void state.chains.waitFor(chain, chain.forgetMs - state.now() + REQUEST_TIMEOUT_MS).then(() => {
+      for (const nodeId of busy) this.streams.set(nodeId, (this.streams.get(nodeId) ?? 1) - 1);
+      this.copying--;
+      this.dirty = true; // lost members to retry, or damaged copies now safe to delete
+      this.wakeOne();
+    });
+  }
+
+  private waiting: (() => void)[] = [];
+
+  private aStreamEnds(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private wakeOne(): void {
+    this.waiting.shift()?.();
+  }
+}
+
+function liveNodes(nodes: readonly Candidate[]): string[] {
+  return nodes.filter((node) => node.alive).map((node) => node.nodeId);
+}
+
+/** Live good copies beyond `want`: those on the nodes with the least room go first. */
+function surplus(liveGood: readonly string[], want: number, nodes: readonly Candidate[]): string[] {
+  if (liveGood.length <= want) return [];
+  const room = new Map(nodes.map((node) => [node.nodeId, availableBytes(node)]));
+  return [...liveGood].sort((a, b) => (room.get(a) ?? 0) - (room.get(b) ?? 0) || a.localeCompare(b)).slice(0, liveGood.length - want);
+}
+
+function bySpareStreams(streams: ReadonlyMap<string, number>): (a: Candidate, b: Candidate) => number {
+  return (a, b) => (streams.get(a.nodeId) ?? 0) - (streams.get(b.nodeId) ?? 0) || a.activeTransfers - b.activeTransfers || a.nodeId.localeCompare(b.nodeId);
+}
