@@ -150,7 +150,7 @@ export const FSCK_PROBLEMS_MAX = 1_000;
 /** After a start the master waits this long at most for every node holding copies to report (safe mode). */
 export const SAFE_MODE_MAX_MS = 30_000;
 /** Nodes a download reads from (each retry resumes where the last one stopped) before it gives up. */
-export const GET_TRIES_MAX = 4;
+export const GET_TRIES_MAX = 5;
 
 assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a staging buffer');
 assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');

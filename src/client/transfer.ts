@@ -109,6 +109,8 @@ const RETRIABLE = new Set(['UNAVAILABLE', 'TIMEOUT', 'CORRUPT', 'NOT_FOUND', 'RA
  */
 export async function download(links: PeerLinks, locate: Locate, sink: Sink, onProgress: ProgressListener | undefined): Promise<Fetched> {
   let tried: string[] = [];
+  /** Nodes that alone sent bytes hashing wrong: never asked again (the master may not have heard yet). */
+  const blamed = new Set<string>();
   let begin = await locate(tried);
   let meter = new Meter(begin.size, onProgress);
   let sources: string[] = []; // the nodes the meter's bytes came from
@@ -129,7 +131,10 @@ export async function download(links: PeerLinks, locate: Locate, sink: Sink, onP
     tried.push(begin.nodeId);
     // Bad bytes from one node: not that one again. From several: which one is unknown here — the node that
     // sent them noticed while reading and had the master mark its copy bad.
-    if (startOver) tried = sources.length === 1 ? sources : [];
+    if (startOver) {
+      if (sources.length === 1) blamed.add(begin.nodeId);
+      tried = [...blamed];
+    }
     if (attempt >= GET_TRIES_MAX) throw failure;
     const next = await locate(tried).catch((error: unknown) => {
       // No other replica to read: what went wrong with this one is the answer.
