@@ -165,6 +165,14 @@ async function runShellRole(address: string | undefined, flags: Flags): Promise<
   process.exit(status);
 }
 
+/** `dfs tui`: the full-screen explorer, logged in like the shell; its status is the exit code. */
+async function runTuiCommand(address: string | undefined, flags: Flags): Promise<void> {
+  const { runTuiRole } = await import('./tui/run.js');
+  const status = await runTuiRole({ address, caFile: text(flags, 'ca'), user: text(flags, 'user') });
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(status);
+}
+
 function shellHelpSection(): { title: string; body: string } {
   return { title: 'Shell commands', body: commandList(SHELL_COMMANDS).trimEnd() };
 }
@@ -208,6 +216,13 @@ function buildCli(): ReturnType<typeof cac> {
     .example('dfs shell 10.0.0.1:7070 --ca ca.pem -c "mkdir -p /docs; ls -l /"')
     .example('echo "du -sh /" | DFS_USER=alice DFS_PASSWORD=secret dfs shell 10.0.0.1:7070 --ca ca.pem')
     .action((address: string | undefined, flags: Flags) => runShellRole(address, flags));
+  cli
+    .command('tui [address]', 'Open the full-screen explorer and cluster dashboard (address HOST:PORT, else env DFS_MASTER)')
+    .usage('tui [HOST:PORT] [--ca FILE] [--user NAME]')
+    .option('--ca <file>', 'Verify the master with this CA (ca.pem in its data dir; env DFS_CA); else trust on first use')
+    .option('--user <name>', 'Log in as this user (env DFS_USER; default shared); password from env DFS_PASSWORD or a prompt')
+    .example('dfs tui 10.0.0.1:7070 --ca ca.pem --user alice')
+    .action((address: string | undefined, flags: Flags) => runTuiCommand(address, flags));
   cli.help((sections) => (cli.matchedCommandName === 'shell' ? [...sections, shellHelpSection()] : sections));
   cli.version(VERSION);
   return cli;

@@ -7,6 +7,7 @@ import { du, find, tree } from './commands/walk';
 import { passwd, useradd, whoami } from './commands/users';
 import { fsck, nodes } from './commands/cluster';
 import { cat, get, put } from './commands/transfer';
+import { tui } from './commands/tui';
 import { commandHelp, exit, helpCommand, quit } from './commands/meta';
 import type { ShellCommand, ShellContext, ShellOutput } from './context';
 import { CommandFailed, reportError, UsageError } from './errors';
@@ -15,7 +16,7 @@ import { LineSyntaxError, parseLine } from './parse';
 const help = helpCommand(() => COMMANDS);
 
 export const COMMANDS: readonly ShellCommand[] = [
-  ls, cd, pwd, mkdir, rm, mv, cp, stat, put, get, cat, find, du, tree, whoami, passwd, useradd, nodes, fsck, help, exit, quit,
+  ls, cd, pwd, mkdir, rm, mv, cp, stat, put, get, cat, find, du, tree, whoami, passwd, useradd, nodes, fsck, tui, help, exit, quit,
 ];
 
 export function findCommand(name: string): ShellCommand | undefined {

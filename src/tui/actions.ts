@@ -1,0 +1,157 @@
+// What the explorer's action keys do, through ClusterApi only: get (g), put (p), mkdir (m), rename
+// (r), delete (d) and find (/). Each asks what it needs in a dialog, does it, reloads what changed
+// and says what happened; a failure is thrown to the explorer, which shows it on the status line.
+
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as local from 'node:path';
+import type { ClusterApi, Entry, EntryKind, ProgressListener } from '../client/api';
+import { isDfsError } from '../net/errors';
+import { baseName, isWithin, joinPath, parentOf, resolvePath, ROOT } from '../paths';
+import { formatSize } from '../units';
+import { TUI_FIND_RESULTS_MAX } from './constants';
+import type { Dialogs } from './dialogs';
+import { bytesText } from './explorer';
+import { replicaText } from './model';
+
+/** What an action works on: the selected entry, or the directory selected in the tree. */
+export interface Target {
+  path: string;
+  kind: EntryKind;
+  /** From the listing, when the selection is in the entries pane. */
+  entry: Entry | undefined;
+}
+
+/** The part of the explorer actions may use. */
+export interface ActionHost {
+  readonly api: ClusterApi;
+  readonly dialogs: Dialogs;
+  /** The directory the entries pane shows. */
+  readonly cwd: string;
+  /** This machine's working directory, for local paths typed relative. */
+  readonly localCwd: string;
+  target(): Target | undefined;
+  /** Shows `path` in the entries pane, selecting `select` (a name in it) when given. */
+  open(path: string, select?: string): Promise<boolean>;
+  say(text: string): void;
+  /** Runs a get or put with a progress box, counting its bytes for the dashboard; `finishing` is shown
+   * once every byte has moved and the work still runs. */
+  transfer<T>(label: string, work: (onProgress: ProgressListener) => Promise<T>, finishing?: string): Promise<T>;
+}
+
+function localPath(host: ActionHost, typed: string): string {
+  const expanded = typed === '~' ? os.homedir() : typed.startsWith('~/') ? local.join(os.homedir(), typed.slice(2)) : typed;
+  return local.resolve(host.localCwd, expanded);
+}
+
+async function localKind(path: string): Promise<'file' | 'dir' | 'other' | undefined> {
+  const stats = await fs.stat(path).catch(() => undefined);
+  if (!stats) return undefined;
+  return stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other';
+}
+
+async function remoteExists(api: ClusterApi, path: string): Promise<boolean> {
+  try {
+    await api.stat(path);
+    return true;
+  } catch (error) {
+    if (isDfsError(error, 'NOT_FOUND')) return false;
+    throw error;
+  }
+}
+
+export async function getFile(host: ActionHost): Promise<void> {
+  const target = host.target();
+  if (!target || target.kind === 'dir') return host.say('get: select a file (directories: get -r in dfs shell)');
+  const name = baseName(target.path);
+  const typed = await host.dialogs.ask('Get', `Download ${target.path} to (relative to ${host.localCwd}):`, name);
+  if (typed === undefined || typed.trim() === '') return host.say('get cancelled');
+  let destination = localPath(host, typed.trim());
+  if ((await localKind(destination)) === 'dir') destination = local.join(destination, name);
+  if ((await localKind(destination)) !== undefined && !(await host.dialogs.confirm('Get', `${destination} exists. Replace it?`))) {
+    return host.say('get cancelled');
+  }
+  const fetched = await host.transfer(`get ${name}`, (onProgress) => host.api.get(target.path, destination, { onProgress }));
+  host.say(`got ${name} (${formatSize(fetched.size)}, SHA-256 verified) → ${destination}`);
+}
+
+export async function putFile(host: ActionHost): Promise<void> {
+  const cwd = host.cwd;
+  const typed = await host.dialogs.ask('Put', `Upload into ${cwd} the local file (relative to ${host.localCwd}):`, '');
+  if (typed === undefined || typed.trim() === '') return host.say('put cancelled');
+  const source = localPath(host, typed.trim());
+  const kind = await localKind(source);
+  if (kind === undefined) return host.say(`put: ${source}: No such file or directory`);
+  if (kind !== 'file') return host.say(`put: ${source}: not a regular file (directories: put -r in dfs shell)`);
+  const remote = joinPath(cwd, local.basename(source));
+  const overwrite = await remoteExists(host.api, remote);
+  if (overwrite && !(await host.dialogs.confirm('Put', `${remote} exists. Replace it?`))) return host.say('put cancelled');
+  const stored = await host.transfer(
+    `put ${local.basename(source)}`,
+    (onProgress) => host.api.put(source, remote, { overwrite, onProgress }),
+    'waiting for the replicas…',
+  );
+  await host.open(cwd, stored.name);
+  host.say(`put ${stored.name} (${formatSize(stored.size)}, replicas ${replicaText(stored)}) ← ${source}`);
+}
+
+export async function makeDirectory(host: ActionHost): Promise<void> {
+  const cwd = host.cwd;
+  const typed = await host.dialogs.ask('New directory', `Name of the new directory in ${cwd}:`, '');
+  if (typed === undefined || typed.trim() === '') return host.say('mkdir cancelled');
+  const path = resolvePath(cwd, typed.trim());
+  await host.api.mkdir(path, false);
+  await host.open(cwd, parentOf(path) === cwd ? baseName(path) : undefined);
+  host.say(`made ${path}`);
+}
+
+export async function rename(host: ActionHost): Promise<void> {
+  const target = host.target();
+  if (!target || target.path === ROOT) return host.say('rename: select a file or directory');
+  const base = parentOf(target.path);
+  const typed = await host.dialogs.ask('Rename', `New name (or path) for ${target.path}:`, baseName(target.path));
+  if (typed === undefined || typed.trim() === '') return host.say('rename cancelled');
+  const destination = resolvePath(base, typed.trim());
+  if (destination === target.path) return host.say('rename: same name, nothing to do');
+  const moved = await host.api.move(target.path, destination);
+  const cwd = isWithin(host.cwd, target.path) ? parentOf(target.path) : host.cwd;
+  await host.open(cwd, parentOf(moved.path) === cwd ? moved.name : undefined);
+  host.say(`renamed ${baseName(target.path)} → ${moved.path}`);
+}
+
+export async function remove(host: ActionHost): Promise<void> {
+  const target = host.target();
+  if (!target || target.path === ROOT) return host.say('delete: select a file or directory');
+  const question =
+    target.kind === 'dir'
+      ? `Delete the directory ${target.path} and everything in it${target.entry ? ` (${bytesText(target.entry.size)})` : ''}?`
+      : `Delete ${target.path}${target.entry ? ` (${bytesText(target.entry.size)})` : ''}?`;
+  if (!(await host.dialogs.confirm('Delete', question))) return host.say('delete cancelled');
+  const removed = await host.api.remove(target.path, target.kind === 'dir');
+  const cwd = isWithin(host.cwd, target.path) ? parentOf(target.path) : host.cwd;
+  await host.open(cwd);
+  host.say(`deleted ${baseName(target.path)}${target.kind === 'dir' ? ` (${removed} entries)` : ''} from ${parentOf(target.path)}`);
+}
+
+export async function find(host: ActionHost): Promise<void> {
+  const start = host.cwd;
+  const glob = await host.dialogs.ask('Find', `Names matching (glob: * ? [..]) under ${start}:`, '*');
+  if (glob === undefined || glob.trim() === '') return host.say('find cancelled');
+  host.say(`searching ${start} for ${glob.trim()} …`);
+  const found: Entry[] = [];
+  let more = false;
+  for await (const entry of host.api.find(start, { name: glob.trim() })) {
+    if (found.length === TUI_FIND_RESULTS_MAX) {
+      more = true;
+      break;
+    }
+    found.push(entry);
+  }
+  if (found.length === 0) return host.say(`find: nothing under ${start} matches ${glob.trim()}`);
+  const count = more ? `the first ${found.length} matches` : `${found.length} match${found.length === 1 ? '' : 'es'}`;
+  host.say(`find: ${count} for ${glob.trim()}`);
+  const items = found.map((entry) => (entry.kind === 'dir' ? `${entry.path}/` : entry.path));
+  const picked = await host.dialogs.pick(`Find ${glob.trim()}`, items, `${count}. Enter: go there   Escape: close`);
+  const entry = picked === undefined ? undefined : found[picked];
+  if (entry) await host.open(parentOf(entry.path), entry.name);
+}

@@ -1,0 +1,286 @@
+// The full-screen explorer through the built executable, in a real terminal (tmux): `dfs tui` shows
+// the user's own tree and none of another user's names, the cluster dashboard, navigation by keys
+// into a nested directory, get (bytes compared), put (listed, and in the cluster), delete with its
+// y/n question, mkdir, rename, find and a jump to a match, q restoring the terminal; `tui` inside the shell comes back to a working prompt; a
+// master that goes away is shown on the status line and the explorer reconnects when it is back.
+// Nothing waits for a fixed time: the screen is polled until what is expected appears.
+
+import t, { type Test } from 'tap';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, promises as fs, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { formatHostPort } from '../../src/net/address';
+import { ADMIN_PASSWORD, DFS, startCluster, startDfs, tempDir, type TestCluster } from '../helpers/binary';
+import { loginAt } from '../helpers/client';
+import { randomFile, sha256Of } from '../helpers/files';
+
+// ---- a terminal: tmux on a private socket --------------------------------------------------
+
+const TMUX = '/usr/bin/tmux';
+const TMUX_SOCKET = `dfs-tui-test-${process.pid}`;
+const tmuxDir = mkdtempSync(path.join(os.tmpdir(), 'dfs-tui-tmux-'));
+const tmuxConf = path.join(tmuxDir, 'tmux.conf');
+// A dead pane stays so dfs's exit can be seen; each test's teardown kills its session.
+writeFileSync(tmuxConf, 'set -g remain-on-exit on\n');
+let sessionCount = 0;
+
+const tmuxEnv = ((): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
+  delete env.TMUX;
+  delete env.TMUX_PANE;
+  return env;
+})();
+
+function tmux(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(TMUX, ['-L', TMUX_SOCKET, '-f', tmuxConf, ...args], { env: tmuxEnv, timeout: 10_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let tmuxSocketPath: string | undefined;
+t.teardown(async () => {
+  await tmux(['kill-server']);
+  if (tmuxSocketPath !== undefined) rmSync(tmuxSocketPath, { force: true });
+  rmSync(tmuxDir, { recursive: true, force: true });
+});
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+interface Terminal {
+  /** What the terminal shows now (the visible screen), trailing blanks trimmed per line. */
+  screen(): Promise<string>;
+  /** Types text literally. */
+  type(text: string): Promise<void>;
+  /** Presses keys by tmux name: Enter, Tab, BSpace, Escape, q. */
+  press(...keys: string[]): Promise<void>;
+  /** Polls the screen until `done` holds; fails with the screen after `timeoutMs`. */
+  waitFor(what: string, done: (screen: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves with dfs's exit status once it has ended. */
+  exited(): Promise<number>;
+}
+
+/** Runs `env -i ENV… build/dfs ARGS` in `cwd` in a new tmux session of `columns`×`rows`. */
+async function openTerminal(t: Test, cwd: string, env: Record<string, string>, args: string[], columns = 100, rows = 30): Promise<Terminal> {
+  if (!existsSync(TMUX)) throw new Error(`${TMUX} is missing: the TUI tests need tmux`);
+  const name = `dfs-tui-${process.pid}-${++sessionCount}`;
+  const statusFile = path.join(tmuxDir, `${name}.status`);
+  const variables = Object.entries({ TERM: 'xterm-256color', ...env }).map(([key, value]) => `${key}=${value}`);
+  const wrapper = `"$@"; echo "$?" > ${shellQuote(statusFile)}`;
+  const command = ['env', '-i', ...variables, '/bin/sh', '-c', wrapper, 'sh', DFS, ...args].map(shellQuote).join(' ');
+  const started = await tmux(['new-session', '-d', '-s', name, '-c', cwd, '-x', String(columns), '-y', String(rows), command]);
+  if (started.code !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
+  t.teardown(() => tmux(['kill-session', '-t', name]));
+  tmuxSocketPath ??= (await tmux(['display-message', '-p', '#{socket_path}'])).stdout.trim() || undefined;
+  const target = `=${name}:`;
+  const run = async (words: string[]): Promise<string> => {
+    const result = await tmux(words);
+    if (result.code !== 0) throw new Error(`tmux ${words.join(' ')}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const screen = async (): Promise<string> =>
+    (await run(['capture-pane', '-p', '-t', target]))
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .join('\n');
+  const poll = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the screen:\n${await screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return {
+    screen,
+    type: async (text) => void (await run(['send-keys', '-t', target, '-l', text])),
+    press: async (...keys) => void (await run(['send-keys', '-t', target, ...keys])),
+    waitFor: (what, done, timeoutMs = 15_000) =>
+      poll(what, async () => {
+        const text = await screen();
+        return done(text) ? text : undefined;
+      }, timeoutMs),
+    exited: () =>
+      poll('dfs to exit', async () => {
+        const status = /^(\d+)\n$/.exec(await fs.readFile(statusFile, 'utf8').catch(() => ''))?.[1];
+        return status === undefined ? undefined : Number(status);
+      }, 15_000),
+  };
+}
+
+// ---- the cluster: alice's files, and bob's that alice must never see ------------------------
+
+interface Setup {
+  cluster: TestCluster;
+  address: string;
+  /** A local directory the TUI runs in (get writes here by default). */
+  local: string;
+  /** The local original of alice's /projects/alpha/deep/data.bin. */
+  original: string;
+  env: Record<string, string>;
+}
+
+async function setUp(t: Test): Promise<Setup> {
+  const cluster = await startCluster(t, 3);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await admin.useradd('alice', 'alice-pw');
+  await admin.useradd('bob', 'bob-pw');
+  const source = await tempDir(t, 'dfs-tui-source-');
+  const original = path.join(source, 'data.bin');
+  await randomFile(original, 300_000);
+  await fs.writeFile(path.join(source, 'secret.txt'), 'bob only\n');
+  const alice = await loginAt(t, cluster.master.address, cluster.caPem, 'alice', 'alice-pw');
+  await alice.mkdir('/projects/alpha/deep', true);
+  await alice.put(original, '/projects/alpha/deep/data.bin');
+  await alice.put(path.join(source, 'secret.txt'), '/notes.txt');
+  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-pw');
+  await bob.mkdir('/bob-private-plans', false);
+  await bob.put(path.join(source, 'secret.txt'), '/bob-secret-ledger.txt');
+  const local = await tempDir(t, 'dfs-tui-local-');
+  const home = await tempDir(t, 'dfs-tui-home-');
+  const env = { HOME: home, DFS_HOME: home, DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'alice', DFS_PASSWORD: 'alice-pw' };
+  return { cluster, address: formatHostPort(cluster.master.address), local, original, env };
+}
+
+/** The path bar (first line) shows `cwd` as the directory on view. */
+const atPath = (cwd: string) => (screen: string): boolean => (screen.split('\n')[0] ?? '').startsWith(` dfs  ${cwd} `);
+/** A row of the files pane naming `name` (dirs with their slash), inside the pane's frame. */
+const listed = (screen: string, name: string): boolean => new RegExp(`│${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `).test(screen);
+/** The details pane's first line: the selected path. */
+const detailsOf = (path: string) => (screen: string): boolean => screen.includes(`│${path} `) || screen.includes(`│${path}│`);
+
+t.test('dfs tui: own tree only, dashboard, keys into a nested directory, get, put, delete with y/n, mkdir, rename, find, q restores the terminal', async (t) => {
+  const setup = await setUp(t);
+  const term = await openTerminal(t, setup.local, setup.env, ['tui', setup.address]);
+
+  const first = await term.waitFor('the root listing', (screen) => listed(screen, 'projects/') && listed(screen, 'notes.txt'));
+  t.ok(atPath('/')(first), 'the path bar shows /');
+  t.match(first, /~ \(your root\)/, 'the tree starts at the user\'s root');
+  t.match(first, `alice@${setup.address}`, 'the status line names the user and the master');
+  t.ok(first.indexOf('projects/') < first.indexOf('notes.txt'), 'directories come before files');
+  t.notMatch(first, /bob/, 'nothing of bob\'s is shown');
+
+  await term.press('Tab');
+  const dashboard = await term.waitFor('the cluster dashboard', (screen) => /3 nodes: 3 alive, 0 full, 0 dead/.test(screen) && /Your files: 2 /.test(screen));
+  t.match(dashboard, /Transfer rates/, 'with the transfer rates chart');
+  t.equal((dashboard.match(/ alive +\[/g) ?? []).length, 3, 'a usage bar per node');
+  t.notMatch(dashboard, /bob/, 'the dashboard shows no names of bob\'s either');
+  await term.press('Tab');
+  await term.waitFor('the explorer again', (screen) => listed(screen, 'projects/'));
+
+  await term.press('Enter');
+  await term.waitFor('/projects', (screen) => atPath('/projects')(screen) && listed(screen, 'alpha/'));
+  await term.press('Enter');
+  await term.waitFor('/projects/alpha', (screen) => atPath('/projects/alpha')(screen) && listed(screen, 'deep/'));
+  await term.press('Enter');
+  const deep = await term.waitFor('/projects/alpha/deep with data.bin', (screen) => atPath('/projects/alpha/deep')(screen) && listed(screen, 'data.bin'));
+  t.match(deep, /│data\.bin +293K +3\/3 /, 'data.bin: human size and replicas 3/3');
+  const hash = await sha256Of(setup.original);
+  await term.waitFor('the details of data.bin with its SHA-256', (screen) => screen.includes(`SHA-256   ${hash}`));
+  t.pass('the details pane shows the SHA-256 from stat');
+
+  await term.press('g');
+  await term.waitFor('the get question', (screen) => screen.includes('Download /projects/alpha/deep/data.bin to'));
+  await term.press('Enter');
+  await term.waitFor('the get to finish', (screen) => screen.includes('got data.bin'));
+  t.equal(await sha256Of(path.join(setup.local, 'data.bin')), hash, 'get wrote the same bytes under the default name in the local directory');
+
+  await fs.writeFile(path.join(setup.local, 'upload.txt'), 'uploaded from the TUI\n');
+  await term.press('p');
+  await term.waitFor('the put question', (screen) => screen.includes('Upload into /projects/alpha/deep'));
+  await term.type('upload.txt');
+  await term.press('Enter');
+  await term.waitFor('upload.txt listed', (screen) => listed(screen, 'upload.txt') && screen.includes('put upload.txt'));
+  const alice = await loginAt(t, setup.cluster.master.address, setup.cluster.caPem, 'alice', 'alice-pw');
+  t.equal((await alice.stat('/projects/alpha/deep/upload.txt')).size, 22, 'the cluster has the uploaded file');
+
+  await term.waitFor('upload.txt selected', detailsOf('/projects/alpha/deep/upload.txt'));
+  await term.press('d');
+  await term.waitFor('the delete question', (screen) => screen.includes('Delete /projects/alpha/deep/upload.txt'));
+  await term.press('n');
+  await term.waitFor('the delete cancelled', (screen) => screen.includes('delete cancelled') && listed(screen, 'upload.txt'));
+  await term.press('d');
+  await term.waitFor('the delete question again', (screen) => screen.includes('Delete /projects/alpha/deep/upload.txt'));
+  await term.press('y');
+  const deleted = await term.waitFor('upload.txt gone', (screen) => screen.includes('deleted upload.txt') && !listed(screen, 'upload.txt'));
+  t.ok(listed(deleted, 'data.bin'), 'data.bin stays');
+  t.equal((await alice.list('/projects/alpha/deep')).map((entry) => entry.name).join(','), 'data.bin', 'the cluster no longer has upload.txt');
+
+  await term.press('BSpace');
+  await term.waitFor('back up in /projects/alpha', (screen) => atPath('/projects/alpha')(screen) && listed(screen, 'deep/'));
+
+  await term.press('m');
+  await term.waitFor('the mkdir question', (screen) => screen.includes('Name of the new directory in /projects/alpha'));
+  await term.type('fresh');
+  await term.press('Enter');
+  await term.waitFor('fresh/ listed and selected', (screen) => listed(screen, 'fresh/') && detailsOf('/projects/alpha/fresh')(screen));
+  await term.press('r');
+  await term.waitFor('the rename question', (screen) => screen.includes('New name (or path) for /projects/alpha/fresh'));
+  await term.press('C-u');
+  await term.type('renamed');
+  await term.press('Enter');
+  await term.waitFor('renamed/ instead of fresh/', (screen) => listed(screen, 'renamed/') && !listed(screen, 'fresh/'));
+  t.same((await alice.list('/projects/alpha')).map((entry) => entry.name), ['deep', 'renamed'], 'mkdir and rename reached the cluster');
+
+  await term.press('/');
+  await term.waitFor('the find question', (screen) => screen.includes('Names matching'));
+  await term.press('C-u');
+  await term.type('data.*');
+  await term.press('Enter');
+  await term.waitFor('the matches', (screen) => screen.includes('1 match') && screen.includes('/projects/alpha/deep/data.bin'));
+  await term.press('Enter');
+  await term.waitFor('the match\'s directory, the match selected', (screen) => atPath('/projects/alpha/deep')(screen) && detailsOf('/projects/alpha/deep/data.bin')(screen));
+
+  await term.press('q');
+  t.equal(await term.exited(), 0, 'q exits with status 0');
+  const after = await term.screen();
+  t.notMatch(after, /Tree|Details|alice@/, 'the alternate screen is gone: the terminal shows what it showed before');
+});
+
+t.test('tui inside the shell: the same session, and q brings the prompt back with keys typed once', async (t) => {
+  const setup = await setUp(t);
+  const term = await openTerminal(t, setup.local, setup.env, ['shell', setup.address], 80, 24);
+  const prompt = (cwd: string): string => `alice@${setup.address}:${cwd}$`;
+  const lastLine = (screen: string): string => screen.trimEnd().split('\n').at(-1) ?? '';
+  await term.waitFor('the prompt', (screen) => lastLine(screen) === prompt('/'));
+  await term.type('cd /projects/alpha');
+  await term.press('Enter');
+  await term.waitFor('cd', (screen) => lastLine(screen) === prompt('/projects/alpha'));
+  await term.type('tui');
+  await term.press('Enter');
+  const opened = await term.waitFor('the explorer at the shell\'s directory', (screen) => atPath('/projects/alpha')(screen) && listed(screen, 'deep/'));
+  t.notMatch(opened, /bob/, 'nothing of bob\'s');
+  await term.press('BSpace');
+  await term.waitFor('one Backspace: one level up', (screen) => atPath('/projects')(screen) && listed(screen, 'alpha/'));
+  await term.press('q');
+  await term.waitFor('the prompt again', (screen) => lastLine(screen) === prompt('/projects/alpha'));
+  await term.type('pwd');
+  await term.press('Enter');
+  const shell = await term.waitFor('pwd to run', (screen) => lastLine(screen) === prompt('/projects/alpha') && screen.includes(`${prompt('/projects/alpha')} pwd\n/projects/alpha\n`));
+  t.notMatch(shell, /pwdpwd|ppwd/, 'each key reached the shell once');
+  await term.type('exit');
+  await term.press('Enter');
+  t.equal(await term.exited(), 0, 'the shell exits 0');
+});
+
+t.test('a master that goes away: the status line says so; the explorer reconnects once it is back', async (t) => {
+  const setup = await setUp(t);
+  const term = await openTerminal(t, setup.local, setup.env, ['tui', setup.address], 80, 24);
+  await term.waitFor('the root listing', (screen) => listed(screen, 'projects/'));
+  setup.cluster.master.child.kill('SIGTERM');
+  await setup.cluster.master.exited;
+  await term.waitFor('the master reported unreachable', (screen) => screen.includes('MASTER UNREACHABLE'));
+  t.pass('the status line says the master is unreachable');
+  const port = String(setup.cluster.master.address.port);
+  await startDfs(t, ['master', '--data', setup.cluster.masterDir, '--listen', `127.0.0.1:${port}`], { env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+  await term.waitFor('the explorer to reconnect', (screen) => screen.includes(`reconnected to ${setup.address}`) && listed(screen, 'projects/'), 30_000);
+  await term.press('Enter');
+  await term.waitFor('keys work again', (screen) => atPath('/projects')(screen) && listed(screen, 'alpha/'));
+  await term.press('q');
+  t.equal(await term.exited(), 0, 'q exits with status 0');
+});
