@@ -145,6 +145,12 @@ export const REPAIR_CHECK_MS = 1_000;
 export const REPAIR_SWEEP_PAGE = 5_000;
 export const REPAIR_STREAMS_MAX = 8;
 export const REPAIR_STREAMS_PER_NODE = 2;
+/** Copies one sweep collects before it makes them (the rest wait for the next sweep): bounds the master's memory. */
+export const REPAIR_QUEUE_MAX = 10_000;
+/** A damaged copy is deleted once this many good copies are on linked nodes that reported (HDFS deletes a
+ * corrupt replica once the block has dfs.namenode.replication.min = 1 live replica): its node can then
+ * take a new copy, which a small cluster needs. */
+export const DAMAGED_DELETE_AFTER_GOOD = 1;
 /** Problem files fsck names (the counts cover all). */
 export const FSCK_PROBLEMS_MAX = 1_000;
 /** After a start the master waits this long at most for every node holding copies to report (safe mode). */

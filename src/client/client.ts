@@ -85,9 +85,9 @@ export class RemoteClient implements ClusterApi {
   }
 
   /** One request; a connection found closed before sending is reopened, but nothing is resent. */
-  private async call<T extends MessageType>(type: T, data: RequestOf<T>): Promise<ResponseOf<T>> {
+  private async call<T extends MessageType>(type: T, data: RequestOf<T>, timeoutMs?: number): Promise<ResponseOf<T>> {
     const channel = await this.connect();
-    return (await channel.request(type, data)).data;
+    return (await channel.request(type, data, timeoutMs === undefined ? {} : { timeoutMs })).data;
   }
 
   private async *pages<T extends 'fs.find' | 'fs.tree' | 'fs.list', I>(
@@ -176,8 +176,10 @@ export class RemoteClient implements ClusterApi {
   }
 
   async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {
-    const { blobId } = await this.call('fs.copy', { source, target, overwrite: options.overwrite ?? false });
-    if (options.wait !== false) await this.waitForReplicas(target, blobId, (await this.stat(target)).size);
+    // The master answers once a node copied the bytes: as long as a transfer of that size may take.
+    const { size } = await this.stat(source);
+    const { blobId } = await this.call('fs.copy', { source, target, overwrite: options.overwrite ?? false }, transferTimeoutMs(size));
+    if (options.wait !== false) await this.waitForReplicas(target, blobId, size);
     return this.stat(target);
   }
 

@@ -147,6 +147,10 @@ export async function download(links: PeerLinks, locate: Locate, sink: Sink, onP
       meter = new Meter(next.size, onProgress);
       sources = [];
     }
+    if (next.blobId !== begin.blobId) {
+      tried = []; // the nodes that failed held the old blob
+      blamed.clear();
+    }
     begin = next;
   }
 }

@@ -328,7 +328,10 @@ export class Channel extends EventEmitter {
     try {
       await this.send({ k: 'r', id, d: reply.data }, reply.body);
     } catch (error) {
-      if (this.isClosed) return; // the connection is gone (or the body broke it); fail() told everyone
+      if (this.isClosed) {
+        reply.body?.stream.destroy(); // the connection is gone (or the body broke it): a body never sent is let go
+        return;
+      }
       // The reply could not be framed (too large, bad body length): a bug in the handler.
       this.emit('bug', error);
       reply.body?.stream.destroy();

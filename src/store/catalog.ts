@@ -213,10 +213,10 @@ const SQL = {
   setReplicaState: `UPDATE replicas SET state = ?3 WHERE blob = ?1 AND node = ?2`,
   freeReplicas: `UPDATE replicas SET state = ${DELETING} WHERE blob IN (SELECT value FROM json_each(?1))`,
   deleteReplica: `DELETE FROM replicas WHERE blob = ?1 AND node = ?2`,
-  // A blob some file still references has copies not being deleted (rm and overwrite mark them all);
-  // a copy of any other blob arrives too late and is recorded to be deleted.
-  addReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2,
-    CASE WHEN EXISTS (SELECT 1 FROM replicas WHERE blob = ?1 AND node != ?2 AND state != ${DELETING}) THEN ${GOOD} ELSE ${DELETING} END)`,
+  // A copy of a blob a file references is good; of any other blob (its file went away), to be deleted.
+  // A copy already recorded keeps its state: a late report never revives or condemns it.
+  addReplica: `INSERT OR IGNORE INTO replicas (blob, node, state) VALUES (?1, ?2,
+    CASE WHEN EXISTS (SELECT 1 FROM entries WHERE blob = ?1) THEN ${GOOD} ELSE ${DELETING} END)`,
   replicasDeleting: `SELECT blob, node FROM replicas WHERE state = ${DELETING} ORDER BY node, blob LIMIT ?1`,
   filesAfter: `SELECT id, owner, blob, size, hex(sha256) FROM entries WHERE id > ?1 AND kind = ${FILE} AND blob IS NOT NULL ORDER BY id LIMIT ?2`,
   // (state, node) is indexed: naming every state makes the node lookup an index range.
@@ -288,6 +288,9 @@ export class Catalog {
     try {
       if (image === undefined) db.script(SCHEMA);
       if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
+      // Which file has a blob: asked when a node reports a copy the catalog did not record. An index, not
+      // data: made at every open (older snapshots lack it), never journaled.
+      db.script('CREATE INDEX IF NOT EXISTS entries_by_blob ON entries (blob) WHERE blob IS NOT NULL;');
       const schema = db.first(SQL.meta, ['schema'])?.[0];
       if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
       const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
@@ -637,8 +640,9 @@ export class Catalog {
     });
   }
 
-  /** Records a new copy of a blob (a replica a chain delivered): good while a file references the blob, else
-   * `deleting` (the file was removed or replaced meanwhile) so the deletion pass removes it. Journaled. */
+  /** Records a new copy of a blob (a replica a chain delivered, or one a node reports): good while a file
+   * references the blob, else `deleting` (the file was removed or replaced meanwhile) so the deletion pass
+   * removes it; a copy already recorded keeps its state. Journaled. */
   async addReplica(blobId: string, nodeId: string): Promise<ReplicaState> {
     checkNodeId(nodeId);
     if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {

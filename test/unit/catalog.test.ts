@@ -790,3 +790,23 @@ t.test('addReplica: a chain\'s copy of a live blob is good; of a removed or repl
   t.same(many.get('b1'), reopened.replicasOf('b1'), 'the same as one at a time');
   t.same(reopened.replicasOfBlobs([]).size, 0);
 });
+
+t.test('addReplica decides by the file, not by other copies, and never changes a recorded copy (a late node report)', async (t) => {
+  const { catalog, owner } = await fresh(t);
+  // A single-copy file whose one row was forgotten (its node's listing missed it): the node reports it again.
+  await catalog.createFile(owner, '/only', { ...file(10, 'solo'), nodeIds: ['n1'] });
+  await catalog.forgetReplica('solo', 'n1');
+  t.equal(await catalog.addReplica('solo', 'n1'), 'good', 'a copy of a blob a file has is good, with no other copy anywhere');
+  await catalog.setReplica('solo', 'n2', 'bad');
+  t.equal(await catalog.addReplica('solo', 'n2'), 'bad', 'a recorded copy keeps its state');
+  await catalog.createFile(owner, '/gone', { ...file(10, 'gone'), nodeIds: ['n1'] });
+  await catalog.remove(owner, '/gone', { recursive: false });
+  t.equal(await catalog.addReplica('gone', 'n3'), 'deleting', 'a copy of a blob no file has is an orphan');
+  t.equal(await catalog.addReplica('gone', 'n1'), 'deleting', 'and the removed file\'s own copy stays to be deleted');
+  t.same(catalog.replicasOn('n1'), new Map([['solo', 'good'], ['gone', 'deleting']]), 'replicasOn: every copy on a node');
+  t.same(catalog.replicaNodes().sort(), ['n1', 'n2', 'n3']);
+  await catalog.changeReplicas([{ blobId: 'solo', nodeId: 'n2', state: null }, { blobId: 'gone', nodeId: 'n3', state: 'bad' }]);
+  t.same(catalog.replicasOf('solo'), [{ nodeId: 'n1', state: 'good' }], 'changeReplicas: null forgets a copy');
+  t.same(catalog.replicasOf('gone').find((replica) => replica.nodeId === 'n3'), { nodeId: 'n3', state: 'bad' }, 'and a state changes one');
+  t.same(catalog.filesAfter(0, 10).map((row) => row.blobId), ['solo'], 'filesAfter: the files with a blob');
+});

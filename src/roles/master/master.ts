@@ -1,7 +1,7 @@
 // The master role: the cluster's trust (joins), its members (nodes), its users and namespace.
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
-import { NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT } from '../../limits';
+import { NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS } from '../../limits';
 import type { Log } from '../../log';
 import type { HostPort } from '../../net/address';
 import { service, type Channel, type IncomingOf, type Reply } from '../../net/channel';
@@ -60,7 +60,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     replicas: options.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
     chains: new Chains((chain) => void transfers.abandonChain(state, chain)),
-    repairer: new Repairer(() => state, catalog.replicaNodes(), now()),
+    repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, options.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000)),
     log,
     now,
   };

@@ -52,6 +52,7 @@ export async function register(state: MasterState, request: Incoming<'node.regis
   const known = state.nodes.get(nodeId) !== undefined;
   state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes, blobs }, request.channel, state.now());
   state.log.info(`node ${nodeId} ${known ? 're-registered' : 'registered'} at ${advertise}`);
+  state.repairer.registered(nodeId); // its report of what it holds follows
   scheduleDeletions(state); // deletions that waited for this node
   return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, ticketKey: state.identity.ticketKey.toString('base64url') } };
 }

@@ -3,13 +3,13 @@
 // good copies, copied again fewest-first from a live copy down a chain of nodes chosen by available
 // storage, at most REPAIR_STREAMS_PER_NODE copies per node (as source or target) and REPAIR_STREAMS_MAX
 // in all, so a recovery never starves users' transfers; blobs with too many (a dead node came back)
-// are trimmed, and damaged copies deleted once enough good ones exist. Nodes report what they hold after
+// are trimmed, and damaged copies deleted once enough good ones exist (on nodes that reported). Nodes report what they hold after
 // every registration; the catalog is reconciled with it. After a start the master is in safe mode
 // until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
 // missing before its node had its say, so a restart never causes a replication storm.
 
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
+import { CHAIN_REPAIRS_MAX, DAMAGED_DELETE_AFTER_GOOD, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { ReplicaState } from '../../store/catalog';
@@ -45,6 +45,8 @@ export class Repairer {
   private readonly startedMs: number;
   /** Nodes holding copies when the master started that have not reported yet. */
   private readonly awaited: Set<string>;
+  /** Nodes whose report since their last registration is in: only their copies are trusted to trim others. */
+  private readonly reported = new Set<string>();
   /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when it began
    * (a copy recorded later, from a transfer the listing missed, is not judged by this report). */
   private readonly reports = new Map<string, { held: Set<string>; recorded: Map<string, ReplicaState> }>();
@@ -54,6 +56,8 @@ export class Repairer {
     private readonly stateOf: () => MasterState,
     awaited: readonly string[],
     startedMs: number,
+    /** At least the node timeout: a node is not judged before it could have been declared dead. */
+    private readonly safeModeMs = SAFE_MODE_MAX_MS,
   ) {
     this.startedMs = startedMs;
     this.awaited = new Set(awaited);
@@ -79,12 +83,18 @@ export class Repairer {
     this.dirty = true;
   }
 
+  /** A node (re-)registered: its report starts afresh, and until it is in, its copies are not trusted for trimming. */
+  registered(nodeId: string): void {
+    this.reports.delete(nodeId);
+    this.reported.delete(nodeId);
+  }
+
   status(): RepairStatus {
     return { safeMode: this.inSafeMode(), copying: this.copying };
   }
 
   inSafeMode(): boolean {
-    return this.awaited.size > 0 && this.state.now() - this.startedMs < SAFE_MODE_MAX_MS;
+    return this.awaited.size > 0 && this.state.now() - this.startedMs < this.safeModeMs;
   }
 
   /** A page of a node's report of the blobs it holds; on the last one, the catalog is reconciled with it. */
@@ -98,6 +108,7 @@ export class Repairer {
     this.reports.delete(nodeId);
     await this.reconcile(nodeId, report.held, report.recorded);
     this.awaited.delete(nodeId);
+    this.reported.add(nodeId);
     this.poke();
     return { data: {} };
   }
@@ -113,8 +124,9 @@ export class Repairer {
     for (const [blobId, state] of recorded) if (!held.has(blobId)) lost.push({ blobId, nodeId, state: null });
     let orphans = 0;
     let found = 0;
+    const now = catalog.replicasOn(nodeId); // recorded since the report began count as known too
     for (const blobId of held) {
-      if (recorded.has(blobId) || this.state.chains.get(blobId, this.state.now())) continue; // known, or its chain is still reporting
+      if (recorded.has(blobId) || now.has(blobId) || this.state.chains.has(blobId)) continue; // known, or its chain is still reporting
       if ((await catalog.addReplica(blobId, nodeId)) === 'deleting') orphans++;
       else found++;
     }
@@ -146,40 +158,55 @@ export class Repairer {
     }
   }
 
-  /** One pass over every file: trims and deletions at once, copies collected and made fewest-live-first. */
+  /**
+   * One pass over every file: deletions and trims at once; copies collected (at most REPAIR_QUEUE_MAX, by
+   * fewest live copies) and made after the pass. A file with nowhere to copy to is left to the next change
+   * in the live nodes (or the periodic sweep), not swept for again and again.
+   */
   private async sweep(): Promise<void> {
     const { state } = this;
     const want = state.replicas;
     const nodes = candidates(state, state.now());
     // A copy counts while its node is alive (heard from within the node timeout), linked or not: a link
-    // that drops for a moment must not start copies.
+    // that drops for a moment must not start copies. Deleting a copy needs more: good copies on linked
+    // nodes whose report since their registration is in (an unreported node's records may be stale).
     const live = new Set(liveNodes(nodes));
+    const trusted = new Set(nodes.filter((node) => node.alive && node.connected && this.reported.has(node.nodeId)).map((node) => node.nodeId));
     const byLive: Work[][] = Array.from({ length: want }, () => []);
+    let queued = 0;
     let afterId = 0;
     for (;;) {
       const page = state.catalog.filesAfter(afterId, REPAIR_SWEEP_PAGE);
       const last = page[page.length - 1];
       if (!last) break;
       afterId = last.id;
+      state.chains.expire(state.now());
       const copies = state.catalog.replicasOfBlobs(page.map((file) => file.blobId));
       const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
       for (const file of page) {
-        if (state.chains.get(file.blobId, state.now())) continue; // an upload or a copy is running
+        if (state.chains.has(file.blobId)) continue; // an upload or a copy is running
         const replicas = copies.get(file.blobId) ?? [];
-        const liveGood = replicas.filter((replica) => replica.state === 'good' && live.has(replica.nodeId)).map((replica) => replica.nodeId);
-        // A damaged copy goes once a good one exists to copy from: its node can then take a new copy.
-        if (liveGood.length > 0) {
+        const good = replicas.filter((replica) => replica.state === 'good');
+        const liveGood = good.filter((replica) => live.has(replica.nodeId)).map((replica) => replica.nodeId);
+        const trustedGood = good.filter((replica) => trusted.has(replica.nodeId)).map((replica) => replica.nodeId);
+        // A damaged copy goes once enough trusted good ones exist: its node can then take a new copy.
+        if (trustedGood.length >= Math.min(want, DAMAGED_DELETE_AFTER_GOOD)) {
           for (const replica of replicas) if (replica.state === 'bad') changes.push({ blobId: file.blobId, nodeId: replica.nodeId, state: 'deleting' });
         }
         if (liveGood.length < want) {
           // None live: nothing to copy from until a holder comes back (fsck shows it missing).
-          if (liveGood.length > 0) {
+          if (liveGood.length > 0 && queued < REPAIR_QUEUE_MAX) {
             const recorded = new Set(replicas.map((replica) => replica.nodeId));
+            if (chooseRepairTargets(nodes, recorded, want - liveGood.length, file.size).length === 0) continue; // nowhere to copy to
             byLive[liveGood.length]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood, recorded });
-          }
+            queued++;
+          } else if (liveGood.length > 0) this.dirty = true; // the queue is full: the next sweep takes the rest
           continue;
         }
-        for (const nodeId of surplus(liveGood, want, nodes)) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
+        // Surplus: only when every live holder is trusted, and only among those.
+        if (trustedGood.length === liveGood.length) {
+          for (const nodeId of surplus(trustedGood, want, nodes)) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
+        }
       }
       if (changes.length > 0) {
         await state.catalog.changeReplicas(changes);
@@ -188,7 +215,7 @@ export class Repairer {
       }
       await yieldToEvents();
     }
-    for (const works of byLive) for (const work of works) await this.copy(work);
+    for (const works of byLive) for (const work of works) if (!this.stopped) await this.copy(work);
   }
 
   /** Waits for free streams, then starts copying the blob to as many nodes as it lacks (not waiting for it). */
@@ -206,10 +233,7 @@ export class Repairer {
       if (this.copying > 0 && !this.stopped) await this.aStreamEnds();
       else break;
     }
-    if (!source || targets.length === 0 || state.chains.get(work.blobId, state.now())) {
-      this.dirty = true; // no room or no live node now: the next sweep tries again
-      return;
-    }
+    if (!source || targets.length === 0 || state.chains.has(work.blobId)) return; // the next change in the nodes brings a sweep
     const members = targets.map((target) => target.nodeId);
     let chain;
     try {

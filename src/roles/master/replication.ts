@@ -34,7 +34,7 @@ export function isSettled(chain: Chain): boolean {
 export class Chains {
   private readonly chains = new Map<string, Chain>();
 
-  /** `abandoned` hears of chains forgotten before their file was committed (their copies are orphans). */
+  /** `abandoned` hears of chains forgotten before their file was committed (any copies are orphans). */
   constructor(private readonly abandoned: (chain: Chain) => void) {}
 
   begin(
@@ -47,6 +47,16 @@ export class Chains {
     const chain: Chain = { committedSha256: undefined, repairs: 0, ...fields, stored: new Map(), lost: new Set(), waiters: new Set() };
     this.chains.set(chain.blobId, chain);
     return chain;
+  }
+
+  /** Whether a chain of the blob is running, without expiring others (cheap: for a sweep over every file;
+   * expire() once per page). */
+  has(blobId: string): boolean {
+    return this.chains.has(blobId);
+  }
+
+  expire(nowMs: number): void {
+    this.forgetExpired(nowMs);
   }
 
   get(blobId: string, nowMs: number): Chain | undefined {
@@ -94,7 +104,7 @@ export class Chains {
     for (const chain of this.chains.values()) {
       if (chain.forgetMs > nowMs) continue;
       this.finish(chain);
-      if (chain.committedSha256 === undefined && chain.stored.size > 0) this.abandoned(chain);
+      if (chain.committedSha256 === undefined) this.abandoned(chain);
     }
   }
 }

@@ -159,6 +159,8 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
   try {
     await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain: upload.chain }, { timeoutMs });
   } catch (error) {
+    // Committed after all (the node's answer was what got lost): the copy is made.
+    if (copyCommitted(state, userId, target, upload.blobId)) return { data: { blobId: upload.blobId } };
     // Not committed (a commit that failed abandoned the chain already): forget the booking, drop what the chain stored.
     state.uploads.take(upload.blobId, state.now());
     const chain = state.chains.get(upload.blobId, state.now());
@@ -336,12 +338,22 @@ export function replicateFrom(
   return repair;
 }
 
-/** A chain whose file will never be committed: copies its members made are recorded to be deleted. */
+function copyCommitted(state: MasterState, userId: number, target: string, blobId: string): boolean {
+  try {
+    return state.catalog.stat(userId, target).blobId === blobId;
+  } catch {
+    return false;
+  }
+}
+
+/** A chain whose file will never be committed: copies it (and its first node) made are recorded to be deleted. */
 export async function abandonChain(state: MasterState, chain: Chain): Promise<void> {
   state.chains.finish(chain);
-  if (chain.stored.size === 0) return;
   try {
-    for (const member of chain.stored.keys()) await state.catalog.setReplica(chain.blobId, member, 'deleting');
+    // The first node may hold the blob too (its report to the master was lost): it is told to delete it,
+    // a no-op if it has none.
+    const holders = [chain.first, ...chain.stored.keys()];
+    await state.catalog.changeReplicas(holders.map((nodeId) => ({ blobId: chain.blobId, nodeId, state: 'deleting' as const })));
     scheduleDeletions(state);
   } catch (error) {
     state.log.warn(`blob ${chain.blobId}: could not record orphan copies: ${DfsError.wrap(error).message}`);
@@ -485,6 +497,7 @@ async function deleteOnce(state: MasterState): Promise<void> {
     try {
       await channel.request('node.blob.delete', { blobIds });
       for (const blobId of blobIds) await state.catalog.forgetReplica(blobId, nodeId);
+      state.repairer.poke(); // a node rid of a damaged copy can take a good one
     } catch (error) {
       state.log.warn(`node ${nodeId} did not delete ${blobIds.length} blob(s): ${DfsError.wrap(error).message}`);
     }
