@@ -135,6 +135,8 @@ export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;
 /** How long a connection to a node waits in a pool for its next transfer, and how many wait per node. */
 export const POOL_IDLE_MS = 10_000;
 export const POOL_IDLE_PER_PEER_MAX = 8;
+/** How long a node shutting down waits for the master to hear it leaves. */
+export const LEAVING_NOTICE_MS = 2_000;
 /** Blobs per page of a node's report of what it holds. */
 export const BLOB_REPORT_BATCH_MAX = 5_000;
 /** The repairer: how often it looks for blobs with too few (or too many) live copies when nothing told it

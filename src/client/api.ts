@@ -31,7 +31,7 @@ export interface FindFilter {
 export interface NodeInfo {
   nodeId: string;
   advertise: string;
-  state: 'alive' | 'full' | 'dead';
+  state: 'alive' | 'full' | 'draining' | 'dead';
   capacityBytes: number;
   usedBytes: number;
   freeBytes: number;

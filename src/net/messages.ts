@@ -89,6 +89,9 @@ export const MESSAGES = {
   ),
 
   'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int() }), empty),
+  /** The node is shutting down (SIGTERM): the master places no new blob there; it is `draining` until it
+   * registers again (or `dead` past the node timeout). */
+  'node.leaving': message('master', 'node', empty, empty),
   /** After every registration, the node's report of the blobs it holds, in pages (`last` on the final one):
    * the master reconciles its catalog with it (copies it did not know, copies the node lost, orphans). */
   'node.blob.report': message(
@@ -217,8 +220,8 @@ export const MESSAGES = {
         obj({
           nodeId,
           advertise: address,
-          // full: alive, with less than 1% of its capacity free (placement passes it by)
-          state: literal('alive', 'full', 'dead'),
+          // full: alive, with less than 1% of its capacity free (placement passes it by); draining: shutting down
+          state: literal('alive', 'full', 'draining', 'dead'),
           ...space,
           lastSeenMs: int(),
           connected: bool(),

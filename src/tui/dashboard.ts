@@ -49,14 +49,14 @@ export class RateHistory {
   }
 }
 
-const STATE_COLORS: Record<NodeInfo['state'], string> = { alive: 'green', full: 'yellow', dead: 'red' };
+const STATE_COLORS: Record<NodeInfo['state'], string> = { alive: 'green', full: 'yellow', draining: 'yellow', dead: 'red' };
 
 /** "3 nodes: 3 alive, 0 full, 0 dead   capacity 30G  used 1.2G  free 28G". */
 export function clusterSummary(nodes: readonly NodeInfo[]): string {
   const count = (state: NodeInfo['state']): number => nodes.filter((node) => node.state === state).length;
   const total = (pick: (node: NodeInfo) => number): string => formatSize(nodes.reduce((sum, node) => sum + pick(node), 0));
   return (
-    `${nodes.length} node${nodes.length === 1 ? '' : 's'}: ${count('alive')} alive, ${count('full')} full, ${count('dead')} dead` +
+    `${nodes.length} node${nodes.length === 1 ? '' : 's'}: ${count('alive')} alive, ${count('full')} full, ${count('draining') > 0 ? `${count('draining')} draining, ` : ''}${count('dead')} dead` +
     `   capacity ${total((node) => node.capacityBytes)}  used ${total((node) => node.usedBytes)}  free ${total((node) => node.freeBytes)}`
   );
 }

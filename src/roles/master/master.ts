@@ -104,6 +104,8 @@ function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): 
       return membership.register(state, request);
     case 'cluster.fsck':
       return fsck(state, request);
+    case 'node.leaving':
+      return membership.leaving(state, request);
     case 'node.blob.report':
       return state.repairer.report(request);
     case 'node.heartbeat':

@@ -82,7 +82,17 @@ export async function listNodes(state: MasterState, request: Incoming<'cluster.n
   return { data: { nodes } };
 }
 
-/** What `nodes` shows: a live node with less than 1% of its capacity free is full. */
-function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number }): 'alive' | 'full' | 'dead' {
-  return liveness === 'alive' && node.freeBytes * 100 < node.capacityBytes ? 'full' : liveness;
+/** What `nodes` shows: a live node shutting down is draining; one with less than 1% of its capacity free, full. */
+function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; draining: boolean }): 'alive' | 'full' | 'draining' | 'dead' {
+  if (liveness === 'dead') return liveness;
+  if (node.draining) return 'draining';
+  return node.freeBytes * 100 < node.capacityBytes ? 'full' : liveness;
+}
+
+export async function leaving(state: MasterState, request: Incoming<'node.leaving'>): Promise<Reply<'node.leaving'>> {
+  const nodeId = requireNode(request);
+  const record = state.nodes.get(nodeId);
+  if (record) record.draining = true;
+  state.log.info(`node ${nodeId} is shutting down: no new blobs go there`);
+  return { data: {} };
 }

@@ -16,6 +16,8 @@ export interface NodeRecord extends NodeSpace {
   activeTransfers: number;
   lastSeenMs: number;
   channel: Channel | undefined;
+  /** It said it is shutting down (node.leaving): no new blobs until it registers again. */
+  draining: boolean;
 }
 
 export type NodeState = 'alive' | 'dead';
@@ -29,7 +31,7 @@ export class NodeRegistry {
     const previous = this.nodes.get(nodeId);
     // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
-    const record: NodeRecord = { nodeId, advertise, ...space, activeTransfers: 0, lastSeenMs: nowMs, channel };
+    const record: NodeRecord = { nodeId, advertise, ...space, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false };
     this.nodes.set(nodeId, record);
     return record;
   }

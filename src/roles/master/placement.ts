@@ -11,10 +11,16 @@ export interface Candidate {
   /** Bytes of uploads handed to this node and not yet reported stored: free space it will lose. */
   reservedBytes: number;
   activeTransfers: number;
+  /** The node announced it is shutting down: it serves what it holds, but takes no new blob. */
+  draining?: boolean;
 }
 
 function usable(candidate: Candidate): boolean {
   return candidate.alive && candidate.connected;
+}
+
+function writable(candidate: Candidate): boolean {
+  return usable(candidate) && candidate.draining !== true;
 }
 
 /** What a node can still take once the uploads already sent its way land. */
@@ -29,7 +35,7 @@ export function availableBytes(candidate: Candidate): number {
 export function chooseWriteNode(candidates: readonly Candidate[], size: number): Candidate | undefined {
   let best: Candidate | undefined;
   for (const candidate of candidates) {
-    if (!usable(candidate) || availableBytes(candidate) < size) continue;
+    if (!writable(candidate) || availableBytes(candidate) < size) continue;
     if (best === undefined || writeOrder(candidate, best) < 0) best = candidate;
   }
   return best;
@@ -54,7 +60,7 @@ export function chooseRepairTargets(candidates: readonly Candidate[], holders: R
   const seen = new Set<string>(holders);
   const eligible: Candidate[] = [];
   for (const candidate of candidates) {
-    if (seen.has(candidate.nodeId) || !usable(candidate) || availableBytes(candidate) < size) continue;
+    if (seen.has(candidate.nodeId) || !writable(candidate) || availableBytes(candidate) < size) continue;
     seen.add(candidate.nodeId);
     eligible.push(candidate);
   }

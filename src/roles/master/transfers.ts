@@ -74,6 +74,7 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
     freeBytes: node.freeBytes,
     reservedBytes: state.uploads.reservedOn(node.nodeId) + state.chains.reservedOn(node.nodeId),
     activeTransfers: node.activeTransfers,
+    draining: node.draining,
   }));
 }
 

@@ -2,7 +2,7 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
-import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
+import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import type { Log } from '../../log';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../net/address';
 import { NODE_CN_PREFIX } from '../../net/ca';
@@ -82,6 +82,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     address: server.address,
     stop: async () => {
       const scrubbed = scrubber?.stop(); // a re-hash stops at once; a report in flight ends with the link
+      await link.leave();
       link.stop();
       peerPool.close();
       await server.close();
@@ -164,6 +165,13 @@ class MasterLink {
 
   start(): void {
     void this.connect();
+  }
+
+  /** Tells the master this node is shutting down (it places nothing new here); best effort, briefly. */
+  async leave(): Promise<void> {
+    const channel = this.channel;
+    if (!channel || channel.closed || !this.everRegistered) return;
+    await channel.request('node.leaving', {}, { timeoutMs: LEAVING_NOTICE_MS }).catch(() => undefined);
   }
 
   stop(): void {
