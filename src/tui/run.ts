@@ -23,6 +23,7 @@ export async function runTuiRole(options: TuiRoleOptions): Promise<0 | 1 | 2> {
   let session: Session;
   try {
     session = await openSession({
+      command: 'tui',
       address: options.address,
       caFile: options.caFile,
       user: options.user,

@@ -23,6 +23,8 @@ export type FetchPresentedCa = (address: HostPort) => Promise<string>;
 export interface SessionOptions {
   /** The positional HOST:PORT. */
   address: string | undefined;
+  /** The command the user ran, for the hint when no master is given (default `shell`). */
+  command?: 'shell' | 'tui';
   /** --ca FILE. */
   caFile: string | undefined;
   /** --user NAME. */
@@ -72,7 +74,7 @@ async function loginPassword(user: string, address: HostPort, options: SessionOp
 
 export async function openSession(options: SessionOptions): Promise<Session> {
   const addressText = nonEmpty(options.address) ?? nonEmpty(options.env.DFS_MASTER);
-  if (addressText === undefined) throw new DfsError('BAD_REQUEST', 'no master given: dfs shell HOST:PORT or DFS_MASTER');
+  if (addressText === undefined) throw new DfsError('BAD_REQUEST', `no master given: dfs ${options.command ?? 'shell'} HOST:PORT or DFS_MASTER`);
   const address = parseHostPort(addressText);
   const prompter = options.prompter;
   const caPem = await resolveTrustedCa({
