@@ -106,13 +106,16 @@ t.test('a damaged copy found by a read is replaced: get returns the right bytes 
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const [put] = await putFiles(t, admin, 1);
   if (!put) throw new Error('no file');
-  for (const file of (await blobFiles(cluster)).filter((blob) => !blob.temporary)) {
-    const handle = await fs.open(file.file, 'r+');
-    await handle.write(randomBytes(16), 0, 16, 1000);
-    await handle.close();
-    break; // one copy only
-  }
-  // Read until the damaged copy is the one read (the master may pick a good one first).
+  // The copy the master would have read next is the one damaged.
+  const channel = await cluster.client();
+  const reader = (await channel.request('file.get.begin', { path: put.path })).data.nodeId;
+  const readerDir = `node${1 + cluster.nodes.indexOf(await processOf(cluster, admin, reader))}`;
+  const [copy] = (await blobFiles(cluster)).filter((blob) => !blob.temporary && blob.node === readerDir);
+  if (!copy) throw new Error(`${readerDir} holds no copy`);
+  const handle = await fs.open(copy.file, 'r+');
+  await handle.write(randomBytes(16), 0, 16, 1000);
+  await handle.close();
+  // Read until the damaged copy is the one read (the master's choice may have moved meanwhile).
   await waitFor('the damaged copy to be found', async () => {
     const back = path.join(await tempDir(t), 'back');
     await admin.get(put.path, back);

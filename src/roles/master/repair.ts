@@ -47,8 +47,8 @@ export class Repairer {
   private readonly awaited: Set<string>;
   /** Nodes whose report since their last registration is in: only their copies are trusted to trim others. */
   private readonly reported = new Set<string>();
-  /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when it began
-   * (a copy recorded later, from a transfer the listing missed, is not judged by this report). */
+  /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when the node
+   * registered (a copy recorded later is not judged by this report). */
   private readonly reports = new Map<string, { held: Set<string>; recorded: Map<string, ReplicaState> }>();
 
   /** `stateOf`: the master's state (which holds this repairer); `awaited`: the nodes holding copies at the start. */
@@ -85,7 +85,9 @@ export class Repairer {
 
   /** A node (re-)registered: its report starts afresh, and until it is in, its copies are not trusted for trimming. */
   registered(nodeId: string): void {
-    this.reports.delete(nodeId);
+    // What is recorded now was stored on the node before it lists its blobs (a node stores, then reports):
+    // a copy missing from its list is truly gone. Copies recorded later are not judged by this report.
+    this.reports.set(nodeId, { held: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) });
     this.reported.delete(nodeId);
   }
 
