@@ -222,6 +222,7 @@ const SQL = {
   // (state, node) is indexed: naming every state makes the node lookup an index range.
   replicasOn: `SELECT blob, state FROM replicas WHERE state IN (0, 1, 2) AND node = ?1`,
   replicaNodes: `SELECT DISTINCT node FROM replicas`,
+  filesOfBlobs: `SELECT blob, size, hex(sha256) FROM entries WHERE blob IN (SELECT value FROM json_each(?1))`,
 } as const;
 
 // An IN list of parameters runs twice as fast as json_each: one statement text per depth (cached),
@@ -609,6 +610,13 @@ export class Catalog {
   replicasOn(nodeId: string): Map<string, ReplicaState> {
     this.checkOpen();
     return new Map(this.db.all(SQL.replicasOn, [nodeId]).map((row) => [text(row[0]), replicaState(row[1])]));
+  }
+
+  /** The size and SHA-256 of the files that have these blobs (a node's report is checked against them). */
+  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string }> {
+    this.checkOpen();
+    if (blobIds.length === 0) return new Map();
+    return new Map(this.db.all(SQL.filesOfBlobs, [JSON.stringify(blobIds)]).map((row) => [text(row[0]), { size: Number(row[1]), sha256: text(row[2]).toLowerCase() }]));
   }
 
   /** The nodes any copy is recorded on: those a restarted master waits to hear from. */

@@ -2,7 +2,7 @@
 // timeout, a damaged copy, a node restarted with copies gone or orphans on its disk, a master restart —
 // every file ends at its replication factor, with no copy lost or left over, on disk and in the catalog.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
@@ -226,4 +226,29 @@ t.test('a node stopped with SIGTERM says so: nodes shows it draining (not yet de
   cluster.nodes[0] = await cluster.startNode('node1');
   await waitFor('the node to be alive again', async () => ((await admin.nodes()).find((info) => info.nodeId === nodeId)?.state === 'alive' ? true : undefined));
   t.pass('alive again after registering');
+});
+
+t.test('a node restarted holding other bytes under a file\'s blob id (its own hash agrees): the report marks the copy bad, and it is replaced', async (t) => {
+  const cluster = await startCluster(t, 3, NODE_TIMEOUT);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const [put] = await putFiles(t, admin, 1);
+  if (!put) throw new Error('no file');
+  const node = cluster.nodes[1];
+  if (!node) throw new Error('no node2');
+  node.child.kill('SIGTERM');
+  await node.exited;
+  const [copy] = (await blobFiles(cluster)).filter((file) => file.node === 'node2' && !file.temporary);
+  if (!copy) throw new Error('node2 holds no copy');
+  const other = randomBytes(put.size);
+  const otherSha = createHash('sha256').update(other).digest('hex');
+  const [blobId] = copy.name.split('.');
+  await fs.rm(copy.file);
+  await fs.writeFile(path.join(path.dirname(copy.file), `${blobId ?? ''}.${put.size}.${otherSha}`), other);
+  cluster.nodes[1] = await cluster.startNode('node2');
+  await waitFor('the master to hear of the other bytes', async () => (/with other bytes than their file's/.test(cluster.master.output().stderr) ? true : undefined), 30_000);
+  await waitFor('node2 to hold the file\'s bytes again', async () => {
+    const [again] = (await blobFiles(cluster)).filter((file) => file.node === 'node2' && !file.temporary);
+    return again && (await sha256Of(again.file)) === put.sha256 ? true : undefined;
+  }, 60_000);
+  t.equal(await settled(cluster, admin, [put], 3), true, '3 good copies, each whole');
 });

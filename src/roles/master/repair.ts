@@ -49,7 +49,7 @@ export class Repairer {
   private readonly reported = new Set<string>();
   /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when the node
    * registered (a copy recorded later is not judged by this report). */
-  private readonly reports = new Map<string, { held: Set<string>; recorded: Map<string, ReplicaState> }>();
+  private readonly reports = new Map<string, { held: Set<string>; mismatched: Set<string>; recorded: Map<string, ReplicaState> }>();
 
   /** `stateOf`: the master's state (which holds this repairer); `awaited`: the nodes holding copies at the start. */
   constructor(
@@ -87,7 +87,7 @@ export class Repairer {
   registered(nodeId: string): void {
     // What is recorded now was stored on the node before it lists its blobs (a node stores, then reports):
     // a copy missing from its list is truly gone. Copies recorded later are not judged by this report.
-    this.reports.set(nodeId, { held: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) });
+    this.reports.set(nodeId, { held: new Set<string>(), mismatched: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) });
     this.reported.delete(nodeId);
   }
 
@@ -103,12 +103,18 @@ export class Repairer {
   async report(request: Incoming<'node.blob.report'>): Promise<Reply<'node.blob.report'>> {
     if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
     const { nodeId } = request.peer;
-    const report = this.reports.get(nodeId) ?? { held: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) };
+    const report = this.reports.get(nodeId) ?? { held: new Set<string>(), mismatched: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) };
     this.reports.set(nodeId, report);
-    for (const blob of request.data.blobs) report.held.add(blob.blobId);
+    // Each copy is checked against its file: other bytes than the file's (by size or hash) make it bad.
+    const files = this.state.catalog.blobFiles(request.data.blobs.map((blob) => blob.blobId));
+    for (const blob of request.data.blobs) {
+      const file = files.get(blob.blobId);
+      if (file && (file.size !== blob.size || file.sha256 !== blob.sha256)) report.mismatched.add(blob.blobId);
+      else report.held.add(blob.blobId);
+    }
     if (!request.data.last) return { data: {} };
     this.reports.delete(nodeId);
-    await this.reconcile(nodeId, report.held, report.recorded);
+    await this.reconcile(nodeId, report.held, report.recorded, report.mismatched);
     this.awaited.delete(nodeId);
     this.reported.add(nodeId);
     this.poke();
@@ -118,12 +124,15 @@ export class Repairer {
   /**
    * What the catalog records on a node against what the node holds: a copy the node no longer has is
    * forgotten; one the catalog did not know is recorded good if a file still needs its blob, else to be
-   * deleted (an orphan: its upload or file went away while the node was out of reach).
+   * deleted (an orphan: its upload or file went away while the node was out of reach); one whose size or
+   * hash is not its file's is bad.
    */
-  private async reconcile(nodeId: string, held: ReadonlySet<string>, recorded: ReadonlyMap<string, ReplicaState>): Promise<void> {
+  private async reconcile(nodeId: string, held: ReadonlySet<string>, recorded: ReadonlyMap<string, ReplicaState>, mismatched: ReadonlySet<string>): Promise<void> {
     const { catalog, log } = this.state;
     const lost: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
-    for (const [blobId, state] of recorded) if (!held.has(blobId)) lost.push({ blobId, nodeId, state: null });
+    for (const [blobId, state] of recorded) if (!held.has(blobId) && !mismatched.has(blobId)) lost.push({ blobId, nodeId, state: null });
+    // A copy whose size or hash is not its file's is damaged: replaced, then deleted, like any bad copy.
+    for (const blobId of mismatched) lost.push({ blobId, nodeId, state: 'bad' });
     let orphans = 0;
     let found = 0;
     const now = catalog.replicasOn(nodeId); // recorded since the report began count as known too
@@ -133,9 +142,10 @@ export class Repairer {
       else found++;
     }
     await catalog.changeReplicas(lost);
-    const goodLost = lost.filter((change) => recorded.get(change.blobId) === 'good').length;
-    if (goodLost + orphans + found > 0) {
-      log.info(`node ${nodeId} reported ${held.size} blob(s): ${goodLost} recorded copies are gone, ${found} copies found, ${orphans} orphans to delete`);
+    const goodLost = lost.filter((change) => change.state === null && recorded.get(change.blobId) === 'good').length;
+    if (goodLost + orphans + found + mismatched.size > 0) {
+      const wrong = mismatched.size > 0 ? `, ${mismatched.size} with other bytes than their file's` : '';
+      log.info(`node ${nodeId} reported ${held.size + mismatched.size} blob(s): ${goodLost} recorded copies are gone, ${found} copies found, ${orphans} orphans to delete${wrong}`);
     }
     if (orphans > 0) scheduleDeletions(this.state);
   }
