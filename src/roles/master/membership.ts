@@ -7,8 +7,7 @@ import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../../net/ca
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import { secretMatches } from '../../net/token';
-import type { MessageType } from '../../net/messages';
-import { requireSession, type MasterState } from './state';
+import { requireNode, requireSession, type MasterState } from './state';
 import { scheduleDeletions } from './transfers';
 
 export async function join(state: MasterState, request: Incoming<'join'>): Promise<Reply<'join'>> {
@@ -38,11 +37,6 @@ function recentFailures(state: MasterState, source: string): number[] {
   const recent = state.joinFailures.get(source) ?? [];
   state.joinFailures.set(source, recent);
   return recent;
-}
-
-function requireNode(request: Incoming<MessageType>): string {
-  if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
-  return request.peer.nodeId;
 }
 
 export async function register(state: MasterState, request: Incoming<'node.register'>): Promise<Reply<'node.register'>> {

@@ -14,7 +14,7 @@ import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { ReplicaState } from '../../store/catalog';
 import { availableBytes, chooseRepairTargets, type Candidate } from './placement';
-import type { MasterState } from './state';
+import { requireNode, type MasterState } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';
 
 interface Work {
@@ -101,8 +101,7 @@ export class Repairer {
 
   /** A page of a node's report of the blobs it holds; on the last one, the catalog is reconciled with it. */
   async report(request: Incoming<'node.blob.report'>): Promise<Reply<'node.blob.report'>> {
-    if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
-    const { nodeId } = request.peer;
+    const nodeId = requireNode(request);
     const report = this.reports.get(nodeId) ?? { held: new Set<string>(), mismatched: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) };
     this.reports.set(nodeId, report);
     // Each copy is checked against its file: other bytes than the file's (by size or hash) make it bad.

@@ -39,6 +39,12 @@ export function requireSession(state: MasterState, request: Incoming<MessageType
   return state.sessions.resume(token);
 }
 
+/** The node behind a request from a node (its certificate names it). */
+export function requireNode(request: Incoming<MessageType>): string {
+  if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
+  return request.peer.nodeId;
+}
+
 export function requireAdmin(session: Session, what: string): void {
   if (!session.admin) throw new DfsError('FORBIDDEN', `${what} is for the admin user only`);
 }

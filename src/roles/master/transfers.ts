@@ -6,14 +6,13 @@
 import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError, isDfsError } from '../../net/errors';
-import type { MessageType } from '../../net/messages';
 import { signTicket } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
 import type { Replica } from '../../store/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
-import { requireSession, type MasterState } from './state';
+import { requireNode, requireSession, type MasterState } from './state';
 
 /** An upload the master expects a node to report: who asked, for which path, on which node. */
 export interface PendingUpload {
@@ -59,11 +58,6 @@ export class PendingUploads {
   private forgetExpired(nowMs: number): void {
     for (const [blobId, upload] of this.uploads) if (upload.forgetMs <= nowMs) this.uploads.delete(blobId);
   }
-}
-
-function requireNode(request: Incoming<MessageType>): string {
-  if (request.peer.kind !== 'node') throw new DfsError('UNAUTHENTICATED', 'only cluster nodes may send this');
-  return request.peer.nodeId;
 }
 
 export function candidates(state: MasterState, nowMs: number): Candidate[] {
