@@ -9,7 +9,7 @@ import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { connectNode } from '../../src/client/transfer';
 import { createBlobId } from '../../src/store/blobs';
-import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { ADMIN_PASSWORD, DFS, ioBytes, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { randomFile, sha256Of } from '../helpers/files';
 import { codeOf, loginAt } from '../helpers/client';
 import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
@@ -130,11 +130,6 @@ t.test('rm frees the blob on every node that holds it', async (t) => {
   t.pass('no blob left on any node');
 });
 
-/** What a process has read so far (files, sockets), from /proc. */
-async function bytesRead(pid: number): Promise<number> {
-  return Number(/rchar:\s+(\d+)/.exec(await fs.readFile(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
-}
-
 t.test('cp copies on the nodes: the copy has 3 whole replicas of its own, the shell reads almost nothing, rm of the source keeps it', async (t) => {
   const cluster = await startCluster(t, 3);
   const work = await tempDir(t);
@@ -152,7 +147,7 @@ t.test('cp copies on the nodes: the copy has 3 whole replicas of its own, the sh
   shell.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   shell.stdin.write('cp /a /b; pwd\n');
   await waitFor('cp, then pwd, to finish', async () => (output.includes('/\n') ? true : undefined), 60_000);
-  const read = await bytesRead(shell.pid ?? 0);
+  const read = await ioBytes(shell.pid ?? 0, 'rchar');
   shell.stdin.end();
   await new Promise((resolve) => shell.once('exit', resolve));
   t.equal(output, '/\n', 'cp said nothing, as cp(1)');

@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, DFS, ioBytes, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
-import { randomFile, sha256Of } from '../helpers/files';
+import { damage, randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
 
@@ -24,25 +24,6 @@ async function rankedCluster(t: Test): Promise<TestCluster> {
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await waitFor('three live nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 3 ? true : undefined));
   return cluster;
-}
-
-/** Changes one byte in the middle of a file, keeping its size. */
-async function damage(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    const { size } = await handle.stat();
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, Math.floor(size / 2));
-    byte[0] = (byte[0] ?? 0) ^ 0xff;
-    await handle.write(byte, 0, 1, Math.floor(size / 2));
-  } finally {
-    await handle.close();
-  }
-}
-
-/** What a process has written so far (to files and sockets), from /proc. */
-async function bytesWritten(pid: number): Promise<number> {
-  return Number(/wchar:\s+(\d+)/.exec(await fs.readFile(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
 }
 
 t.test('two of three copies damaged on disk: get and cat still deliver the right bytes; the damaged copies read are replaced', async (t) => {
@@ -119,9 +100,9 @@ t.test('the node serving a download is killed (SIGKILL) in the middle: cat resum
   if (!serving) throw new Error('no node1');
   // Until the socket buffers between are full, the kernel would still deliver what they hold after the kill.
   await waitFor('the transfer to stall', async () => {
-    const before = await bytesWritten(serving.child.pid ?? 0);
+    const before = await ioBytes(serving.child.pid ?? 0, 'wchar');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    return (await bytesWritten(serving.child.pid ?? 0)) === before ? true : undefined;
+    return (await ioBytes(serving.child.pid ?? 0, 'wchar')) === before ? true : undefined;
   });
   serving.child.kill('SIGKILL');
   await serving.exited;

@@ -2,30 +2,15 @@
 // by anyone, is found by that node's scrub and reported; the master stops counting it, and the node
 // reports it once however many passes follow. Also the flags: in `dfs node --help`, bad values refused.
 
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { blobFiles } from '../helpers/cluster';
-import { randomFile, sha256Of } from '../helpers/files';
+import { damage, randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
 const F_BYTES = 3 * MIB + 7;
-
-/** Changes one byte in the middle of a file, keeping its size. */
-async function damage(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    const { size } = await handle.stat();
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, Math.floor(size / 2));
-    byte[0] = (byte[0] ?? 0) ^ 0xff;
-    await handle.write(byte, 0, 1, Math.floor(size / 2));
-  } finally {
-    await handle.close();
-  }
-}
 
 function count(text: string, pattern: RegExp): number {
   return text.match(new RegExp(pattern.source, 'g'))?.length ?? 0;

@@ -4,13 +4,12 @@
 // exit, and trust on first use of the cluster CA.
 
 import t, { type Test } from 'tap';
-import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, promises as fs, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { formatHostPort } from '../../src/net/address';
 import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, type RunResult, type TestCluster } from '../helpers/binary';
+import { openTerminal, type Terminal } from '../helpers/terminal';
 
 /** A master to point shells at, and a private DFS_HOME so nothing outside the test is read or written. */
 interface Target {
@@ -274,48 +273,6 @@ t.test('users through the shell: useradd, isolation in every command, wrong pass
 
 // ---- the interactive shell in a real terminal (tmux) ------------------------------------------
 
-const TMUX = '/usr/bin/tmux';
-const TMUX_SOCKET = `dfs-test-${process.pid}`;
-const tmuxDir = mkdtempSync(path.join(os.tmpdir(), 'dfs-tmux-'));
-const tmuxConf = path.join(tmuxDir, 'tmux.conf');
-// A dead pane stays so its exit status can be read; kill-session in each test's teardown removes it.
-writeFileSync(tmuxConf, 'set -g remain-on-exit on\nset -g history-limit 5000\n');
-let sessionCount = 0;
-
-interface TmuxResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const tmuxEnv = ((): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
-  delete env.TMUX;
-  delete env.TMUX_PANE;
-  return env;
-})();
-
-function tmux(args: string[]): Promise<TmuxResult> {
-  return new Promise((resolve) => {
-    execFile(TMUX, ['-L', TMUX_SOCKET, '-f', tmuxConf, ...args], { env: tmuxEnv, timeout: 10_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** The server's socket file, known once a session has started; tmux leaves it behind after kill-server. */
-let tmuxSocketPath: string | undefined;
-
-t.teardown(async () => {
-  await tmux(['kill-server']);
-  if (tmuxSocketPath !== undefined) rmSync(tmuxSocketPath, { force: true });
-  rmSync(tmuxDir, { recursive: true, force: true });
-});
-
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
-}
-
 /** The screen's lines, scrollback included, without the blank lines below the last text. */
 function screenLines(screen: string): string[] {
   const lines = screen.split('\n');
@@ -325,82 +282,6 @@ function screenLines(screen: string): string[] {
 
 const lastLine = (screen: string): string => screenLines(screen).at(-1) ?? '';
 
-interface Terminal {
-  name: string;
-  /** The pane as text (scrollback too, wrapped lines joined, trailing blanks trimmed per line). */
-  screen(): Promise<string>;
-  /** Types text literally (no key names). */
-  type(text: string): Promise<void>;
-  /** Presses keys by tmux name: Enter, Tab, Up, C-d. */
-  press(...keys: string[]): Promise<void>;
-  /** Polls the screen until `done` holds; fails with the screen after `timeoutMs`. */
-  waitFor(what: string, done: (screen: string) => boolean, timeoutMs?: number): Promise<string>;
-  /** Waits until dfs has ended and nothing runs in the pane; resolves with dfs's exit status. */
-  exited(timeoutMs?: number): Promise<number>;
-}
-
-/**
- * Runs `env -i ENV… build/dfs ARGS` in a new 120x30 tmux session, killed in the teardown. A /bin/sh
- * around it writes dfs's exit status to a file: tmux 3.3 does not always reap a pane's process
- * promptly (pane_dead_status stays empty, a zombie remains), so its own status is not relied on.
- */
-async function openTerminal(t: Test, env: Record<string, string>, args: string[]): Promise<Terminal> {
-  if (!existsSync(TMUX)) throw new Error(`${TMUX} is missing: the interactive shell tests need tmux`);
-  const name = `dfs-${process.pid}-${++sessionCount}`;
-  const statusFile = path.join(tmuxDir, `${name}.status`);
-  const variables = Object.entries({ TERM: 'xterm-256color', ...env }).map(([key, value]) => `${key}=${value}`);
-  const wrapper = `"$@"; echo "$?" > ${shellQuote(statusFile)}`;
-  const command = ['env', '-i', ...variables, '/bin/sh', '-c', wrapper, 'sh', DFS, ...args].map(shellQuote).join(' ');
-  const started = await tmux(['new-session', '-d', '-s', name, '-x', '120', '-y', '30', command]);
-  if (started.code !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
-  t.teardown(() => tmux(['kill-session', '-t', name]));
-  tmuxSocketPath ??= (await tmux(['display-message', '-p', '#{socket_path}'])).stdout.trim() || undefined;
-  const target = `=${name}:`;
-  const run = async (args: string[]): Promise<string> => {
-    const result = await tmux(args);
-    if (result.code !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout;
-  };
-  // -J joins wrapped lines but keeps trailing spaces: drop them, as a person would not see them.
-  const screen = async (): Promise<string> =>
-    (await run(['capture-pane', '-p', '-J', '-S', '-', '-t', target]))
-      .split('\n')
-      .map((line) => line.trimEnd())
-      .join('\n');
-  /** dfs's exit status once it has ended and the pane is dead (nothing runs in it any more). */
-  const exitStatus = async (): Promise<number | undefined> => {
-    const status = /^(\d+)\n$/.exec(await fs.readFile(statusFile, 'utf8').catch(() => ''))?.[1];
-    if (status === undefined) return undefined;
-    const dead = (await run(['display-message', '-p', '-t', target, '#{pane_dead}'])).trim();
-    return dead === '1' ? Number(status) : undefined;
-  };
-  const poll = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the screen:\n${await screen()}`);
-      await new Promise((resolve) => setTimeout(resolve, 40));
-    }
-  };
-  return {
-    name,
-    screen,
-    type: async (text) => void (await run(['send-keys', '-t', target, '-l', text])),
-    press: async (...keys) => void (await run(['send-keys', '-t', target, ...keys])),
-    waitFor: (what, done, timeoutMs = 10_000) =>
-      poll(what, async () => {
-        const text = await screen();
-        return done(text) ? text : undefined;
-      }, timeoutMs),
-    exited: (timeoutMs = 10_000) => poll('the shell to exit', exitStatus, timeoutMs),
-  };
-}
-
-/**
- * Waits for the terminal's last line to be `expected` and asserts it: on a timeout the assertion
- * fails with the line that is there instead, and the test stops (what follows would only time out).
- */
 async function expectLastLine(t: Test, term: Terminal, expected: string, what: string): Promise<string> {
   const screen = await term.waitFor(what, (text) => lastLine(text) === expected).catch(() => term.screen());
   t.equal(lastLine(screen), expected, what);
@@ -432,7 +313,7 @@ t.test('interactively in a terminal: prompt, tab completion, help, history acros
   const args = ['shell', target.address, '--ca', target.caFile, '--user', 'admin'];
   const at = (cwd: string): string => promptOf('admin', target.address, cwd);
 
-  const term = await openTerminal(t, env, args);
+  const term = await openTerminal(t, { env, args, scrollback: true });
   const first = await expectLastLine(t, term, at('/'), 'the prompt is user@HOST:PORT:/cwd$');
   t.match(first, `Connected to ${target.address} as admin (admin).`, 'a banner says where and who');
 
@@ -475,7 +356,7 @@ t.test('interactively in a terminal: prompt, tab completion, help, history acros
   );
   t.equal((await fs.stat(history)).mode & 0o777, 0o600, 'the history file is private');
 
-  const second = await openTerminal(t, env, args);
+  const second = await openTerminal(t, { env, args, scrollback: true });
   await expectLastLine(t, second, at('/'), 'the second session starts at the prompt');
   const recalls = ['exit', 'ls /nope', 'help cd', 'help', 'pwd', 'cd /projects/alpha-release/'];
   for (const [index, line] of recalls.entries()) {
@@ -502,7 +383,7 @@ t.test('interactively without --ca: the CA fingerprint is shown, trusted on y, r
 
   // Saying no: nothing is saved, the shell exits 1.
   const refuseHome = await tempDir(t, 'dfs-shell-home-');
-  const refuse = await openTerminal(t, { HOME: refuseHome, DFS_HOME: refuseHome, DFS_HISTORY: path.join(refuseHome, 'hist'), DFS_PASSWORD: ADMIN_PASSWORD }, args);
+  const refuse = await openTerminal(t, { env: { HOME: refuseHome, DFS_HOME: refuseHome, DFS_HISTORY: path.join(refuseHome, 'hist'), DFS_PASSWORD: ADMIN_PASSWORD }, args, scrollback: true });
   await expectLastLine(t, refuse, question, 'an empty DFS_HOME: the shell asks whether to trust the CA');
   await refuse.type('n');
   await refuse.press('Enter');
@@ -512,7 +393,7 @@ t.test('interactively without --ca: the CA fingerprint is shown, trusted on y, r
 
   const home = target.home;
   const env = { HOME: home, DFS_HOME: home, DFS_HISTORY: path.join(home, 'hist') };
-  const first = await openTerminal(t, { ...env, DFS_PASSWORD: ADMIN_PASSWORD }, args);
+  const first = await openTerminal(t, { env: { ...env, DFS_PASSWORD: ADMIN_PASSWORD }, args, scrollback: true });
   const asked = await expectLastLine(t, first, question, 'the shell asks whether to trust the CA');
   t.match(asked, `The authenticity of the dfs master ${target.address} can't be established.`, 'the shell says it cannot verify the master');
   t.ok(screenLines(asked).includes(`  ${expectedFingerprint}`), `the fingerprint shown is the SHA-256 of the master's ca.pem (${expectedFingerprint})`);
@@ -529,7 +410,7 @@ t.test('interactively without --ca: the CA fingerprint is shown, trusted on y, r
   t.ok(stored.raw.equals(ca.raw), 'and the CA certificate itself, in cas/DIGEST.pem');
 
   // Remembered: no question. Without DFS_PASSWORD the password is asked, and not echoed.
-  const second = await openTerminal(t, env, args);
+  const second = await openTerminal(t, { env, args, scrollback: true });
   const passwordQuestion = `Password for admin@${target.address}:`;
   await expectLastLine(t, second, passwordQuestion, 'the CA is remembered: the next question is the password');
   await second.type(ADMIN_PASSWORD);

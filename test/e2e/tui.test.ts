@@ -6,112 +6,13 @@
 // Nothing waits for a fixed time: the screen is polled until what is expected appears.
 
 import t, { type Test } from 'tap';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, promises as fs, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { formatHostPort } from '../../src/net/address';
-import { ADMIN_PASSWORD, DFS, startCluster, startDfs, tempDir, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, startCluster, startDfs, tempDir, type TestCluster } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { randomFile, sha256Of } from '../helpers/files';
-
-// ---- a terminal: tmux on a private socket --------------------------------------------------
-
-const TMUX = '/usr/bin/tmux';
-const TMUX_SOCKET = `dfs-tui-test-${process.pid}`;
-const tmuxDir = mkdtempSync(path.join(os.tmpdir(), 'dfs-tui-tmux-'));
-const tmuxConf = path.join(tmuxDir, 'tmux.conf');
-// A dead pane stays so dfs's exit can be seen; each test's teardown kills its session.
-writeFileSync(tmuxConf, 'set -g remain-on-exit on\n');
-let sessionCount = 0;
-
-const tmuxEnv = ((): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
-  delete env.TMUX;
-  delete env.TMUX_PANE;
-  return env;
-})();
-
-function tmux(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(TMUX, ['-L', TMUX_SOCKET, '-f', tmuxConf, ...args], { env: tmuxEnv, timeout: 10_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-let tmuxSocketPath: string | undefined;
-t.teardown(async () => {
-  await tmux(['kill-server']);
-  if (tmuxSocketPath !== undefined) rmSync(tmuxSocketPath, { force: true });
-  rmSync(tmuxDir, { recursive: true, force: true });
-});
-
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
-}
-
-interface Terminal {
-  /** What the terminal shows now (the visible screen), trailing blanks trimmed per line. */
-  screen(): Promise<string>;
-  /** Types text literally. */
-  type(text: string): Promise<void>;
-  /** Presses keys by tmux name: Enter, Tab, BSpace, Escape, q. */
-  press(...keys: string[]): Promise<void>;
-  /** Polls the screen until `done` holds; fails with the screen after `timeoutMs`. */
-  waitFor(what: string, done: (screen: string) => boolean, timeoutMs?: number): Promise<string>;
-  /** Resolves with dfs's exit status once it has ended. */
-  exited(): Promise<number>;
-}
-
-/** Runs `env -i ENV… build/dfs ARGS` in `cwd` in a new tmux session of `columns`×`rows`. */
-async function openTerminal(t: Test, cwd: string, env: Record<string, string>, args: string[], columns = 100, rows = 30): Promise<Terminal> {
-  if (!existsSync(TMUX)) throw new Error(`${TMUX} is missing: the TUI tests need tmux`);
-  const name = `dfs-tui-${process.pid}-${++sessionCount}`;
-  const statusFile = path.join(tmuxDir, `${name}.status`);
-  const variables = Object.entries({ TERM: 'xterm-256color', ...env }).map(([key, value]) => `${key}=${value}`);
-  const wrapper = `"$@"; echo "$?" > ${shellQuote(statusFile)}`;
-  const command = ['env', '-i', ...variables, '/bin/sh', '-c', wrapper, 'sh', DFS, ...args].map(shellQuote).join(' ');
-  const started = await tmux(['new-session', '-d', '-s', name, '-c', cwd, '-x', String(columns), '-y', String(rows), command]);
-  if (started.code !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
-  t.teardown(() => tmux(['kill-session', '-t', name]));
-  tmuxSocketPath ??= (await tmux(['display-message', '-p', '#{socket_path}'])).stdout.trim() || undefined;
-  const target = `=${name}:`;
-  const run = async (words: string[]): Promise<string> => {
-    const result = await tmux(words);
-    if (result.code !== 0) throw new Error(`tmux ${words.join(' ')}: ${result.stderr}`);
-    return result.stdout;
-  };
-  const screen = async (): Promise<string> =>
-    (await run(['capture-pane', '-p', '-t', target]))
-      .split('\n')
-      .map((line) => line.trimEnd())
-      .join('\n');
-  const poll = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the screen:\n${await screen()}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-  return {
-    screen,
-    type: async (text) => void (await run(['send-keys', '-t', target, '-l', text])),
-    press: async (...keys) => void (await run(['send-keys', '-t', target, ...keys])),
-    waitFor: (what, done, timeoutMs = 15_000) =>
-      poll(what, async () => {
-        const text = await screen();
-        return done(text) ? text : undefined;
-      }, timeoutMs),
-    exited: () =>
-      poll('dfs to exit', async () => {
-        const status = /^(\d+)\n$/.exec(await fs.readFile(statusFile, 'utf8').catch(() => ''))?.[1];
-        return status === undefined ? undefined : Number(status);
-      }, 15_000),
-  };
-}
+import { openTerminal } from '../helpers/terminal';
 
 // ---- the cluster: alice's files, and bob's that alice must never see ------------------------
 
@@ -156,7 +57,7 @@ const detailsOf = (path: string) => (screen: string): boolean => screen.includes
 
 t.test('dfs tui: own tree only, dashboard, keys into a nested directory, get, put, delete with y/n, mkdir, rename, find, q restores the terminal', async (t) => {
   const setup = await setUp(t);
-  const term = await openTerminal(t, setup.local, setup.env, ['tui', setup.address]);
+  const term = await openTerminal(t, { cwd: setup.local, env: setup.env, args: ['tui', setup.address], columns: 100, timeoutMs: 15_000 });
 
   const first = await term.waitFor('the root listing', (screen) => listed(screen, 'projects/') && listed(screen, 'notes.txt'));
   t.ok(atPath('/')(first), 'the path bar shows /');
@@ -244,7 +145,7 @@ t.test('dfs tui: own tree only, dashboard, keys into a nested directory, get, pu
 
 t.test('tui inside the shell: the same session, and q brings the prompt back with keys typed once', async (t) => {
   const setup = await setUp(t);
-  const term = await openTerminal(t, setup.local, setup.env, ['shell', setup.address], 80, 24);
+  const term = await openTerminal(t, { cwd: setup.local, env: setup.env, args: ['shell', setup.address], columns: 80, rows: 24, timeoutMs: 15_000 });
   const prompt = (cwd: string): string => `alice@${setup.address}:${cwd}$`;
   const lastLine = (screen: string): string => screen.trimEnd().split('\n').at(-1) ?? '';
   await term.waitFor('the prompt', (screen) => lastLine(screen) === prompt('/'));
@@ -270,7 +171,7 @@ t.test('tui inside the shell: the same session, and q brings the prompt back wit
 
 t.test('a master that goes away: the status line says so; the explorer reconnects once it is back', async (t) => {
   const setup = await setUp(t);
-  const term = await openTerminal(t, setup.local, setup.env, ['tui', setup.address], 80, 24);
+  const term = await openTerminal(t, { cwd: setup.local, env: setup.env, args: ['tui', setup.address], columns: 80, rows: 24, timeoutMs: 15_000 });
   await term.waitFor('the root listing', (screen) => listed(screen, 'projects/'));
   setup.cluster.master.child.kill('SIGTERM');
   await setup.cluster.master.exited;

@@ -148,3 +148,9 @@ export async function startCluster(t: Teardown, nodeCount: number, masterArgs: s
   });
   return cluster;
 }
+
+/** What a process has read or written so far (files and sockets), from /proc/PID/io. */
+export async function ioBytes(pid: number, field: 'rchar' | 'wchar'): Promise<number> {
+  const io = await fs.readFile(`/proc/${pid}/io`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(io)?.[1] ?? 0);
+}
