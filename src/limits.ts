@@ -13,6 +13,11 @@ export const BODY_BYTES_MAX = Number.MAX_SAFE_INTEGER;
 export const BODY_BUFFER_BYTES = 1 * MIB;
 /** Size of read and write chunks on the data path (16 KiB defaults are 4x slower here). */
 export const IO_CHUNK_BYTES = 1 * MIB;
+/** The buffer for moving `bytes` bytes: a chunk, or less for a small file. A 1 MiB buffer per 4 KiB file
+ * made garbage collection the largest cost of small puts. */
+export function chunkBytesFor(bytes: number): number {
+  return Math.min(IO_CHUNK_BYTES, Math.max(4 * KIB, bytes));
+}
 
 export const REQUEST_TIMEOUT_MS = 30_000;
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -129,6 +134,12 @@ export const CHAIN_REPAIRS_MAX = 3;
 export const CHAIN_REPAIR_DELAY_MS = 500;
 /** Nodes the master asks, one after another, to prepare a read before it gives up. */
 export const READ_PREPARE_TRIES_MAX = 3;
+/** put -r sends files up to PUT_BATCH_FILE_BYTES_MAX in batches: one request to the master, one body to the
+ * first node and down the chain, one report per node and one journal record for up to PUT_BATCH_FILES_MAX
+ * files (PUT_BATCH_BYTES_MAX in all). Per-file round trips made small files CPU-bound at ~80 files/s. */
+export const PUT_BATCH_FILES_MAX = 64;
+export const PUT_BATCH_BYTES_MAX = 16 * MIB;
+export const PUT_BATCH_FILE_BYTES_MAX = 1 * MIB;
 /** Files put -r, get -r and cp -r move at once: enough to overlap each file's round trips to the master
  * and the nodes, few enough not to crowd them (each also holds a replication chain). */
 export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;

@@ -73,6 +73,13 @@ export interface PutOptions {
   wait?: boolean;
 }
 
+/** One file of a batch put: its local and remote paths, and its size when it was listed. */
+export interface BatchFile {
+  localPath: string;
+  remotePath: string;
+  size: number;
+}
+
 /** A copy's options: as put's, without progress (no bytes pass through the client). */
 export type CopyOptions = Pick<PutOptions, 'overwrite' | 'wait'>;
 
@@ -107,6 +114,9 @@ export interface ClusterApi {
   fsck(path: string): Promise<FsckReport>;
   /** Streams a local file to a node (never held in memory); resolves once the master committed it. */
   put(localPath: string, remotePath: string, options?: PutOptions): Promise<Entry>;
+  /** Puts small files (each at most PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX and PUT_BATCH_BYTES_MAX in
+   * all) as one batch, as put -r does: every file is committed, or none. */
+  putBatch(files: readonly BatchFile[], options?: PutOptions): Promise<void>;
   /** Copies a file on the cluster's side (a node holding it writes the copy; no bytes reach this client),
    * waiting for its replicas like put. */
   copy(source: string, target: string, options?: CopyOptions): Promise<Entry>;

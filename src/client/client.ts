@@ -7,9 +7,9 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
-import { LocalFileError, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
+import { LocalFileError, type BatchFile, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
 import { ChannelPool, type PeerLinks } from '../net/pool';
-import { download, nodeLinks, receiveFile, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
+import { download, nodeLinks, receiveFile, sendBatch, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -173,6 +173,15 @@ export class RemoteClient implements ClusterApi {
     await sendFile(this.links, localPath, stats.size, begin, options.onProgress);
     if (options.wait !== false) await this.waitForReplicas(remotePath, begin.blobId, stats.size);
     return this.stat(remotePath);
+  }
+
+  async putBatch(files: readonly BatchFile[], options: PutOptions = {}): Promise<void> {
+    const begin = await this.call('file.put.batch.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: options.overwrite ?? false });
+    await sendBatch(this.links, files, begin, options.onProgress);
+    if (options.wait === false) return;
+    const waited = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobs[index]?.blobId ?? '' }));
+    const deadlineMs = Date.now() + transferTimeoutMs(files.reduce((sum, file) => sum + file.size, 0));
+    while (Date.now() < deadlineMs) if ((await this.call('file.put.batch.wait', { files: waited })).complete) return;
   }
 
   async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {

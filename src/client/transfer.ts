@@ -7,9 +7,9 @@ import { createReadStream, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GET_TRIES_MAX, IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TRANSFER_BYTES_PER_S_MIN } from '../limits';
+import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TRANSFER_BYTES_PER_S_MIN } from '../limits';
 import { parseHostPort } from '../net/address';
 import { NODE_CN_PREFIX } from '../net/ca';
 import type { Channel } from '../net/channel';
@@ -17,7 +17,7 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { ResponseOf } from '../net/messages';
 import { ChannelPool, peerLinks, type PeerLinks } from '../net/pool';
 import { connectTls } from '../net/tls';
-import { LocalFileError, type Fetched, type ProgressListener } from './api';
+import { LocalFileError, type BatchFile, type Fetched, type ProgressListener } from './api';
 
 /** A request that carries `bytes` may take the usual timeout plus those bytes at the slowest rate allowed. */
 export function transferTimeoutMs(bytes: number): number {
@@ -34,21 +34,24 @@ export function nodeLinks(caPem: string, pool = new ChannelPool()): PeerLinks {
   return peerLinks((address, nodeId) => connectNode(caPem, address, nodeId), pool);
 }
 
-/** Counts and hashes bytes as they pass and tells a listener; as a stream it passes them through unchanged. */
+/** Counts (and, for a download, hashes) bytes as they pass and tells a listener; as a stream it passes them
+ * through unchanged. */
 class Meter extends Transform {
   bytes = 0;
-  private readonly hash = createHash('sha256');
+  private readonly hash;
 
   constructor(
     private readonly totalBytes: number,
     private readonly onProgress: ProgressListener | undefined,
+    hashing = true,
   ) {
     super({ highWaterMark: IO_CHUNK_BYTES });
+    this.hash = hashing ? createHash('sha256') : undefined;
   }
 
   count(chunk: Buffer): void {
     this.bytes += chunk.length;
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.onProgress?.(this.bytes, this.totalBytes);
   }
 
@@ -59,8 +62,18 @@ class Meter extends Transform {
 
   /** Once: the hash is final after this. */
   digest(): string {
+    if (!this.hash) throw new Error('transfer: this meter does not hash');
     return this.hash.digest('hex');
   }
+}
+
+/** A body read from `source`, counted for `onProgress` when there is a listener (the node hashes an upload). */
+function metered(source: Readable, totalBytes: number, onProgress: ProgressListener | undefined): Readable {
+  if (!onProgress) return source;
+  const meter = new Meter(totalBytes, onProgress, false);
+  // Errors reach the channel through the meter it reads; pipeline tears both down together.
+  pipeline(source, meter).catch((error: unknown) => meter.destroy(error instanceof Error ? error : new Error(String(error))));
+  return meter;
 }
 
 /** Upload step 3: the file's bytes to the node under the ticket, with the chain it forwards them down;
@@ -74,17 +87,62 @@ export async function sendFile(
 ): Promise<ResponseOf<'blob.put'>> {
   // A failure closes the connection, which also stops sending a body the node refused.
   return links.use(begin.address, begin.nodeId, async (channel) => {
-    const source = createReadStream(localPath, { highWaterMark: IO_CHUNK_BYTES });
-    const meter = new Meter(size, onProgress);
-    // Errors reach the channel through the meter it reads; pipeline tears both down together.
-    pipeline(source, meter).catch((error: unknown) => meter.destroy(error instanceof Error ? error : new Error(String(error))));
+    const body = metered(createReadStream(localPath, { highWaterMark: chunkBytesFor(size) }), size, onProgress);
     const response = await channel.request(
       'blob.put',
       { blobId: begin.blobId, size, ticket: begin.ticket, chain: begin.chain },
-      { body: { stream: meter, bytes: size }, timeoutMs: transferTimeoutMs(size) },
+      { body: { stream: body, bytes: size }, timeoutMs: transferTimeoutMs(size) },
     );
     return response.data;
   });
+}
+
+/** Upload step 3 for a batch of small files: their bytes one after another in one body, in the order the
+ * master booked them. */
+export async function sendBatch(
+  links: PeerLinks,
+  files: readonly BatchFile[],
+  begin: ResponseOf<'file.put.batch.begin'>,
+  onProgress: ProgressListener | undefined,
+): Promise<ResponseOf<'blob.put.batch'>> {
+  if (begin.blobs.length !== files.length) throw new DfsError('BAD_REQUEST', `the master booked ${begin.blobs.length} blobs for ${files.length} files`);
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  const blobs = files.map((file, index) => ({ blobId: begin.blobs[index]?.blobId ?? '', size: file.size, ticket: begin.blobs[index]?.ticket ?? '' }));
+  return links.use(begin.address, begin.nodeId, async (channel) => {
+    const body = total > 0 ? { body: { stream: metered(Readable.from(concatenated(files, total)), total, onProgress), bytes: total } } : {};
+    return (await channel.request('blob.put.batch', { blobs, chain: begin.chain }, { ...body, timeoutMs: transferTimeoutMs(total) })).data;
+  });
+}
+
+/** The files' bytes one after another, gathered into chunks (a 4 KiB file is not a socket write of its own);
+ * a file whose size is not the one listed fails the batch rather than send other bytes. */
+async function* concatenated(files: readonly BatchFile[], total: number): AsyncGenerator<Buffer> {
+  let left = total;
+  let chunk = Buffer.allocUnsafe(chunkBytesFor(left));
+  let filled = 0;
+  for (const file of files) {
+    const handle = await fs.open(file.localPath, 'r').catch((error: NodeJS.ErrnoException) => {
+      throw new LocalFileError(file.localPath, error.code === 'ENOENT' ? 'No such file or directory' : error.message);
+    });
+    try {
+      if ((await handle.stat()).size !== file.size) throw new LocalFileError(file.localPath, 'changed size while being put');
+      for (let position = 0; position < file.size; ) {
+        const { bytesRead } = await handle.read(chunk, filled, Math.min(chunk.length - filled, file.size - position), position);
+        if (bytesRead === 0) throw new LocalFileError(file.localPath, 'changed size while being put');
+        position += bytesRead;
+        filled += bytesRead;
+        left -= bytesRead;
+        if (filled === chunk.length) {
+          yield chunk;
+          chunk = Buffer.allocUnsafe(chunkBytesFor(left));
+          filled = 0;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  if (filled > 0) yield chunk.subarray(0, filled);
 }
 
 /** Where a download's bytes go. */

@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -41,6 +41,11 @@ const ticket = str({ min: 1, max: TICKET_CHARS_MAX });
 /** One more node of a replication chain, with the 'replicate' ticket the master signed for it. */
 const chainLink = obj({ nodeId, address, ticket });
 const chain = array(chainLink, { max: REPLICAS_MAX });
+/** A batch of blobs in one body (put -r of small files): each with its own ticket, bytes in this order. */
+const batchBlobs = array(obj({ blobId, size: bytes, ticket }), { max: PUT_BATCH_FILES_MAX });
+/** A batch's replication chain: every member has one 'replicate' ticket per blob, in the batch's order. */
+const batchChain = array(obj({ nodeId, address, tickets: array(ticket, { max: PUT_BATCH_FILES_MAX }) }), { max: REPLICAS_MAX });
+const storedBlobs = array(obj({ blobId, size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX });
 const replicaCount = { have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) };
 
 const space = {
@@ -132,6 +137,31 @@ export const MESSAGES = {
   /** Upload step 7, the shell's side: the file's replicas once its chain settled (every member reported or
    * was lost), or `complete: false` after a bounded wait (ask again). The blob id names this upload. */
   'file.put.wait': message('master', 'user', obj({ path, blobId }), obj({ ...replicaCount, complete: bool() })),
+
+  // The same flow for a batch of small files (put -r): every step carries the batch's files at once. All or
+  // nothing: the files are committed together (one journal record) or not at all.
+  /** Upload steps 1-2 and 5 for a batch: one first node and one chain for all, a ticket per blob and member. */
+  'file.put.batch.begin': message(
+    'master', 'user',
+    obj({ files: array(obj({ path, size: bytes }), { max: PUT_BATCH_FILES_MAX }), overwrite: bool() }),
+    obj({ nodeId, address, expiresMs: int(), blobs: array(obj({ blobId, ticket }), { max: PUT_BATCH_FILES_MAX }), chain: batchChain }),
+  ),
+  /** Upload step 3 for a batch: the body is the blobs' bytes one after another, forwarded down `chain` as they
+   * arrive. Answered after the master committed every file. */
+  'blob.put.batch': message('node', 'ticket', obj({ blobs: batchBlobs, chain: batchChain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
+  /** Upload step 4 for a batch: the first node holds every blob; the master commits the files together. */
+  'node.blobs.stored': message('master', 'node', obj({ blobs: storedBlobs }), empty),
+  /** Upload step 6 for a batch, node → next member: as blob.replicate, for every blob of the batch. */
+  'blob.replicate.batch': message('node', 'node', obj({ blobs: batchBlobs, chain: batchChain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
+  /** Upload step 7 for a batch: a chain member holds its copies; `refused` lists copies whose bytes are not
+   * their file's (the node deletes them). */
+  'node.replicas.stored': message('master', 'node', obj({ blobs: storedBlobs }), obj({ refused: array(blobId, { max: PUT_BATCH_FILES_MAX }) })),
+  /** Upload step 7, the shell's side, for a batch: every file's good copies once all chains settled. */
+  'file.put.batch.wait': message(
+    'master', 'user',
+    obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
+    obj({ have: array(int(), { max: PUT_BATCH_FILES_MAX }), want: int(), complete: bool() }),
+  ),
 
   /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. `exclude`:
    * nodes this client already failed to read from (download step 6: the retry goes to another replica). */

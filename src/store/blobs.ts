@@ -19,7 +19,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_WRITE_IN_FLIGHT_BYTES, IO_CHUNK_BYTES, SCRUB_CHUNK_BYTES } from '../limits';
+import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_WRITE_IN_FLIGHT_BYTES, chunkBytesFor, IO_CHUNK_BYTES, SCRUB_CHUNK_BYTES } from '../limits';
 import { DfsError } from '../net/errors';
 import { syncDirectory } from './files';
 
@@ -193,7 +193,7 @@ export class BlobStore {
    * not hash to the blob's SHA-256, and `onDamaged` hears of it first (however the consumer handles errors). */
   async openReader(id: string, options: { verify?: boolean; onDamaged?: (error: DfsError) => void } = {}): Promise<BlobReader> {
     const { info, handle } = await this.openBlob(id);
-    const source = handle.createReadStream({ highWaterMark: IO_CHUNK_BYTES });
+    const source = handle.createReadStream({ highWaterMark: chunkBytesFor(info.size) });
     if (options.verify === false) return { size: info.size, sha256: info.sha256, stream: source };
     // The consumer sees errors on the returned stream; pipeline only tears both down together.
     const stream = pipeline(source, new VerifyingStream(info, options.onDamaged), () => undefined);
@@ -211,7 +211,7 @@ export class BlobStore {
     });
     if (info === undefined || handle === undefined) return false;
     try {
-      const { bytes, sha256 } = await hashFile(handle, options);
+      const { bytes, sha256 } = await hashFile(handle, info.size, options);
       return bytes === info.size && sha256 === info.sha256;
     } finally {
       await handle.close();
@@ -445,7 +445,7 @@ class FileBlobWriter implements BlobWriter {
   private stageCopy(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
-      this.stage ??= this.spareStages.pop() ?? Buffer.allocUnsafe(IO_CHUNK_BYTES);
+      this.stage ??= this.spareStages.pop() ?? Buffer.allocUnsafe(chunkBytesFor(this.reservation.size - this.submitted));
       const copied = chunk.copy(this.stage, this.staged, offset);
       offset += copied;
       this.staged += copied;
@@ -516,14 +516,15 @@ async function writeFully(handle: FileHandle, buffer: Buffer, position: number):
   }
 }
 
-/** Hashes a whole file from its first byte; paced to `bytesPerSecond` if given, stoppable by `signal`. */
-async function hashFile(handle: FileHandle, options: VerifyOptions): Promise<{ bytes: number; sha256: string }> {
+/** Hashes a whole file (of `expectedBytes`, or more or fewer if damaged) from its first byte; paced to
+ * `bytesPerSecond` if given, stoppable by `signal`. */
+async function hashFile(handle: FileHandle, expectedBytes: number, options: VerifyOptions): Promise<{ bytes: number; sha256: string }> {
   const { bytesPerSecond, signal } = options;
   if (bytesPerSecond !== undefined && !(bytesPerSecond > 0 && Number.isFinite(bytesPerSecond))) {
     throw new Error(`blob store: verify needs a positive rate, got ${bytesPerSecond}`);
   }
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(bytesPerSecond === undefined ? IO_CHUNK_BYTES : SCRUB_CHUNK_BYTES);
+  const buffer = Buffer.allocUnsafe(bytesPerSecond === undefined ? chunkBytesFor(expectedBytes) : Math.min(SCRUB_CHUNK_BYTES, chunkBytesFor(expectedBytes)));
   const startedMs = performance.now();
   let bytes = 0;
   for (;;) {

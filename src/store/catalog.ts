@@ -455,29 +455,45 @@ export class Catalog {
     path: string,
     file: { size: number; blobId: string; sha256: string; overwrite: boolean; nodeIds?: readonly string[] },
   ): Promise<{ entry: Entry; replacedBlobId: string | null }> {
-    checkPath(path);
-    checkFile(file);
-    const nodeIds = file.nodeIds ?? [];
-    for (const nodeId of nodeIds) checkNodeId(nodeId);
-    const sha256 = file.sha256.toLowerCase();
-    return this.mutate((recorder) => {
-      const now = this.timestamp();
-      const existing = this.entryAt(owner, path);
-      if (existing?.kind === DIR) throw new DfsError('IS_A_DIRECTORY', 'is a directory');
-      if (existing && !file.overwrite) throw new DfsError('EXISTS', 'file exists');
-      const parent = this.requireParentDirectory(owner, path);
-      const made = { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256 };
-      if (existing) {
-        recorder.run(SQL.updateFile, [existing.id, file.size, now, file.blobId, Buffer.from(sha256, 'hex')]);
-      } else {
-        this.insertEntry(recorder, made);
-      }
-      this.changeDirectory(recorder, parent.id, file.size - (existing?.size ?? 0), now);
-      const replacedBlobId = existing && existing.blobId !== file.blobId ? existing.blobId : null;
-      for (const nodeId of nodeIds) recorder.run(SQL.putReplica, [file.blobId, nodeId, GOOD]);
-      if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
-      return { entry: newEntry(made), replacedBlobId };
-    });
+    const [made] = await this.commitFiles([{ owner, path, ...file }]);
+    if (!made) throw new Error('catalog: a committed file went missing');
+    return made;
+  }
+
+  /**
+   * Commits uploaded files (each with its blob and the nodes holding a good copy) as one transaction and one
+   * journal record: all or nothing (a batch of put -r; createFile is a batch of one).
+   */
+  async commitFiles(
+    files: readonly { owner: number; path: string; size: number; blobId: string; sha256: string; overwrite: boolean; nodeIds?: readonly string[] }[],
+  ): Promise<{ entry: Entry; replacedBlobId: string | null }[]> {
+    for (const file of files) {
+      checkPath(file.path);
+      checkFile(file);
+      for (const nodeId of file.nodeIds ?? []) checkNodeId(nodeId);
+    }
+    return this.mutate((recorder) =>
+      files.map((file) => {
+        const { owner, path } = file;
+        const sha256 = file.sha256.toLowerCase();
+        const now = this.timestamp();
+        const existing = this.entryAt(owner, path);
+        if (existing?.kind === DIR) throw new DfsError('IS_A_DIRECTORY', files.length > 1 ? `${path}: is a directory` : 'is a directory');
+        if (existing && !file.overwrite) throw new DfsError('EXISTS', files.length > 1 ? `${path}: file exists` : 'file exists');
+        const parent = this.requireParentDirectory(owner, path);
+        const made = { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256 };
+        if (existing) {
+          recorder.run(SQL.updateFile, [existing.id, file.size, now, file.blobId, Buffer.from(sha256, 'hex')]);
+        } else {
+          this.insertEntry(recorder, made);
+        }
+        this.changeDirectory(recorder, parent.id, file.size - (existing?.size ?? 0), now);
+        const replacedBlobId = existing && existing.blobId !== file.blobId ? existing.blobId : null;
+        for (const nodeId of file.nodeIds ?? []) recorder.run(SQL.putReplica, [file.blobId, nodeId, GOOD]);
+        if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
+        return { entry: newEntry(made), replacedBlobId };
+      }),
+    );
   }
 
   /**
@@ -652,16 +668,29 @@ export class Catalog {
    * references the blob, else `deleting` (the file was removed or replaced meanwhile) so the deletion pass
    * removes it; a copy already recorded keeps its state. Journaled. */
   async addReplica(blobId: string, nodeId: string): Promise<ReplicaState> {
-    checkNodeId(nodeId);
-    if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {
-      throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
+    const [state] = await this.addReplicas([{ blobId, nodeId }]);
+    if (!state) throw new Error(`catalog: replica of ${blobId} on ${nodeId} was not recorded`);
+    return state;
+  }
+
+  /** addReplica for several copies as one transaction and one journal record (a batch's chain member);
+   * their states in the same order. */
+  async addReplicas(copies: readonly { blobId: string; nodeId: string }[]): Promise<ReplicaState[]> {
+    for (const { blobId, nodeId } of copies) {
+      checkNodeId(nodeId);
+      if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {
+        throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
+      }
     }
     await this.mutate((recorder) => {
-      recorder.run(SQL.addReplica, [blobId, nodeId]);
+      for (const { blobId, nodeId } of copies) recorder.run(SQL.addReplica, [blobId, nodeId]);
     });
-    const added = this.replicasOf(blobId).find((replica) => replica.nodeId === nodeId);
-    if (!added) throw new Error(`catalog: replica of ${blobId} on ${nodeId} was not recorded`);
-    return added.state;
+    const byBlob = this.replicasOfBlobs([...new Set(copies.map((copy) => copy.blobId))]);
+    return copies.map(({ blobId, nodeId }) => {
+      const added = byBlob.get(blobId)?.find((replica) => replica.nodeId === nodeId);
+      if (!added) throw new Error(`catalog: replica of ${blobId} on ${nodeId} was not recorded`);
+      return added.state;
+    });
   }
 
   /** Forgets a copy once its node removed it (or never had it). */

@@ -200,6 +200,10 @@ export class MemoryCluster implements ClusterApi {
     throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
   }
 
+  async putBatch(): Promise<void> {
+    throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
+  }
+
   async get(): Promise<Fetched> {
     throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
   }

@@ -33,6 +33,8 @@ export function isSettled(chain: Chain): boolean {
 
 export class Chains {
   private readonly chains = new Map<string, Chain>();
+  /** No chain is forgotten before this: most calls skip the walk over every chain. */
+  private earliestForgetMs = Infinity;
 
   /** `abandoned` hears of chains forgotten before their file was committed (any copies are orphans). */
   constructor(private readonly abandoned: (chain: Chain) => void) {}
@@ -46,6 +48,7 @@ export class Chains {
     if (this.chains.has(fields.blobId)) throw new Error(`replication: blob ${fields.blobId} has a chain already`);
     const chain: Chain = { committedSha256: undefined, repairs: 0, ...fields, stored: new Map(), lost: new Set(), waiters: new Set() };
     this.chains.set(chain.blobId, chain);
+    this.earliestForgetMs = Math.min(this.earliestForgetMs, chain.forgetMs);
     return chain;
   }
 
@@ -101,8 +104,13 @@ export class Chains {
   }
 
   private forgetExpired(nowMs: number): void {
-    for (const chain of this.chains.values()) {
-      if (chain.forgetMs > nowMs) continue;
+    if (nowMs < this.earliestForgetMs) return;
+    this.earliestForgetMs = Infinity;
+    for (const chain of [...this.chains.values()]) {
+      if (chain.forgetMs > nowMs) {
+        this.earliestForgetMs = Math.min(this.earliestForgetMs, chain.forgetMs);
+        continue;
+      }
       this.finish(chain);
       if (chain.committedSha256 === undefined) this.abandoned(chain);
     }

@@ -3,7 +3,7 @@
 // they are reported (and what a broken chain lost), finds a node to serve a read, marks bad replicas, and asks
 // nodes to delete blobs no file needs any more. Bytes never pass through the master.
 
-import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
+import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError, isDfsError } from '../../net/errors';
 import { signTicket } from '../../net/ticket';
@@ -29,11 +29,14 @@ export interface PendingUpload {
 /** Uploads begun and not yet stored, bounded, each forgotten when it can no longer complete. */
 export class PendingUploads {
   private readonly uploads = new Map<string, PendingUpload>();
+  /** No upload is forgotten before this: most calls skip the walk over every upload. */
+  private earliestForgetMs = Infinity;
 
   add(upload: PendingUpload, nowMs: number): void {
     this.forgetExpired(nowMs);
     if (this.uploads.size >= UPLOADS_PENDING_MAX) throw new DfsError('RATE_LIMITED', 'too many uploads in progress; retry shortly');
     this.uploads.set(upload.blobId, upload);
+    this.earliestForgetMs = Math.min(this.earliestForgetMs, upload.forgetMs);
   }
 
   /** The upload of this blob, removed from the book (a blob is reported stored once). */
@@ -56,7 +59,12 @@ export class PendingUploads {
   }
 
   private forgetExpired(nowMs: number): void {
-    for (const [blobId, upload] of this.uploads) if (upload.forgetMs <= nowMs) this.uploads.delete(blobId);
+    if (nowMs < this.earliestForgetMs) return;
+    this.earliestForgetMs = Infinity;
+    for (const [blobId, upload] of this.uploads) {
+      if (upload.forgetMs <= nowMs) this.uploads.delete(blobId);
+      else this.earliestForgetMs = Math.min(this.earliestForgetMs, upload.forgetMs);
+    }
   }
 }
 
@@ -104,6 +112,60 @@ export async function putBegin(state: MasterState, request: Incoming<'file.put.b
   return { data: { nodeId: chosen.nodeId, address, blobId, ticket: upload.ticket(chosen.nodeId, 'put'), expiresMs, chain } };
 }
 
+/** Upload steps 1-2 and 5 for a batch of small files (put -r): checked like single puts, then one first node
+ * and one chain, by available storage for the batch's bytes, and a booking per file. */
+export async function putBatchBegin(state: MasterState, request: Incoming<'file.put.batch.begin'>): Promise<Reply<'file.put.batch.begin'>> {
+  const { userId } = requireSession(state, request);
+  const { files, overwrite } = request.data;
+  if (files.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
+  if (new Set(files.map((file) => file.path)).size !== files.length) throw new DfsError('BAD_REQUEST', 'a path appears twice in the batch');
+  let total = 0;
+  for (const { path, size } of files) {
+    if (size > PUT_BATCH_FILE_BYTES_MAX) throw new DfsError('BAD_REQUEST', `${path}: files over ${PUT_BATCH_FILE_BYTES_MAX} bytes are put one at a time`);
+    total += size;
+    try {
+      checkUploadTarget(state, userId, path, overwrite);
+    } catch (error) {
+      const failure = DfsError.wrap(error);
+      throw new DfsError(failure.code, `${path}: ${failure.message}`);
+    }
+  }
+  if (total > PUT_BATCH_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a batch holds at most ${PUT_BATCH_BYTES_MAX} bytes`);
+  const nowMs = state.now();
+  const all = candidates(state, nowMs);
+  const chosen = chooseWriteNode(all, total);
+  if (!chosen) {
+    if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
+    throw new DfsError('NO_SPACE', `no storage node has room for ${total} bytes`);
+  }
+  const members = chooseChain(all, chosen.nodeId, state.replicas, total).map((member) => member.nodeId);
+  const booked: ReturnType<typeof beginUpload>[] = [];
+  try {
+    for (const { path, size } of files) booked.push(beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs, members));
+  } catch (error) {
+    for (const { blobId } of booked) forgetUpload(state, blobId);
+    throw error;
+  }
+  const [first] = booked;
+  return {
+    data: {
+      nodeId: chosen.nodeId,
+      address: advertisedAddress(state, chosen.nodeId),
+      expiresMs: first?.expiresMs ?? nowMs,
+      blobs: booked.map((upload) => ({ blobId: upload.blobId, ticket: upload.ticket(chosen.nodeId, 'put') })),
+      chain: members.map((nodeId, index) => ({ nodeId, address: advertisedAddress(state, nodeId), tickets: booked.map((upload) => upload.chain[index]?.ticket ?? '') })),
+    },
+  };
+}
+
+/** An upload booked but never started: its booking and chain go (nothing was stored). */
+function forgetUpload(state: MasterState, blobId: string): void {
+  const nowMs = state.now();
+  state.uploads.take(blobId, nowMs);
+  const chain = state.chains.get(blobId, nowMs);
+  if (chain) state.chains.finish(chain);
+}
+
 /** Books a new blob of `target` to be stored first on `first` and replicated down a chain chosen by available storage. */
 function beginUpload(
   state: MasterState,
@@ -111,16 +173,13 @@ function beginUpload(
   first: string,
   all: Candidate[],
   nowMs: number,
+  members: readonly string[] = chooseChain(all, first, state.replicas, target.size).map((member) => member.nodeId),
 ): { blobId: string; chain: { nodeId: string; address: string; ticket: string }[]; expiresMs: number; ticket(nodeId: string, op: 'put' | 'replicate'): string } {
   const { userId, size } = target;
   const blobId = createBlobId();
   const ticket = (nodeId: string, op: 'put' | 'replicate'): string =>
     signTicket(state.identity.ticketKey, { blobId, op, bytesMax: size, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
-  const chain = chooseChain(all, first, state.replicas, size).map((member) => ({
-    nodeId: member.nodeId,
-    address: advertisedAddress(state, member.nodeId),
-    ticket: ticket(member.nodeId, 'replicate'),
-  }));
+  const chain = members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId), ticket: ticket(nodeId, 'replicate') }));
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   const forgetMs = expiresMs + REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
   state.uploads.add({ ...target, blobId, nodeId: first, forgetMs }, nowMs);
@@ -174,65 +233,128 @@ function advertisedAddress(state: MasterState, nodeId: string): string {
 /** Upload step 4: commit the file and its replica (journal fsynced), then answer the node. Chain members
  * that reported before the commit are committed with it; a failed commit abandons the chain. */
 export async function blobStored(state: MasterState, request: Incoming<'node.blob.stored'>): Promise<Reply<'node.blob.stored'>> {
+  await commitStored(state, requireNode(request), [request.data]);
+  return { data: {} };
+}
+
+/** Upload step 4 for a batch: every file of it committed together (one journal record), or none. */
+export async function blobsStored(state: MasterState, request: Incoming<'node.blobs.stored'>): Promise<Reply<'node.blobs.stored'>> {
   const nodeId = requireNode(request);
-  const { blobId, size, sha256 } = request.data;
-  const upload = state.uploads.take(blobId, state.now());
-  if (!upload || upload.nodeId !== nodeId) throw new DfsError('NOT_FOUND', `no upload of blob ${blobId} to ${nodeId} is in progress`);
-  if (size !== upload.size) throw new DfsError('BAD_REQUEST', `blob ${blobId} holds ${size} bytes; the upload declared ${upload.size}`);
-  const chain = state.chains.get(blobId, state.now());
-  const early = chain ? [...chain.stored].filter(([, reported]) => reported === sha256).map(([member]) => member) : [];
-  let replacedBlobId: string | null;
+  if (request.data.blobs.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
+  await commitStored(state, nodeId, request.data.blobs);
+  return { data: {} };
+}
+
+async function commitStored(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<void> {
+  const nowMs = state.now();
+  const uploads = blobs.map(({ blobId }) => state.uploads.take(blobId, nowMs));
+  const chains = blobs.map(({ blobId }) => state.chains.get(blobId, nowMs));
+  const abandonAll = async (): Promise<void> => {
+    for (const [index, chain] of chains.entries()) if (chain && uploads[index]?.nodeId === nodeId) await abandonChain(state, chain);
+  };
+  const files = [];
+  for (const [index, { blobId, size, sha256 }] of blobs.entries()) {
+    const upload = uploads[index];
+    const chain = chains[index];
+    if (!upload || upload.nodeId !== nodeId) {
+      await abandonAll();
+      throw new DfsError('NOT_FOUND', `no upload of blob ${blobId} to ${nodeId} is in progress`);
+    }
+    if (size !== upload.size) {
+      await abandonAll();
+      throw new DfsError('BAD_REQUEST', `blob ${blobId} holds ${size} bytes; the upload declared ${upload.size}`);
+    }
+    const early = chain ? [...chain.stored].filter(([, reported]) => reported === sha256).map(([member]) => member) : [];
+    files.push({ owner: upload.userId, path: upload.path, size, blobId, sha256, overwrite: upload.overwrite, nodeIds: [nodeId, ...early], early });
+  }
+  let committed;
   try {
-    ({ replacedBlobId } = await state.catalog.createFile(upload.userId, upload.path, { size, blobId, sha256, overwrite: upload.overwrite, nodeIds: [nodeId, ...early] }));
+    committed = await state.catalog.commitFiles(files);
   } catch (error) {
-    if (chain) await abandonChain(state, chain);
+    await abandonAll();
     throw error;
   }
-  state.nodes.stored(nodeId, size);
-  for (const member of early) state.nodes.stored(member, size);
-  if (replacedBlobId !== null) scheduleDeletions(state);
-  if (chain) {
-    chain.committedSha256 = sha256;
-    // Members that reported while the commit was being written, or reported other bytes.
-    for (const [member, reported] of [...chain.stored]) if (!early.includes(member)) await recordReplica(state, chain, member, reported);
-    settleIfDone(state, chain);
+  // Members that reported while the commit was being written, or reported other bytes.
+  const late = [];
+  for (const [index, { size, sha256, early }] of files.entries()) {
+    state.nodes.stored(nodeId, size);
+    for (const member of early) state.nodes.stored(member, size);
+    if (committed[index]?.replacedBlobId) scheduleDeletions(state);
+    const chain = chains[index];
+    if (chain) {
+      chain.committedSha256 = sha256;
+      for (const [member, reported] of chain.stored) if (!early.includes(member)) late.push({ chain, nodeId: member, sha256: reported });
+    }
   }
-  return { data: {} };
+  await recordReplicas(state, late);
+  for (const chain of chains) if (chain) settleIfDone(state, chain);
 }
 
 /** Upload step 7: a chain member holds its copy. Before the commit it is noted (and committed with the
  * file); after, it is recorded on its own (journal fsynced). A refusal tells the node to drop its copy. */
 export async function replicaStored(state: MasterState, request: Incoming<'node.replica.stored'>): Promise<Reply<'node.replica.stored'>> {
-  const nodeId = requireNode(request);
-  const { blobId, size, sha256 } = request.data;
-  const chain = state.chains.get(blobId, state.now());
-  if (!chain || !chain.members.includes(nodeId)) throw new DfsError('NOT_FOUND', `no chain of blob ${blobId} through ${nodeId} is in progress`);
-  if (size !== chain.size) throw new DfsError('BAD_REQUEST', `blob ${blobId} holds ${size} bytes; the upload declared ${chain.size}`);
-  if (chain.committedSha256 === undefined) {
-    chain.stored.set(nodeId, sha256);
-    chain.lost.delete(nodeId);
-    return { data: {} };
-  }
-  await recordReplica(state, chain, nodeId, sha256);
-  settleIfDone(state, chain);
-  if (!chain.stored.has(nodeId)) throw new DfsError('CORRUPT', `blob ${blobId} on ${nodeId} hashes to ${sha256}, the file to ${chain.committedSha256}`);
+  const [refused] = await noteReplicas(state, requireNode(request), [request.data]);
+  if (refused) throw new DfsError('CORRUPT', refused.why);
   return { data: {} };
 }
 
-/** Records a member's copy of a committed blob: good if its bytes are the file's (and the file is still there). */
-async function recordReplica(state: MasterState, chain: Chain, nodeId: string, sha256: string): Promise<void> {
-  if (sha256 !== chain.committedSha256) {
-    state.log.warn(`replica of blob ${chain.blobId} on ${nodeId} hashes to ${sha256}, not ${chain.committedSha256 ?? '?'}: dropped`);
-    chain.stored.delete(nodeId);
-    chain.lost.add(nodeId);
-    await state.catalog.setReplica(chain.blobId, nodeId, 'deleting');
-    scheduleDeletions(state);
-    return;
+/** Upload step 7 for a batch: the member's copies, each noted or recorded as in replicaStored. */
+export async function replicasStored(state: MasterState, request: Incoming<'node.replicas.stored'>): Promise<Reply<'node.replicas.stored'>> {
+  const refused = await noteReplicas(state, requireNode(request), request.data.blobs);
+  return { data: { refused: refused.map((copy) => copy.blobId) } };
+}
+
+/** Checks every report first (a report that matches no chain refuses the lot), then notes or records each;
+ * returns the copies whose bytes are not their file's. */
+async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<{ blobId: string; why: string }[]> {
+  const nowMs = state.now();
+  const chains = blobs.map(({ blobId, size }) => {
+    const chain = state.chains.get(blobId, nowMs);
+    if (!chain || !chain.members.includes(nodeId)) throw new DfsError('NOT_FOUND', `no chain of blob ${blobId} through ${nodeId} is in progress`);
+    if (size !== chain.size) throw new DfsError('BAD_REQUEST', `blob ${blobId} holds ${size} bytes; the upload declared ${chain.size}`);
+    return chain;
+  });
+  const committed = [];
+  for (const [index, { sha256 }] of blobs.entries()) {
+    const chain = chains[index] as Chain;
+    if (chain.committedSha256 !== undefined) {
+      committed.push({ chain, nodeId, sha256 });
+      continue;
+    }
+    chain.stored.set(nodeId, sha256);
+    chain.lost.delete(nodeId);
   }
-  chain.stored.set(nodeId, sha256);
-  chain.lost.delete(nodeId);
-  state.nodes.stored(nodeId, chain.size);
-  if ((await state.catalog.addReplica(chain.blobId, nodeId)) === 'deleting') scheduleDeletions(state);
+  await recordReplicas(state, committed);
+  const refused: { blobId: string; why: string }[] = [];
+  for (const { chain, sha256 } of committed) {
+    settleIfDone(state, chain);
+    if (!chain.stored.has(nodeId)) refused.push({ blobId: chain.blobId, why: `blob ${chain.blobId} on ${nodeId} hashes to ${sha256}, the file to ${chain.committedSha256 ?? '?'}` });
+  }
+  return refused;
+}
+
+/** Records members' copies of committed blobs: each good if its bytes are the file's (and the file is still
+ * there); the good ones in one journal record. */
+async function recordReplicas(state: MasterState, copies: readonly { chain: Chain; nodeId: string; sha256: string }[]): Promise<void> {
+  const good = [];
+  for (const copy of copies) {
+    const { chain, nodeId, sha256 } = copy;
+    if (sha256 !== chain.committedSha256) {
+      state.log.warn(`replica of blob ${chain.blobId} on ${nodeId} hashes to ${sha256}, not ${chain.committedSha256 ?? '?'}: dropped`);
+      chain.stored.delete(nodeId);
+      chain.lost.add(nodeId);
+      await state.catalog.setReplica(chain.blobId, nodeId, 'deleting');
+      scheduleDeletions(state);
+      continue;
+    }
+    chain.stored.set(nodeId, sha256);
+    chain.lost.delete(nodeId);
+    state.nodes.stored(nodeId, chain.size);
+    good.push(copy);
+  }
+  if (good.length === 0) return;
+  const states = await state.catalog.addReplicas(good.map(({ chain, nodeId }) => ({ blobId: chain.blobId, nodeId })));
+  if (states.includes('deleting')) scheduleDeletions(state);
 }
 
 /** Upload step 7: the chain broke at a node; it and the members after it will not report. */
@@ -365,6 +487,26 @@ export async function putWait(state: MasterState, request: Incoming<'file.put.wa
   if (chain && chain.userId === userId) await state.chains.waitFor(chain, REPLICATION_WAIT_MS);
   const complete = state.chains.get(blobId, state.now()) === undefined;
   return { data: { ...replicaSummary(state, blobId), complete } };
+}
+
+/** Upload step 7, the shell's side, for a batch: waits (bounded) for every file's chain, then counts copies. */
+export async function putBatchWait(state: MasterState, request: Incoming<'file.put.batch.wait'>): Promise<Reply<'file.put.batch.wait'>> {
+  const { userId } = requireSession(state, request);
+  const { files } = request.data;
+  for (const { path, blobId } of files) {
+    const entry = state.catalog.stat(userId, path);
+    if (entry.kind !== 'file' || entry.blobId !== blobId) throw new DfsError('NOT_FOUND', `${path}: the file was replaced or removed meanwhile`);
+  }
+  const nowMs = state.now();
+  await Promise.all(
+    files.map(({ blobId }) => {
+      const chain = state.chains.get(blobId, nowMs);
+      return chain && chain.userId === userId ? state.chains.waitFor(chain, REPLICATION_WAIT_MS) : undefined;
+    }),
+  );
+  const complete = files.every(({ blobId }) => state.chains.get(blobId, state.now()) === undefined);
+  const summaries = replicaSummaries(state, files.map((file) => file.blobId));
+  return { data: { have: files.map((file) => summaries.get(file.blobId)?.have ?? 0), want: state.replicas, complete } };
 }
 
 /** Download steps 1-4: ask the holders of a good copy, least loaded first, to prepare the read. */

@@ -7,12 +7,12 @@ import { once } from 'node:events';
 import { PassThrough, pipeline, Transform } from 'node:stream';
 import { IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN } from '../../limits';
 import type { Log } from '../../log';
-import type { Channel, Incoming, Reply } from '../../net/channel';
+import type { Channel, Incoming, OutgoingBody, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import type { PeerLinks } from '../../net/pool';
 import { signTicket, type TicketVerifier } from '../../net/ticket';
-import { writeStream, type BlobStore } from '../../store/blobs';
+import { type BlobStore, type BlobWriter } from '../../store/blobs';
 
 export interface NodeContext {
   nodeId: string;
@@ -37,15 +37,10 @@ export async function blobPut(context: NodeContext, request: Incoming<'blob.put'
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'put', bytes: size });
-  let stored;
-  try {
-    stored = await storeAndForward(context, request.data, request.body ?? [], request.data.chain ?? []);
-  } catch (error) {
-    // Refused (no space) or cut off: the master frees the space it booked for this upload.
-    reportBlobError(context, blobId, 'aborted', DfsError.wrap(error).message);
-    throw error;
-  }
-  await reportStored(context, blobId, stored, 'node.blob.stored');
+  const forward = forwardOne(request.data, request.data.chain ?? []);
+  const [stored] = await storeReporting(context, [{ blobId, size }], request.body ?? [], forward);
+  if (!stored) throw new Error('transfers: a stored blob went missing');
+  await reportStored(context, [blobId], [stored], 'node.blob.stored');
   return { data: stored };
 }
 
@@ -54,31 +49,119 @@ export async function blobReplicate(context: NodeContext, request: Incoming<'blo
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'replicate', bytes: size });
-  const stored = await storeAndForward(context, request.data, request.body ?? [], request.data.chain);
-  await reportStored(context, blobId, stored, 'node.replica.stored');
+  const [stored] = await storeAndForward(context, [{ blobId, size }], request.body ?? [], forwardOne(request.data, request.data.chain));
+  if (!stored) throw new Error('transfers: a stored blob went missing');
+  await reportStored(context, [blobId], [stored], 'node.replica.stored');
   return { data: stored };
 }
 
-/** Bytes into the blob store and, chunk by chunk, to the next chain member; back-pressure from both. */
+/** Upload steps 3-4 for a batch of small files: as blob.put, every blob of the body at once. */
+export async function blobPutBatch(context: NodeContext, request: Incoming<'blob.put.batch'>): Promise<Reply<'blob.put.batch'>> {
+  const { blobs, chain } = request.data;
+  checkBatch(context, blobs, request.bodyBytes, 'put');
+  const stored = await storeReporting(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
+  await reportStored(context, blobs.map((blob) => blob.blobId), stored, 'node.blobs.stored');
+  return { data: { blobs: stored } };
+}
+
+/** Upload steps 6-7 for a batch, from the previous chain member. */
+export async function blobReplicateBatch(context: NodeContext, request: Incoming<'blob.replicate.batch'>): Promise<Reply<'blob.replicate.batch'>> {
+  const { blobs, chain } = request.data;
+  checkBatch(context, blobs, request.bodyBytes, 'replicate');
+  const stored = await storeAndForward(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
+  await reportStored(context, blobs.map((blob) => blob.blobId), stored, 'node.replicas.stored');
+  return { data: { blobs: stored } };
+}
+
+/** A batch's body must hold exactly its blobs' bytes, and every blob its own ticket for this node. */
+function checkBatch(context: NodeContext, blobs: readonly BatchBlob[], bodyBytes: number, op: 'put' | 'replicate'): void {
+  if (blobs.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
+  const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  if (bodyBytes !== total) throw new DfsError('BAD_REQUEST', `the body holds ${bodyBytes} bytes, the batch declares ${total}`);
+  if (new Set(blobs.map((blob) => blob.blobId)).size !== blobs.length) throw new DfsError('BAD_REQUEST', 'a blob appears twice in the batch');
+  for (const { blobId, size, ticket } of blobs) context.verifier.verify(ticket, { blobId, op, bytes: size });
+}
+
+type BatchBlob = RequestOf<'blob.put.batch'>['blobs'][number];
+
+/** How a store's bytes go on to the next chain member: whom to, and the request that carries them. */
+interface ForwardPlan {
+  next: { nodeId: string; address: string };
+  send(channel: Channel, body: { body?: OutgoingBody }, timeoutMs: number): Promise<unknown>;
+}
+
+function forwardOne(blob: { blobId: string; size: number }, chain: readonly ChainLink[]): ForwardPlan | undefined {
+  const [next, ...rest] = chain;
+  if (!next) return undefined;
+  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate', { blobId: blob.blobId, size: blob.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }) };
+}
+
+function forwardBatch(blobs: readonly BatchBlob[], chain: RequestOf<'blob.put.batch'>['chain']): ForwardPlan | undefined {
+  const [next, ...rest] = chain;
+  if (!next) return undefined;
+  if (next.tickets.length !== blobs.length) throw new DfsError('BAD_REQUEST', `${next.nodeId} has ${next.tickets.length} tickets for ${blobs.length} blobs`);
+  const forwarded = blobs.map((blob, index) => ({ blobId: blob.blobId, size: blob.size, ticket: next.tickets[index] ?? '' }));
+  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate.batch', { blobs: forwarded, chain: rest }, { ...body, timeoutMs }) };
+}
+
+/** storeAndForward for the first node: a refusal (no space) or a cut-off upload is reported, so the master
+ * frees the space it booked. */
+async function storeReporting(
+  context: NodeContext,
+  blobs: readonly { blobId: string; size: number }[],
+  source: AsyncIterable<unknown> | Iterable<unknown>,
+  forward: ForwardPlan | undefined,
+): Promise<{ size: number; sha256: string }[]> {
+  try {
+    return await storeAndForward(context, blobs, source, forward);
+  } catch (error) {
+    for (const { blobId } of blobs) reportBlobError(context, blobId, 'aborted', DfsError.wrap(error).message);
+    throw error;
+  }
+}
+
+/** Bytes into the blob store (the body holds the blobs one after another) and, chunk by chunk, to the next
+ * chain member; back-pressure from both. All or nothing: on any failure no blob is left. */
 async function storeAndForward(
   context: NodeContext,
-  blob: { blobId: string; size: number },
+  blobs: readonly { blobId: string; size: number }[],
   source: AsyncIterable<unknown> | Iterable<unknown>,
-  chain: readonly ChainLink[],
-): Promise<{ size: number; sha256: string }> {
-  const { blobId, size } = blob;
-  const writer = await context.store.createWriter(blobId, size); // NO_SPACE before a byte is read
-  const forward = chain.length > 0 ? new Forward(context, blobId, size, chain) : undefined;
+  plan: ForwardPlan | undefined,
+): Promise<{ size: number; sha256: string }[]> {
+  const writers: BlobWriter[] = [];
+  const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  let forward: Forward | undefined;
   context.activeTransfers++;
   try {
+    for (const { blobId, size } of blobs) writers.push(await context.store.createWriter(blobId, size)); // NO_SPACE before a byte is read
+    forward = plan ? new Forward(context, blobs.map((blob) => blob.blobId), total, plan) : undefined;
+    let index = 0;
+    let left = blobs[0]?.size ?? 0;
     for await (const chunk of source) {
       if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
-      await Promise.all([writer.write(chunk), forward?.write(chunk)]);
+      const writes: (Promise<void> | undefined)[] = [forward?.write(chunk)];
+      for (let offset = 0; offset < chunk.length; ) {
+        while (left === 0 && index < blobs.length - 1) left = blobs[++index]?.size ?? 0;
+        const writer = writers[index];
+        if (!writer || left === 0) throw new DfsError('BAD_REQUEST', `more than the declared ${total} bytes`);
+        const take = Math.min(left, chunk.length - offset);
+        writes.push(writer.write(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take)));
+        offset += take;
+        left -= take;
+      }
+      await Promise.all(writes);
     }
     forward?.end();
-    return await writer.commit();
+    const commits = await Promise.allSettled(writers.map((writer) => writer.commit()));
+    const failed = commits.find((commit): commit is PromiseRejectedResult => commit.status === 'rejected');
+    if (failed) {
+      // The others are on disk already: all or nothing.
+      await Promise.all(blobs.map(({ blobId }) => context.store.remove(blobId)));
+      throw failed.reason;
+    }
+    return commits.map((commit) => (commit as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
   } catch (error) {
-    await writer.abort();
+    await Promise.all(writers.map((writer) => writer.abort()));
     forward?.abort(DfsError.wrap(error).message);
     throw error;
   } finally {
@@ -87,9 +170,9 @@ async function storeAndForward(
 }
 
 /**
- * The bytes on their way to the next chain member (blob.replicate over mutual TLS), which passes the rest
- * of the chain on. If it cannot be reached or fails, the master is told where the chain broke and the
- * local copy carries on: writes to a broken forward return at once.
+ * The bytes on their way to the next chain member (blob.replicate, or blob.replicate.batch, over mutual
+ * TLS), which passes the rest of the chain on. If it cannot be reached or fails, the master is told where
+ * the chain broke and the local copy carries on: writes to a broken forward return at once.
  */
 class Forward {
   private readonly stream = new PassThrough({ highWaterMark: IO_CHUNK_BYTES });
@@ -99,15 +182,13 @@ class Forward {
 
   constructor(
     private readonly context: NodeContext,
-    private readonly blobId: string,
+    private readonly blobIds: readonly string[],
     private readonly size: number,
-    chain: readonly ChainLink[],
+    plan: ForwardPlan,
   ) {
     this.onBreak = new Promise((resolve) => (this.breakNow = resolve));
     this.stream.on('error', () => undefined);
-    const [next, ...rest] = chain;
-    if (!next) throw new Error('transfers: a forward needs a next chain member');
-    void this.run(next, rest);
+    void this.run(plan);
   }
 
   write(chunk: Buffer): Promise<void> {
@@ -127,13 +208,12 @@ class Forward {
     this.stream.destroy(new DfsError('UNAVAILABLE', `upstream failed: ${why}`));
   }
 
-  private async run(next: ChainLink, rest: ChainLink[]): Promise<void> {
+  private async run({ next, send }: ForwardPlan): Promise<void> {
     try {
       await this.context.peers.use(next.address, next.nodeId, async (channel) => {
         if (this.broken) return;
         const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((this.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
-        const body = this.size > 0 ? { body: { stream: this.stream, bytes: this.size } } : {};
-        await channel.request('blob.replicate', { blobId: this.blobId, size: this.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs });
+        await send(channel, this.size > 0 ? { body: { stream: this.stream, bytes: this.size } } : {}, timeoutMs);
       });
     } catch (error) {
       if (this.broken) return; // our own copy failed first; the chain is not to blame
@@ -145,11 +225,13 @@ class Forward {
   }
 
   private reportBroken(nodeId: string, message: string): void {
-    this.context.log.warn(`blob ${this.blobId}: replication to ${nodeId} failed: ${message}`);
-    try {
-      void this.context.master().request('node.replication.broken', { blobId: this.blobId, nodeId, message: message.slice(0, 1024) }).catch(() => undefined);
-    } catch {
-      // no link to the master now: the chain's deadline settles it there
+    this.context.log.warn(`blob(s) ${this.blobIds.join(', ')}: replication to ${nodeId} failed: ${message}`);
+    for (const blobId of this.blobIds) {
+      try {
+        void this.context.master().request('node.replication.broken', { blobId, nodeId, message: message.slice(0, 1024) }).catch(() => undefined);
+      } catch {
+        // no link to the master now: the chain's deadline settles it there
+      }
     }
   }
 }
@@ -187,11 +269,12 @@ export async function copyBlob(context: NodeContext, request: Incoming<'node.cop
   }
   let stored;
   try {
-    stored = await storeAndForward(context, { blobId, size }, reader.stream, chain);
+    [stored] = await storeAndForward(context, [{ blobId, size }], reader.stream, forwardOne({ blobId, size }, chain));
   } finally {
     reader.stream.destroy();
   }
-  await reportStored(context, blobId, stored, 'node.blob.stored');
+  if (!stored) throw new Error('transfers: a stored blob went missing');
+  await reportStored(context, [blobId], [stored], 'node.blob.stored');
   return { data: stored };
 }
 
@@ -206,22 +289,32 @@ async function openReporting(context: NodeContext, blobId: string): Promise<Awai
   }
 }
 
-/** The master commits the file before the client hears of success. A refusal removes the blob; a lost
- * answer leaves it (the master may have committed it), and the client is told the outcome is unknown. */
+/** The master commits the file before the client hears of success. A refusal removes the blobs; a lost
+ * answer leaves them (the master may have committed them), and the client is told the outcome is unknown. */
 async function reportStored(
   context: NodeContext,
-  blobId: string,
-  stored: { size: number; sha256: string },
-  type: 'node.blob.stored' | 'node.replica.stored',
+  blobIds: readonly string[],
+  stored: readonly { size: number; sha256: string }[],
+  type: 'node.blob.stored' | 'node.replica.stored' | 'node.blobs.stored' | 'node.replicas.stored',
 ): Promise<void> {
+  const blobs = blobIds.map((blobId, index) => ({ blobId, ...(stored[index] ?? { size: -1, sha256: '' }) }));
+  const [one] = blobs;
   try {
-    await context.master().request(type, { blobId, ...stored });
+    if (type === 'node.replicas.stored') {
+      const { refused } = (await context.master().request(type, { blobs })).data;
+      for (const blobId of refused) await context.store.remove(blobId);
+    } else if (type === 'node.blobs.stored') {
+      await context.master().request(type, { blobs });
+    } else if (one) {
+      await context.master().request(type, one);
+    }
   } catch (error) {
+    const named = blobIds.length === 1 ? `blob ${blobIds[0] ?? ''}` : `${blobIds.length} blobs`;
     if (isDfsError(error, 'UNAVAILABLE') || isDfsError(error, 'TIMEOUT')) {
-      context.log.warn(`blob ${blobId}: the master did not confirm it (${DfsError.wrap(error).message}); kept until the master decides`);
+      context.log.warn(`${named}: the master did not confirm (${DfsError.wrap(error).message}); kept until the master decides`);
       throw new DfsError('UNAVAILABLE', `the master did not confirm the upload: ${DfsError.wrap(error).message}`);
     }
-    await context.store.remove(blobId);
+    for (const blobId of blobIds) await context.store.remove(blobId);
     throw error;
   }
 }

@@ -6,7 +6,7 @@ import * as localPath from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { LocalFileError, type ProgressListener } from '../../../client/api';
-import { TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
+import { PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
 import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../../paths';
 import { formatSize } from '../../../units';
@@ -120,7 +120,8 @@ export const put: ShellCommand = {
     'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
     '-r         upload a directory and everything beneath it, empty directories too, like cp -r:',
     '           REMOTE is made with its parents, or an existing directory REMOTE receives it;',
-    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; symlinks and special files are skipped with a warning;`,
+    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} transfers at a time, files up to ${formatSize(PUT_BATCH_FILE_BYTES_MAX)} in batches of up to ${PUT_BATCH_FILES_MAX};`,
+    '           symlinks and special files are skipped with a warning;',
     '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
     '-f         replace existing files',
     '--no-wait  return once the first copy is committed; replication carries on',
@@ -241,32 +242,76 @@ function treeProgress(out: ShellOutput, totalBytes: number): TreeProgress {
   };
 }
 
-/** Moves every file, `TREE_TRANSFERS_IN_FLIGHT_MAX` at once, reporting each failure as `dfs: CMD: SUBJECT: reason`. */
+/**
+ * Moves every file, `TREE_TRANSFERS_IN_FLIGHT_MAX` groups at once, reporting each failure as
+ * `dfs: CMD: SUBJECT: reason`. A group of several files goes by `moveBatch` (all or nothing); if that fails,
+ * its files go one at a time, so each failure is reported for the file it concerns.
+ */
 async function transferFiles(
   out: ShellOutput,
   command: 'put' | 'get',
-  files: readonly TreeFile[],
+  groups: readonly (readonly TreeFile[])[],
   tally: TreeTally,
   move: (file: TreeFile, onProgress: ProgressListener | undefined) => Promise<number>,
+  moveBatch?: (files: readonly TreeFile[], onProgress: ProgressListener | undefined) => Promise<void>,
 ): Promise<void> {
-  const progress = treeProgress(out, files.reduce((sum, file) => sum + file.size, 0));
+  const progress = treeProgress(out, groups.flat().reduce((sum, file) => sum + file.size, 0));
+  const moveOne = async (file: TreeFile): Promise<void> => {
+    try {
+      // Awaited first: `tally.bytes += await …` would add to the total read before the wait.
+      const bytes = await move(file, progress.forFile());
+      tally.bytes += bytes;
+      tally.files++;
+    } catch (error) {
+      // The remote path names the file, as for one file: the target of put, the source of get.
+      const remote = command === 'put' ? file.target : file.source;
+      progress.warn(transferErrorLine(command, remote, command === 'put' ? existsHint(error) : localFailure(file.target, error)));
+      tally.failures++;
+    }
+  };
   try {
-    await inParallel(files, TREE_TRANSFERS_IN_FLIGHT_MAX, async (file) => {
-      try {
-        // Awaited first: `tally.bytes += await …` would add to the total read before the wait.
-        const bytes = await move(file, progress.forFile());
-        tally.bytes += bytes;
-        tally.files++;
-      } catch (error) {
-        // The remote path names the file, as for one file: the target of put, the source of get.
-        const remote = command === 'put' ? file.target : file.source;
-        progress.warn(transferErrorLine(command, remote, command === 'put' ? existsHint(error) : localFailure(file.target, error)));
-        tally.failures++;
+    await inParallel(groups, TREE_TRANSFERS_IN_FLIGHT_MAX, async (group) => {
+      if (group.length > 1 && moveBatch) {
+        const onProgress = progress.forFile();
+        try {
+          await moveBatch(group, onProgress);
+          for (const file of group) {
+            tally.bytes += file.size;
+            tally.files++;
+          }
+          return;
+        } catch {
+          onProgress?.(0, 0); // its bytes are counted again as the files go one at a time
+        }
       }
+      for (const file of group) await moveOne(file);
     });
   } finally {
     progress.done();
   }
+}
+
+/** put -r's groups, in walk order: runs of small files batched (PUT_BATCH_* limits), every larger file alone. */
+function putGroups(files: readonly TreeFile[]): TreeFile[][] {
+  const groups: TreeFile[][] = [];
+  let batch: TreeFile[] = [];
+  let batchBytes = 0;
+  const close = (): void => {
+    if (batch.length > 0) groups.push(batch);
+    batch = [];
+    batchBytes = 0;
+  };
+  for (const file of files) {
+    if (file.size > PUT_BATCH_FILE_BYTES_MAX) {
+      groups.push([file]);
+      continue;
+    }
+    if (batch.length === PUT_BATCH_FILES_MAX || batchBytes + file.size > PUT_BATCH_BYTES_MAX) close();
+    batch.push(file);
+    batchBytes += file.size;
+  }
+  close();
+  return groups;
 }
 
 /** The summary line, then the command fails if anything did. */
@@ -314,10 +359,15 @@ async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest)
       }
     }
   }
-  await transferFiles(out, 'put', files, tally, async (file, onProgress) => {
-    const entry = await ctx.api.put(file.source, file.target, { overwrite: request.overwrite, wait: request.wait, ...(onProgress ? { onProgress } : {}) });
-    return entry.size;
-  });
+  const options = { overwrite: request.overwrite, wait: request.wait };
+  await transferFiles(
+    out,
+    'put',
+    putGroups(files),
+    tally,
+    async (file, onProgress) => (await ctx.api.put(file.source, file.target, { ...options, ...(onProgress ? { onProgress } : {}) })).size,
+    (group, onProgress) => ctx.api.putBatch(group.map((file) => ({ localPath: file.source, remotePath: file.target, size: file.size })), { ...options, ...(onProgress ? { onProgress } : {}) }),
+  );
   finishTree(out, root, 'uploaded', tally);
 }
 
@@ -357,7 +407,7 @@ async function getTree(ctx: ShellContext, out: ShellOutput, source: string, type
       tally.failures++;
     }
   }
-  await transferFiles(out, 'get', files, tally, async (file, onProgress) => (await ctx.api.get(file.source, file.target, onProgress ? { onProgress } : {})).size);
+  await transferFiles(out, 'get', files.map((file) => [file]), tally, async (file, onProgress) => (await ctx.api.get(file.source, file.target, onProgress ? { onProgress } : {})).size);
   finishTree(out, root, 'downloaded', tally);
 }
 
