@@ -12,12 +12,14 @@ import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { connectCluster, type RemoteClient } from '../src/client/client';
-import { ADMIN_PASSWORD, DFS, dfsCluster, report, stopCluster, tempDir, timed } from './lib';
+import { ADMIN_PASSWORD, cpuMs, DFS, dfsCluster, report, stopCluster, tempDir, timed, type Role } from './lib';
 
 const FILES = Number(process.env.DFS_BENCH_SMALL_FILES ?? 1_000);
 const FILE_BYTES = 4 * 1024;
 const CLIENTS = 4;
 const REPLICAS = 3;
+/** Files put -r before the timed runs, so the master and nodes run warmed-up code. */
+const WARM_FILES = 400;
 /** Files per run whose replicas are checked at the end. */
 const SAMPLE = 50;
 
@@ -29,11 +31,11 @@ interface Work {
 }
 
 /** The files of one run, made beforehand: client c puts files c, c + CLIENTS, ... (250 each at the default). */
-async function makeFiles(dir: string, run: string): Promise<Work[][]> {
+async function makeFiles(dir: string, run: string, files = FILES): Promise<Work[][]> {
   const local = path.join(dir, run);
   for (let client = 0; client < CLIENTS; client++) await fs.mkdir(path.join(local, `c${client}`), { recursive: true });
   const perClient: Work[][] = Array.from({ length: CLIENTS }, () => []);
-  for (let index = 0; index < FILES; index++) {
+  for (let index = 0; index < files; index++) {
     const name = `f${String(index).padStart(6, '0')}`;
     const file = path.join(local, `c${index % CLIENTS}`, name);
     await fs.writeFile(file, randomBytes(FILE_BYTES));
@@ -55,7 +57,7 @@ async function putAll(clients: RemoteClient[], perClient: Work[][]): Promise<num
 }
 
 /** `dfs shell -c "put -r LOCAL REMOTE"` for every client's directory, all at once; returns files per second. */
-async function putTrees(master: string, caFile: string, dir: string, run: string): Promise<number> {
+async function putTrees(master: string, caFile: string, dir: string, run: string, files = FILES): Promise<number> {
   const { ms } = await timed(() =>
     Promise.all(
       Array.from({ length: CLIENTS }, async (_, index) => {
@@ -90,11 +92,23 @@ async function checkReplicas(client: RemoteClient, perClient: Work[][], settleMs
   return checked;
 }
 
+const cpuOf = (roles: Role[]): number[] => roles.map((role) => cpuMs(role.child.pid ?? 0));
+
+/** The master's and the nodes' CPU per file since `before` (where the time goes; clients not counted). */
+function reportCpu(roles: Role[], before: number[]): number[] {
+  const now = cpuOf(roles);
+  const perFile = now.map((ms, index) => (ms - (before[index] ?? 0)) / FILES);
+  const nodes = perFile.slice(1).reduce((sum, ms) => sum + ms, 0);
+  console.log(`  CPU per file: master ${(perFile[0] ?? 0).toFixed(2)} ms, ${roles.length - 1} nodes ${nodes.toFixed(2)} ms in all`);
+  return now;
+}
+
 async function main(): Promise<void> {
   const dir = await tempDir('dfs-bench-small-');
   let cluster: Awaited<ReturnType<typeof dfsCluster>> | undefined;
   const clients: RemoteClient[] = [];
   try {
+    await makeFiles(dir, 'warm', WARM_FILES);
     const trees = await makeFiles(dir, 'tree');
     const single = await makeFiles(dir, 'single');
     console.log(`${FILES} files of ${FILE_BYTES / 1024} KiB, ${CLIENTS} clients, replication ${REPLICAS}, on loopback`);
@@ -108,10 +122,16 @@ async function main(): Promise<void> {
     const first = clients[0] as RemoteClient;
     for (let index = 0; index < CLIENTS; index++) await first.mkdir(`/single/c${index}`, true);
 
+    // A cluster runs for days: its JIT warm-up is not a cost of these files.
+    await putTrees(masterAddress, caFile, dir, 'warm', WARM_FILES);
+    const roles = [master, ...cluster.nodes];
+    let cpu = cpuOf(roles);
     const withTrees = await putTrees(masterAddress, caFile, dir, 'tree');
     report(`small files/s, ${CLIENTS} shells' put -r, r${REPLICAS}`, withTrees.toFixed(0), '>= 500');
+    cpu = reportCpu(roles, cpu);
     const withSingle = await putAll(clients, single);
     report(`small files/s, ${CLIENTS} clients' put per file, r${REPLICAS}`, withSingle.toFixed(0));
+    reportCpu(roles, cpu);
 
     const checked = await checkReplicas(first, trees, 0);
     await checkReplicas(first, single, 0);

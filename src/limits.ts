@@ -137,7 +137,7 @@ export const READ_PREPARE_TRIES_MAX = 3;
 /** put -r sends files up to PUT_BATCH_FILE_BYTES_MAX in batches: one request to the master, one body to the
  * first node and down the chain, one report per node and one journal record for up to PUT_BATCH_FILES_MAX
  * files (PUT_BATCH_BYTES_MAX in all). Per-file round trips made small files CPU-bound at ~80 files/s. */
-export const PUT_BATCH_FILES_MAX = 64;
+export const PUT_BATCH_FILES_MAX = 128;
 export const PUT_BATCH_BYTES_MAX = 16 * MIB;
 export const PUT_BATCH_FILE_BYTES_MAX = 1 * MIB;
 /** Files put -r, get -r and cp -r move at once: enough to overlap each file's round trips to the master

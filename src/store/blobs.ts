@@ -165,26 +165,52 @@ export class BlobStore {
 
   /** Refuses with NO_SPACE before accepting a byte if `size` cannot fit, and holds the space while writing. */
   async createWriter(id: string, size: number, expectedSha256?: string): Promise<BlobWriter> {
-    checkBlobId(id);
-    checkByteCount(size, 'blob size');
     if (expectedSha256 !== undefined && !SHA256_HEX.test(expectedSha256)) {
       throw new DfsError('BAD_REQUEST', 'malformed SHA-256: expected 64 lowercase hex characters');
     }
-    if (this.blobs.has(id) || this.reservations.has(id)) throw new DfsError('EXISTS', `blob ${id} exists (blobs are immutable)`);
+    const [writer] = await this.createWriters([{ id, size }], expectedSha256);
+    if (!writer) throw new Error('blob store: a writer went missing');
+    return writer;
+  }
+
+  /** Writers for several blobs at once (a batch of small files): one space check for them all, NO_SPACE
+   * before a byte is accepted; their files opened together. All or none. */
+  async createWriters(blobs: readonly { id: string; size: number }[], expectedSha256?: string): Promise<BlobWriter[]> {
+    for (const { id, size } of blobs) {
+      checkBlobId(id);
+      checkByteCount(size, 'blob size');
+      if (this.blobs.has(id) || this.reservations.has(id)) throw new DfsError('EXISTS', `blob ${id} exists (blobs are immutable)`);
+    }
+    if (new Set(blobs.map((blob) => blob.id)).size !== blobs.length) throw new DfsError('BAD_REQUEST', 'a blob appears twice');
     // Reserve first, measure second: writers created concurrently then see each other's reservations.
-    const reservation: Reservation = { id, size, bytesOnDisk: 0 };
-    this.reservations.set(id, reservation);
+    const reservations: Reservation[] = blobs.map(({ id, size }) => ({ id, size, bytesOnDisk: 0 }));
+    for (const reservation of reservations) this.reservations.set(reservation.id, reservation);
+    const handles: (FileHandle | undefined)[] = [];
+    const temporaries = blobs.map(({ id }) => path.join(this.root, TEMPORARY_DIRECTORY, `${id}.${randomBytes(6).toString('hex')}`));
     try {
-      const availableBytes = (await this.available()) + size; // our own reservation is not a competitor
-      if (size > availableBytes) {
-        throw new DfsError('NO_SPACE', `no space for ${size} bytes: ${Math.max(0, availableBytes)} free`);
+      const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
+      const availableBytes = (await this.available()) + total; // our own reservations are not competitors
+      if (total > availableBytes) {
+        throw new DfsError('NO_SPACE', `no space for ${total} bytes: ${Math.max(0, availableBytes)} free`);
       }
-      const temporary = path.join(this.root, TEMPORARY_DIRECTORY, `${id}.${randomBytes(6).toString('hex')}`);
-      const handle = await fs.open(temporary, 'wx', 0o600);
-      const host: WriterHost = { settle: (info) => this.settle(id, info), directoryOf: () => this.directoryOf(id) };
-      return new FileBlobWriter(host, handle, temporary, reservation, expectedSha256);
+      const opened = await Promise.allSettled(temporaries.map((temporary) => fs.open(temporary, 'wx', 0o600)));
+      for (const result of opened) handles.push(result.status === 'fulfilled' ? result.value : undefined);
+      const failed = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      return reservations.map((reservation, index) => {
+        const { id } = reservation;
+        const host: WriterHost = { settle: (info) => this.settle(id, info), directoryOf: () => this.directoryOf(id) };
+        return new FileBlobWriter(host, handles[index] as FileHandle, temporaries[index] as string, reservation, expectedSha256);
+      });
     } catch (error) {
-      this.reservations.delete(id);
+      await Promise.all(
+        handles.map(async (handle, index) => {
+          if (!handle) return;
+          await handle.close().catch(() => undefined);
+          await fs.rm(temporaries[index] as string, { force: true });
+        }),
+      );
+      for (const { id } of blobs) this.reservations.delete(id);
       throw asStoreError(error);
     }
   }

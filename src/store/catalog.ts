@@ -355,6 +355,14 @@ export class Catalog {
     return toEntry(this.requireEntry(owner, path));
   }
 
+  /** The entry at `path`, or undefined: stat without the error (one lookup; stat explains a miss). */
+  lookup(owner: number, path: string): Entry | undefined {
+    this.checkOpen();
+    checkPath(path);
+    const row = this.entryAt(owner, path);
+    return row && toEntry(row);
+  }
+
   /** A directory's children by name (byte order); `after` is the last name of the previous page. */
   list(owner: number, path: string, options: PageOptions = {}): Page<Entry> {
     this.checkOpen();
@@ -472,28 +480,35 @@ export class Catalog {
       checkFile(file);
       for (const nodeId of file.nodeIds ?? []) checkNodeId(nodeId);
     }
-    return this.mutate((recorder) =>
-      files.map((file) => {
+    return this.mutate((recorder) => {
+      const now = this.timestamp();
+      // A batch's files share directories: each parent is looked up, and its size chain updated, once.
+      const parents = new Map<string, EntryRow>();
+      const growth = new Map<number, number>();
+      const made = files.map((file) => {
         const { owner, path } = file;
         const sha256 = file.sha256.toLowerCase();
-        const now = this.timestamp();
         const existing = this.entryAt(owner, path);
         if (existing?.kind === DIR) throw new DfsError('IS_A_DIRECTORY', files.length > 1 ? `${path}: is a directory` : 'is a directory');
         if (existing && !file.overwrite) throw new DfsError('EXISTS', files.length > 1 ? `${path}: file exists` : 'file exists');
-        const parent = this.requireParentDirectory(owner, path);
-        const made = { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256 };
+        const parentKey = `${owner}:${parentOf(path)}`;
+        const parent = parents.get(parentKey) ?? this.requireParentDirectory(owner, path);
+        parents.set(parentKey, parent);
+        const entry = { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256 };
         if (existing) {
           recorder.run(SQL.updateFile, [existing.id, file.size, now, file.blobId, Buffer.from(sha256, 'hex')]);
         } else {
-          this.insertEntry(recorder, made);
+          this.insertEntry(recorder, entry);
         }
-        this.changeDirectory(recorder, parent.id, file.size - (existing?.size ?? 0), now);
+        growth.set(parent.id, (growth.get(parent.id) ?? 0) + file.size - (existing?.size ?? 0));
         const replacedBlobId = existing && existing.blobId !== file.blobId ? existing.blobId : null;
         for (const nodeId of file.nodeIds ?? []) recorder.run(SQL.putReplica, [file.blobId, nodeId, GOOD]);
         if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
-        return { entry: newEntry(made), replacedBlobId };
-      }),
-    );
+        return { entry: newEntry(entry), replacedBlobId };
+      });
+      for (const [parentId, delta] of growth) this.changeDirectory(recorder, parentId, delta, now);
+      return made;
+    });
   }
 
   /**

@@ -240,6 +240,27 @@ t.test('createFile: parent rules, EXISTS unless overwrite, IS_A_DIRECTORY, ances
   checkSizes(t, catalog, owner);
 });
 
+t.test('commitFiles: an upload batch across directories in one transaction, all or nothing; sizes add up', async (t) => {
+  const { catalog, owner } = await fresh(t);
+  await catalog.mkdir(owner, '/x/y', { parents: true });
+  await catalog.mkdir(owner, '/z', { parents: true });
+  await catalog.createFile(owner, '/z/old', file(5, 'old'));
+  const uploads = [
+    { owner, path: '/x/a', ...file(10, 'ba'), nodeIds: ['node-1'] },
+    { owner, path: '/x/y/b', ...file(20, 'bb'), nodeIds: ['node-1', 'node-2'] },
+    { owner, path: '/x/y/c', ...file(30, 'bc'), nodeIds: ['node-2'] },
+    { owner, path: '/z/old', ...file(7, 'new', true), nodeIds: ['node-1'] },
+  ];
+  const made = await catalog.commitFiles(uploads);
+  t.same(made.map((result) => result.replacedBlobId), [null, null, null, 'old'], 'the overwritten file\'s blob is returned');
+  t.same([catalog.stat(owner, '/').size, catalog.stat(owner, '/x').size, catalog.stat(owner, '/x/y').size, catalog.stat(owner, '/z').size], [67, 60, 50, 7], 'every ancestor\'s size counts the batch once');
+  t.same(catalog.replicasOf('bb').map((replica) => replica.nodeId).sort(), ['node-1', 'node-2'], 'each file\'s copies recorded');
+  t.equal(await codeOf(() => catalog.commitFiles([{ owner, path: '/x/d', ...file(1, 'bd') }, { owner, path: '/x/a', ...file(1, 'be') }])), 'EXISTS', 'one file in the way refuses the batch');
+  t.equal(await codeOf(() => catalog.stat(owner, '/x/d')), 'NOT_FOUND', 'and nothing of it is committed');
+  t.same(await catalog.addReplicas([{ blobId: 'ba', nodeId: 'node-3' }, { blobId: 'gone', nodeId: 'node-3' }]), ['good', 'deleting'], 'addReplicas: good while a file has the blob, else deleting');
+  checkSizes(t, catalog, owner);
+});
+
 t.test('createFiles: many files in one transaction, all or nothing', async (t) => {
   const { catalog, owner } = await fresh(t);
   await catalog.mkdir(owner, '/bulk/in', { parents: true });

@@ -80,19 +80,17 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
   }));
 }
 
-/** The checks createFile will make, made before any byte moves: a parent directory, and no directory or (without overwrite) file in the way. */
-function checkUploadTarget(state: MasterState, userId: number, path: string, overwrite: boolean): void {
-  const existing = (() => {
-    try {
-      return state.catalog.stat(userId, path);
-    } catch (error) {
-      if (isDfsError(error, 'NOT_FOUND')) return undefined;
-      throw error;
-    }
-  })();
+/** The checks createFile will make, made before any byte moves: a parent directory, and no directory or
+ * (without overwrite) file in the way. `parents` remembers directories already found (a batch's files share them). */
+function checkUploadTarget(state: MasterState, userId: number, path: string, overwrite: boolean, parents = new Set<string>()): void {
+  const existing = state.catalog.lookup(userId, path);
   if (existing?.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory');
   if (existing && !overwrite) throw new DfsError('EXISTS', 'file exists');
-  if (!existing && state.catalog.stat(userId, parentOf(path)).kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', 'not a directory');
+  const parent = parentOf(path);
+  if (existing || parents.has(parent)) return;
+  // stat explains a missing parent (NOT_FOUND, or NOT_A_DIRECTORY above it).
+  if (state.catalog.stat(userId, parent).kind !== 'dir') throw new DfsError('NOT_A_DIRECTORY', 'not a directory');
+  parents.add(parent);
 }
 
 export async function putBegin(state: MasterState, request: Incoming<'file.put.begin'>): Promise<Reply<'file.put.begin'>> {
@@ -120,11 +118,12 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
   if (files.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
   if (new Set(files.map((file) => file.path)).size !== files.length) throw new DfsError('BAD_REQUEST', 'a path appears twice in the batch');
   let total = 0;
+  const parents = new Set<string>();
   for (const { path, size } of files) {
     if (size > PUT_BATCH_FILE_BYTES_MAX) throw new DfsError('BAD_REQUEST', `${path}: files over ${PUT_BATCH_FILE_BYTES_MAX} bytes are put one at a time`);
     total += size;
     try {
-      checkUploadTarget(state, userId, path, overwrite);
+      checkUploadTarget(state, userId, path, overwrite, parents);
     } catch (error) {
       const failure = DfsError.wrap(error);
       throw new DfsError(failure.code, `${path}: ${failure.message}`);

@@ -133,7 +133,7 @@ async function storeAndForward(
   let forward: Forward | undefined;
   context.activeTransfers++;
   try {
-    for (const { blobId, size } of blobs) writers.push(await context.store.createWriter(blobId, size)); // NO_SPACE before a byte is read
+    writers.push(...(await context.store.createWriters(blobs.map(({ blobId, size }) => ({ id: blobId, size }))))); // NO_SPACE before a byte is read
     forward = plan ? new Forward(context, blobs.map((blob) => blob.blobId), total, plan) : undefined;
     let index = 0;
     let left = blobs[0]?.size ?? 0;

@@ -1,0 +1,142 @@
+// Batches of small files (what put -r sends) through real `build/dfs` processes: every file of a batch is
+// committed with its copies on the nodes' disks and reads back byte for byte; a batch is all or nothing
+// (one file in the way → no file, no blob left anywhere); bad batches sent straight to a node or the master
+// are refused and leave nothing; a chain member killed before a batch reaches it → every file still ends
+// with its replicas.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import type { BatchFile } from '../../src/client/api';
+import { connectNode } from '../../src/client/transfer';
+import { PUT_BATCH_FILE_BYTES_MAX } from '../../src/limits';
+import { ADMIN_PASSWORD, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { blobFiles, processOf } from '../helpers/cluster';
+import { codeOf, loginAt } from '../helpers/client';
+import { randomFile, sha256Of } from '../helpers/files';
+
+const KIB = 1024;
+
+/** `count` local files of assorted small sizes (0 B and 1 B among them) under `dir`, to be put under `remote`. */
+async function smallFiles(dir: string, remote: string, count: number): Promise<BatchFile[]> {
+  await fs.mkdir(dir, { recursive: true });
+  const files: BatchFile[] = [];
+  for (let index = 0; index < count; index++) {
+    const localPath = path.join(dir, `f${index}`);
+    const size = index === 0 ? 0 : index === 1 ? 1 : ((index * 7919) % (100 * KIB)) + 1;
+    await randomFile(localPath, size);
+    files.push({ localPath, remotePath: `${remote}/f${index}`, size });
+  }
+  return files;
+}
+
+const blobsOnDisk = async (cluster: Parameters<typeof blobFiles>[0]): Promise<{ blobs: number; temporary: number }> => {
+  const found = await blobFiles(cluster);
+  return { blobs: found.filter((file) => !file.temporary).length, temporary: found.filter((file) => file.temporary).length };
+};
+
+t.test('a batch: every file committed with 3 copies on disk, read back whole; all or nothing; overwrite', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const work = await tempDir(t);
+  await admin.mkdir('/b', true);
+  const files = await smallFiles(path.join(work, 'src'), '/b', 40);
+
+  await admin.putBatch(files);
+  for (const file of files) {
+    const entry = await admin.stat(file.remotePath);
+    const back = path.join(work, 'back');
+    await admin.get(file.remotePath, back);
+    t.ok(entry.size === file.size && entry.replicas?.have === 3 && (await sha256Of(back)) === (await sha256Of(file.localPath)), `${file.remotePath}: ${file.size} bytes, 3/3, read back whole`);
+  }
+  t.same(await blobsOnDisk(cluster), { blobs: 120, temporary: 0 }, 'three copies of each of the 40 blobs on the nodes\' disks, no temporary file');
+
+  const fresh = await smallFiles(path.join(work, 'more'), '/b/more', 5);
+  await admin.mkdir('/b/more', true);
+  const clash = [...fresh, files[3] as BatchFile];
+  t.equal(await codeOf(admin.putBatch(clash)), 'EXISTS', 'a batch with one existing file (no overwrite) is refused');
+  for (const file of fresh) t.equal(await codeOf(admin.stat(file.remotePath)), 'NOT_FOUND', `${file.remotePath} was not created`);
+  t.same(await blobsOnDisk(cluster), { blobs: 120, temporary: 0 }, 'the refused batch left no blob on any node');
+
+  const replaced = files.slice(5, 8);
+  for (const file of replaced) await fs.writeFile(file.localPath, randomBytes(file.size));
+  await admin.putBatch(replaced, { overwrite: true });
+  for (const file of replaced) {
+    const back = path.join(work, 'back');
+    await admin.get(file.remotePath, back);
+    t.equal(await sha256Of(back), await sha256Of(file.localPath), `${file.remotePath} holds the new bytes`);
+  }
+  await waitFor('the replaced blobs deleted', async () => ((await blobsOnDisk(cluster)).blobs === 120 ? true : undefined));
+  t.pass('the replaced files\' old blobs were deleted on every node');
+});
+
+t.test('bad batches sent straight to the master or a node are refused and leave nothing', async (t) => {
+  const cluster = await startCluster(t, 1);
+  const master = await cluster.client();
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const [node] = await admin.nodes();
+  if (!node) throw new Error('no node');
+  const channel = await connectNode(cluster.caPem, node.advertise, node.nodeId);
+  t.teardown(() => channel.close());
+  const begin = (paths: string[], size: number): Promise<string> =>
+    codeOf(master.request('file.put.batch.begin', { files: paths.map((path) => ({ path, size })), overwrite: false }));
+  t.equal(await begin([], 1), 'BAD_REQUEST', 'an empty batch');
+  t.equal(await begin(['/a', '/a'], 1), 'BAD_REQUEST', 'a path twice');
+  t.equal(await begin(['/a', '/big'], PUT_BATCH_FILE_BYTES_MAX + 1), 'BAD_REQUEST', 'a file too big for a batch');
+  t.equal(await begin(['/a', '/no/such/dir/b'], 1), 'NOT_FOUND', 'a file whose directory is missing');
+
+  const bytes = [randomBytes(3000), randomBytes(5000)];
+  const { data } = await master.request('file.put.batch.begin', { files: [{ path: '/a', size: 3000 }, { path: '/b', size: 5000 }], overwrite: false });
+  const [first, second] = data.blobs;
+  if (!first || !second) throw new Error('two blobs booked');
+  const blobs = [
+    { blobId: first.blobId, size: 3000, ticket: first.ticket },
+    { blobId: second.blobId, size: 5000, ticket: second.ticket },
+  ];
+  const send = (batch: typeof blobs, body: Buffer): Promise<string> =>
+    codeOf(channel.request('blob.put.batch', { blobs: batch, chain: [] }, { body: { stream: Readable.from([body]), bytes: body.length } }));
+  const whole = Buffer.concat(bytes);
+  t.equal(await send(blobs, whole.subarray(1)), 'BAD_REQUEST', 'a body one byte short of the blobs');
+  t.equal(await send([blobs[0] as (typeof blobs)[0], { ...(blobs[1] as (typeof blobs)[0]), ticket: first.ticket }], whole), 'FORBIDDEN', 'one blob under another blob\'s ticket');
+  t.equal(await send([blobs[0] as (typeof blobs)[0], blobs[0] as (typeof blobs)[0]], Buffer.concat([bytes[0] as Buffer, bytes[0] as Buffer])), 'BAD_REQUEST', 'a blob twice');
+  t.equal(await send([{ ...(blobs[0] as (typeof blobs)[0]), ticket: 'x' }, blobs[1] as (typeof blobs)[0]], whole), 'UNAUTHENTICATED', 'a malformed ticket');
+  t.same(await blobsOnDisk(cluster), { blobs: 0, temporary: 0 }, 'nothing was written');
+  t.equal(await codeOf(admin.stat('/a')), 'NOT_FOUND', 'nothing was committed');
+
+  // The tickets checked so far were the first blob's (used once, by the refusals above that reached it):
+  // a fresh booking goes through.
+  const again = (await master.request('file.put.batch.begin', { files: [{ path: '/a', size: 3000 }, { path: '/b', size: 5000 }], overwrite: false })).data;
+  const good = again.blobs.map((blob, index) => ({ blobId: blob.blobId, size: index === 0 ? 3000 : 5000, ticket: blob.ticket }));
+  t.equal(await send(good, whole), 'OK', 'a well-formed batch is stored');
+  t.equal((await admin.stat('/b')).size, 5000, 'and committed');
+  t.same(await blobsOnDisk(cluster), { blobs: 2, temporary: 0 }, 'two blobs on disk');
+});
+
+t.test('a chain member killed (SIGKILL) before a batch reaches it: every file still ends with 3 replicas', async (t) => {
+  const cluster = await startCluster(t, 4);
+  const master = await cluster.client();
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const work = await tempDir(t);
+  const files = await smallFiles(work, '', 20);
+  const { data } = await master.request('file.put.batch.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: false });
+  const [member] = data.chain;
+  if (!member) throw new Error('a chain of two more nodes');
+  (await processOf(cluster, admin, member.nodeId)).child.kill('SIGKILL');
+  const channel = await connectNode(cluster.caPem, data.address, data.nodeId);
+  t.teardown(() => channel.close());
+  const body = Buffer.concat(await Promise.all(files.map((file) => fs.readFile(file.localPath))));
+  const blobs = files.map((file, index) => ({ blobId: data.blobs[index]?.blobId ?? '', size: file.size, ticket: data.blobs[index]?.ticket ?? '' }));
+  await channel.request('blob.put.batch', { blobs, chain: data.chain }, { body: { stream: Readable.from([body]), bytes: body.length } });
+  await waitFor('every file at 3 replicas', async () => {
+    for (const file of files) if ((await admin.stat(file.remotePath)).replicas?.have !== 3) return undefined;
+    return true;
+  });
+  t.pass(`the ${files.length} files have 3 good copies on the 3 live nodes`);
+  for (const file of files.slice(0, 5)) {
+    const back = path.join(work, 'back');
+    await admin.get(file.remotePath, back);
+    t.equal(await sha256Of(back), await sha256Of(file.localPath), `${file.remotePath} reads back whole`);
+  }
+});
