@@ -583,7 +583,10 @@ class VerifyingStream extends Transform {
     private readonly info: BlobInfo,
     private readonly onDamaged: ((error: DfsError) => void) | undefined,
   ) {
-    super({ readableHighWaterMark: IO_CHUNK_BYTES, writableHighWaterMark: IO_CHUNK_BYTES });
+    // Object mode on the readable side: a reader iterating it (the channel's body sender) gets each read chunk
+    // as it is, where a byte-mode read() would concatenate the chunks waiting into a new buffer (a copy of
+    // the blob's bytes). Two chunks of at most IO_CHUNK_BYTES wait at most.
+    super({ readableObjectMode: true, readableHighWaterMark: 2, writableHighWaterMark: IO_CHUNK_BYTES });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
