@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { connectCluster, type RemoteClient } from '../src/client/client';
-import { ADMIN_PASSWORD, cpuMs, DFS, dfsCluster, report, stopCluster, tempDir, timed, type Role } from './lib';
+import { ADMIN_PASSWORD, cpuMs, DFS, dfsCluster, fileCreationMicros, report, stopCluster, tempDir, timed, type Role } from './lib';
 
 const FILES = Number(process.env.DFS_BENCH_SMALL_FILES ?? 1_000);
 const FILE_BYTES = 4 * 1024;
@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     await makeFiles(dir, 'warm', WARM_FILES);
     const trees = await makeFiles(dir, 'tree');
     const single = await makeFiles(dir, 'single');
-    console.log(`${FILES} files of ${FILE_BYTES / 1024} KiB, ${CLIENTS} clients, replication ${REPLICAS}, on loopback`);
+    console.log(`${FILES} files of ${FILE_BYTES / 1024} KiB, ${CLIENTS} clients, replication ${REPLICAS}, on loopback, data in ${dir}`);
+    console.log(`creating a file there costs ${(await fileCreationMicros(dir)).toFixed(0)} µs of CPU`);
     cluster = await dfsCluster(dir, REPLICAS);
     const { master, caPem } = cluster;
     const masterAddress = `${master.address.host}:${master.address.port}`;

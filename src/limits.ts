@@ -145,7 +145,7 @@ export const PUT_BATCH_FILE_BYTES_MAX = 1 * MIB;
 export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;
 /** How long a connection to a node waits in a pool for its next transfer, and how many wait per node. */
 export const POOL_IDLE_MS = 10_000;
-export const POOL_IDLE_PER_PEER_MAX = 8;
+export const POOL_IDLE_PER_PEER_MAX = 16;
 /** How long a node shutting down waits for the master to hear it leaves. */
 export const LEAVING_NOTICE_MS = 2_000;
 /** Blobs per page of a node's report of what it holds. */
