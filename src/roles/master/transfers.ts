@@ -93,17 +93,21 @@ function checkUploadTarget(state: MasterState, userId: number, path: string, ove
   parents.add(parent);
 }
 
+/** Upload step 2: the node an upload of `bytes` goes to first; NO_NODES or NO_SPACE when there is none. */
+function firstNode(all: Candidate[], bytes: number): Candidate {
+  const chosen = chooseWriteNode(all, bytes);
+  if (chosen) return chosen;
+  if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
+  throw new DfsError('NO_SPACE', `no storage node has room for ${bytes} bytes`);
+}
+
 export async function putBegin(state: MasterState, request: Incoming<'file.put.begin'>): Promise<Reply<'file.put.begin'>> {
   const { userId } = requireSession(state, request);
   const { path, size, overwrite } = request.data;
   checkUploadTarget(state, userId, path, overwrite);
   const nowMs = state.now();
   const all = candidates(state, nowMs);
-  const chosen = chooseWriteNode(all, size);
-  if (!chosen) {
-    if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
-    throw new DfsError('NO_SPACE', `no storage node has room for ${size} bytes`);
-  }
+  const chosen = firstNode(all, size);
   const upload = beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs);
   const address = advertisedAddress(state, chosen.nodeId);
   const { blobId, chain, expiresMs } = upload;
@@ -132,11 +136,7 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
   if (total > PUT_BATCH_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a batch holds at most ${PUT_BATCH_BYTES_MAX} bytes`);
   const nowMs = state.now();
   const all = candidates(state, nowMs);
-  const chosen = chooseWriteNode(all, total);
-  if (!chosen) {
-    if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
-    throw new DfsError('NO_SPACE', `no storage node has room for ${total} bytes`);
-  }
+  const chosen = firstNode(all, total);
   const members = chooseChain(all, chosen.nodeId, state.replicas, total).map((member) => member.nodeId);
   const booked: ReturnType<typeof beginUpload>[] = [];
   try {
