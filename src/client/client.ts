@@ -171,7 +171,7 @@ export class RemoteClient implements ClusterApi {
     if (!stats.isFile()) throw new LocalFileError(localPath, 'not a regular file');
     const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
     await sendFile(this.links, localPath, stats.size, begin, options.onProgress);
-    if (options.wait !== false) await this.waitForReplicas(remotePath, begin.blobId, stats.size);
+    if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { path: remotePath, blobId: begin.blobId })).complete, stats.size);
     return this.stat(remotePath);
   }
 
@@ -180,26 +180,23 @@ export class RemoteClient implements ClusterApi {
     await sendBatch(this.links, files, begin, options.onProgress);
     if (options.wait === false) return;
     const waited = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobs[index]?.blobId ?? '' }));
-    const deadlineMs = Date.now() + transferTimeoutMs(files.reduce((sum, file) => sum + file.size, 0));
-    while (Date.now() < deadlineMs) if ((await this.call('file.put.batch.wait', { files: waited })).complete) return;
+    await this.waitForReplicas(async () => (await this.call('file.put.batch.wait', { files: waited })).complete, files.reduce((sum, file) => sum + file.size, 0));
   }
 
   async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {
     // The master answers once a node copied the bytes: as long as a transfer of that size may take.
     const { size } = await this.stat(source);
     const { blobId } = await this.call('fs.copy', { source, target, overwrite: options.overwrite ?? false }, transferTimeoutMs(size));
-    if (options.wait !== false) await this.waitForReplicas(target, blobId, size);
+    if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { path: target, blobId })).complete, size);
     return this.stat(target);
   }
 
-  /** Upload step 7: asks (each answer held up to REPLICATION_WAIT_MS) until the chain settled, within the
-   * time the bytes may take at the slowest rate allowed; past that the copies that exist are what stat shows. */
-  private async waitForReplicas(remotePath: string, blobId: string, size: number): Promise<void> {
-    const deadlineMs = Date.now() + transferTimeoutMs(size);
-    while (Date.now() < deadlineMs) {
-      const { complete } = await this.call('file.put.wait', { path: remotePath, blobId });
-      if (complete) return;
-    }
+  /** Upload step 7: asks `settled` (file.put.wait or file.put.batch.wait, each answer held up to
+   * REPLICATION_WAIT_MS) until the chains settled, within the time `bytes` may take at the slowest rate
+   * allowed; past that the copies that exist are what stat shows. */
+  private async waitForReplicas(settled: () => Promise<boolean>, bytes: number): Promise<void> {
+    const deadlineMs = Date.now() + transferTimeoutMs(bytes);
+    while (Date.now() < deadlineMs) if (await settled()) return;
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {
