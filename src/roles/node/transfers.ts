@@ -38,10 +38,9 @@ export async function blobPut(context: NodeContext, request: Incoming<'blob.put'
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'put', bytes: size });
   const forward = forwardOne(request.data, request.data.chain ?? []);
-  const [stored] = await storeReporting(context, [{ blobId, size }], request.body ?? [], forward);
-  if (!stored) throw new Error('transfers: a stored blob went missing');
-  await reportStored(context, [blobId], [stored], 'node.blob.stored');
-  return { data: stored };
+  const stored = await storeReporting(context, [{ blobId, size }], request.body ?? [], forward);
+  await reportStored(context, stored, 'node.blob.stored');
+  return { data: asReply(onlyOne(stored)) };
 }
 
 /** Upload step 6-7, from the previous chain member: store this copy while forwarding it, report it, answer. */
@@ -49,10 +48,9 @@ export async function blobReplicate(context: NodeContext, request: Incoming<'blo
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
   context.verifier.verify(ticket, { blobId, op: 'replicate', bytes: size });
-  const [stored] = await storeAndForward(context, [{ blobId, size }], request.body ?? [], forwardOne(request.data, request.data.chain));
-  if (!stored) throw new Error('transfers: a stored blob went missing');
-  await reportStored(context, [blobId], [stored], 'node.replica.stored');
-  return { data: stored };
+  const stored = await storeAndForward(context, [{ blobId, size }], request.body ?? [], forwardOne(request.data, request.data.chain));
+  await reportStored(context, stored, 'node.replica.stored');
+  return { data: asReply(onlyOne(stored)) };
 }
 
 /** Upload steps 3-4 for a batch of small files: as blob.put, every blob of the body at once. */
@@ -60,8 +58,8 @@ export async function blobPutBatch(context: NodeContext, request: Incoming<'blob
   const { blobs, chain } = request.data;
   checkBatch(context, blobs, request.bodyBytes, 'put');
   const stored = await storeReporting(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
-  await reportStored(context, blobs.map((blob) => blob.blobId), stored, 'node.blobs.stored');
-  return { data: { blobs: stored } };
+  await reportStored(context, stored, 'node.blobs.stored');
+  return { data: { blobs: stored.map(asReply) } };
 }
 
 /** Upload steps 6-7 for a batch, from the previous chain member. */
@@ -69,8 +67,8 @@ export async function blobReplicateBatch(context: NodeContext, request: Incoming
   const { blobs, chain } = request.data;
   checkBatch(context, blobs, request.bodyBytes, 'replicate');
   const stored = await storeAndForward(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
-  await reportStored(context, blobs.map((blob) => blob.blobId), stored, 'node.replicas.stored');
-  return { data: { blobs: stored } };
+  await reportStored(context, stored, 'node.replicas.stored');
+  return { data: { blobs: stored.map(asReply) } };
 }
 
 /** A batch's body must hold exactly its blobs' bytes, and every blob its own ticket for this node. */
@@ -83,6 +81,23 @@ function checkBatch(context: NodeContext, blobs: readonly BatchBlob[], bodyBytes
 }
 
 type BatchBlob = RequestOf<'blob.put.batch'>['blobs'][number];
+
+/** A blob this node holds now: what it reports to the master. */
+interface StoredBlob {
+  blobId: string;
+  size: number;
+  sha256: string;
+}
+
+/** What the sender of the bytes hears of a stored blob (it named the blob). */
+const asReply = ({ size, sha256 }: StoredBlob): { size: number; sha256: string } => ({ size, sha256 });
+
+/** A single-blob store's one result, as its reply (and single report) carries it. */
+function onlyOne(stored: readonly StoredBlob[]): StoredBlob {
+  const [one] = stored;
+  if (!one || stored.length !== 1) throw new Error(`transfers: ${stored.length} blobs stored where one was sent`);
+  return one;
+}
 
 /** How a store's bytes go on to the next chain member: whom to, and the request that carries them. */
 interface ForwardPlan {
@@ -111,7 +126,7 @@ async function storeReporting(
   blobs: readonly { blobId: string; size: number }[],
   source: AsyncIterable<unknown> | Iterable<unknown>,
   forward: ForwardPlan | undefined,
-): Promise<{ size: number; sha256: string }[]> {
+): Promise<StoredBlob[]> {
   try {
     return await storeAndForward(context, blobs, source, forward);
   } catch (error) {
@@ -127,7 +142,7 @@ async function storeAndForward(
   blobs: readonly { blobId: string; size: number }[],
   source: AsyncIterable<unknown> | Iterable<unknown>,
   plan: ForwardPlan | undefined,
-): Promise<{ size: number; sha256: string }[]> {
+): Promise<StoredBlob[]> {
   const writers: BlobWriter[] = [];
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
   let forward: Forward | undefined;
@@ -159,7 +174,7 @@ async function storeAndForward(
       await Promise.all(blobs.map(({ blobId }) => context.store.remove(blobId)));
       throw failed.reason;
     }
-    return commits.map((commit) => (commit as PromiseFulfilledResult<{ size: number; sha256: string }>).value);
+    return commits.map((commit, index) => ({ blobId: blobs[index]?.blobId ?? '', ...(commit as PromiseFulfilledResult<{ size: number; sha256: string }>).value }));
   } catch (error) {
     await Promise.all(writers.map((writer) => writer.abort()));
     forward?.abort(DfsError.wrap(error).message);
@@ -269,13 +284,12 @@ export async function copyBlob(context: NodeContext, request: Incoming<'node.cop
   }
   let stored;
   try {
-    [stored] = await storeAndForward(context, [{ blobId, size }], reader.stream, forwardOne({ blobId, size }, chain));
+    stored = await storeAndForward(context, [{ blobId, size }], reader.stream, forwardOne({ blobId, size }, chain));
   } finally {
     reader.stream.destroy();
   }
-  if (!stored) throw new Error('transfers: a stored blob went missing');
-  await reportStored(context, [blobId], [stored], 'node.blob.stored');
-  return { data: stored };
+  await reportStored(context, stored, 'node.blob.stored');
+  return { data: asReply(onlyOne(stored)) };
 }
 
 /** Opens a held blob for reading; a missing or damaged one is reported to the master (download step 6). */
@@ -293,28 +307,25 @@ async function openReporting(context: NodeContext, blobId: string): Promise<Awai
  * answer leaves them (the master may have committed them), and the client is told the outcome is unknown. */
 async function reportStored(
   context: NodeContext,
-  blobIds: readonly string[],
-  stored: readonly { size: number; sha256: string }[],
+  blobs: readonly StoredBlob[],
   type: 'node.blob.stored' | 'node.replica.stored' | 'node.blobs.stored' | 'node.replicas.stored',
 ): Promise<void> {
-  const blobs = blobIds.map((blobId, index) => ({ blobId, ...(stored[index] ?? { size: -1, sha256: '' }) }));
-  const [one] = blobs;
   try {
     if (type === 'node.replicas.stored') {
-      const { refused } = (await context.master().request(type, { blobs })).data;
+      const { refused } = (await context.master().request(type, { blobs: [...blobs] })).data;
       for (const blobId of refused) await context.store.remove(blobId);
     } else if (type === 'node.blobs.stored') {
-      await context.master().request(type, { blobs });
-    } else if (one) {
-      await context.master().request(type, one);
+      await context.master().request(type, { blobs: [...blobs] });
+    } else {
+      await context.master().request(type, onlyOne(blobs));
     }
   } catch (error) {
-    const named = blobIds.length === 1 ? `blob ${blobIds[0] ?? ''}` : `${blobIds.length} blobs`;
+    const named = blobs.length === 1 ? `blob ${blobs[0]?.blobId ?? ''}` : `${blobs.length} blobs`;
     if (isDfsError(error, 'UNAVAILABLE') || isDfsError(error, 'TIMEOUT')) {
       context.log.warn(`${named}: the master did not confirm (${DfsError.wrap(error).message}); kept until the master decides`);
       throw new DfsError('UNAVAILABLE', `the master did not confirm the upload: ${DfsError.wrap(error).message}`);
     }
-    for (const blobId of blobIds) await context.store.remove(blobId);
+    for (const { blobId } of blobs) await context.store.remove(blobId);
     throw error;
   }
 }
