@@ -35,7 +35,7 @@ for (const name of names) {
     logLevel: 'warning',
   });
   console.log(`\n== ${name} ==`);
-  const result = spawnSync(process.execPath, ['--expose-gc', outfile], { stdio: 'inherit', cwd: ROOT, env: { ...process.env, DFS_BIN: path.join(ROOT, 'build', 'dfs') } });
+  const result = spawnSync(process.execPath, ['--expose-gc', outfile], { stdio: 'inherit', cwd: ROOT, env: { DFS_BIN: path.join(ROOT, 'build', 'dfs'), ...process.env } });
   if (result.status !== 0) {
     console.error(`benchmark ${name} failed (exit ${result.status ?? result.signal})`);
     failed = true;

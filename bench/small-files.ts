@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { connectCluster, type RemoteClient } from '../src/client/client';
-import { ADMIN_PASSWORD, cpuMs, DFS, dfsCluster, fileCreationMicros, report, stopCluster, tempDir, timed, type Role } from './lib';
+import { ADMIN_PASSWORD, cpuMs, reapedChildrenCpuMs, DFS, dfsCluster, fileCreationMicros, report, stopCluster, tempDir, timed, type Role } from './lib';
 
 const FILES = Number(process.env.DFS_BENCH_SMALL_FILES ?? 1_000);
 const FILE_BYTES = 4 * 1024;
@@ -127,9 +127,11 @@ async function main(): Promise<void> {
     await putTrees(masterAddress, caFile, dir, 'warm', WARM_FILES);
     const roles = [master, ...cluster.nodes];
     let cpu = cpuOf(roles);
+    const shellsBefore = reapedChildrenCpuMs();
     const withTrees = await putTrees(masterAddress, caFile, dir, 'tree');
     report(`small files/s, ${CLIENTS} shells' put -r, r${REPLICAS}`, withTrees.toFixed(0), '>= 500');
     cpu = reportCpu(roles, cpu);
+    console.log(`  CPU of the ${CLIENTS} shells: ${(reapedChildrenCpuMs() - shellsBefore).toFixed(0)} ms in all (process start and login included)`);
     const withSingle = await putAll(clients, single);
     report(`small files/s, ${CLIENTS} clients' put per file, r${REPLICAS}`, withSingle.toFixed(0));
     reportCpu(roles, cpu);

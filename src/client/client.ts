@@ -179,7 +179,7 @@ export class RemoteClient implements ClusterApi {
     const begin = await this.call('file.put.batch.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: options.overwrite ?? false });
     await sendBatch(this.links, files, begin, options.onProgress);
     if (options.wait === false) return;
-    const waited = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobs[index]?.blobId ?? '' }));
+    const waited = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
     await this.waitForReplicas(async () => (await this.call('file.put.batch.wait', { files: waited })).complete, files.reduce((sum, file) => sum + file.size, 0));
   }
 

@@ -105,12 +105,12 @@ export async function sendBatch(
   begin: ResponseOf<'file.put.batch.begin'>,
   onProgress: ProgressListener | undefined,
 ): Promise<ResponseOf<'blob.put.batch'>> {
-  if (begin.blobs.length !== files.length) throw new DfsError('BAD_REQUEST', `the master booked ${begin.blobs.length} blobs for ${files.length} files`);
+  if (begin.blobIds.length !== files.length) throw new DfsError('BAD_REQUEST', `the master booked ${begin.blobIds.length} blobs for ${files.length} files`);
   const total = files.reduce((sum, file) => sum + file.size, 0);
-  const blobs = files.map((file, index) => ({ blobId: begin.blobs[index]?.blobId ?? '', size: file.size, ticket: begin.blobs[index]?.ticket ?? '' }));
+  const blobs = files.map((file, index) => ({ blobId: begin.blobIds[index] ?? '', size: file.size }));
   return links.use(begin.address, begin.nodeId, async (channel) => {
     const body = total > 0 ? { body: { stream: metered(Readable.from(concatenated(files, total)), total, onProgress), bytes: total } } : {};
-    return (await channel.request('blob.put.batch', { blobs, chain: begin.chain }, { ...body, timeoutMs: transferTimeoutMs(total) })).data;
+    return (await channel.request('blob.put.batch', { blobs, ticket: begin.ticket, chain: begin.chain }, { ...body, timeoutMs: transferTimeoutMs(total) })).data;
   });
 }
 

@@ -38,13 +38,12 @@ const bytes = int();
 const blobId = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/ });
 const sha256 = str({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/ });
 const ticket = str({ min: 1, max: TICKET_CHARS_MAX });
-/** One more node of a replication chain, with the 'replicate' ticket the master signed for it. */
+/** One more node of a replication chain, with the ticket the master signed for it ('replicate', or 'replicate.batch'). */
 const chainLink = obj({ nodeId, address, ticket });
 const chain = array(chainLink, { max: REPLICAS_MAX });
-/** A batch of blobs in one body (put -r of small files): each with its own ticket, bytes in this order. */
-const batchBlobs = array(obj({ blobId, size: bytes, ticket }), { max: PUT_BATCH_FILES_MAX });
-/** A batch's replication chain: every member has one 'replicate' ticket per blob, in the batch's order. */
-const batchChain = array(obj({ nodeId, address, tickets: array(ticket, { max: PUT_BATCH_FILES_MAX }) }), { max: REPLICAS_MAX });
+/** A batch of blobs in one body (put -r of small files), bytes in this order; one ticket covers them all
+ * (ticket.ts batchSubject), and every chain member's one ticket too ('replicate.batch'). */
+const batchBlobs = array(obj({ blobId, size: bytes }), { max: PUT_BATCH_FILES_MAX });
 const storedBlobs = array(obj({ blobId, size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX });
 const replicaCount = { have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) };
 
@@ -140,19 +139,20 @@ export const MESSAGES = {
 
   // The same flow for a batch of small files (put -r): every step carries the batch's files at once. All or
   // nothing: the files are committed together (one journal record) or not at all.
-  /** Upload steps 1-2 and 5 for a batch: one first node and one chain for all, a ticket per blob and member. */
+  /** Upload steps 1-2 and 5 for a batch: one first node and one chain for all, a blob id per file (in the
+   * files' order) and one ticket per node for the whole batch. */
   'file.put.batch.begin': message(
     'master', 'user',
     obj({ files: array(obj({ path, size: bytes }), { max: PUT_BATCH_FILES_MAX }), overwrite: bool() }),
-    obj({ nodeId, address, expiresMs: int(), blobs: array(obj({ blobId, ticket }), { max: PUT_BATCH_FILES_MAX }), chain: batchChain }),
+    obj({ nodeId, address, expiresMs: int(), blobIds: array(blobId, { max: PUT_BATCH_FILES_MAX }), ticket, chain }),
   ),
   /** Upload step 3 for a batch: the body is the blobs' bytes one after another, forwarded down `chain` as they
    * arrive. Answered after the master committed every file. */
-  'blob.put.batch': message('node', 'ticket', obj({ blobs: batchBlobs, chain: batchChain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
+  'blob.put.batch': message('node', 'ticket', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
   /** Upload step 4 for a batch: the first node holds every blob; the master commits the files together. */
   'node.blobs.stored': message('master', 'node', obj({ blobs: storedBlobs }), empty),
   /** Upload step 6 for a batch, node → next member: as blob.replicate, for every blob of the batch. */
-  'blob.replicate.batch': message('node', 'node', obj({ blobs: batchBlobs, chain: batchChain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
+  'blob.replicate.batch': message('node', 'node', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
   /** Upload step 7 for a batch: a chain member holds its copies; `refused` lists copies whose bytes are not
    * their file's (the node deletes them). */
   'node.replicas.stored': message('master', 'node', obj({ blobs: storedBlobs }), obj({ refused: array(blobId, { max: PUT_BATCH_FILES_MAX }) })),

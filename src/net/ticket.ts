@@ -4,15 +4,24 @@
 // before. Format: base64url(JSON claims) + '.' + base64url(HMAC over the first part's text).
 // Deletion has no ticket on purpose: only the master orders it, over mutual TLS, never a bearer.
 
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TICKET_CHARS_MAX, TICKET_CLOCK_SKEW_MS, TICKET_NONCES_MAX, TICKET_TTL_MS_MAX } from '../limits';
 import { isBlobId } from '../store/blobs';
 import { DfsError } from './errors';
 
-export const TICKET_OPS = ['put', 'get', 'replicate'] as const;
+/** A batch's ops (put -r of small files): one ticket per node for the whole batch, naming it by batchSubject. */
+export const TICKET_OPS = ['put', 'get', 'replicate', 'put.batch', 'replicate.batch'] as const;
 export type TicketOp = (typeof TICKET_OPS)[number];
 
+/** The id a batch ticket names in place of a blob id: the first 128 bits of SHA-256 over the batch's blob ids in
+ * their order. The ticket thus covers exactly those blobs, in that order, and stays one short claim however
+ * many blobs the batch holds; a batch op keeps it from being taken for a blob's own id. */
+export function batchSubject(blobIds: readonly string[]): string {
+  return createHash('sha256').update(blobIds.join('\n')).digest('hex').slice(0, 32);
+}
+
 export interface TicketClaims {
+  /** The blob; for a batch op, batchSubject of the batch's blobs. */
   blobId: string;
   op: TicketOp;
   /** The most bytes the holder may write (put, replicate) or read (get) with this ticket. */

@@ -88,29 +88,31 @@ t.test('bad batches sent straight to the master or a node are refused and leave 
   t.equal(await begin(['/a', '/no/such/dir/b'], 1), 'NOT_FOUND', 'a file whose directory is missing');
 
   const bytes = [randomBytes(3000), randomBytes(5000)];
-  const { data } = await master.request('file.put.batch.begin', { files: [{ path: '/a', size: 3000 }, { path: '/b', size: 5000 }], overwrite: false });
-  const [first, second] = data.blobs;
+  const files = [{ path: '/a', size: 3000 }, { path: '/b', size: 5000 }];
+  const { data } = await master.request('file.put.batch.begin', { files, overwrite: false });
+  t.equal(data.blobIds.length, 2, 'a blob per file');
+  const blobs = data.blobIds.map((blobId, index) => ({ blobId, size: files[index]?.size ?? 0 }));
+  const [first, second] = blobs;
   if (!first || !second) throw new Error('two blobs booked');
-  const blobs = [
-    { blobId: first.blobId, size: 3000, ticket: first.ticket },
-    { blobId: second.blobId, size: 5000, ticket: second.ticket },
-  ];
-  const send = (batch: typeof blobs, body: Buffer): Promise<string> =>
-    codeOf(channel.request('blob.put.batch', { blobs: batch, chain: [] }, { body: { stream: Readable.from([body]), bytes: body.length } }));
+  const send = (batch: typeof blobs, body: Buffer, ticket = data.ticket): Promise<string> =>
+    codeOf(channel.request('blob.put.batch', { blobs: batch, ticket, chain: [] }, { body: { stream: Readable.from([body]), bytes: body.length } }));
   const whole = Buffer.concat(bytes);
+  const other = (await master.request('file.put.batch.begin', { files: [{ path: '/c', size: 3000 }, { path: '/d', size: 5000 }], overwrite: false })).data;
   t.equal(await send(blobs, whole.subarray(1)), 'BAD_REQUEST', 'a body one byte short of the blobs');
-  t.equal(await send([blobs[0] as (typeof blobs)[0], { ...(blobs[1] as (typeof blobs)[0]), ticket: first.ticket }], whole), 'FORBIDDEN', 'one blob under another blob\'s ticket');
-  t.equal(await send([blobs[0] as (typeof blobs)[0], blobs[0] as (typeof blobs)[0]], Buffer.concat([bytes[0] as Buffer, bytes[0] as Buffer])), 'BAD_REQUEST', 'a blob twice');
-  t.equal(await send([{ ...(blobs[0] as (typeof blobs)[0]), ticket: 'x' }, blobs[1] as (typeof blobs)[0]], whole), 'UNAUTHENTICATED', 'a malformed ticket');
+  t.equal(await send([second, first], Buffer.concat([bytes[1] as Buffer, bytes[0] as Buffer])), 'FORBIDDEN', 'the blobs in another order than the ticket names');
+  t.equal(await send([first], bytes[0] as Buffer), 'FORBIDDEN', 'some of the blobs only');
+  t.equal(await send(blobs, whole, other.ticket), 'FORBIDDEN', 'another batch\'s ticket');
+  t.equal(await send([first, first], Buffer.concat([bytes[0] as Buffer, bytes[0] as Buffer])), 'BAD_REQUEST', 'a blob twice');
+  t.equal(await send(blobs, whole, 'x'), 'UNAUTHENTICATED', 'a malformed ticket');
+  const single = (await master.request('file.put.begin', { path: '/e', size: 3000, overwrite: false })).data;
+  t.equal(await send([{ blobId: single.blobId, size: 3000 }], bytes[0] as Buffer, single.ticket), 'FORBIDDEN', 'a single put\'s ticket');
   t.same(await blobsOnDisk(cluster), { blobs: 0, temporary: 0 }, 'nothing was written');
   t.equal(await codeOf(admin.stat('/a')), 'NOT_FOUND', 'nothing was committed');
 
-  // The tickets checked so far were the first blob's (used once, by the refusals above that reached it):
-  // a fresh booking goes through.
-  const again = (await master.request('file.put.batch.begin', { files: [{ path: '/a', size: 3000 }, { path: '/b', size: 5000 }], overwrite: false })).data;
-  const good = again.blobs.map((blob, index) => ({ blobId: blob.blobId, size: index === 0 ? 3000 : 5000, ticket: blob.ticket }));
-  t.equal(await send(good, whole), 'OK', 'a well-formed batch is stored');
+  // A refused batch did not use its ticket up: the same booking goes through, once.
+  t.equal(await send(blobs, whole), 'OK', 'a well-formed batch is stored');
   t.equal((await admin.stat('/b')).size, 5000, 'and committed');
+  t.equal(await send(blobs, whole), 'UNAUTHENTICATED', 'its ticket works once (replay)');
   t.same(await blobsOnDisk(cluster), { blobs: 2, temporary: 0 }, 'two blobs on disk');
 });
 
@@ -127,8 +129,8 @@ t.test('a chain member killed (SIGKILL) before a batch reaches it: every file st
   const channel = await connectNode(cluster.caPem, data.address, data.nodeId);
   t.teardown(() => channel.close());
   const body = Buffer.concat(await Promise.all(files.map((file) => fs.readFile(file.localPath))));
-  const blobs = files.map((file, index) => ({ blobId: data.blobs[index]?.blobId ?? '', size: file.size, ticket: data.blobs[index]?.ticket ?? '' }));
-  await channel.request('blob.put.batch', { blobs, chain: data.chain }, { body: { stream: Readable.from([body]), bytes: body.length } });
+  const blobs = files.map((file, index) => ({ blobId: data.blobIds[index] ?? '', size: file.size }));
+  await channel.request('blob.put.batch', { blobs, ticket: data.ticket, chain: data.chain }, { body: { stream: Readable.from([body]), bytes: body.length } });
   await waitFor('every file at 3 replicas', async () => {
     for (const file of files) if ((await admin.stat(file.remotePath)).replicas?.have !== 3) return undefined;
     return true;

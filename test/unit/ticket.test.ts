@@ -8,8 +8,8 @@ import { createHmac } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { TICKET_CHARS_MAX, TICKET_NONCES_MAX, TICKET_TTL_MS_DEFAULT, TICKET_TTL_MS_MAX } from '../../src/limits';
 import { isDfsError, type ErrorCode } from '../../src/net/errors';
-import { createTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
-import { createBlobId } from '../../src/store/blobs';
+import { batchSubject, createTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
+import { createBlobId, isBlobId } from '../../src/store/blobs';
 import { prng, seed } from '../helpers/random';
 
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
@@ -227,5 +227,22 @@ t.test('a clock stepping back does not revive an expired, forgotten ticket', (t)
   t.equal(verifier.rememberedNonces, 1);
   clock.nowMs = START_MS + 10;
   refused(t, () => verifier.verify(ticket, expectation), 'UNAUTHENTICATED', 'the first ticket after the clock went back');
+  t.end();
+});
+
+t.test('a batch ticket covers exactly its blobs, in their order, for a batch op', (t) => {
+  const { key, verifier } = setup();
+  const ids = [createBlobId(), createBlobId(), createBlobId()];
+  const subject = batchSubject(ids);
+  t.ok(isBlobId(subject), 'the subject has a blob id\'s shape (the claims stay as they are)');
+  t.equal(batchSubject([...ids]), subject, 'the same blobs give the same subject');
+  t.not(batchSubject([ids[1], ids[0], ids[2]] as string[]), subject, 'another order, another subject');
+  t.not(batchSubject(ids.slice(0, 2)), subject, 'fewer blobs, another subject');
+  const batch = { blobId: subject, op: 'put.batch', bytesMax: 3000, nodeId: NODE, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS } as const;
+  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: ids[0] as string, op: 'put.batch', bytes: 1000 }), 'FORBIDDEN', 'for one of its blobs alone');
+  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put', bytes: 3000 }), 'FORBIDDEN', 'as a single put\'s ticket');
+  refused(t, () => verifier.verify(signTicket(key, { ...batch, op: 'put' }), { blobId: subject, op: 'put.batch', bytes: 3000 }), 'FORBIDDEN', 'a single put\'s ticket for a batch');
+  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3001 }), 'FORBIDDEN', 'more bytes than the batch holds');
+  t.ok(verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3000 }), 'its own batch is accepted');
   t.end();
 });

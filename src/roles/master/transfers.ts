@@ -6,7 +6,7 @@
 import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError, isDfsError } from '../../net/errors';
-import { signTicket } from '../../net/ticket';
+import { batchSubject, signTicket, type TicketOp } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
 import type { Replica } from '../../store/catalog';
@@ -108,10 +108,20 @@ export async function putBegin(state: MasterState, request: Incoming<'file.put.b
   const nowMs = state.now();
   const all = candidates(state, nowMs);
   const chosen = firstNode(all, size);
-  const upload = beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs);
+  const { blobId, members, expiresMs } = beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs);
   const address = advertisedAddress(state, chosen.nodeId);
-  const { blobId, chain, expiresMs } = upload;
-  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: upload.ticket(chosen.nodeId, 'put'), expiresMs, chain } };
+  const ticket = ticketsFor(state, blobId, size, nowMs);
+  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: ticket(chosen.nodeId, 'put'), expiresMs, chain: chainOf(state, members, (nodeId) => ticket(nodeId, 'replicate')) } };
+}
+
+/** Signs tickets for one transfer (a blob, or a batch's subject) of up to `bytesMax` bytes, per node and op. */
+function ticketsFor(state: MasterState, subject: string, bytesMax: number, nowMs: number): (nodeId: string, op: TicketOp) => string {
+  return (nodeId, op) => signTicket(state.identity.ticketKey, { blobId: subject, op, bytesMax, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
+}
+
+/** A replication chain as its first node is told it: each member's address and its ticket. */
+function chainOf(state: MasterState, members: readonly string[], ticket: (nodeId: string) => string): { nodeId: string; address: string; ticket: string }[] {
+  return members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId), ticket: ticket(nodeId) }));
 }
 
 /** Upload steps 1-2 and 5 for a batch of small files (put -r): checked like single puts, then one first node
@@ -145,14 +155,16 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
     for (const { blobId } of booked) forgetUpload(state, blobId);
     throw error;
   }
-  const [first] = booked;
+  const blobIds = booked.map((upload) => upload.blobId);
+  const ticket = ticketsFor(state, batchSubject(blobIds), total, nowMs);
   return {
     data: {
       nodeId: chosen.nodeId,
       address: advertisedAddress(state, chosen.nodeId),
-      expiresMs: first?.expiresMs ?? nowMs,
-      blobs: booked.map((upload) => ({ blobId: upload.blobId, ticket: upload.ticket(chosen.nodeId, 'put') })),
-      chain: members.map((nodeId, index) => ({ nodeId, address: advertisedAddress(state, nodeId), tickets: booked.map((upload) => upload.chain[index]?.ticket ?? '') })),
+      expiresMs: booked[0]?.expiresMs ?? nowMs,
+      blobIds,
+      ticket: ticket(chosen.nodeId, 'put.batch'),
+      chain: chainOf(state, members, (nodeId) => ticket(nodeId, 'replicate.batch')),
     },
   };
 }
@@ -173,17 +185,14 @@ function beginUpload(
   all: Candidate[],
   nowMs: number,
   members: readonly string[] = chooseChain(all, first, state.replicas, target.size).map((member) => member.nodeId),
-): { blobId: string; chain: { nodeId: string; address: string; ticket: string }[]; expiresMs: number; ticket(nodeId: string, op: 'put' | 'replicate'): string } {
+): { blobId: string; members: readonly string[]; expiresMs: number } {
   const { userId, size } = target;
   const blobId = createBlobId();
-  const ticket = (nodeId: string, op: 'put' | 'replicate'): string =>
-    signTicket(state.identity.ticketKey, { blobId, op, bytesMax: size, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
-  const chain = members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId), ticket: ticket(nodeId, 'replicate') }));
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   const forgetMs = expiresMs + REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
   state.uploads.add({ ...target, blobId, nodeId: first, forgetMs }, nowMs);
-  state.chains.begin({ blobId, userId, size, first, members: chain.map((member) => member.nodeId), forgetMs }, nowMs);
-  return { blobId, chain, expiresMs, ticket };
+  state.chains.begin({ blobId, userId, size, first, members, forgetMs }, nowMs);
+  return { blobId, members, expiresMs };
 }
 
 /**
@@ -210,7 +219,9 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
   const upload = beginUpload(state, { userId, path: target, size: entry.size, overwrite }, holder.nodeId, all, nowMs);
   const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((entry.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
   try {
-    await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain: upload.chain }, { timeoutMs });
+    const ticket = ticketsFor(state, upload.blobId, entry.size, nowMs);
+    const chain = chainOf(state, upload.members, (nodeId) => ticket(nodeId, 'replicate'));
+    await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain }, { timeoutMs });
   } catch (error) {
     // Committed after all (the node's answer was what got lost): the copy is made.
     if (copyCommitted(state, userId, target, upload.blobId)) return { data: { blobId: upload.blobId } };
@@ -428,11 +439,8 @@ export function replicateFrom(
   const { blobId, size } = blob;
   const nowMs = state.now();
   const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
-  const chain = targets.map((nodeId) => ({
-    nodeId,
-    address: advertisedAddress(state, nodeId),
-    ticket: signTicket(state.identity.ticketKey, { blobId, op: 'replicate', bytesMax: size, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs }),
-  }));
+  const ticket = ticketsFor(state, blobId, size, nowMs);
+  const chain = chainOf(state, targets, (nodeId) => ticket(nodeId, 'replicate'));
   const fields = { blobId, userId: blob.userId, size, first: source, members: [...targets] };
   const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs, committedSha256: blob.sha256 }, nowMs);
   const attempt = repairs > 0 && repairs < CHAIN_REPAIRS_MAX ? ` (try ${repairs})` : '';

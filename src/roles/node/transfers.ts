@@ -11,7 +11,7 @@ import type { Channel, Incoming, OutgoingBody, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import type { PeerLinks } from '../../net/pool';
-import { signTicket, type TicketVerifier } from '../../net/ticket';
+import { batchSubject, signTicket, type TicketVerifier } from '../../net/ticket';
 import { type BlobStore, type BlobWriter } from '../../store/blobs';
 
 export interface NodeContext {
@@ -55,8 +55,8 @@ export async function blobReplicate(context: NodeContext, request: Incoming<'blo
 
 /** Upload steps 3-4 for a batch of small files: as blob.put, every blob of the body at once. */
 export async function blobPutBatch(context: NodeContext, request: Incoming<'blob.put.batch'>): Promise<Reply<'blob.put.batch'>> {
-  const { blobs, chain } = request.data;
-  checkBatch(context, blobs, request.bodyBytes, 'put');
+  const { blobs, ticket, chain } = request.data;
+  checkBatch(context, blobs, ticket, request.bodyBytes, 'put.batch');
   const stored = await storeReporting(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
   await reportStored(context, stored, 'node.blobs.stored');
   return { data: { blobs: stored.map(asReply) } };
@@ -64,20 +64,20 @@ export async function blobPutBatch(context: NodeContext, request: Incoming<'blob
 
 /** Upload steps 6-7 for a batch, from the previous chain member. */
 export async function blobReplicateBatch(context: NodeContext, request: Incoming<'blob.replicate.batch'>): Promise<Reply<'blob.replicate.batch'>> {
-  const { blobs, chain } = request.data;
-  checkBatch(context, blobs, request.bodyBytes, 'replicate');
+  const { blobs, ticket, chain } = request.data;
+  checkBatch(context, blobs, ticket, request.bodyBytes, 'replicate.batch');
   const stored = await storeAndForward(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
   await reportStored(context, stored, 'node.replicas.stored');
   return { data: { blobs: stored.map(asReply) } };
 }
 
-/** A batch's body must hold exactly its blobs' bytes, and every blob its own ticket for this node. */
-function checkBatch(context: NodeContext, blobs: readonly BatchBlob[], bodyBytes: number, op: 'put' | 'replicate'): void {
+/** A batch's body must hold exactly its blobs' bytes, and its ticket name exactly these blobs, in this order, for this node. */
+function checkBatch(context: NodeContext, blobs: readonly BatchBlob[], ticket: string, bodyBytes: number, op: 'put.batch' | 'replicate.batch'): void {
   if (blobs.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
   if (bodyBytes !== total) throw new DfsError('BAD_REQUEST', `the body holds ${bodyBytes} bytes, the batch declares ${total}`);
   if (new Set(blobs.map((blob) => blob.blobId)).size !== blobs.length) throw new DfsError('BAD_REQUEST', 'a blob appears twice in the batch');
-  for (const { blobId, size, ticket } of blobs) context.verifier.verify(ticket, { blobId, op, bytes: size });
+  context.verifier.verify(ticket, { blobId: batchSubject(blobs.map((blob) => blob.blobId)), op, bytes: total });
 }
 
 type BatchBlob = RequestOf<'blob.put.batch'>['blobs'][number];
@@ -111,12 +111,10 @@ function forwardOne(blob: { blobId: string; size: number }, chain: readonly Chai
   return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate', { blobId: blob.blobId, size: blob.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }) };
 }
 
-function forwardBatch(blobs: readonly BatchBlob[], chain: RequestOf<'blob.put.batch'>['chain']): ForwardPlan | undefined {
+function forwardBatch(blobs: BatchBlob[], chain: readonly ChainLink[]): ForwardPlan | undefined {
   const [next, ...rest] = chain;
   if (!next) return undefined;
-  if (next.tickets.length !== blobs.length) throw new DfsError('BAD_REQUEST', `${next.nodeId} has ${next.tickets.length} tickets for ${blobs.length} blobs`);
-  const forwarded = blobs.map((blob, index) => ({ blobId: blob.blobId, size: blob.size, ticket: next.tickets[index] ?? '' }));
-  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate.batch', { blobs: forwarded, chain: rest }, { ...body, timeoutMs }) };
+  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate.batch', { blobs, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }) };
 }
 
 /** storeAndForward for the first node: a refusal (no space) or a cut-off upload is reported, so the master
