@@ -1,7 +1,7 @@
 // Walking a directory on this machine for `put -r`: every entry beneath a root, in path order
 // (a directory right before what is inside it), with an explicit stack, never recursion.
 
-import { promises as fs } from 'node:fs';
+import { lstatSync, promises as fs, statSync } from 'node:fs';
 import * as localPath from 'node:path';
 
 /** `relative` joins names with "/" ("" for the root itself), ready to append to a remote path. */
@@ -36,10 +36,11 @@ export function localReason(error: unknown): string {
 }
 
 /** Classifies one path: by lstat (a symlink is seen as itself) below the root; the root, which the user
- * named, by stat, so `put -r LINK` uploads the directory it points to, as cp -r does. */
-async function classify(pending: Pending): Promise<LocalEntry> {
+ * named, by stat, so `put -r LINK` uploads the directory it points to, as cp -r does. Synchronous, as
+ * coreutils' cp -r is: a thread-pool round trip per entry costs many times the lstat itself. */
+function classify(pending: Pending): LocalEntry {
   try {
-    const stats = pending.relative === '' ? await fs.stat(pending.path) : await fs.lstat(pending.path);
+    const stats = pending.relative === '' ? statSync(pending.path) : lstatSync(pending.path);
     if (stats.isDirectory()) return { kind: 'dir', ...pending };
     if (stats.isFile()) return { kind: 'file', ...pending, size: stats.size };
     return { kind: 'other', ...pending };
@@ -52,7 +53,7 @@ async function classify(pending: Pending): Promise<LocalEntry> {
 export async function* walkLocal(root: string): AsyncGenerator<LocalEntry> {
   const stack: Pending[] = [{ path: root, relative: '' }];
   for (let pending = stack.pop(); pending !== undefined; pending = stack.pop()) {
-    const entry = await classify(pending);
+    const entry = classify(pending);
     if (entry.kind !== 'dir') {
       yield entry;
       continue;
