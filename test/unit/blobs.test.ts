@@ -122,6 +122,25 @@ t.test('reopen: a store opened again counts the same blobs and bytes, from names
   for (const id of expected.keys()) t.equal(await again.verify(id), true, `${id} verifies after reopen`);
 });
 
+t.test('a batch of writers committing at once into one directory share its fsyncs, and every blob is there after reopen', async (t) => {
+  const { store, dataDir } = await openStore(t);
+  // One fan-out directory for all: the commits overlap while its fsyncs run, some waiting for the next one.
+  const blobs = Array.from({ length: 100 }, (_, index) => ({ id: `ab${createBlobId().slice(2)}`, data: randomData(index * 37) }));
+  const writers = await store.createWriters(blobs.map(({ id, data }) => ({ id, size: data.length })));
+  const committed = await Promise.all(
+    writers.map(async (writer, index) => {
+      const { data } = blobs[index] as (typeof blobs)[number];
+      if (data.length > 0) await writer.write(data);
+      return (await writer.commit()).sha256;
+    }),
+  );
+  t.same(committed, blobs.map(({ data }) => sha256(data)), 'every commit resolved with its hash');
+  t.same((await fs.readdir(path.join(dataDir, 'blobs', 'tmp'))).length, 0, 'no temporary file is left');
+  const again = await BlobStore.open(dataDir, { reserveBytes: 0 });
+  t.equal(again.count, blobs.length, 'all of them found again');
+  for (const { id, data } of blobs.slice(0, 10)) t.equal(again.info(id)?.sha256, sha256(data), `${id} as written`);
+});
+
 t.test('NO_SPACE: refused before any byte when the capacity is too small', async (t) => {
   const { store, dataDir } = await openStore(t, { capacityBytes: 1000 });
   await rejectsWith(t, store.createWriter(createBlobId(), 1001), 'NO_SPACE', '1001 B into 1000 B');
