@@ -121,11 +121,26 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
+/** Client contexts by their PEMs: parsing the CA, key and certificate for every connection cost more CPU than
+ * a resumed handshake. A few identities at most (a certificate renewal adds one). */
+const clientContexts = new Map<string, tls.SecureContext>();
+const CLIENT_CONTEXTS_MAX = 8;
+
+function clientContext(caPem: string, identity: { keyPem: string; certPem: string } | undefined): tls.SecureContext {
+  const key = `${caPem}\0${identity?.keyPem ?? ''}\0${identity?.certPem ?? ''}`;
+  let context = clientContexts.get(key);
+  if (context === undefined) {
+    context = tls.createSecureContext({ ...TLS_BASE, ca: caPem, ...(identity ? { key: identity.keyPem, cert: identity.certPem } : {}) });
+    if (clientContexts.size >= CLIENT_CONTEXTS_MAX) clientContexts.clear();
+    clientContexts.set(key, context);
+  }
+  return context;
+}
+
 export async function connectTls(options: ConnectOptions): Promise<Channel> {
   const { address, expectCommonName } = options;
   const socket = await openSocket(address, {
-    ca: options.caPem,
-    ...(options.identity ? { key: options.identity.keyPem, cert: options.identity.certPem } : {}),
+    secureContext: clientContext(options.caPem, options.identity),
     rejectUnauthorized: true,
     checkServerIdentity: (host, cert) => {
       if (expectCommonName === undefined) return tls.checkServerIdentity(host, cert);
