@@ -417,44 +417,14 @@ function parseEnvelope(payload: Buffer): Envelope {
   throw new DfsError('BAD_FRAME', 'frame of unknown kind');
 }
 
-/**
- * The receiving side of a body: resumes the socket when its reader wants more. A reader gets the chunks as
- * they arrived: a byte-mode read() (what `for await` calls) would otherwise concatenate every chunk waiting
- * into a new buffer, a copy of the body's bytes on each node of a chain. The lengths of the chunks held are
- * tracked to read one at a time; the bytes and their order are whatever the stream holds, in any case.
- */
+/** The receiving side of a body: resumes the socket when its reader wants more. */
 class BodyReadable extends Readable {
-  /** Lengths of the chunks buffered, oldest first (the first may have been partly read). */
-  private readonly held: number[] = [];
-
   constructor(private readonly resumeSource: () => void) {
     super({ highWaterMark: BODY_BUFFER_BYTES });
   }
 
   override _read(): void {
     this.resumeSource();
-  }
-
-  override push(chunk: Buffer | null): boolean {
-    const before = this.readableLength;
-    const more = super.push(chunk);
-    // Not buffered when handed at once to a flowing reader.
-    if (chunk !== null && this.readableLength > before) this.held.push(this.readableLength - before);
-    return more;
-  }
-
-  override read(size?: number): Buffer | null {
-    const chunk = super.read(size ?? this.held[0]) as Buffer | null;
-    for (let left = chunk?.length ?? 0; left > 0 && this.held.length > 0; ) {
-      const first = this.held[0] ?? 0;
-      if (first > left) {
-        this.held[0] = first - left;
-        break;
-      }
-      left -= first;
-      this.held.shift();
-    }
-    return chunk;
   }
 
   /** A destroyed body is read no further, but the frames after it must be: its rest is dropped. */
