@@ -52,6 +52,8 @@ t.test('a batch: every file committed with 3 copies on disk, read back whole; al
     t.ok(entry.size === file.size && entry.replicas?.have === 3 && (await sha256Of(back)) === (await sha256Of(file.localPath)), `${file.remotePath}: ${file.size} bytes, 3/3, read back whole`);
   }
   t.same(await blobsOnDisk(cluster), { blobs: 120, temporary: 0 }, 'three copies of each of the 40 blobs on the nodes\' disks, no temporary file');
+  const directories = new Set((await blobFiles(cluster)).map((found) => path.basename(path.dirname(found.file))));
+  t.equal(directories.size, 1, `a batch's blobs share one fan-out directory on every node (${[...directories].join(', ')}): their commits share its fsync`);
 
   const fresh = await smallFiles(path.join(work, 'more'), '/b/more', 5);
   await admin.mkdir('/b/more', true);

@@ -124,8 +124,12 @@ t.test('reopen: a store opened again counts the same blobs and bytes, from names
 
 t.test('a batch of writers committing at once into one directory share its fsyncs, and every blob is there after reopen', async (t) => {
   const { store, dataDir } = await openStore(t);
-  // One fan-out directory for all: the commits overlap while its fsyncs run, some waiting for the next one.
-  const blobs = Array.from({ length: 100 }, (_, index) => ({ id: `ab${createBlobId().slice(2)}`, data: randomData(index * 37) }));
+  // One fan-out directory for all, as the master makes a batch's ids: the commits overlap while its fsyncs
+  // run, some waiting for the next one.
+  const first = createBlobId();
+  const blobs = Array.from({ length: 100 }, (_, index) => ({ id: index === 0 ? first : createBlobId(first), data: randomData(index * 37) }));
+  t.ok(blobs.every(({ id }) => isBlobId(id) && id.slice(0, 2) === first.slice(0, 2)), 'batchmates\' ids are blob ids with the first one\'s first byte');
+  t.equal(new Set(blobs.map(({ id }) => id)).size, blobs.length, 'and differ (120 random bits)');
   const writers = await store.createWriters(blobs.map(({ id, data }) => ({ id, size: data.length })));
   const committed = await Promise.all(
     writers.map(async (writer, index) => {

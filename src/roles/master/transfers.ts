@@ -150,7 +150,7 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
   const members = chooseChain(all, chosen.nodeId, state.replicas, total).map((member) => member.nodeId);
   const booked: ReturnType<typeof beginUpload>[] = [];
   try {
-    for (const { path, size } of files) booked.push(beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs, members));
+    for (const { path, size } of files) booked.push(beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs, members, booked[0]?.blobId));
   } catch (error) {
     for (const { blobId } of booked) forgetUpload(state, blobId);
     throw error;
@@ -185,9 +185,11 @@ function beginUpload(
   all: Candidate[],
   nowMs: number,
   members: readonly string[] = chooseChain(all, first, state.replicas, target.size).map((member) => member.nodeId),
+  /** A blob id of the same batch: the new one shares its fan-out directory (createBlobId). */
+  batchmate?: string,
 ): { blobId: string; members: readonly string[]; expiresMs: number } {
   const { userId, size } = target;
-  const blobId = createBlobId();
+  const blobId = createBlobId(batchmate);
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   const forgetMs = expiresMs + REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
   state.uploads.add({ ...target, blobId, nodeId: first, forgetMs }, nowMs);
