@@ -14,7 +14,7 @@
 // a well-formed name whose file size matches is treated as absent and removed at open.
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { close, fdatasync, fsync, open, promises as fs, rename, unlink, write } from 'node:fs';
+import { close, fdatasync, open, promises as fs, rename, unlink, write } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +32,6 @@ const fdIo = {
   open: promisify(open),
   write: promisify(write),
   fdatasync: promisify(fdatasync),
-  fsync: promisify(fsync),
   close: promisify(close),
   rename: promisify(rename),
   /** Removes a file if it is there. */
@@ -431,20 +430,11 @@ class DirectorySyncs {
 
   private start(): Promise<void> {
     this.next = undefined;
-    const running = this.fsync().finally(() => {
+    const running = syncDirectory(this.directory).finally(() => {
       if (this.running === running) this.running = undefined;
     });
     this.running = running;
     return running;
-  }
-
-  private async fsync(): Promise<void> {
-    const fd = await fdIo.open(this.directory, 'r', 0);
-    try {
-      await fdIo.fsync(fd);
-    } finally {
-      await fdIo.close(fd);
-    }
   }
 }
 
