@@ -89,16 +89,20 @@ export async function fileCreationMicros(dir: string): Promise<number> {
   return (used.user + used.system) / 200;
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc. */
+/** /proc/PID/stat's fields after the command name (field 3 of stat is index 0); times in clock ticks (100/s). */
+function statFields(pid: number | 'self'): string[] {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+}
+
+/** CPU time (user + system) a process has used so far, in ms: utime and stime, fields 14 and 15. */
 export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; in clock ticks (100/s).
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** CPU time this process's exited and reaped children have used so far, in ms (cutime + cstime, fields 16-17). */
+/** CPU time this process's exited and reaped children have used so far, in ms: cutime and cstime, fields 16 and 17. */
 export function reapedChildrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const fields = statFields('self');
   return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
