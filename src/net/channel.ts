@@ -12,7 +12,8 @@ import { isMessageType, MESSAGES, type MessageType, type RequestOf, type Respons
 
 export type Peer = { kind: 'anonymous' } | { kind: 'node'; nodeId: string } | { kind: 'master' };
 
-/** A body to send after a frame: exactly `bytes` bytes will be read from `stream`. */
+/** A body to send after a frame: exactly `bytes` bytes will be read from `stream`. Once handed to a channel, the
+ * channel owns the stream: it is read to its end, or destroyed if it cannot be sent (its errors end the request). */
 export interface OutgoingBody {
   stream: Readable;
   bytes: number;
@@ -144,7 +145,11 @@ export class Channel extends EventEmitter {
     data: RequestOf<T>,
     options: { body?: OutgoingBody; timeoutMs?: number } = {},
   ): Promise<Response<T>> {
-    if (this.isClosed) return Promise.reject(this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed'));
+    if (options.body) adoptBody(options.body);
+    if (this.isClosed) {
+      options.body?.stream.destroy();
+      return Promise.reject(this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed'));
+    }
     const id = this.nextId++;
     const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
     return new Promise<Response<T>>((resolve, reject) => {
@@ -175,12 +180,14 @@ export class Channel extends EventEmitter {
     this.fail(reason);
   }
 
+  /** Frames and sends; a body that cannot be sent (no frame, or the connection is gone) is destroyed. */
   private send(envelope: Envelope, body?: OutgoingBody): Promise<void> {
     let frame: Buffer;
     try {
       frame = encodeFrame(Buffer.from(JSON.stringify(envelope)), body?.bytes ?? 0);
     } catch (error) {
       // Too large, or a bad body length: refused before anything is written; the caller decides.
+      body?.stream.destroy();
       return Promise.reject(DfsError.wrap(error));
     }
     if (!this.writing && !body) {
@@ -203,6 +210,7 @@ export class Channel extends EventEmitter {
           if (next.body) await this.writeBody(next.body);
           next.done();
         } catch (error) {
+          next.body?.stream.destroy();
           next.done(error instanceof Error ? error : new Error(String(error)));
         }
       }
@@ -325,16 +333,13 @@ export class Channel extends EventEmitter {
       await this.send({ k: 'e', id, e: DfsError.wrap(error).toWire() }).catch(() => undefined);
       return;
     }
+    if (reply.body) adoptBody(reply.body);
     try {
       await this.send({ k: 'r', id, d: reply.data }, reply.body);
     } catch (error) {
-      if (this.isClosed) {
-        reply.body?.stream.destroy(); // the connection is gone (or the body broke it): a body never sent is let go
-        return;
-      }
+      if (this.isClosed) return; // the connection is gone (or the body broke it); send let go of the body
       // The reply could not be framed (too large, bad body length): a bug in the handler.
       this.emit('bug', error);
-      reply.body?.stream.destroy();
       await this.send({ k: 'e', id, e: new DfsError('INTERNAL', 'internal error').toWire() }).catch(() => undefined);
     }
   }
@@ -394,11 +399,20 @@ export class Channel extends EventEmitter {
       entry.reject(reason);
     }
     this.pending.clear();
-    for (const queued of this.writeQueue.splice(0)) queued.done(reason);
+    for (const queued of this.writeQueue.splice(0)) {
+      queued.body?.stream.destroy();
+      queued.done(reason);
+    }
     // A socket we are ending gracefully still has a notice to deliver; its timer destroys it.
     if (!this.socket.writableEnded) this.socket.destroy();
     this.emit('close', reason);
   }
+}
+
+/** The channel owns a body it was given: its errors surface where the channel reads it (writeBody's loop), never
+ * as an uncaught 'error' event while it waits in the queue or after a failed request let it go. */
+function adoptBody(body: OutgoingBody): void {
+  body.stream.on('error', () => undefined);
 }
 
 function parseEnvelope(payload: Buffer): Envelope {
@@ -417,10 +431,19 @@ function parseEnvelope(payload: Buffer): Envelope {
   throw new DfsError('BAD_FRAME', 'frame of unknown kind');
 }
 
-/** The receiving side of a body: resumes the socket when its reader wants more. */
+/**
+ * The receiving side of a body: resumes the socket when its reader wants more.
+ *
+ * The connection can break at any moment: before a handler starts reading the body (it may be waiting on a
+ * disk or a lock), while it reads, or after it let go. The error is kept in the stream's state, where
+ * `for await`, pipeline() and finished() find it whenever they attach; the 'error' event itself has a
+ * listener from birth, so a body nobody listens to at that moment never becomes an uncaught exception
+ * that takes the whole process down with one transfer.
+ */
 class BodyReadable extends Readable {
   constructor(private readonly resumeSource: () => void) {
     super({ highWaterMark: BODY_BUFFER_BYTES });
+    this.on('error', () => undefined);
   }
 
   override _read(): void {
@@ -436,7 +459,6 @@ class BodyReadable extends Readable {
   /** Drops the rest of an unread body so the frames after it can be decoded. */
   discard(): void {
     if (this.readableEnded || this.destroyed) return;
-    this.on('error', () => undefined);
     this.resume();
   }
 }

@@ -672,3 +672,79 @@ t.test('channel: a reply too large for a frame reaches the requester as an error
   t.same(unhandled.map((reason) => (reason instanceof Error ? reason.message : String(reason))), [], 'no unhandled rejection');
   t.equal(bugs.length, 1, "the oversized reply is reported as a 'bug'");
 });
+
+// ---------------------------------------------------------------------------------------------
+// A body's error never escapes as an uncaught exception: whether its reader has not attached yet, reads
+// it, or has let it go, the peer's reset ends that transfer with an error the reader can see, not the process.
+
+t.test('channel: the peer resetting mid-body before the handler reads it, after it let go, or while nobody reads it: no uncaught error; a late reader sees UNAVAILABLE (memory and TCP)', async (t) => {
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown): void => {
+    uncaught.push(error);
+  };
+  // tap's own handler would fail the test anyway; this one records what would have killed a role.
+  process.prependListener('uncaughtException', onUncaught);
+  t.teardown(() => process.off('uncaughtException', onUncaught));
+  for (const transport of TRANSPORTS) {
+    for (const reader of ['late', 'detached', 'never'] as const) {
+      const connected: { value?: Connected } = {};
+      const seen: { error?: unknown; bodyRead: number } = { bodyRead: 0 };
+      const { left } = (connected.value = await connect(t, {
+        transport,
+        handler: async (request) => {
+          const body = request.body;
+          if (!body) return { data: { role: 'node', version: 'no body' } };
+          if (reader === 'detached') {
+            // Reads a little, stops iterating (which lets go of the body), then the peer resets.
+            for await (const chunk of body as AsyncIterable<Buffer>) {
+              seen.bodyRead += chunk.length;
+              break;
+            }
+          }
+          // The peer goes away while nobody listens to the body (a role awaiting a disk or a lock).
+          connected.value?.leftSocket.destroy(new Error('read ECONNRESET'));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          if (reader === 'late') {
+            try {
+              for await (const chunk of body as AsyncIterable<Buffer>) seen.bodyRead += chunk.length;
+            } catch (error) {
+              seen.error = error;
+            }
+          }
+          return { data: { role: 'node', version: 'v' } };
+        },
+      }));
+      const result = await outcome(left.request('ping', {}, { body: generated(16 * MIB).body, timeoutMs: 5_000 }));
+      t.ok(errorOf(result), `${transport}, reader ${reader}: the sender's request failed: ${describe(result)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (reader === 'late') t.match(seen.error, { code: 'UNAVAILABLE' }, `${transport}: the late reader sees the interruption as UNAVAILABLE`);
+    }
+  }
+  t.same(uncaught.map((error) => (error instanceof Error ? error.message : String(error))), [], 'no uncaught exception');
+});
+
+t.test('channel: an outgoing body is the channel\'s once handed over: one that errors while queued, or that cannot be sent, is destroyed, never an uncaught error', async (t) => {
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown): void => {
+    uncaught.push(error);
+  };
+  process.prependListener('uncaughtException', onUncaught);
+  t.teardown(() => process.off('uncaughtException', onUncaught));
+  const { left } = await connect(t, { handler: hashing });
+  // Queued behind a large body, the second one fails before the channel reads it.
+  const large = generated(16 * MIB);
+  const failing = new Readable({ read() {} });
+  const first = outcome(left.request('ping', {}, { body: large.body, timeoutMs: 5_000 }));
+  const second = outcome(left.request('ping', {}, { body: { stream: failing, bytes: 10 }, timeoutMs: 5_000 }));
+  failing.destroy(new Error('read EIO'));
+  t.same('value' in (await first) ? 'answered' : describe(await first), 'answered', 'the body ahead of it is sent and answered');
+  const secondError = errorOf(await second);
+  t.ok(secondError, `the request whose body failed fails: ${describe(await second)}`);
+  // A closed channel destroys the body it cannot send.
+  const unsent = generated(MIB);
+  left.close();
+  t.ok(errorOf(await outcome(left.request('ping', {}, { body: unsent.body }))), 'a request on a closed channel fails');
+  t.ok(unsent.body.stream.destroyed, 'and its body is destroyed, not left open');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(uncaught.map((error) => (error instanceof Error ? error.message : String(error))), [], 'no uncaught exception');
+});
