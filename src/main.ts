@@ -5,14 +5,14 @@ import { cac } from 'cac';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
-import { createLog } from './log';
+import { createLog, type Log } from './log';
 import { formatHostPort, parseHostPort } from './net/address';
 import { DfsError } from './net/errors';
 import { startDemo } from './roles/demo';
 import { SHARED_USER } from './roles/master/users';
 import { startMaster } from './roles/master/master';
 import { startNode } from './roles/node/node';
-import { LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './roles/process';
+import { EXIT_SOFTWARE, LAST_RESORT_MARKER, LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './roles/process';
 import { commandList } from './roles/shell/commands/meta';
 import { COMMANDS as SHELL_COMMANDS } from './roles/shell/registry';
 import { formatSize, parseCount, parseSeconds, parseSize } from './units';
@@ -50,6 +50,21 @@ function required(flags: Flags, name: string, flag: string, env?: string): strin
   return value;
 }
 
+/**
+ * The last resort of a server role. Every stream, socket and request handles its own errors (a peer's
+ * reset ends that transfer, never the process), so a throw that reaches here is a bug: it is logged whole
+ * and the role exits non-zero at once, for its supervisor (systemd, dfs demo's operator) to restart it from
+ * its durable state, rather than run on in a state nobody planned for.
+ */
+function exitOnUncaught(log: Log): void {
+  const die = (kind: string, error: unknown): void => {
+    log.error(`${LAST_RESORT_MARKER} ${kind}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}; exiting`);
+    process.exit(EXIT_SOFTWARE);
+  };
+  process.on('uncaughtException', (error) => die('exception', error));
+  process.on('unhandledRejection', (reason) => die('rejection', reason));
+}
+
 /** Runs a server role until SIGTERM or SIGINT, then stops it cleanly and exits 0. */
 function serveUntilSignal(stop: () => Promise<void>): void {
   let stopping = false;
@@ -71,13 +86,15 @@ function serveUntilSignal(stop: () => Promise<void>): void {
 
 async function runMaster(flags: Flags): Promise<void> {
   const advertise = text(flags, 'advertise');
+  const log = createLog('master');
+  exitOnUncaught(log);
   const master = await startMaster({
     dataDir: required(flags, 'data', '--data DIR'),
     listen: parseHostPort(text(flags, 'listen') ?? '0.0.0.0:7070'),
     ...(advertise ? { advertise: parseHostPort(advertise) } : {}),
     replicas: parseCount(text(flags, 'replicas') ?? String(REPLICAS_DEFAULT), '--replicas', 1, REPLICAS_MAX),
     nodeTimeoutMs: parseSeconds(text(flags, 'nodeTimeout') ?? String(NODE_TIMEOUT_S_DEFAULT), '--node-timeout') * 1000,
-    log: createLog('master'),
+    log,
   });
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(master.address)}\n`);
   serveUntilSignal(master.stop);
@@ -89,6 +106,8 @@ async function runNode(flags: Flags): Promise<void> {
   const advertise = text(flags, 'advertise');
   const capacity = text(flags, 'capacity');
   const scrubRate = text(flags, 'scrubRate');
+  const log = createLog('node');
+  exitOnUncaught(log);
   const node = await startNode({
     master: parseHostPort(required(flags, 'master', '--master HOST:PORT', 'DFS_MASTER')),
     tokenText: text(flags, 'token') ?? (tokenFile ? readFileSync(tokenFile, 'utf8') : undefined),
@@ -101,7 +120,7 @@ async function runNode(flags: Flags): Promise<void> {
       bytesPerSecond: scrubRate === undefined ? SCRUB_BYTES_PER_S_DEFAULT : parseSize(scrubRate),
       intervalMs: parseSeconds(text(flags, 'scrubInterval') ?? String(SCRUB_INTERVAL_S_DEFAULT), '--scrub-interval') * 1000,
     },
-    log: createLog(`node`),
+    log,
   });
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(node.address)}\n`);
   serveUntilSignal(node.stop);

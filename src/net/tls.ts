@@ -28,6 +28,9 @@ export interface TlsServerOptions {
   label: string;
   onChannel?: (channel: Channel) => void;
   onBug?: (error: unknown) => void;
+  /** The listener's own trouble once it is listening (accept failing for want of descriptors): logged, the
+   * server keeps serving the connections it has. */
+  onServerError?: (error: Error) => void;
 }
 
 export interface TlsServer {
@@ -64,6 +67,7 @@ export function listenTls(options: TlsServerOptions): Promise<TlsServer> {
     server.once('error', reject);
     server.listen(options.listen.port, options.listen.host, () => {
       server.off('error', reject);
+      server.on('error', (error: Error) => options.onServerError?.(error));
       const bound = server.address();
       const port = typeof bound === 'object' && bound ? bound.port : options.listen.port;
       resolve({

@@ -74,7 +74,12 @@ async function startDemoMaster(masterDir: string, logDir: string): Promise<Child
 }
 
 function logFile(logDir: string, name: string): NodeJS.WritableStream & import('node:stream').Writable {
-  return createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
+  const file = path.join(logDir, `${name}.log`);
+  const log = createWriteStream(file, { flags: 'a' });
+  // A log that cannot be written (a full disk) costs the log, never the cluster.
+  log.once('error', (error) => process.stderr.write(`dfs demo: cannot write ${file}: ${error.message}\n`));
+  log.on('error', () => undefined);
+  return log;
 }
 
 /** Polls the master until every node has registered, so the demo opens on a working cluster. */

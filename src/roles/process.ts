@@ -7,6 +7,11 @@ import { parseHostPort, type HostPort } from '../net/address';
 import { DfsError } from '../net/errors';
 
 export const LISTENING_PREFIX = 'listening on ';
+/** What a role logs, before it exits with EXIT_SOFTWARE, when a throw reached no handler: a bug, named so that
+ * tests and operators can look for it. */
+export const LAST_RESORT_MARKER = 'fatal: uncaught';
+/** A role's exit status after a bug reached the last resort (sysexits' EX_SOFTWARE): a supervisor restarts it. */
+export const EXIT_SOFTWARE = 70;
 /** Set for roles run by another dfs process: stop when stdin ends, i.e. when the parent is gone. */
 export const STOP_ON_STDIN_EOF = 'DFS_STOP_ON_STDIN_EOF';
 

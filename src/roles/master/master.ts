@@ -73,6 +73,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     service: service('master', (request) => dispatch(state, request)),
     onChannel: (channel) => watchChannel(state, channel),
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    onServerError: (error) => log.error(`listener: ${error.message}`),
   });
   log.info(`master ${VERSION} serving ${catalog.entryCount()} entries with replicas=${state.replicas}`);
   return {

@@ -73,6 +73,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     label: `node ${identity.nodeId}`,
     service: nodeService,
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    onServerError: (error) => log.error(`listener: ${error.message}`),
   });
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
