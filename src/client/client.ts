@@ -170,17 +170,17 @@ export class RemoteClient implements ClusterApi {
     });
     if (!stats.isFile()) throw new LocalFileError(localPath, 'not a regular file');
     const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
-    await sendFile(this.links, localPath, stats.size, begin, options.onProgress);
+    await this.settleFailed(sendFile(this.links, localPath, stats.size, begin, options.onProgress), [{ path: remotePath, blobId: begin.blobId }]);
     if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { path: remotePath, blobId: begin.blobId })).complete, stats.size);
     return this.stat(remotePath);
   }
 
   async putBatch(files: readonly BatchFile[], options: PutOptions = {}): Promise<void> {
     const begin = await this.call('file.put.batch.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: options.overwrite ?? false });
-    await sendBatch(this.links, files, begin, options.onProgress);
+    const uploads = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
+    await this.settleFailed(sendBatch(this.links, files, begin, options.onProgress), uploads);
     if (options.wait === false) return;
-    const waited = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
-    await this.waitForReplicas(async () => (await this.call('file.put.batch.wait', { files: waited })).complete, files.reduce((sum, file) => sum + file.size, 0));
+    await this.waitForReplicas(async () => (await this.call('file.put.batch.wait', { files: uploads })).complete, files.reduce((sum, file) => sum + file.size, 0));
   }
 
   async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {
@@ -189,6 +189,20 @@ export class RemoteClient implements ClusterApi {
     const { blobId } = await this.call('fs.copy', { source, target, overwrite: options.overwrite ?? false }, transferTimeoutMs(size));
     if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { path: target, blobId })).complete, size);
     return this.stat(target);
+  }
+
+  /**
+   * A transfer that failed leaves no doubt behind: the master drops the uploads (their bookings, and any copies
+   * their chain made), or says they were committed after all — the node stored the bytes and the master committed
+   * them, and only the answer was lost — and then the put succeeded. If the master cannot be asked, the failure stands.
+   */
+  private async settleFailed(transfer: Promise<unknown>, uploads: { path: string; blobId: string }[]): Promise<void> {
+    try {
+      await transfer;
+    } catch (error) {
+      const answer = await this.call('file.put.cancel', { files: uploads }).catch(() => undefined);
+      if (answer === undefined || answer.committed.length !== uploads.length || !answer.committed.every(Boolean)) throw error;
+    }
   }
 
   /** Upload step 7: asks `settled` (file.put.wait or file.put.batch.wait, each answer held up to

@@ -162,6 +162,14 @@ export const MESSAGES = {
     obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
     obj({ have: array(int(), { max: PUT_BATCH_FILES_MAX }), want: int(), complete: bool() }),
   ),
+  /** The client's transfer of these uploads failed: the master drops their bookings and any copies their chains
+   * made, unless a file was committed after all (the node's answer was what got lost). `committed` says which,
+   * per file, once a commit under way has finished. Only the caller's own uploads are touched. */
+  'file.put.cancel': message(
+    'master', 'user',
+    obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
+    obj({ committed: array(bool(), { max: PUT_BATCH_FILES_MAX }) }),
+  ),
 
   /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. `exclude`:
    * nodes this client already failed to read from (download step 6: the retry goes to another replica). */

@@ -91,7 +91,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
 
 function watchChannel(state: MasterState, channel: Channel): void {
   channel.on('close', () => {
-    if (channel.peer.kind === 'node') state.nodes.disconnected(channel.peer.nodeId, channel);
+    if (channel.peer.kind === 'node' && state.nodes.disconnected(channel.peer.nodeId, channel)) void transfers.linkLost(state, channel.peer.nodeId);
   });
 }
 
@@ -139,6 +139,8 @@ function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): 
       return transfers.replicasStored(state, request);
     case 'file.put.batch.wait':
       return transfers.putBatchWait(state, request);
+    case 'file.put.cancel':
+      return transfers.putCancel(state, request);
     case 'node.blob.stored':
       return transfers.blobStored(state, request);
     case 'file.get.begin':

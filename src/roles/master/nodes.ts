@@ -52,9 +52,12 @@ export class NodeRegistry {
     record.usedBytes += bytes;
   }
 
-  disconnected(nodeId: string, channel: Channel): void {
+  /** The node's link closed; true if it was its current one (not one a re-registration already replaced). */
+  disconnected(nodeId: string, channel: Channel): boolean {
     const record = this.nodes.get(nodeId);
-    if (record?.channel === channel) record.channel = undefined;
+    if (record?.channel !== channel) return false;
+    record.channel = undefined;
+    return true;
   }
 
   get(nodeId: string): NodeRecord | undefined {

@@ -29,6 +29,8 @@ export interface PendingUpload {
 /** Uploads begun and not yet stored, bounded, each forgotten when it can no longer complete. */
 export class PendingUploads {
   private readonly uploads = new Map<string, PendingUpload>();
+  /** Commits under way, by blob: an upload taken for its commit is in neither state until the commit ends. */
+  private readonly commits = new Map<string, Promise<unknown>>();
   /** No upload is forgotten before this: most calls skip the walk over every upload. */
   private earliestForgetMs = Infinity;
 
@@ -49,6 +51,24 @@ export class PendingUploads {
 
   peek(blobId: string): PendingUpload | undefined {
     return this.uploads.get(blobId);
+  }
+
+  /** The blobs of uploads still to be stored on `nodeId`. */
+  onNode(nodeId: string): string[] {
+    return [...this.uploads.values()].filter((upload) => upload.nodeId === nodeId).map((upload) => upload.blobId);
+  }
+
+  /** These blobs' files are being committed: until `commit` settles, commitOf() hands it out. */
+  committing(blobIds: readonly string[], commit: Promise<unknown>): void {
+    for (const blobId of blobIds) this.commits.set(blobId, commit);
+    const done = (): void => {
+      for (const blobId of blobIds) if (this.commits.get(blobId) === commit) this.commits.delete(blobId);
+    };
+    commit.then(done, done);
+  }
+
+  commitOf(blobId: string): Promise<unknown> | undefined {
+    return this.commits.get(blobId);
   }
 
   /** Bytes promised to a node by uploads still in progress. */
@@ -226,7 +246,7 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
     await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain }, { timeoutMs });
   } catch (error) {
     // Committed after all (the node's answer was what got lost): the copy is made.
-    if (copyCommitted(state, userId, target, upload.blobId)) return { data: { blobId: upload.blobId } };
+    if (isCommitted(state, userId, target, upload.blobId)) return { data: { blobId: upload.blobId } };
     // Not committed (a commit that failed abandoned the chain already): forget the booking, drop what the chain stored.
     state.uploads.take(upload.blobId, state.now());
     const chain = state.chains.get(upload.blobId, state.now());
@@ -281,7 +301,9 @@ async function commitStored(state: MasterState, nodeId: string, blobs: readonly 
   }
   let committed;
   try {
-    committed = await state.catalog.commitFiles(files);
+    const commit = state.catalog.commitFiles(files);
+    state.uploads.committing(blobs.map((blob) => blob.blobId), commit);
+    committed = await commit;
   } catch (error) {
     await abandonAll();
     throw error;
@@ -464,12 +486,44 @@ export function replicateFrom(
   return repair;
 }
 
-function copyCommitted(state: MasterState, userId: number, target: string, blobId: string): boolean {
+/** Whether `target` is the file of `blobId` now: an upload or a copy whose answer was lost may have been committed. */
+function isCommitted(state: MasterState, userId: number, target: string, blobId: string): boolean {
   try {
     return state.catalog.stat(userId, target).blobId === blobId;
   } catch {
     return false;
   }
+}
+
+/** An upload that will not be stored — its node refused or lost it, its node's link dropped, its client gave up:
+ * its booking goes, and the copies its chain made are deleted. Only for an upload still pending: one taken for
+ * its commit is the commit's to finish. */
+async function abandonUpload(state: MasterState, blobId: string): Promise<void> {
+  const nowMs = state.now();
+  state.uploads.take(blobId, nowMs);
+  const chain = state.chains.get(blobId, nowMs);
+  if (chain && chain.committedSha256 === undefined) await abandonChain(state, chain);
+}
+
+/** A node's link to the master dropped: the uploads it was to store can no longer be reported (a node reports
+ * over that link, and drops a blob it cannot report), so they are abandoned now, not when their tickets lapse. */
+export async function linkLost(state: MasterState, nodeId: string): Promise<void> {
+  const blobIds = state.uploads.onNode(nodeId);
+  if (blobIds.length > 0) state.log.info(`node ${nodeId}: link lost with ${blobIds.length} upload(s) in progress; abandoned`);
+  for (const blobId of blobIds) await abandonUpload(state, blobId);
+}
+
+/** The client's side of a failed upload: each of its own uploads still pending is abandoned; one being committed
+ * is waited for; the answer says which files are committed after all. */
+export async function putCancel(state: MasterState, request: Incoming<'file.put.cancel'>): Promise<Reply<'file.put.cancel'>> {
+  const { userId } = requireSession(state, request);
+  const committed: boolean[] = [];
+  for (const { path, blobId } of request.data.files) {
+    if (state.uploads.peek(blobId)?.userId === userId) await abandonUpload(state, blobId);
+    else await state.uploads.commitOf(blobId)?.catch(() => undefined);
+    committed.push(isCommitted(state, userId, path, blobId));
+  }
+  return { data: { committed } };
 }
 
 /** A chain whose file will never be committed: copies it (and its first node) made are recorded to be deleted. */
@@ -554,12 +608,7 @@ export async function blobError(state: MasterState, request: Incoming<'node.blob
   if (problem === 'aborted') {
     state.log.info(`node ${nodeId}: transfer of blob ${blobId} aborted: ${message}`);
     // An upload the node refused or lost will never be stored: its booked space is free again now.
-    const upload = state.uploads.peek(blobId);
-    if (upload?.nodeId === nodeId) {
-      state.uploads.take(blobId, state.now());
-      const chain = state.chains.get(blobId, state.now());
-      if (chain && chain.committedSha256 === undefined) await abandonChain(state, chain);
-    }
+    if (state.uploads.peek(blobId)?.nodeId === nodeId) await abandonUpload(state, blobId);
     return { data: {} };
   }
   await markBad(state, blobId, nodeId, `${problem}: ${message}`);
