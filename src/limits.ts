@@ -7,6 +7,22 @@ export const GIB = 1024 * MIB;
 
 /** A control frame's JSON payload; checked before anything is allocated for it. */
 export const FRAME_BYTES_MAX = 16 * MIB;
+/** The same for a peer that has not logged in or shown a cluster certificate (or, on a node, a valid ticket):
+ * its requests are small, and a stranger must not make a role hold megabytes per connection. */
+export const FRAME_BYTES_UNTRUSTED_MAX = 64 * KIB;
+/** Payload bytes all connections of a process may hold in frames still arriving, together; a frame that would pass
+ * it closes its connection (RATE_LIMITED) instead of being allocated. */
+export const FRAME_MEMORY_BYTES_MAX = 128 * MIB;
+/** A connection that has not logged in (or shown a certificate or ticket) and sends nothing for this long is closed. */
+export const UNTRUSTED_IDLE_MS = 30_000;
+/** Open connections a server holds (also at most half its file descriptors): past it a new one displaces the
+ * oldest connection that has not logged in, or is refused if every one has. */
+export const CONNECTIONS_MAX = 10_000;
+/** Connections from one address that have not logged in: past it a new one displaces that address's oldest. */
+export const CONNECTIONS_UNTRUSTED_PER_SOURCE_MAX = 256;
+/** Logged-in connections of one user (or, on a node, of one address's ticket holders): past it a new one ends
+ * that user's oldest. Never another user's. */
+export const CONNECTIONS_PER_PRINCIPAL_MAX = 2_000;
 /** A body streamed after a frame (file bytes): any size a node could hold. */
 export const BODY_BYTES_MAX = Number.MAX_SAFE_INTEGER;
 /** Bytes a receiver buffers for a body before it pauses the socket (back-pressure). */
@@ -35,14 +51,41 @@ export const RECONNECT_DELAY_MS_MAX = 5_000;
 export const JOIN_FAILURES_MAX = 5;
 export const JOIN_FAILURE_WINDOW_MS = 60_000;
 
-/** Failed logins tolerated per user and address per window; then RATE_LIMITED until it passes. */
+/** Failed logins tolerated per user and address per window; then RATE_LIMITED until it passes. A guess counts
+ * when it is made, before its password is hashed, so guesses sent at once cannot slip past the limit. */
 export const LOGIN_FAILURES_MAX = 5;
 export const LOGIN_FAILURE_WINDOW_MS = 5 * 60_000;
+/** Failed logins per user from all addresses in a short window: guessing from many addresses is capped too, and a
+ * stranger can keep the real user out only while guessing, and for one window after. */
+export const LOGIN_USER_FAILURES_MAX = 30;
+export const LOGIN_USER_FAILURE_WINDOW_MS = 60_000;
+/** Failed logins from one address, for any users: the first ones are free, then each waits twice as long as the
+ * last (from 1 s up to the maximum); an address quiet for the forget time starts afresh. */
+export const LOGIN_SOURCE_FAILURES_FREE = 10;
+export const LOGIN_SOURCE_BACKOFF_MS_MAX = 10 * 60_000;
+export const LOGIN_SOURCE_FORGET_MS = 15 * 60_000;
+/** Keys (user and address, user, address) the login limiter remembers in each of its books; past it the
+ * expired go first, then the oldest. */
+export const LOGIN_LIMITER_KEYS_MAX = 10_000;
+/** A session unused this long ends; each use extends it, up to the absolute lifetime. */
+export const SESSION_IDLE_MS = 3600_000;
 export const SESSION_TTL_MS = 24 * 3600_000;
 export const SESSIONS_MAX = 100_000;
+/** Sessions one user holds (the oldest of that user's ends for a new one), and one address opens (past it a new
+ * login from there ends that address's oldest session of the same user, or is refused): no login ever ends
+ * another user's session. */
+export const SESSIONS_PER_USER_MAX = 10_000;
+export const SESSIONS_PER_SOURCE_MAX = 1_000;
 /** scrypt cost: ~50 ms per hash here, which also slows guessing. */
 export const SCRYPT_COST = 16_384;
+/** Password hashes running at once, and waiting: scrypt runs on the thread pool the journal's fsyncs need, so a
+ * flood of logins must leave it threads (libuv has 4). Past the queue a login is refused as busy. */
+export const PASSWORD_HASHES_IN_FLIGHT_MAX = 2;
+export const PASSWORD_HASHES_QUEUED_MAX = 16;
 export const PASSWORD_BYTES_MAX = 1024;
+export const PASSWORD_CHARS_MIN = 8;
+/** Repeated warnings of one kind (failed logins, refused connections) are logged once per interval, with a count. */
+export const LOG_REPEAT_INTERVAL_MS = 10_000;
 
 export const REPLICAS_DEFAULT = 3;
 export const REPLICAS_MAX = 16;
@@ -62,9 +105,14 @@ function assert(condition: boolean, what: string): void {
 }
 assert(IO_CHUNK_BYTES <= BODY_BUFFER_BYTES, 'a chunk fits in the body buffer');
 assert(FRAME_BYTES_MAX < 2 ** 32, 'frame length fits the u32 header field');
+assert(FRAME_BYTES_UNTRUSTED_MAX <= FRAME_BYTES_MAX && FRAME_BYTES_MAX <= FRAME_MEMORY_BYTES_MAX, 'frame limits nest');
+assert(CONNECTIONS_UNTRUSTED_PER_SOURCE_MAX < CONNECTIONS_MAX && CONNECTIONS_PER_PRINCIPAL_MAX < CONNECTIONS_MAX, 'one source or user never fills a server');
 assert(HEARTBEAT_INTERVAL_MS * 3 < NODE_TIMEOUT_S_DEFAULT * 1000, 'a node misses several heartbeats before it is dead');
 assert(RECONNECT_DELAY_MS_MIN < RECONNECT_DELAY_MS_MAX, 'reconnect backoff grows');
 assert(NAME_BYTES_MAX < PATH_BYTES_MAX, 'a name fits in a path');
+assert(LOGIN_FAILURES_MAX <= LOGIN_USER_FAILURES_MAX, 'one address alone cannot lock a user out everywhere');
+assert(SESSION_IDLE_MS <= SESSION_TTL_MS, 'an idle session ends before its lifetime does');
+assert(SESSIONS_PER_SOURCE_MAX <= SESSIONS_PER_USER_MAX && SESSIONS_PER_USER_MAX <= SESSIONS_MAX, 'session caps nest');
 
 // The master's catalog (src/store/catalog.ts, journal.ts).
 /** Entries (or du rows) in one page of ls, find, du or tree; cursors make the rest reachable. */
@@ -123,6 +171,15 @@ export const TICKET_NONCES_MAX = 100_000;
 // The data path (src/roles/master/transfers.ts, src/roles/node/node.ts, src/client/transfer.ts).
 /** Uploads begun (ticket handed out) and not yet stored that the master remembers; past it, RATE_LIMITED. */
 export const UPLOADS_PENDING_MAX = 10_000;
+/** Uploads one session may have begun and not finished (put -r holds 4 batches of up to 128 at once). */
+export const UPLOADS_PENDING_PER_SESSION_MAX = 1_024;
+/** The share of the cluster's free space one user's uploads in progress may book: the rest stays for others. */
+export const UPLOAD_BOOKED_SHARE_PER_USER = 0.5;
+/** An upload's booking lapses with its ticket unless bytes flow: a node receiving it names it in every heartbeat,
+ * which holds the booking this much longer. */
+export const UPLOAD_HOLD_MS = 30_000;
+/** Blobs a heartbeat names as being received, at most (a node's oldest transfers first). */
+export const HEARTBEAT_RECEIVING_MAX = 4_096;
 /** Blob ids in one node.blob.delete request. */
 export const BLOB_DELETE_BATCH_MAX = 1_000;
 /** A transfer's request may take REQUEST_TIMEOUT_MS plus its bytes at this slowest rate. */
@@ -175,6 +232,8 @@ assert(BLOB_COALESCE_BELOW_BYTES < IO_CHUNK_BYTES, 'a coalesced chunk fits in a 
 assert(IO_CHUNK_BYTES <= BLOB_WRITE_IN_FLIGHT_BYTES, 'a whole chunk can be in flight');
 assert(TICKET_TTL_MS_DEFAULT <= TICKET_TTL_MS_MAX, 'the default ticket lifetime is allowed');
 assert(REPLICATION_WAIT_MS < REQUEST_TIMEOUT_MS, 'a held file.put.wait answers before its request times out');
+assert(UPLOAD_HOLD_MS > 3 * HEARTBEAT_INTERVAL_MS, 'a booking outlives a few late heartbeats');
+assert(UPLOAD_BOOKED_SHARE_PER_USER > 0 && UPLOAD_BOOKED_SHARE_PER_USER < 1, 'a user books part of the free space, never all');
 
 // Background scrubbing on the nodes (src/roles/node/scrub.ts, BlobStore.verify).
 /** Bytes a second a node re-hashes its blobs at in the background (--scrub-rate; 0 turns scrubbing off). */

@@ -70,7 +70,7 @@ export class RemoteClient implements ClusterApi {
           this.channel = channel;
           return channel;
         } catch (error) {
-          if (!isDfsError(error, 'UNAUTHENTICATED')) throw error;
+          if (!isDfsError(error, 'SESSION_EXPIRED')) throw error;
         }
       }
       const { data } = await channel.request('auth.login', { user, ...(password ? { password } : {}) });
@@ -84,10 +84,20 @@ export class RemoteClient implements ClusterApi {
     }
   }
 
-  /** One request; a connection found closed before sending is reopened, but nothing is resent. */
+  /** One request; a connection found closed before sending is reopened, but nothing is resent — except a request
+   * the master refused unread because the session had ended, which is sent again once after a new login. */
   private async call<T extends MessageType>(type: T, data: RequestOf<T>, timeoutMs?: number): Promise<ResponseOf<T>> {
+    const options = timeoutMs === undefined ? {} : { timeoutMs };
     const channel = await this.connect();
-    return (await channel.request(type, data, timeoutMs === undefined ? {} : { timeoutMs })).data;
+    try {
+      return (await channel.request(type, data, options)).data;
+    } catch (error) {
+      if (!isDfsError(error, 'SESSION_EXPIRED')) throw error;
+      this.token = undefined;
+      if (this.channel === channel) this.channel = undefined;
+      channel.close();
+      return (await (await this.connect()).request(type, data, options)).data;
+    }
   }
 
   private async *pages<T extends 'fs.find' | 'fs.tree' | 'fs.list', I>(

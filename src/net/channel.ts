@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import { BODY_BUFFER_BYTES, IDLE_TIMEOUT_MS, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS } from '../limits';
+import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, FRAME_BYTES_UNTRUSTED_MAX, IDLE_TIMEOUT_MS, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
 import { DfsError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
 import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf, type ServedBy } from './messages';
@@ -87,6 +87,12 @@ export interface ChannelOptions {
   idleTimeoutMs?: number;
 }
 
+/** Channels whose peer has not yet logged in, shown a cluster certificate or a valid ticket: small frames, short
+ * idle time. The peer's certificate (or our own verification of the server we dialled) trusts it from the start. */
+function trustedFromStart(peer: Peer): boolean {
+  return peer.kind !== 'anonymous';
+}
+
 export class Channel extends EventEmitter {
   readonly peer: Peer;
   readonly label: string;
@@ -104,6 +110,8 @@ export class Channel extends EventEmitter {
   private writing = false;
   private closedError: DfsError | undefined;
   private isClosed = false;
+  private trustedAs: string | undefined;
+  private readonly idleTimeoutMs: number;
 
   constructor(
     private readonly socket: Duplex,
@@ -115,25 +123,52 @@ export class Channel extends EventEmitter {
     this.remoteHost = options.remoteHost ?? 'unknown';
     this.localHost = options.localHost ?? 'unknown';
     this.service = options.service;
-    this.decoder = new FrameDecoder({
-      frame: (payload, bodyBytes) => this.onFrame(payload, bodyBytes),
-      body: (chunk) => this.onBody(chunk),
-      bodyEnd: () => this.onBodyEnd(),
-    });
+    if (trustedFromStart(options.peer)) this.trustedAs = options.peer.kind === 'node' ? `node:${options.peer.nodeId}` : options.peer.kind;
+    this.decoder = new FrameDecoder(
+      {
+        frame: (payload, bodyBytes) => this.onFrame(payload, bodyBytes),
+        body: (chunk) => this.onBody(chunk),
+        bodyEnd: () => this.onBodyEnd(),
+      },
+      { frameBytesMax: () => (this.trustedAs === undefined ? FRAME_BYTES_UNTRUSTED_MAX : FRAME_BYTES_MAX) },
+    );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.fail(new DfsError('UNAVAILABLE', `${this.label} closed the connection`)));
     socket.on('close', () => this.fail(new DfsError('UNAVAILABLE', `connection to ${this.label} lost`)));
     socket.on('error', (error: Error) => this.fail(new DfsError('UNAVAILABLE', `${this.label}: ${error.message}`)));
-    const idle = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
-      (socket as Duplex & { setTimeout(ms: number, cb: () => void): void }).setTimeout(idle, () =>
-        this.fail(new DfsError('TIMEOUT', `${this.label} idle for ${idle} ms`)),
-      );
-    }
+    socket.on('timeout', () => this.fail(new DfsError('TIMEOUT', `${this.label} sent nothing for too long`)));
+    this.idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.armIdleTimer();
   }
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Who the peer proved to be (a user, a node, a ticket holder); undefined while it proved nothing. */
+  get trusted(): string | undefined {
+    return this.trustedAs;
+  }
+
+  /**
+   * The peer proved who it is (`principal`: "user:NAME", or a ticket holder's address): larger frames and the long
+   * idle time from now on. Servers hear of it ('trusted') to count the connection as that principal's.
+   */
+  trust(principal: string): void {
+    if (this.trustedAs === principal) return;
+    const first = this.trustedAs === undefined;
+    this.trustedAs = principal;
+    if (first) this.armIdleTimer();
+    this.emit('trusted', principal);
+  }
+
+  /** A peer that sends nothing valid for its idle time is dropped: a short time until it is trusted. */
+  private armIdleTimer(): void {
+    const idle = this.trustedAs === undefined ? Math.min(this.idleTimeoutMs, UNTRUSTED_IDLE_MS) : this.idleTimeoutMs;
+    if ('setTimeout' in this.socket && typeof this.socket.setTimeout === 'function') {
+      (this.socket as Duplex & { setTimeout(ms: number, cb?: () => void): void }).setTimeout(0);
+      (this.socket as Duplex & { setTimeout(ms: number, cb?: () => void): void }).setTimeout(idle);
+    }
   }
 
   setService(service: Service): void {
@@ -390,6 +425,7 @@ export class Channel extends EventEmitter {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closedError = reason;
+    this.decoder.release();
     if (this.incomingBody && !this.incomingBody.destroyed) {
       this.incomingBody.destroy(new DfsError('UNAVAILABLE', `transfer interrupted: ${reason.message}`));
     }

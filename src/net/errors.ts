@@ -5,6 +5,7 @@ export const ERROR_CODES = [
   'BAD_REQUEST', // malformed message or argument
   'BAD_FRAME', // the byte stream is not dfs framing; the connection is closed
   'UNAUTHENTICATED', // no or wrong credentials
+  'SESSION_EXPIRED', // the session ended (unused too long, or ended for a newer one): log in again
   'FORBIDDEN', // authenticated, but not allowed
   'NOT_FOUND',
   'EXISTS',

@@ -7,7 +7,7 @@
 // The magic tells a stray client apart at once; the payload length is checked against
 // FRAME_BYTES_MAX before any allocation, so a hostile length costs nothing.
 
-import { BODY_BYTES_MAX, FRAME_BYTES_MAX } from '../limits';
+import { BODY_BYTES_MAX, FRAME_BYTES_MAX, FRAME_MEMORY_BYTES_MAX } from '../limits';
 import { DfsError } from './errors';
 
 export const FRAME_MAGIC = 0x4446; // "DF"
@@ -40,6 +40,36 @@ export interface FrameSink {
 
 type State = 'header' | 'payload' | 'body';
 
+/**
+ * Payload bytes every decoder of this process holds for frames still arriving: one budget for all connections, so
+ * many peers each announcing a large frame and sending it slowly cannot make the process hold them all.
+ */
+class PayloadBudget {
+  private heldBytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get held(): number {
+    return this.heldBytes;
+  }
+
+  take(bytes: number): void {
+    if (this.heldBytes + bytes > this.maxBytes) throw new DfsError('RATE_LIMITED', 'too many large messages arriving at once; try again shortly');
+    this.heldBytes += bytes;
+  }
+
+  give(bytes: number): void {
+    this.heldBytes -= bytes;
+  }
+}
+
+export const payloadBudget = new PayloadBudget(FRAME_MEMORY_BYTES_MAX);
+
+export interface FrameDecoderOptions {
+  /** The largest payload this peer may send now (it grows once the peer is trusted). */
+  frameBytesMax?: () => number;
+}
+
 /** Incremental decoder: feed it socket chunks of any size; it throws DfsError BAD_FRAME on garbage. */
 export class FrameDecoder {
   private state: State = 'header';
@@ -50,8 +80,21 @@ export class FrameDecoder {
   private bodyBytes = 0;
   private bodyLeft = 0;
   private broken = false;
+  /** Payload bytes taken from the budget for the frame now arriving. */
+  private budgeted = 0;
 
-  constructor(private readonly sink: FrameSink) {}
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly options: FrameDecoderOptions = {},
+  ) {}
+
+  /** Gives back what the frame being read holds: the connection is gone. */
+  release(): void {
+    this.broken = true;
+    payloadBudget.give(this.budgeted);
+    this.budgeted = 0;
+    this.payload = Buffer.alloc(0);
+  }
 
   /** True when the decoder sits between frames: a stream may end here without truncation. */
   get atBoundary(): boolean {
@@ -99,12 +142,15 @@ export class FrameDecoder {
     if (version !== FRAME_VERSION) throw new DfsError('BAD_FRAME', `unsupported protocol version ${version}`);
     if (this.header.readUInt8(3) !== 0) throw new DfsError('BAD_FRAME', 'unknown frame flags');
     const payloadBytes = this.header.readUInt32BE(4);
-    if (payloadBytes > FRAME_BYTES_MAX) {
-      throw new DfsError('BAD_FRAME', `frame of ${payloadBytes} bytes exceeds the ${FRAME_BYTES_MAX} byte limit`);
+    const limit = Math.min(FRAME_BYTES_MAX, this.options.frameBytesMax?.() ?? FRAME_BYTES_MAX);
+    if (payloadBytes > limit) {
+      throw new DfsError('BAD_FRAME', `frame of ${payloadBytes} bytes exceeds the ${limit} byte limit${limit < FRAME_BYTES_MAX ? ' before login' : ''}`);
     }
     const bodyBytes = this.header.readBigUInt64BE(8);
     if (bodyBytes > BigInt(BODY_BYTES_MAX)) throw new DfsError('BAD_FRAME', 'body length out of range');
     this.bodyBytes = Number(bodyBytes);
+    payloadBudget.take(payloadBytes);
+    this.budgeted = payloadBytes;
     this.payload = Buffer.allocUnsafe(payloadBytes);
     this.payloadFilled = 0;
     this.state = 'payload';
@@ -122,6 +168,8 @@ export class FrameDecoder {
   private finishPayload(): void {
     const payload = this.payload;
     this.payload = Buffer.alloc(0);
+    payloadBudget.give(this.budgeted);
+    this.budgeted = 0;
     this.bodyLeft = this.bodyBytes;
     this.state = this.bodyLeft > 0 ? 'body' : 'header';
     this.sink.frame(payload, this.bodyBytes);

@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -92,7 +92,8 @@ export const MESSAGES = {
     obj({ heartbeatIntervalMs: int({ min: 100, max: 60_000 }), ticketKey: str({ min: 43, max: 128, pattern: /^[A-Za-z0-9_-]+$/ }) }),
   ),
 
-  'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int() }), empty),
+  /** `receiving`: the blobs whose bytes the node is receiving now (oldest first): their bookings are held. */
+  'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int(), receiving: optional(array(blobId, { max: HEARTBEAT_RECEIVING_MAX })) }), empty),
   /** The node is shutting down (SIGTERM): the master places no new blob there; it is `draining` until it
    * registers again (or `dead` past the node timeout). */
   'node.leaving': message('master', 'node', empty, empty),

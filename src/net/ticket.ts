@@ -1,8 +1,10 @@
 // Data-plane tickets (SPEC §2), like HDFS block tokens: the master signs a short-lived claim
-// "the holder may <op> blob <id>, up to <bytes> bytes, at node <node>" with an HMAC-SHA256 key it
-// shares with the nodes; a node checks the signature, the claims and that the ticket was not used
-// before. Format: base64url(JSON claims) + '.' + base64url(HMAC over the first part's text).
-// Deletion has no ticket on purpose: only the master orders it, over mutual TLS, never a bearer.
+// "the holder may <op> blob <id>, up to <bytes> bytes, at node <node>, forwarding it down <chain>" with an
+// HMAC-SHA256 key of that node's own — derived from the cluster's ticket key and the node id, so a node holds
+// only its own key and can neither read another node's blobs nor mint tickets for it. A node checks the
+// signature, the claims and that the ticket was not used before. Format: base64url(JSON claims) + '.' +
+// base64url(HMAC over the first part's text). Deletion has no ticket on purpose: only the master orders it, over
+// mutual TLS, never a bearer.
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TICKET_CHARS_MAX, TICKET_CLOCK_SKEW_MS, TICKET_NONCES_MAX, TICKET_TTL_MS_MAX } from '../limits';
@@ -20,6 +22,18 @@ export function batchSubject(blobIds: readonly string[]): string {
   return createHash('sha256').update(blobIds.join('\n')).digest('hex').slice(0, 32);
 }
 
+/** What a ticket names as the rest of a replication chain (chainSubject of its members after the holder's node):
+ * the node forwards only there, so a client cannot make it open connections anywhere else. */
+export function chainSubject(rest: readonly { nodeId: string; address: string }[]): string {
+  return createHash('sha256').update(rest.map((link) => `${link.nodeId}@${link.address}`).join('\n')).digest('hex').slice(0, 32);
+}
+
+/** A node's own ticket key: HMAC(cluster key, node id). The master derives it to sign that node's tickets and
+ * hands it to the node at registration. */
+export function nodeTicketKey(clusterKey: Buffer, nodeId: string): Buffer {
+  return createHmac('sha256', clusterKey).update(`dfs node ticket key\0${nodeId}`).digest();
+}
+
 export interface TicketClaims {
   /** The blob; for a batch op, batchSubject of the batch's blobs. */
   blobId: string;
@@ -27,17 +41,22 @@ export interface TicketClaims {
   /** The most bytes the holder may write (put, replicate) or read (get) with this ticket. */
   bytesMax: number;
   nodeId: string;
+  /** chainSubject of the members the node forwards to (none for a get or a chain's last member). */
+  chain: string;
   expiresMs: number;
   nonce: string;
 }
 
 export type TicketRequest = Omit<TicketClaims, 'nonce' | 'expiresMs'> & { ttlMs: number; nowMs: number };
 
-const FORMAT_VERSION = 1;
+/** No one to forward to: the chain a get ticket, or a chain's last member's, names. */
+export const NO_CHAIN = chainSubject([]);
+
+const FORMAT_VERSION = 2;
 const KEY_BYTES = 32;
 const MAC_BYTES = 32;
 const NONCE_BYTES = 16;
-const CLAIM_KEYS = ['v', 'blobId', 'op', 'bytesMax', 'nodeId', 'expiresMs', 'nonce'].sort().join(',');
+const CLAIM_KEYS = ['v', 'blobId', 'op', 'bytesMax', 'nodeId', 'chain', 'expiresMs', 'nonce'].sort().join(',');
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAC_TEXT = /^[A-Za-z0-9_-]{43}$/; // 32 bytes
 const NONCE_TEXT = /^[A-Za-z0-9_-]{22}$/; // 16 bytes
@@ -67,6 +86,7 @@ export function signTicket(key: Buffer, request: TicketRequest): string {
     op: request.op,
     bytesMax: request.bytesMax,
     nodeId: request.nodeId,
+    chain: request.chain,
     expiresMs: request.nowMs + request.ttlMs,
     nonce: randomBytes(NONCE_BYTES).toString('base64url'),
   };
@@ -88,6 +108,7 @@ function claimsProblem(value: unknown): string | undefined {
   if (!(TICKET_OPS as readonly unknown[]).includes(record.op)) return 'unknown operation';
   if (!isByteCount(record.bytesMax)) return 'malformed byte limit';
   if (typeof record.nodeId !== 'string' || !NODE_ID.test(record.nodeId)) return 'malformed node id';
+  if (!isBlobId(record.chain)) return 'malformed chain';
   if (!Number.isSafeInteger(record.expiresMs) || (record.expiresMs as number) <= 0) return 'malformed expiry';
   if (typeof record.nonce !== 'string' || !NONCE_TEXT.test(record.nonce)) return 'malformed nonce';
   return undefined;
@@ -102,6 +123,8 @@ export interface TicketExpectation {
   op: TicketOp;
   /** The bytes this transfer will move (the declared upload size, the blob's size for a read). */
   bytes: number;
+  /** chainSubject of the members this request asks the node to forward to. */
+  chain: string;
 }
 
 /** A node's check of tickets. Remembers accepted nonces until their ticket expires, so each ticket works once. */
@@ -135,6 +158,7 @@ export class TicketVerifier {
     if (claims.op !== expected.op) throw new DfsError('FORBIDDEN', `ticket is for ${claims.op}, not ${expected.op}`);
     if (claims.blobId !== expected.blobId) throw new DfsError('FORBIDDEN', `ticket is for another blob than ${expected.blobId}`);
     if (expected.bytes > claims.bytesMax) throw new DfsError('FORBIDDEN', `ticket allows ${claims.bytesMax} bytes, not ${expected.bytes}`);
+    if (claims.chain !== expected.chain) throw new DfsError('FORBIDDEN', 'the chain to forward to is not the one the master signed');
     this.nonces.accept(claims.nonce, claims.expiresMs, nowMs);
     return claims;
   }
@@ -161,8 +185,8 @@ export class TicketVerifier {
     }
     const problem = claimsProblem(decoded);
     if (problem !== undefined) throw unauthenticated(problem);
-    const { blobId, op, bytesMax, nodeId, expiresMs, nonce } = decoded as TicketClaims;
-    return { blobId, op, bytesMax, nodeId, expiresMs, nonce };
+    const { blobId, op, bytesMax, nodeId, chain, expiresMs, nonce } = decoded as TicketClaims;
+    return { blobId, op, bytesMax, nodeId, chain, expiresMs, nonce };
   }
 }
 

@@ -6,7 +6,9 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as tls from 'node:tls';
 import { CONNECT_TIMEOUT_MS } from '../limits';
+import type { Socket } from 'node:net';
 import { formatHostPort, type HostPort } from './address';
+import { Admission, admissionLimits, type Displacement } from './admission';
 import { Channel, type Peer, type Service } from './channel';
 import { NODE_CN_PREFIX } from './ca';
 import { DfsError } from './errors';
@@ -31,11 +33,14 @@ export interface TlsServerOptions {
   /** The listener's own trouble once it is listening (accept failing for want of descriptors): logged, the
    * server keeps serving the connections it has. */
   onServerError?: (error: Error) => void;
+  /** A connection displaced or refused because too many are open (admission.ts). */
+  onAdmission?: (decision: Displacement) => void;
 }
 
 export interface TlsServer {
   address: HostPort;
   channels: Set<Channel>;
+  admission: Admission;
   close(): Promise<void>;
 }
 
@@ -53,9 +58,15 @@ export function listenTls(options: TlsServerOptions): Promise<TlsServer> {
     rejectUnauthorized: false, // decided per connection below, so refusals can say why
     handshakeTimeout: CONNECT_TIMEOUT_MS,
   });
+  const admission = new Admission(admissionLimits(), options.onAdmission);
+  // Counted from the first TCP byte, before any TLS work: strangers that never finish a handshake count too.
+  server.on('connection', (socket: Socket) => admission.admit(socket));
   server.on('secureConnection', (socket) => {
     const channel = acceptChannel(socket, options);
     if (!channel) return;
+    const raw = rawSocketOf(socket);
+    if (channel.trusted !== undefined) admission.trusted(raw, channel.trusted);
+    channel.on('trusted', (principal: string) => admission.trusted(raw, principal));
     channels.add(channel);
     channel.on('close', () => channels.delete(channel));
     channel.on('bug', (error: unknown) => options.onBug?.(error));
@@ -73,10 +84,16 @@ export function listenTls(options: TlsServerOptions): Promise<TlsServer> {
       resolve({
         address: { host: options.listen.host, port },
         channels,
+        admission,
         close: () => closeServer(server, channels),
       });
     });
   });
+}
+
+/** The TCP socket under a server-side TLS socket: the one admission counted when it connected. */
+function rawSocketOf(socket: tls.TLSSocket): Socket {
+  return (socket as tls.TLSSocket & { _parent?: Socket })._parent ?? socket;
 }
 
 function acceptChannel(socket: tls.TLSSocket, options: TlsServerOptions): Channel | undefined {

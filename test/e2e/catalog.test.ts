@@ -41,9 +41,9 @@ t.test('users see only their own namespace, in every operation', async (t) => {
   const { address } = cluster.master;
   const admin = await loginAt(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await admin.useradd('alice', 'alice-pw');
-  await admin.useradd('bob', 'bob-pw');
+  await admin.useradd('bob', 'bob-password');
   const alice = await loginAt(t, address, cluster.caPem, 'alice', 'alice-pw');
-  const bob = await loginAt(t, address, cluster.caPem, 'bob', 'bob-pw');
+  const bob = await loginAt(t, address, cluster.caPem, 'bob', 'bob-password');
   await alice.mkdir('/secret-plans/deep', true);
   await bob.mkdir('/bobs', false);
 
@@ -85,10 +85,12 @@ t.test('passwd changes the password; the old one stops working', async (t) => {
   const cluster = await startCluster(t, 0);
   const { address } = cluster.master;
   const admin = await loginAt(t, address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  await admin.useradd('carol', 'first');
-  const carol = await loginAt(t, address, cluster.caPem, 'carol', 'first');
-  t.equal(await codeOf(carol.passwd('not-it', 'second')), 'UNAUTHENTICATED', 'the current password is checked');
-  await carol.passwd('first', 'second');
-  t.equal(await codeOf(loginAt(t, address, cluster.caPem, 'carol', 'first')), 'UNAUTHENTICATED');
-  t.ok(await loginAt(t, address, cluster.caPem, 'carol', 'second'));
+  await admin.useradd('carol', 'first-password');
+  const carol = await loginAt(t, address, cluster.caPem, 'carol', 'first-password');
+  t.equal(await codeOf(carol.passwd('not-it', 'second-password')), 'UNAUTHENTICATED', 'the current password is checked');
+  t.equal(await codeOf(carol.passwd('first-password', 'short')), 'BAD_REQUEST', 'a new password shorter than 8 characters is refused');
+  t.equal(await codeOf(admin.useradd('dave', '1234567')), 'BAD_REQUEST', 'so is a new user\'s');
+  await carol.passwd('first-password', 'second-password');
+  t.equal(await codeOf(loginAt(t, address, cluster.caPem, 'carol', 'first-password')), 'UNAUTHENTICATED');
+  t.ok(await loginAt(t, address, cluster.caPem, 'carol', 'second-password'));
 });

@@ -62,8 +62,8 @@ t.test('another user cannot get, cat, stat or overwrite a file; a missing file l
   await randomFile(path.join(work, 'secret'), 1000);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await admin.put(path.join(work, 'secret'), '/secret');
-  await admin.useradd('bob', 'bob-pw');
-  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-pw');
+  await admin.useradd('bob', 'bob-password');
+  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-password');
   t.equal(await codeOf(bob.get('/secret', path.join(work, 'stolen'))), 'NOT_FOUND', 'get: not found for bob');
   t.equal(await codeOf(bob.cat('/secret', new Writable({ write: (_c, _e, cb) => cb() }))), 'NOT_FOUND', 'cat: not found for bob');
   t.equal(await codeOf(bob.stat('/secret')), 'NOT_FOUND', 'stat: not found for bob');

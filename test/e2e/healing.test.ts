@@ -178,8 +178,8 @@ t.test('fsck: healthy, then under-replicated as nodes die (nowhere to copy to), 
   const cluster = await startCluster(t, 3, NODE_TIMEOUT);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await putFiles(t, admin, 2);
-  await admin.useradd('bob', 'bob-pw');
-  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-pw');
+  await admin.useradd('bob', 'bob-password');
+  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-password');
   const work = await tempDir(t);
   await randomFile(path.join(work, 'b'), 1000);
   await bob.put(path.join(work, 'b'), '/bobs');
@@ -200,7 +200,7 @@ t.test('fsck: healthy, then under-replicated as nodes die (nowhere to copy to), 
   t.match(under.stdout, 'admin:/f0: under-replicated: 2/3 live copies');
   t.match(under.stdout, 'bob:/bobs: under-replicated: 2/3 live copies');
   t.match(under.stdout, /Status:\s+DEGRADED/);
-  const bobs = await fsck('bob', 'bob-pw');
+  const bobs = await fsck('bob', 'bob-password');
   t.match(bobs.stdout, '/bobs: under-replicated', 'bob sees his file');
   t.notMatch(bobs.stdout, '/f0', 'and nothing of admin\'s');
   t.match(bobs.stdout, /Files:\s+1 \(/);

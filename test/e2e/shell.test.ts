@@ -181,15 +181,15 @@ t.test('users through the shell: useradd, isolation in every command, wrong pass
   const target = await startTarget(t);
   const added = await shell(target, { user: 'admin', password: ADMIN_PASSWORD, newPassword: 'alice-pw', command: 'useradd alice' });
   t.same([added.code, added.stdout, added.stderr], [0, 'added user alice\n', ''], 'admin adds alice with DFS_NEW_PASSWORD');
-  t.equal((await shell(target, { user: 'admin', password: ADMIN_PASSWORD, newPassword: 'bob-pw', command: 'useradd bob' })).code, 0, 'admin adds bob');
-  const again = await shell(target, { user: 'admin', password: ADMIN_PASSWORD, newPassword: 'x', command: 'useradd alice' });
+  t.equal((await shell(target, { user: 'admin', password: ADMIN_PASSWORD, newPassword: 'bob-password', command: 'useradd bob' })).code, 0, 'admin adds bob');
+  const again = await shell(target, { user: 'admin', password: ADMIN_PASSWORD, newPassword: 'long-enough', command: 'useradd alice' });
   t.same([again.code, again.stderr], [1, 'dfs: useradd: user alice already exists\n'], 'a user cannot be added twice');
   const noNewPassword = await admin(target, 'useradd carol');
   t.equal(noNewPassword.code, 1, 'useradd without a terminal and without DFS_NEW_PASSWORD fails');
   t.match(noNewPassword.stderr, /^dfs: useradd: no terminal to ask for a new password for carol: set DFS_NEW_PASSWORD/);
 
   const alice = (command: string): Promise<RunResult> => shell(target, { user: 'alice', password: 'alice-pw', command });
-  const bob = (input: string): Promise<RunResult> => shell(target, { user: 'bob', password: 'bob-pw', input });
+  const bob = (input: string): Promise<RunResult> => shell(target, { user: 'bob', password: 'bob-password', input });
   const made = await alice('whoami; mkdir -p /secret-plans/deep-vault/q3-budget; mkdir alice-notes');
   t.same([made.code, made.stdout, made.stderr], [0, 'alice\n', ''], 'alice logs in and makes her tree');
   const aliceTree = ['/', '├── alice-notes', '└── secret-plans', '    └── deep-vault', '        └── q3-budget', '', '4 directories, 0 files', ''].join('\n');

@@ -30,7 +30,7 @@ async function setUp(t: Test): Promise<Setup> {
   const cluster = await startCluster(t, 3);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await admin.useradd('alice', 'alice-pw');
-  await admin.useradd('bob', 'bob-pw');
+  await admin.useradd('bob', 'bob-password');
   const source = await tempDir(t, 'dfs-tui-source-');
   const original = path.join(source, 'data.bin');
   await randomFile(original, 300_000);
@@ -39,7 +39,7 @@ async function setUp(t: Test): Promise<Setup> {
   await alice.mkdir('/projects/alpha/deep', true);
   await alice.put(original, '/projects/alpha/deep/data.bin');
   await alice.put(path.join(source, 'secret.txt'), '/notes.txt');
-  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-pw');
+  const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-password');
   await bob.mkdir('/bob-private-plans', false);
   await bob.put(path.join(source, 'secret.txt'), '/bob-secret-ledger.txt');
   const local = await tempDir(t, 'dfs-tui-local-');

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { TICKET_CHARS_MAX, TICKET_NONCES_MAX, TICKET_TTL_MS_DEFAULT, TICKET_TTL_MS_MAX } from '../../src/limits';
 import { isDfsError, type ErrorCode } from '../../src/net/errors';
-import { batchSubject, createTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
+import { batchSubject, chainSubject, createTicketKey, NO_CHAIN, nodeTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
 import { createBlobId, isBlobId } from '../../src/store/blobs';
 import { prng, seed } from '../helpers/random';
 
@@ -26,13 +26,16 @@ interface Setup {
   expectation: TicketExpectation;
 }
 
+/** The rest of a chain the put tickets here name. */
+const CHAIN = chainSubject([{ nodeId: 'node-2', address: '10.0.0.2:7071' }, { nodeId: 'node-3', address: '10.0.0.3:7071' }]);
+
 function setup(keys?: () => Buffer[]): Setup {
   const key = createTicketKey();
   const clock = { nowMs: START_MS };
   const verifier = new TicketVerifier(keys ?? (() => [key]), NODE, () => clock.nowMs);
   const blobId = createBlobId();
-  const request: TicketRequest = { blobId, op: 'put', bytesMax: 1000, nodeId: NODE, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS };
-  return { key, clock, verifier, request, expectation: { blobId, op: 'put', bytes: 1000 } };
+  const request: TicketRequest = { blobId, op: 'put', bytesMax: 1000, nodeId: NODE, chain: CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS };
+  return { key, clock, verifier, request, expectation: { blobId, op: 'put', bytes: 1000, chain: CHAIN } };
 }
 
 function refused(t: Test, verify: () => unknown, code: ErrorCode, what: string): void {
@@ -60,7 +63,7 @@ t.test('a valid ticket verifies once and returns its claims', (t) => {
   t.comment(`a ticket is ${ticket.length} characters`);
   t.ok(ticket.length < TICKET_CHARS_MAX / 2, 'well within the length bound');
   const claims: TicketClaims = verifier.verify(ticket, expectation);
-  t.same({ ...claims, nonce: '' }, { blobId: request.blobId, op: 'put', bytesMax: 1000, nodeId: NODE, expiresMs: START_MS + TICKET_TTL_MS_DEFAULT, nonce: '' });
+  t.same({ ...claims, nonce: '' }, { blobId: request.blobId, op: 'put', bytesMax: 1000, nodeId: NODE, chain: CHAIN, expiresMs: START_MS + TICKET_TTL_MS_DEFAULT, nonce: '' });
   t.match(claims.nonce, /^[A-Za-z0-9_-]{22}$/);
   refused(t, () => verifier.verify(ticket, expectation), 'UNAUTHENTICATED', 'the same ticket again (replay)');
   t.not(signTicket(key, request), signTicket(key, request), 'two tickets for the same transfer differ (nonce)');
@@ -107,7 +110,9 @@ t.test('a correctly signed payload is still checked field by field', (t) => {
   const cases: Array<[string, unknown]> = [
     ['an extra field', { ...good, admin: true }],
     ['a missing field', { ...good, nonce: undefined }],
-    ['another format version', { ...good, v: 2 }],
+    ['another format version', { ...good, v: 1 }],
+    ['a malformed chain', { ...good, chain: 'node-2@10.0.0.2:7071' }],
+    ['no chain', { ...good, chain: undefined }],
     ['an unknown op', { ...good, op: 'delete' }],
     ['an uppercase blob id', { ...good, blobId: request.blobId.toUpperCase() }],
     ['a path as blob id', { ...good, blobId: '../../../../etc/passwd' }],
@@ -238,11 +243,38 @@ t.test('a batch ticket covers exactly its blobs, in their order, for a batch op'
   t.equal(batchSubject([...ids]), subject, 'the same blobs give the same subject');
   t.not(batchSubject([ids[1], ids[0], ids[2]] as string[]), subject, 'another order, another subject');
   t.not(batchSubject(ids.slice(0, 2)), subject, 'fewer blobs, another subject');
-  const batch = { blobId: subject, op: 'put.batch', bytesMax: 3000, nodeId: NODE, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS } as const;
-  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: ids[0] as string, op: 'put.batch', bytes: 1000 }), 'FORBIDDEN', 'for one of its blobs alone');
-  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put', bytes: 3000 }), 'FORBIDDEN', 'as a single put\'s ticket');
-  refused(t, () => verifier.verify(signTicket(key, { ...batch, op: 'put' }), { blobId: subject, op: 'put.batch', bytes: 3000 }), 'FORBIDDEN', 'a single put\'s ticket for a batch');
-  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3001 }), 'FORBIDDEN', 'more bytes than the batch holds');
-  t.ok(verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3000 }), 'its own batch is accepted');
+  const batch = { blobId: subject, op: 'put.batch', bytesMax: 3000, nodeId: NODE, chain: CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS } as const;
+  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: ids[0] as string, op: 'put.batch', bytes: 1000, chain: CHAIN }), 'FORBIDDEN', 'for one of its blobs alone');
+  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put', bytes: 3000, chain: CHAIN }), 'FORBIDDEN', 'as a single put\'s ticket');
+  refused(t, () => verifier.verify(signTicket(key, { ...batch, op: 'put' }), { blobId: subject, op: 'put.batch', bytes: 3000, chain: CHAIN }), 'FORBIDDEN', 'a single put\'s ticket for a batch');
+  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3001, chain: CHAIN }), 'FORBIDDEN', 'more bytes than the batch holds');
+  t.ok(verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3000, chain: CHAIN }), 'its own batch is accepted');
+  t.end();
+});
+
+t.test('a ticket names the chain its node forwards to: another chain, a longer or a shorter one, is FORBIDDEN', (t) => {
+  const { key, verifier, request, expectation } = setup();
+  const elsewhere = chainSubject([{ nodeId: 'node-2', address: '203.0.113.9:22' }, { nodeId: 'node-3', address: '10.0.0.3:7071' }]);
+  refused(t, () => verifier.verify(signTicket(key, request), { ...expectation, chain: elsewhere }), 'FORBIDDEN', 'a member moved to another address');
+  refused(t, () => verifier.verify(signTicket(key, request), { ...expectation, chain: chainSubject([{ nodeId: 'node-2', address: '10.0.0.2:7071' }]) }), 'FORBIDDEN', 'a member left out');
+  refused(t, () => verifier.verify(signTicket(key, request), { ...expectation, chain: NO_CHAIN }), 'FORBIDDEN', 'no chain at all');
+  t.ok(verifier.verify(signTicket(key, request), expectation), 'the chain the master signed is accepted');
+  t.end();
+});
+
+t.test('each node has its own key, derived from the cluster key: a node cannot sign for another', (t) => {
+  const cluster = createTicketKey();
+  const mine = nodeTicketKey(cluster, NODE);
+  t.same(nodeTicketKey(cluster, NODE), mine, 'the same node, the same key');
+  t.notSame(nodeTicketKey(cluster, 'node-2'), mine, 'another node, another key');
+  t.notSame(mine, cluster, 'not the cluster key');
+  const clock = { nowMs: START_MS };
+  const other = new TicketVerifier(() => [nodeTicketKey(cluster, 'node-2')], 'node-2', () => clock.nowMs);
+  const blobId = createBlobId();
+  // What node-1 could mint with its key, for node-2's blob:
+  const minted = signTicket(mine, { blobId, op: 'get', bytesMax: 10, nodeId: 'node-2', chain: NO_CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS });
+  refused(t, () => other.verify(minted, { blobId, op: 'get', bytes: 10, chain: NO_CHAIN }), 'UNAUTHENTICATED', 'node-2 refuses a ticket node-1 signed');
+  const genuine = signTicket(nodeTicketKey(cluster, 'node-2'), { blobId, op: 'get', bytesMax: 10, nodeId: 'node-2', chain: NO_CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS });
+  t.ok(other.verify(genuine, { blobId, op: 'get', bytes: 10, chain: NO_CHAIN }), 'and accepts the master\'s');
   t.end();
 });

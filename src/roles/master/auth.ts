@@ -10,34 +10,42 @@ import { writeFileAtomic } from '../../store/files';
 import type { Log } from '../../log';
 import { MASTER_FILES } from './identity';
 import { requireAdmin, requireSession, type MasterState } from './state';
-import { ADMIN_USER, hashPassword, passwordMatches, SHARED_USER } from './users';
+import { PASSWORD_CHARS_MIN } from '../../limits';
+import { ADMIN_USER, SHARED_USER, type PasswordHasher } from './users';
 
 const WRONG_LOGIN = 'wrong user name or password';
 
 export async function login(state: MasterState, request: Incoming<'auth.login'>): Promise<Reply<'auth.login'>> {
   const { user, password } = request.data;
   const source = request.channel.remoteHost;
-  state.logins.check(user, source);
+  const attempt = state.logins.attempt(user, source);
   const record = state.catalog.getUser(user);
-  const accepted =
-    record !== undefined &&
-    (record.hash === null || record.salt === null
-      ? true // the shared user: no password to check
-      : password !== undefined && (await passwordMatches({ salt: record.salt, hash: record.hash }, password)));
+  let accepted: boolean;
+  if (record !== undefined && (record.hash === null || record.salt === null)) {
+    accepted = true; // the shared user: no password to check
+  } else {
+    // An unknown user costs the same hash as a known one: the answer's time must not tell which names exist.
+    const secret = record?.salt && record.hash ? { salt: record.salt, hash: record.hash } : undefined;
+    accepted = await state.passwords.matches(secret, password ?? '').catch((error: unknown) => {
+      state.logins.withdraw(attempt); // refused as busy: no password was checked
+      throw error;
+    });
+  }
   if (!record || !accepted) {
-    state.logins.failed(user, source);
-    state.log.warn(`failed login for ${JSON.stringify(user).slice(0, 40)} from ${source}`);
+    state.logThrottle.warn('failed logins', `failed login for ${JSON.stringify(user).slice(0, 40)} from ${source}`);
     throw new DfsError('UNAUTHENTICATED', WRONG_LOGIN);
   }
-  state.logins.succeeded(user, source);
-  const token = state.sessions.open(record.id, record.name, record.admin);
+  state.logins.succeeded(attempt);
+  const token = state.sessions.open(record.id, record.name, record.admin, source);
   state.channelTokens.set(request.channel, token);
+  request.channel.trust(`user:${record.name}`);
   return { data: { token, user: record.name, admin: record.admin } };
 }
 
 export async function resume(state: MasterState, request: Incoming<'auth.resume'>): Promise<Reply<'auth.resume'>> {
   const session = state.sessions.resume(request.data.token);
   state.channelTokens.set(request.channel, request.data.token);
+  request.channel.trust(`user:${session.user}`);
   return { data: { user: session.user, admin: session.admin } };
 }
 
@@ -51,14 +59,16 @@ export async function passwd(state: MasterState, request: Incoming<'auth.passwd'
   const record = state.catalog.getUserById(session.userId);
   if (!record) throw new DfsError('UNAUTHENTICATED', 'user no longer exists');
   if (record.hash === null || record.salt === null) throw new DfsError('FORBIDDEN', `the ${SHARED_USER} user has no password`);
-  const source = request.channel.remoteHost;
-  state.logins.check(record.name, source);
   const { oldPassword, newPassword } = request.data;
-  if (oldPassword === undefined || !(await passwordMatches({ salt: record.salt, hash: record.hash }, oldPassword))) {
-    state.logins.failed(record.name, source);
-    throw new DfsError('UNAUTHENTICATED', 'the current password is wrong');
-  }
-  await state.catalog.setPassword(record.id, await hashPassword(newPassword));
+  checkNewPassword(newPassword);
+  const attempt = state.logins.attempt(record.name, request.channel.remoteHost);
+  const matches = await state.passwords.matches({ salt: record.salt, hash: record.hash }, oldPassword ?? '').catch((error: unknown) => {
+    state.logins.withdraw(attempt);
+    throw error;
+  });
+  if (oldPassword === undefined || !matches) throw new DfsError('UNAUTHENTICATED', 'the current password is wrong');
+  state.logins.succeeded(attempt);
+  await state.catalog.setPassword(record.id, await state.passwords.hash(newPassword));
   // Whoever knew the old password is logged out everywhere but here.
   state.sessions.closeUser(record.id, state.channelTokens.get(request.channel));
   state.log.info(`${record.name} changed their password`);
@@ -68,16 +78,24 @@ export async function passwd(state: MasterState, request: Incoming<'auth.passwd'
 export async function useradd(state: MasterState, request: Incoming<'auth.useradd'>): Promise<Reply<'auth.useradd'>> {
   const session = requireSession(state, request);
   requireAdmin(session, 'useradd');
-  await state.catalog.createUser(request.data.user, await hashPassword(request.data.password), false);
+  checkNewPassword(request.data.password);
+  await state.catalog.createUser(request.data.user, await state.passwords.hash(request.data.password), false);
   state.log.info(`${session.user} added user ${request.data.user}`);
   return { data: {} };
 }
 
+/** A password a user chooses: long enough to resist guessing at the rate logins allow. */
+function checkNewPassword(password: string): void {
+  if ([...password].length < PASSWORD_CHARS_MIN) throw new DfsError('BAD_REQUEST', `a password needs at least ${PASSWORD_CHARS_MIN} characters`);
+}
+
 /** The admin and shared users exist from the first start on (SPEC §2). */
-export async function ensureBuiltinUsers(catalog: Catalog, dataDir: string, log: Log): Promise<void> {
+export async function ensureBuiltinUsers(catalog: Catalog, passwords: PasswordHasher, dataDir: string, log: Log): Promise<void> {
   if (!catalog.getUser(ADMIN_USER)) {
-    const password = process.env.DFS_ADMIN_PASSWORD || (await createAdminPasswordFile(dataDir, log));
-    await catalog.createUser(ADMIN_USER, await hashPassword(password), true);
+    const given = process.env.DFS_ADMIN_PASSWORD;
+    if (given) checkNewPassword(given);
+    const password = given || (await createAdminPasswordFile(dataDir, log));
+    await catalog.createUser(ADMIN_USER, await passwords.hash(password), true);
   }
   if (!catalog.getUser(SHARED_USER)) await catalog.createUser(SHARED_USER, null, false);
 }
@@ -88,6 +106,7 @@ async function createAdminPasswordFile(dataDir: string, log: Log): Promise<strin
   const existing = await fs.readFile(file, 'utf8').catch(() => undefined);
   const password = existing?.trim() || randomBytes(12).toString('base64url');
   if (!existing) await writeFileAtomic(file, `${password}\n`, 0o600);
-  log.info(`admin password (shown once, also in ${file}): ${password}`);
+  // Only the file holds it: logs are copied, collected and shown to more people than the admin.
+  log.info(`the admin password is in ${file} (mode 0600)`);
   return password;
 }

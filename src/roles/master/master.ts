@@ -1,8 +1,8 @@
 // The master role: the cluster's trust (joins), its members (nodes), its users and namespace.
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
-import { NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS } from '../../limits';
-import type { Log } from '../../log';
+import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS } from '../../limits';
+import { LogThrottle, type Log } from '../../log';
 import type { HostPort } from '../../net/address';
 import { service, type Channel, type IncomingOf, type Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
@@ -22,7 +22,7 @@ import { fsck } from './fsck';
 import { Repairer } from './repair';
 import { Chains } from './replication';
 import type { MasterState } from './state';
-import { LoginLimiter, Sessions } from './users';
+import { LoginLimiter, PasswordHasher, Sessions } from './users';
 
 export interface MasterOptions {
   dataDir: string;
@@ -48,13 +48,16 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const lock = await lockDirectory(options.dataDir, 'master');
   const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
   const catalog = await Catalog.open(options.dataDir, { now });
-  await auth.ensureBuiltinUsers(catalog, options.dataDir, log);
+  const passwords = new PasswordHasher();
+  await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
   const state: MasterState = {
     identity,
     catalog,
     nodes: new NodeRegistry(options.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000),
     sessions: new Sessions(now),
     logins: new LoginLimiter(now),
+    passwords,
+    logThrottle: new LogThrottle(log, LOG_REPEAT_INTERVAL_MS),
     channelTokens: new WeakMap(),
     joinFailures: new Map(),
     replicas: options.replicas ?? REPLICAS_DEFAULT,
@@ -74,6 +77,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     onChannel: (channel) => watchChannel(state, channel),
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     onServerError: (error) => log.error(`listener: ${error.message}`),
+    onAdmission: (decision) => state.logThrottle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
   });
   log.info(`master ${VERSION} serving ${catalog.entryCount()} entries with replicas=${state.replicas}`);
   return {

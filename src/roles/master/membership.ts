@@ -6,9 +6,10 @@ import { parseHostPort } from '../../net/address';
 import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../../net/ca';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
+import { nodeTicketKey } from '../../net/ticket';
 import { secretMatches } from '../../net/token';
 import { requireNode, requireSession, type MasterState } from './state';
-import { scheduleDeletions } from './transfers';
+import { holdReceiving, scheduleDeletions } from './transfers';
 
 export async function join(state: MasterState, request: Incoming<'join'>): Promise<Reply<'join'>> {
   const source = request.channel.remoteHost;
@@ -48,7 +49,7 @@ export async function register(state: MasterState, request: Incoming<'node.regis
   state.log.info(`node ${nodeId} ${known ? 're-registered' : 'registered'} at ${advertise}`);
   state.repairer.registered(nodeId); // its report of what it holds follows
   scheduleDeletions(state); // deletions that waited for this node
-  return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, ticketKey: state.identity.ticketKey.toString('base64url') } };
+  return { data: { heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, ticketKey: nodeTicketKey(state.identity.ticketKey, nodeId).toString('base64url') } };
 }
 
 export async function heartbeat(state: MasterState, request: Incoming<'node.heartbeat'>): Promise<Reply<'node.heartbeat'>> {
@@ -56,6 +57,7 @@ export async function heartbeat(state: MasterState, request: Incoming<'node.hear
   if (!state.nodes.heartbeat(nodeId, request.data, request.channel, state.now())) {
     throw new DfsError('NOT_FOUND', 'heartbeat before registration: register first');
   }
+  holdReceiving(state, nodeId, request.data.receiving ?? []);
   return { data: {} };
 }
 

@@ -73,6 +73,12 @@ export class Chains {
     wake(chain);
   }
 
+  /** A node of the chain says it is receiving the blob's bytes: the chain is held until `untilMs`. */
+  hold(blobId: string, nodeId: string, untilMs: number): void {
+    const chain = this.chains.get(blobId);
+    if (chain && (chain.first === nodeId || chain.members.includes(nodeId))) chain.forgetMs = Math.max(chain.forgetMs, untilMs);
+  }
+
   /** Members from `nodeId` on are lost (those that already reported keep their copy). */
   breakAt(chain: Chain, nodeId: string): void {
     const index = chain.members.indexOf(nodeId);

@@ -1,6 +1,6 @@
 // What every master handler works on: the catalog, the node registry, sessions, trust, a clock.
 
-import type { Log } from '../../log';
+import type { Log, LogThrottle } from '../../log';
 import type { Channel, Incoming } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { MessageType } from '../../net/messages';
@@ -10,7 +10,7 @@ import type { NodeRegistry } from './nodes';
 import type { Repairer } from './repair';
 import type { Chains } from './replication';
 import type { PendingUploads } from './transfers';
-import type { LoginLimiter, Session, Sessions } from './users';
+import type { LoginLimiter, PasswordHasher, Session, Sessions } from './users';
 
 export interface MasterState {
   identity: MasterIdentity;
@@ -18,6 +18,9 @@ export interface MasterState {
   nodes: NodeRegistry;
   sessions: Sessions;
   logins: LoginLimiter;
+  passwords: PasswordHasher;
+  /** Warnings an outsider can repeat at will, one line per kind per interval. */
+  logThrottle: LogThrottle;
   /** The session token each logged-in connection carries. */
   channelTokens: WeakMap<Channel, string>;
   joinFailures: Map<string, number[]>;

@@ -3,32 +3,39 @@
 // they are reported (and what a broken chain lost), finds a node to serve a read, marks bad replicas, and asks
 // nodes to delete blobs no file needs any more. Bytes never pass through the master.
 
-import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOADS_PENDING_MAX } from '../../limits';
+import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
+import type { MessageType } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
-import { batchSubject, signTicket, type TicketOp } from '../../net/ticket';
+import { batchSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
 import type { Replica } from '../../store/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
 import { requireNode, requireSession, type MasterState } from './state';
+import type { Session } from './users';
 
 /** An upload the master expects a node to report: who asked, for which path, on which node. */
 export interface PendingUpload {
   blobId: string;
   userId: number;
+  /** The session that began it (its token, never shown): a session's uploads in progress are capped. */
+  session: string;
   path: string;
   size: number;
   overwrite: boolean;
   nodeId: string;
-  /** Past this the upload is forgotten: the ticket's lifetime plus the transfer at the slowest rate allowed. */
+  /** Past this the upload is forgotten: when its ticket lapses, or later while its node says bytes are flowing. */
   forgetMs: number;
 }
 
-/** Uploads begun and not yet stored, bounded, each forgotten when it can no longer complete. */
+/** Uploads begun and not yet stored, bounded (in all and per session), each forgotten when it can no longer complete. */
 export class PendingUploads {
   private readonly uploads = new Map<string, PendingUpload>();
+  /** Uploads per session and booked bytes per user, kept as uploads come and go. */
+  private readonly perSession = new Map<string, number>();
+  private readonly bookedPerUser = new Map<number, number>();
   /** Commits under way, by blob: an upload taken for its commit is in neither state until the commit ends. */
   private readonly commits = new Map<string, Promise<unknown>>();
   /** No upload is forgotten before this: most calls skip the walk over every upload. */
@@ -37,15 +44,30 @@ export class PendingUploads {
   add(upload: PendingUpload, nowMs: number): void {
     this.forgetExpired(nowMs);
     if (this.uploads.size >= UPLOADS_PENDING_MAX) throw new DfsError('RATE_LIMITED', 'too many uploads in progress; retry shortly');
+    const ofSession = this.perSession.get(upload.session) ?? 0;
+    if (ofSession >= UPLOADS_PENDING_PER_SESSION_MAX) throw new DfsError('RATE_LIMITED', `this session has ${ofSession} uploads in progress; let some finish first`);
     this.uploads.set(upload.blobId, upload);
+    this.count(upload, 1);
     this.earliestForgetMs = Math.min(this.earliestForgetMs, upload.forgetMs);
+  }
+
+  /** Bytes booked by a user's uploads in progress. */
+  bookedBy(userId: number, nowMs: number): number {
+    this.forgetExpired(nowMs);
+    return this.bookedPerUser.get(userId) ?? 0;
+  }
+
+  /** The node receiving this upload's bytes says they flow: its booking is held until `untilMs`. */
+  hold(blobId: string, nodeId: string, untilMs: number): void {
+    const upload = this.uploads.get(blobId);
+    if (upload?.nodeId === nodeId) upload.forgetMs = Math.max(upload.forgetMs, untilMs);
   }
 
   /** The upload of this blob, removed from the book (a blob is reported stored once). */
   take(blobId: string, nowMs: number): PendingUpload | undefined {
     this.forgetExpired(nowMs);
     const upload = this.uploads.get(blobId);
-    this.uploads.delete(blobId);
+    if (upload) this.remove(upload);
     return upload;
   }
 
@@ -78,14 +100,31 @@ export class PendingUploads {
     return bytes;
   }
 
+  private remove(upload: PendingUpload): void {
+    this.uploads.delete(upload.blobId);
+    this.count(upload, -1);
+  }
+
+  private count(upload: PendingUpload, sign: 1 | -1): void {
+    adjust(this.perSession, upload.session, sign);
+    adjust(this.bookedPerUser, upload.userId, sign * upload.size);
+  }
+
   private forgetExpired(nowMs: number): void {
     if (nowMs < this.earliestForgetMs) return;
     this.earliestForgetMs = Infinity;
-    for (const [blobId, upload] of this.uploads) {
-      if (upload.forgetMs <= nowMs) this.uploads.delete(blobId);
+    for (const upload of [...this.uploads.values()]) {
+      if (upload.forgetMs <= nowMs) this.remove(upload);
       else this.earliestForgetMs = Math.min(this.earliestForgetMs, upload.forgetMs);
     }
   }
+}
+
+/** Adds `delta` to a count, dropping counts that reach zero (the maps hold only what is in progress). */
+function adjust<K>(counts: Map<K, number>, key: K, delta: number): void {
+  const value = (counts.get(key) ?? 0) + delta;
+  if (value === 0) counts.delete(key);
+  else counts.set(key, value);
 }
 
 export function candidates(state: MasterState, nowMs: number): Candidate[] {
@@ -122,32 +161,41 @@ function firstNode(all: Candidate[], bytes: number): Candidate {
 }
 
 export async function putBegin(state: MasterState, request: Incoming<'file.put.begin'>): Promise<Reply<'file.put.begin'>> {
-  const { userId } = requireSession(state, request);
+  const session = requireSession(state, request);
+  const { userId } = session;
   const { path, size, overwrite } = request.data;
   checkUploadTarget(state, userId, path, overwrite);
   const nowMs = state.now();
   const all = candidates(state, nowMs);
   const chosen = firstNode(all, size);
-  const { blobId, members, expiresMs } = beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs);
+  checkBookingShare(state, session, size, all, nowMs);
+  const { blobId, members, expiresMs } = beginUpload(state, { userId, session: sessionOf(state, request), path, size, overwrite }, chosen.nodeId, all, nowMs);
   const address = advertisedAddress(state, chosen.nodeId);
-  const ticket = ticketsFor(state, blobId, size, nowMs);
-  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: ticket(chosen.nodeId, 'put'), expiresMs, chain: chainOf(state, members, (nodeId) => ticket(nodeId, 'replicate')) } };
+  const sign = ticketsFor(state, blobId, size, nowMs);
+  const chain = chainOf(state, members, (nodeId, rest) => sign(nodeId, 'replicate', rest));
+  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: sign(chosen.nodeId, 'put', chainSubject(chain)), expiresMs, chain } };
 }
 
 /** Signs tickets for one transfer (a blob, or a batch's subject) of up to `bytesMax` bytes, per node and op. */
-function ticketsFor(state: MasterState, subject: string, bytesMax: number, nowMs: number): (nodeId: string, op: TicketOp) => string {
-  return (nodeId, op) => signTicket(state.identity.ticketKey, { blobId: subject, op, bytesMax, nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
+/** Signs tickets for one transfer (a blob, or a batch's subject) of up to `bytesMax` bytes, per node (with that
+ * node's own key), op and the chain (chainSubject) the node is to forward to. */
+function ticketsFor(state: MasterState, subject: string, bytesMax: number, nowMs: number): (nodeId: string, op: TicketOp, chain: string) => string {
+  return (nodeId, op, chain) => signTicket(nodeTicketKey(state.identity.ticketKey, nodeId), { blobId: subject, op, bytesMax, nodeId, chain, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
 }
 
 /** A replication chain as its first node is told it: each member's address and its ticket. */
-function chainOf(state: MasterState, members: readonly string[], ticket: (nodeId: string) => string): { nodeId: string; address: string; ticket: string }[] {
-  return members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId), ticket: ticket(nodeId) }));
+/** A replication chain as its first node is told it: each member's address and its ticket, which names the
+ * members after it (so each member forwards only where the master said). */
+function chainOf(state: MasterState, members: readonly string[], ticket: (nodeId: string, rest: string) => string): { nodeId: string; address: string; ticket: string }[] {
+  const links = members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId) }));
+  return links.map((link, index) => ({ ...link, ticket: ticket(link.nodeId, chainSubject(links.slice(index + 1))) }));
 }
 
 /** Upload steps 1-2 and 5 for a batch of small files (put -r): checked like single puts, then one first node
  * and one chain, by available storage for the batch's bytes, and a booking per file. */
 export async function putBatchBegin(state: MasterState, request: Incoming<'file.put.batch.begin'>): Promise<Reply<'file.put.batch.begin'>> {
-  const { userId } = requireSession(state, request);
+  const session = requireSession(state, request);
+  const { userId } = session;
   const { files, overwrite } = request.data;
   if (files.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
   if (new Set(files.map((file) => file.path)).size !== files.length) throw new DfsError('BAD_REQUEST', 'a path appears twice in the batch');
@@ -167,26 +215,49 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
   const nowMs = state.now();
   const all = candidates(state, nowMs);
   const chosen = firstNode(all, total);
+  checkBookingShare(state, session, total, all, nowMs);
   const members = chooseChain(all, chosen.nodeId, state.replicas, total).map((member) => member.nodeId);
   const booked: ReturnType<typeof beginUpload>[] = [];
+  const token = sessionOf(state, request);
   try {
-    for (const { path, size } of files) booked.push(beginUpload(state, { userId, path, size, overwrite }, chosen.nodeId, all, nowMs, members, booked[0]?.blobId));
+    for (const { path, size } of files) booked.push(beginUpload(state, { userId, session: token, path, size, overwrite }, chosen.nodeId, all, nowMs, members, booked[0]?.blobId));
   } catch (error) {
     for (const { blobId } of booked) forgetUpload(state, blobId);
     throw error;
   }
   const blobIds = booked.map((upload) => upload.blobId);
-  const ticket = ticketsFor(state, batchSubject(blobIds), total, nowMs);
+  const sign = ticketsFor(state, batchSubject(blobIds), total, nowMs);
+  const chain = chainOf(state, members, (nodeId, rest) => sign(nodeId, 'replicate.batch', rest));
   return {
     data: {
       nodeId: chosen.nodeId,
       address: advertisedAddress(state, chosen.nodeId),
       expiresMs: booked[0]?.expiresMs ?? nowMs,
       blobIds,
-      ticket: ticket(chosen.nodeId, 'put.batch'),
-      chain: chainOf(state, members, (nodeId) => ticket(nodeId, 'replicate.batch')),
+      ticket: sign(chosen.nodeId, 'put.batch', chainSubject(chain)),
+      chain,
     },
   };
+}
+
+/**
+ * One user's uploads in progress may book at most UPLOAD_BOOKED_SHARE_PER_USER of the cluster's free space
+ * (logical bytes: the writable nodes' space over the replication factor, as if this user had booked nothing), so
+ * no user — `shared`, which anyone may be, least of all — can book the cluster full and starve the others. The
+ * admin, who runs the cluster, may fill it.
+ */
+function checkBookingShare(state: MasterState, session: Session, bytes: number, all: readonly Candidate[], nowMs: number): void {
+  if (session.admin) return;
+  const booked = state.uploads.bookedBy(session.userId, nowMs);
+  const free = all.filter((node) => node.alive && node.connected && node.draining !== true).reduce((sum, node) => sum + availableBytes(node), 0) / state.replicas;
+  const share = Math.floor((free + booked) * UPLOAD_BOOKED_SHARE_PER_USER);
+  if (booked + bytes <= share) return;
+  throw new DfsError('NO_SPACE', `uploads in progress may book at most ${Math.round(UPLOAD_BOOKED_SHARE_PER_USER * 100)}% of the cluster's free space (${share} bytes; ${booked} booked already, ${bytes} asked)`);
+}
+
+/** The session a request came on (its token): a key for per-session bounds, never shown. */
+function sessionOf(state: MasterState, request: Incoming<MessageType>): string {
+  return state.channelTokens.get(request.channel) ?? '';
 }
 
 /** An upload booked but never started: its booking and chain go (nothing was stored). */
@@ -200,7 +271,7 @@ function forgetUpload(state: MasterState, blobId: string): void {
 /** Books a new blob of `target` to be stored first on `first` and replicated down a chain chosen by available storage. */
 function beginUpload(
   state: MasterState,
-  target: { userId: number; path: string; size: number; overwrite: boolean },
+  target: { userId: number; session: string; path: string; size: number; overwrite: boolean },
   first: string,
   all: Candidate[],
   nowMs: number,
@@ -211,7 +282,9 @@ function beginUpload(
   const { userId, size } = target;
   const blobId = createBlobId(batchmate);
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
-  const forgetMs = expiresMs + REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+  // The booking lapses with its ticket (and the answer it may still be waiting for) unless bytes flow: then the
+  // receiving node's heartbeats hold it (holdReceiving).
+  const forgetMs = expiresMs + REQUEST_TIMEOUT_MS;
   state.uploads.add({ ...target, blobId, nodeId: first, forgetMs }, nowMs);
   state.chains.begin({ blobId, userId, size, first, members, forgetMs }, nowMs);
   return { blobId, members, expiresMs };
@@ -238,11 +311,11 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
   if (!holder) throw new DfsError('NO_SPACE', `no node holding this file has room for another ${entry.size} bytes`);
   const channel = state.nodes.get(holder.nodeId)?.channel;
   if (!channel) throw new DfsError('UNAVAILABLE', `no link to ${holder.nodeId}`);
-  const upload = beginUpload(state, { userId, path: target, size: entry.size, overwrite }, holder.nodeId, all, nowMs);
+  const upload = beginUpload(state, { userId, session: sessionOf(state, request), path: target, size: entry.size, overwrite }, holder.nodeId, all, nowMs);
   const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((entry.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
   try {
-    const ticket = ticketsFor(state, upload.blobId, entry.size, nowMs);
-    const chain = chainOf(state, upload.members, (nodeId) => ticket(nodeId, 'replicate'));
+    const sign = ticketsFor(state, upload.blobId, entry.size, nowMs);
+    const chain = chainOf(state, upload.members, (nodeId, rest) => sign(nodeId, 'replicate', rest));
     await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain }, { timeoutMs });
   } catch (error) {
     // Committed after all (the node's answer was what got lost): the copy is made.
@@ -463,8 +536,8 @@ export function replicateFrom(
   const { blobId, size } = blob;
   const nowMs = state.now();
   const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
-  const ticket = ticketsFor(state, blobId, size, nowMs);
-  const chain = chainOf(state, targets, (nodeId) => ticket(nodeId, 'replicate'));
+  const sign = ticketsFor(state, blobId, size, nowMs);
+  const chain = chainOf(state, targets, (nodeId, rest) => sign(nodeId, 'replicate', rest));
   const fields = { blobId, userId: blob.userId, size, first: source, members: [...targets] };
   const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs, committedSha256: blob.sha256 }, nowMs);
   const attempt = repairs > 0 && repairs < CHAIN_REPAIRS_MAX ? ` (try ${repairs})` : '';
@@ -503,6 +576,15 @@ async function abandonUpload(state: MasterState, blobId: string): Promise<void> 
   state.uploads.take(blobId, nowMs);
   const chain = state.chains.get(blobId, nowMs);
   if (chain && chain.committedSha256 === undefined) await abandonChain(state, chain);
+}
+
+/** A node names the blobs it is receiving (heartbeat): their uploads' and chains' bookings are held a while more. */
+export function holdReceiving(state: MasterState, nodeId: string, blobIds: readonly string[]): void {
+  const untilMs = state.now() + UPLOAD_HOLD_MS;
+  for (const blobId of blobIds) {
+    state.uploads.hold(blobId, nodeId, untilMs);
+    state.chains.hold(blobId, nodeId, untilMs);
+  }
 }
 
 /** A node's link to the master dropped: the uploads it was to store can no longer be reported (a node reports

@@ -2,8 +2,8 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
-import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
-import type { Log } from '../../log';
+import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
+import { LogThrottle, type Log } from '../../log';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../net/address';
 import { NODE_CN_PREFIX } from '../../net/ca';
 import { service, type Channel, type IncomingOf, type Reply, type Service } from '../../net/channel';
@@ -61,9 +61,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     advertise: () => link.advertised,
     ticketKey: () => link.ticketKey,
     activeTransfers: 0,
+    receiving: new Set(),
     log,
   };
   const nodeService = service('node', (request) => dispatch(context, request));
+  const throttle = new LogThrottle(log, LOG_REPEAT_INTERVAL_MS);
   // Anonymous peers are let in for blob.put/blob.get (they carry tickets); the channel refuses them
   // every message whose caller is 'node' or 'master'.
   const server = await listenTls({
@@ -74,6 +76,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     service: nodeService,
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     onServerError: (error) => log.error(`listener: ${error.message}`),
+    onAdmission: (decision) => throttle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
   });
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
@@ -241,7 +244,8 @@ class MasterLink {
 
   private async heartbeat(channel: Channel): Promise<void> {
     try {
-      await channel.request('node.heartbeat', { ...(await this.space()), activeTransfers: this.context.activeTransfers });
+      const receiving = [...take(this.context.receiving, HEARTBEAT_RECEIVING_MAX)];
+      await channel.request('node.heartbeat', { ...(await this.space()), activeTransfers: this.context.activeTransfers, receiving });
     } catch (error) {
       if (error instanceof DfsError && error.code === 'NOT_FOUND') channel.close(error); // master forgot us: reconnect
     }
@@ -271,5 +275,15 @@ class MasterLink {
       void this.connect();
     }, this.reconnectDelayMs);
     this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_DELAY_MS_MAX);
+  }
+}
+
+/** The first `count` values of an iterable. */
+function* take<T>(values: Iterable<T>, count: number): Generator<T> {
+  if (count <= 0) return;
+  let taken = 0;
+  for (const value of values) {
+    yield value;
+    if (++taken >= count) return;
   }
 }

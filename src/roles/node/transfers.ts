@@ -11,7 +11,7 @@ import type { Channel, Incoming, OutgoingBody, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import type { PeerLinks } from '../../net/pool';
-import { batchSubject, signTicket, type TicketVerifier } from '../../net/ticket';
+import { batchSubject, chainSubject, NO_CHAIN, signTicket, type TicketVerifier } from '../../net/ticket';
 import { type BlobStore, type BlobWriter } from '../../store/blobs';
 
 export interface NodeContext {
@@ -26,6 +26,8 @@ export interface NodeContext {
   advertise(): string;
   ticketKey(): Buffer | undefined;
   activeTransfers: number;
+  /** Blobs whose bytes are arriving now, oldest first: the heartbeat names them so the master holds their bookings. */
+  receiving: Set<string>;
   log: Log;
 }
 
@@ -36,7 +38,7 @@ type ChainLink = RequestOf<'blob.replicate'>['chain'][number];
 export async function blobPut(context: NodeContext, request: Incoming<'blob.put'>): Promise<Reply<'blob.put'>> {
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
-  context.verifier.verify(ticket, { blobId, op: 'put', bytes: size });
+  checkTicket(context, request, ticket, { blobId, op: 'put', bytes: size, chain: chainSubject(request.data.chain ?? []) });
   const forward = forwardOne(request.data, request.data.chain ?? []);
   const stored = await storeReporting(context, [{ blobId, size }], request.body ?? [], forward);
   await reportStored(context, stored, 'node.blob.stored');
@@ -47,7 +49,7 @@ export async function blobPut(context: NodeContext, request: Incoming<'blob.put'
 export async function blobReplicate(context: NodeContext, request: Incoming<'blob.replicate'>): Promise<Reply<'blob.replicate'>> {
   const { blobId, size, ticket } = request.data;
   if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
-  context.verifier.verify(ticket, { blobId, op: 'replicate', bytes: size });
+  checkTicket(context, request, ticket, { blobId, op: 'replicate', bytes: size, chain: chainSubject(request.data.chain) });
   const stored = await storeAndForward(context, [{ blobId, size }], request.body ?? [], forwardOne(request.data, request.data.chain));
   await reportStored(context, stored, 'node.replica.stored');
   return { data: asReply(onlyOne(stored)) };
@@ -56,7 +58,7 @@ export async function blobReplicate(context: NodeContext, request: Incoming<'blo
 /** Upload steps 3-4 for a batch of small files: as blob.put, every blob of the body at once. */
 export async function blobPutBatch(context: NodeContext, request: Incoming<'blob.put.batch'>): Promise<Reply<'blob.put.batch'>> {
   const { blobs, ticket, chain } = request.data;
-  checkBatch(context, blobs, ticket, request.bodyBytes, 'put.batch');
+  checkBatch(context, request, blobs, ticket, chain, 'put.batch');
   const stored = await storeReporting(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
   await reportStored(context, stored, 'node.blobs.stored');
   return { data: { blobs: stored.map(asReply) } };
@@ -65,19 +67,26 @@ export async function blobPutBatch(context: NodeContext, request: Incoming<'blob
 /** Upload steps 6-7 for a batch, from the previous chain member. */
 export async function blobReplicateBatch(context: NodeContext, request: Incoming<'blob.replicate.batch'>): Promise<Reply<'blob.replicate.batch'>> {
   const { blobs, ticket, chain } = request.data;
-  checkBatch(context, blobs, ticket, request.bodyBytes, 'replicate.batch');
+  checkBatch(context, request, blobs, ticket, chain, 'replicate.batch');
   const stored = await storeAndForward(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
   await reportStored(context, stored, 'node.replicas.stored');
   return { data: { blobs: stored.map(asReply) } };
 }
 
 /** A batch's body must hold exactly its blobs' bytes, and its ticket name exactly these blobs, in this order, for this node. */
-function checkBatch(context: NodeContext, blobs: readonly BatchBlob[], ticket: string, bodyBytes: number, op: 'put.batch' | 'replicate.batch'): void {
+function checkBatch(context: NodeContext, request: Incoming, blobs: readonly BatchBlob[], ticket: string, chain: readonly ChainLink[], op: 'put.batch' | 'replicate.batch'): void {
   if (blobs.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
-  if (bodyBytes !== total) throw new DfsError('BAD_REQUEST', `the body holds ${bodyBytes} bytes, the batch declares ${total}`);
+  if (request.bodyBytes !== total) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the batch declares ${total}`);
   if (new Set(blobs.map((blob) => blob.blobId)).size !== blobs.length) throw new DfsError('BAD_REQUEST', 'a blob appears twice in the batch');
-  context.verifier.verify(ticket, { blobId: batchSubject(blobs.map((blob) => blob.blobId)), op, bytes: total });
+  checkTicket(context, request, ticket, { blobId: batchSubject(blobs.map((blob) => blob.blobId)), op, bytes: total, chain: chainSubject(chain) });
+}
+
+/** A valid ticket is a client's proof: its connection is trusted from then on (larger frames, the long idle time),
+ * counted as that address's ticket holders' (admission.ts). Members are trusted by their certificates already. */
+function checkTicket(context: NodeContext, request: Incoming, ticket: string, expected: Parameters<TicketVerifier['verify']>[1]): void {
+  context.verifier.verify(ticket, expected);
+  if (request.channel.trusted === undefined) request.channel.trust(`tickets@${request.channel.remoteHost}`);
 }
 
 type BatchBlob = RequestOf<'blob.put.batch'>['blobs'][number];
@@ -145,6 +154,7 @@ async function storeAndForward(
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
   let forward: Forward | undefined;
   context.activeTransfers++;
+  for (const { blobId } of blobs) context.receiving.add(blobId);
   try {
     writers.push(...(await context.store.createWriters(blobs.map(({ blobId, size }) => ({ id: blobId, size }))))); // NO_SPACE before a byte is read
     forward = plan ? new Forward(context, blobs.map((blob) => blob.blobId), total, plan) : undefined;
@@ -179,6 +189,7 @@ async function storeAndForward(
     throw error;
   } finally {
     context.activeTransfers--;
+    for (const { blobId } of blobs) context.receiving.delete(blobId);
   }
 }
 
@@ -335,7 +346,7 @@ export async function prepareGet(context: NodeContext, request: Incoming<'node.p
   if (!info) throw new DfsError('NOT_FOUND', `no blob ${blobId} on ${context.nodeId}`);
   const key = context.ticketKey();
   if (!key) throw new DfsError('UNAVAILABLE', 'this node has no ticket key yet');
-  const ticket = signTicket(key, { blobId, op: 'get', bytesMax: info.size, nodeId: context.nodeId, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: Date.now() });
+  const ticket = signTicket(key, { blobId, op: 'get', bytesMax: info.size, nodeId: context.nodeId, chain: NO_CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: Date.now() });
   return { data: { address: context.advertise(), ticket, size: info.size, sha256: info.sha256 } };
 }
 
@@ -343,7 +354,7 @@ export async function prepareGet(context: NodeContext, request: Incoming<'node.p
 export async function blobGet(context: NodeContext, request: Incoming<'blob.get'>): Promise<Reply<'blob.get'>> {
   const { blobId, ticket, offset = 0 } = request.data;
   const info = context.store.info(blobId);
-  context.verifier.verify(ticket, { blobId, op: 'get', bytes: info?.size ?? 0 });
+  checkTicket(context, request, ticket, { blobId, op: 'get', bytes: info?.size ?? 0, chain: NO_CHAIN });
   if (info && offset > info.size) throw new DfsError('BAD_REQUEST', `offset ${offset} is past the blob's ${info.size} bytes`);
   const reader = await openReporting(context, blobId);
   context.activeTransfers++;
