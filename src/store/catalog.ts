@@ -261,15 +261,19 @@ export class Catalog {
   private snapshotting: Promise<void> | undefined;
   private snapshots = 0;
   private journalFailureLogged = false;
+  /** Reloading the durable state after a journal write failed; changes wait for it. */
+  private recovering: Promise<void> | undefined;
   private closing = false;
   private closed = false;
+  private readonly io: JournalIO;
 
   private constructor(
     private readonly directory: string,
-    private readonly db: SqlDatabase,
-    private readonly journal: JournalWriter,
+    private db: SqlDatabase,
+    private journal: JournalWriter,
     options: CatalogOptions,
   ) {
+    this.io = options.io ?? nodeJournalIO;
     this.now = options.now ?? Date.now;
     this.journalBytesMax = options.journalBytesMax ?? JOURNAL_BYTES_MAX_DEFAULT;
     this.journalRecordsMax = options.journalRecordsMax ?? JOURNAL_RECORDS_MAX_DEFAULT;
@@ -282,25 +286,8 @@ export class Catalog {
   /** Loads the snapshot in `directory` (if any), replays the journals that follow it, and cuts a torn tail. */
   static async open(directory: string, options: CatalogOptions = {}): Promise<Catalog> {
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
-    await fs.rm(path.join(directory, SNAPSHOT_TEMPORARY_FILE), { force: true }); // a crash mid-snapshot
-    const sql = await loadSqlJs();
-    const image = await readSnapshot(directory);
-    const db = SqlDatabase.open(sql, image);
-    try {
-      if (image === undefined) db.script(SCHEMA);
-      if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
-      // Which file has a blob: asked when a node reports a copy the catalog did not record. An index, not
-      // data: made at every open (older snapshots lack it), never journaled.
-      db.script('CREATE INDEX IF NOT EXISTS entries_by_blob ON entries (blob) WHERE blob IS NOT NULL;');
-      const schema = db.first(SQL.meta, ['schema'])?.[0];
-      if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
-      const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
-      const journal = await replayJournals(directory, db, first, image !== undefined, options.io ?? nodeJournalIO);
-      return new Catalog(directory, db, journal, options);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    const { db, journal } = await loadDurable(directory, options.io ?? nodeJournalIO);
+    return new Catalog(directory, db, journal, options);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -848,13 +835,45 @@ export class Catalog {
   }
 
   private checkJournal(): void {
+    if (this.recovering) throw new DfsError('UNAVAILABLE', 'the master is rolling back a change it could not write to its journal; retry shortly');
     if (this.journal.failed) throw this.journalError(this.journal.failed);
   }
 
+  /**
+   * A journal write failed (a full or failing disk): the change it carried, and any made in memory after it, were
+   * never acknowledged, so they are rolled back by loading the catalog again from disk (snapshot and journal, a
+   * torn tail cut), and changes are accepted again — and fail again, cleanly, while the disk stays full.
+   */
   private journalError(cause: unknown): DfsError {
-    if (!this.journalFailureLogged) this.log.error(`catalog: ${describe(cause)}; no further changes are accepted`);
+    if (!this.journalFailureLogged) this.log.error(`catalog: ${describe(cause)}; rolling back to what the disk holds`);
     this.journalFailureLogged = true;
-    return new DfsError('INTERNAL', 'the catalog journal failed; no further changes are accepted');
+    this.recover();
+    const full = /ENOSPC|EDQUOT/.test(describe(cause));
+    return full
+      ? new DfsError('NO_SPACE', "the master's disk is full: the change was not made (free space on the master to go on)")
+      : new DfsError('UNAVAILABLE', 'the master could not write its journal: the change was not made; retry shortly');
+  }
+
+  private recover(): void {
+    if (this.recovering || this.closing) return;
+    this.recovering = (async () => {
+      while (this.snapshotting) await this.snapshotting.catch(() => undefined);
+      await this.journal.close().catch(() => undefined);
+      await cutUnacknowledged(this.directory, this.journal.durableBytes);
+      const { db, journal } = await loadDurable(this.directory, this.io);
+      const stale = this.db;
+      this.db = db;
+      this.journal = journal;
+      stale.close();
+      this.entries = integer(db.first(SQL.countEntries, [])?.[0]);
+      this.nextEntryId = integer(db.first(SQL.maxEntryId, [])?.[0]) + 1;
+      this.journalFailureLogged = false;
+      this.log.warn('catalog: rolled back to the journal on disk; accepting changes again');
+    })()
+      .catch((error: unknown) => this.log.error(`catalog: cannot load the catalog from disk again: ${describe(error)}; trying again at the next change`))
+      .finally(() => {
+        this.recovering = undefined;
+      });
   }
 
   private timestamp(): number {
@@ -1002,6 +1021,41 @@ export class Catalog {
 
 // -----------------------------------------------------------------------------------------------
 // Start-up: snapshot and journal replay
+
+/** Cuts each journal file back to the bytes known durable: a failed write may have left part of a record, a failed
+ * fsync whole records in the page cache, none of them acknowledged, none to be replayed. */
+async function cutUnacknowledged(directory: string, durable: ReadonlyMap<number, number>): Promise<void> {
+  const firstKnown = Math.min(...durable.keys());
+  for (const generation of await listJournalGenerations(directory)) {
+    if (generation < firstKnown) continue;
+    const file = path.join(directory, journalFileName(generation));
+    const bytes = durable.get(generation) ?? 0;
+    if ((await fs.stat(file)).size > bytes) await truncateJournal(file, bytes);
+  }
+}
+
+/** The catalog as it is on disk: the snapshot (if any) with the journals after it replayed, a torn tail cut. */
+async function loadDurable(directory: string, io: JournalIO): Promise<{ db: SqlDatabase; journal: JournalWriter }> {
+  await fs.rm(path.join(directory, SNAPSHOT_TEMPORARY_FILE), { force: true }); // a crash mid-snapshot
+  const sql = await loadSqlJs();
+  const image = await readSnapshot(directory);
+  const db = SqlDatabase.open(sql, image);
+  try {
+    if (image === undefined) db.script(SCHEMA);
+    if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
+    // Which file has a blob: asked when a node reports a copy the catalog did not record. An index, not
+    // data: made at every open (older snapshots lack it), never journaled.
+    db.script('CREATE INDEX IF NOT EXISTS entries_by_blob ON entries (blob) WHERE blob IS NOT NULL;');
+    const schema = db.first(SQL.meta, ['schema'])?.[0];
+    if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
+    const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
+    const journal = await replayJournals(directory, db, first, image !== undefined, io);
+    return { db, journal };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
 
 async function readSnapshot(directory: string): Promise<Uint8Array | undefined> {
   let bytes: Buffer;

@@ -164,6 +164,8 @@ export class JournalWriter {
   private file: JournalFile | undefined;
   private fileGeneration = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Per generation, the bytes known durable: what the file held at the start, plus every flush whose fsync succeeded. */
+  private readonly durable = new Map<number, number>();
 
   private readonly directory: string;
   private readonly io: JournalIO;
@@ -178,6 +180,13 @@ export class JournalWriter {
     this.currentGeneration = start.generation;
     this.currentBytes = start.bytes;
     this.currentRecords = start.records;
+    this.durable.set(start.generation, start.bytes);
+  }
+
+  /** The bytes of each generation's file known durable. After a failure, anything past them may hold records that
+   * were never acknowledged (a write that failed half-way, or whose fsync failed): they are to be cut off. */
+  get durableBytes(): ReadonlyMap<number, number> {
+    return this.durable;
   }
 
   get generation(): number {
@@ -249,14 +258,16 @@ export class JournalWriter {
   private async flushLoop(): Promise<void> {
     while (this.queue.length > 0 && !this.failure) {
       const batch = this.takeBatch();
+      const generation = batch[0]?.generation ?? this.currentGeneration;
       try {
-        const file = await this.fileFor(batch[0]?.generation ?? this.currentGeneration);
+        const file = await this.fileFor(generation);
         await file.append(batch.length === 1 ? (batch[0] as Pending).record : Buffer.concat(batch.map((item) => item.record)));
         await file.datasync();
       } catch (error) {
         this.fail(error, batch);
         break;
       }
+      this.durable.set(generation, (this.durable.get(generation) ?? 0) + batch.reduce((sum, item) => sum + item.record.length, 0));
       this.stats.flushes++;
       this.stats.records += batch.length;
       for (const item of batch) {

@@ -309,21 +309,22 @@ t.test('damage that is not a torn tail refuses to start rather than lose data si
 });
 
 /** Journal I/O that counts calls and can be made to fail. */
-function instrumentedIO(): JournalIO & { counts: { appends: number; datasyncs: number; directorySyncs: number }; failNext: 'append' | 'datasync' | undefined } {
+function instrumentedIO(): JournalIO & { counts: { appends: number; datasyncs: number; directorySyncs: number }; failNext: 'append' | 'datasync' | undefined; failWith: string } {
   const io = {
     counts: { appends: 0, datasyncs: 0, directorySyncs: 0 },
     failNext: undefined as 'append' | 'datasync' | undefined,
+    failWith: 'EIO',
     async openAppend(file: string) {
       const inner = await nodeJournalIO.openAppend(file);
       return {
         append: async (data: Buffer) => {
           io.counts.appends++;
-          if (io.failNext === 'append') throw new Error('injected: EIO on write');
+          if (io.failNext === 'append') throw new Error(`injected: ${io.failWith} on write`);
           await inner.append(data);
         },
         datasync: async () => {
           io.counts.datasyncs++;
-          if (io.failNext === 'datasync') throw new Error('injected: EIO on fdatasync');
+          if (io.failNext === 'datasync') throw new Error(`injected: ${io.failWith} on fdatasync`);
           await inner.datasync();
         },
         close: () => inner.close(),
@@ -363,26 +364,47 @@ t.test('a new journal file is made durable in its directory before its records c
   t.equal(io.counts.directorySyncs, 2, 'journal.2 was created and its directory fsynced');
 });
 
-t.test('a failed write or fsync is fatal: nothing more is acknowledged, reads still work', async (t) => {
+t.test('a failed write or fsync rolls its changes back, says so, and changes are accepted again once the journal can be written', async (t) => {
   for (const failing of ['datasync', 'append'] as const) {
     await t.test(failing, async (t) => {
       const io = instrumentedIO();
-      const { catalog, directory, owner } = await running(t, { io });
+      const lines: string[] = [];
+      const log = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+      const { catalog, directory, owner } = await running(t, { io, log });
       await catalog.mkdir(owner, '/ok');
       io.failNext = failing;
       const doomed = [catalog.mkdir(owner, '/doomed1'), catalog.mkdir(owner, '/doomed2')];
-      for (const promise of doomed) await t.rejects(promise, { code: 'INTERNAL' }, 'rejected, never acknowledged');
+      for (const promise of doomed) await t.rejects(promise, { code: 'UNAVAILABLE' }, 'rejected, never acknowledged');
+      t.match(lines.join('\n'), /journal write failed: injected: EIO/, 'the failure is logged');
+      // While the disk still fails, a change fails cleanly too (and is rolled back again).
+      await waitUntil(() => lines.some((line) => /rolled back/.test(line)));
+      t.throws(() => catalog.stat(owner, '/doomed1'), { code: 'NOT_FOUND' }, 'the failed change no longer shows');
+      t.throws(() => catalog.stat(owner, '/doomed2'), { code: 'NOT_FOUND' }, 'nor the one that shared its flush');
+      await t.rejects(catalog.mkdir(owner, '/still-failing'), { code: 'UNAVAILABLE' }, 'a change while the disk still fails is refused');
+      await waitUntil(() => lines.filter((line) => /rolled back/.test(line)).length >= 2);
+      t.throws(() => catalog.stat(owner, '/still-failing'), { code: 'NOT_FOUND' }, 'and rolled back too');
       io.failNext = undefined;
-      await t.rejects(catalog.mkdir(owner, '/later'), { code: 'INTERNAL' }, 'the catalog refuses further mutations');
-      await t.rejects(catalog.mkdir(owner, '/ok', { parents: true }), { code: 'INTERNAL' }, 'even ones that change nothing');
-      await t.rejects(catalog.snapshot(), { code: 'INTERNAL' });
-      t.equal(catalog.stat(owner, '/ok').kind, 'dir', 'reads still answer');
+      await catalog.mkdir(owner, '/later');
+      t.equal(catalog.stat(owner, '/later').kind, 'dir', 'once the disk works, changes are accepted again');
+      t.equal(catalog.stat(owner, '/ok').kind, 'dir', 'what was acknowledged is still there');
       const restored = await reopen(t, await crashCopy(t, directory));
-      t.equal(restored.stat(owner, '/ok').kind, 'dir', 'what was acknowledged survives');
-      if (failing === 'append') t.throws(() => restored.stat(owner, '/doomed1'), { code: 'NOT_FOUND' }, 'an unwritten record is not replayed');
+      t.same(restored.list(owner, '/').items.map((entry) => entry.name).sort(), ['later', 'ok'], 'after a crash: exactly the acknowledged changes');
     });
   }
 });
+
+t.test('a disk full under the journal: the change is refused as NO_SPACE', async (t) => {
+  const io = instrumentedIO();
+  io.failWith = 'ENOSPC: no space left on device, write';
+  const { catalog, owner } = await running(t, { io });
+  io.failNext = 'append';
+  await t.rejects(catalog.mkdir(owner, '/full'), { code: 'NO_SPACE', message: /master's disk is full/ });
+});
+
+/** Polls until `condition` holds (5 s at most). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !condition() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
+}
 
 t.test('crash at every step of a snapshot loses nothing acknowledged', async (t) => {
   let watching = true; // the snapshot that close() takes at teardown is not part of the test

@@ -47,7 +47,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   await ensureDataDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'master');
   const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
-  const catalog = await Catalog.open(options.dataDir, { now });
+  const catalog = await Catalog.open(options.dataDir, { now, log });
   const passwords = new PasswordHasher();
   await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
   const state: MasterState = {
