@@ -140,6 +140,8 @@ export interface ConnectOptions {
   expectCommonName?: string;
   service?: Service;
   timeoutMs?: number;
+  /** The local address to connect from (a host with several). */
+  localAddress?: string;
 }
 
 /** Client contexts by their PEMs: parsing the CA, key and certificate for every connection cost more CPU than
@@ -163,6 +165,7 @@ export async function connectTls(options: ConnectOptions): Promise<Channel> {
   const socket = await openSocket(address, {
     secureContext: clientContext(options.caPem, options.identity),
     rejectUnauthorized: true,
+    ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
     checkServerIdentity: (host, cert) => {
       if (expectCommonName === undefined) return tls.checkServerIdentity(host, cert);
       if (cert.subject?.CN === expectCommonName) return undefined;

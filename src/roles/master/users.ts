@@ -99,7 +99,12 @@ export class Sessions {
     const fromSource = this.bySource.get(source) ?? new Set<string>();
     if (mine.size >= SESSIONS_PER_USER_MAX) this.end(first(mine));
     if (fromSource.size >= SESSIONS_PER_SOURCE_MAX) {
-      const ownHere = [...fromSource].find((token) => this.byToken.get(token)?.userId === userId);
+      let ownHere: string | undefined;
+      for (const token of fromSource) {
+        if (this.byToken.get(token)?.userId !== userId) continue;
+        ownHere = token;
+        break;
+      }
       if (ownHere === undefined) throw new DfsError('RATE_LIMITED', 'too many sessions from this address; close some or try again later');
       this.end(ownHere);
     }

@@ -1,0 +1,98 @@
+// The data plane against hostile peers, through real processes (issue 12 points 4, 7 and 8): `shared` cannot book
+// the cluster full; a node that joined with the token cannot mint tickets for another node; a client cannot make
+// a node forward a blob anywhere but to the chain the master signed.
+
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import t from 'tap';
+import { connectNode, nodeLinks, sendFile } from '../../src/client/transfer';
+import { TICKET_TTL_MS_DEFAULT, UPLOADS_PENDING_PER_SESSION_MAX } from '../../src/limits';
+import { silentLog } from '../../src/log';
+import { parseHostPort } from '../../src/net/address';
+import { NO_CHAIN, signTicket } from '../../src/net/ticket';
+import { connectTls, MASTER_CN } from '../../src/net/tls';
+import { joinCluster } from '../../src/roles/node/identity';
+import { ADMIN_PASSWORD, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { codeOf } from '../helpers/client';
+import { connectFrom } from '../helpers/hostile';
+import { randomFile, sha256Of } from '../helpers/files';
+import { promises as fs } from 'node:fs';
+
+const MIB = 1024 * 1024;
+
+t.test('shared books at most half the free space; another user can still put; a session has at most its share of uploads in progress', async (t) => {
+  const cluster = await startCluster(t, 0);
+  for (const name of ['node1', 'node2', 'node3']) cluster.nodes.push(await cluster.startNode(name, ['--capacity', '100M']));
+  const admin = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await admin.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
+  await waitFor('three linked nodes', async () => ((await admin.request('cluster.nodes', {})).data.nodes.filter((node) => node.connected).length === 3 ? true : undefined));
+  await admin.request('auth.useradd', { user: 'alice', password: 'alice-password' });
+  const shared = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await shared.request('auth.login', { user: 'shared' });
+  // 11 bookings of 20 MiB with no byte sent would hold 220 MiB of every node: all of it.
+  const bookings = [];
+  for (let index = 0; index < 11; index++) bookings.push(await codeOf(shared.request('file.put.begin', { path: `/hog${index}`, size: 20 * MIB, overwrite: false })));
+  t.comment(`11 bookings of 20 MiB as shared: ${bookings.join(' ')}`);
+  t.ok(bookings.filter((code) => code === 'OK').length <= 3, 'shared got at most half of the free space');
+  t.ok(bookings.slice(3).every((code) => code === 'NO_SPACE'), 'the rest were refused as NO_SPACE');
+  const alice = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await alice.request('auth.login', { user: 'alice', password: 'alice-password' });
+  const work = await tempDir(t);
+  const local = path.join(work, 'f');
+  await randomFile(local, 20 * MIB);
+  const begin = (await alice.request('file.put.begin', { path: '/f', size: 20 * MIB, overwrite: false })).data;
+  t.same(await sendFile(nodeLinks(cluster.caPem), local, 20 * MIB, begin, undefined), { size: 20 * MIB, sha256: await sha256Of(local) }, 'alice puts 20 MiB meanwhile');
+
+  const tiny = Array.from({ length: UPLOADS_PENDING_PER_SESSION_MAX + 1 }, (_, index) => codeOf(alice.request('file.put.begin', { path: `/tiny${index}`, size: 1, overwrite: false })));
+  const codes = await Promise.all(tiny);
+  t.equal(codes.filter((code) => code === 'OK').length, UPLOADS_PENDING_PER_SESSION_MAX, `${UPLOADS_PENDING_PER_SESSION_MAX} uploads in progress in one session`);
+  t.equal(codes[codes.length - 1], 'RATE_LIMITED', 'one more is refused');
+});
+
+t.test('a node that joined with the token cannot mint a ticket another node accepts', async (t) => {
+  const cluster = await startCluster(t, 1);
+  const admin = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await admin.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
+  const work = await tempDir(t);
+  const local = path.join(work, 'secret');
+  await randomFile(local, MIB);
+  const begin = (await admin.request('file.put.begin', { path: '/secret', size: MIB, overwrite: false })).data;
+  await sendFile(nodeLinks(cluster.caPem), local, MIB, begin, undefined);
+
+  // A rogue machine joins like any node and registers: the master hands it a ticket key.
+  const rogueDir = await tempDir(t);
+  const identity = await joinCluster({ master: cluster.master.address, tokenText: await fs.readFile(cluster.tokenFile, 'utf8'), caPem: undefined, advertiseHost: '127.0.0.1', dataDir: rogueDir, log: silentLog });
+  const link = await connectTls({ address: cluster.master.address, caPem: identity.caPem, identity, expectCommonName: MASTER_CN });
+  t.teardown(() => link.close());
+  const registered = await link.request('node.register', { advertise: '127.0.0.1:1', version: 'rogue', capacityBytes: 0, usedBytes: 0, freeBytes: 0, blobs: 0 });
+  const rogueKey = Buffer.from(registered.data.ticketKey, 'base64url');
+  const minted = signTicket(rogueKey, { blobId: begin.blobId, op: 'get', bytesMax: MIB, nodeId: begin.nodeId, chain: NO_CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: Date.now() });
+  const victim = await connectNode(cluster.caPem, begin.address, begin.nodeId);
+  t.teardown(() => victim.close());
+  t.equal(await codeOf(victim.request('blob.get', { blobId: begin.blobId, ticket: minted })), 'UNAUTHENTICATED', 'the node holding the blob refuses the rogue\'s ticket');
+});
+
+t.test('a client cannot make a node forward a blob anywhere but down the chain the master signed', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const admin = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await admin.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
+  let knocked = 0;
+  const elsewhere = createServer((socket) => {
+    knocked++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => elsewhere.close());
+  const port = (elsewhere.address() as { port: number }).port;
+  const work = await tempDir(t);
+  const local = path.join(work, 'f');
+  await randomFile(local, MIB);
+  const begin = (await admin.request('file.put.begin', { path: '/f', size: MIB, overwrite: false })).data;
+  const [second, third] = begin.chain;
+  if (!second || !third) throw new Error('a chain of two more nodes was expected');
+  const redirected = [{ ...second, address: `127.0.0.1:${port}` }, third];
+  t.equal(await codeOf(sendFile(nodeLinks(cluster.caPem), local, MIB, { ...begin, chain: redirected }, undefined)), 'FORBIDDEN', 'a chain member moved elsewhere: refused');
+  t.equal(await codeOf(sendFile(nodeLinks(cluster.caPem), local, MIB, { ...begin, chain: [third] }, undefined)), 'FORBIDDEN', 'a member left out: refused');
+  t.equal(knocked, 0, 'the node never connected to the address the client named');
+  t.ok(parseHostPort(second.address), 'the real chain is well formed');
+});

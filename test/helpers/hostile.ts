@@ -1,0 +1,50 @@
+// An attacker's tools against real `build/dfs` processes: connections from any loopback address (127.0.0.0/8 is
+// all local on Linux, so each address is another "source"), floods of requests with their outcomes counted by
+// code, a process's resident memory, and how long a logged-in user's request takes meanwhile.
+
+import { promises as fs } from 'node:fs';
+import type { Test } from 'tap';
+import type { HostPort } from '../../src/net/address';
+import type { Channel } from '../../src/net/channel';
+import { isDfsError } from '../../src/net/errors';
+import { connectTls, MASTER_CN } from '../../src/net/tls';
+
+/** A TLS connection to the master from `source` (a 127.x.y.z address), closed at teardown. */
+export async function connectFrom(t: Test, master: HostPort, caPem: string, source = '127.0.0.1'): Promise<Channel> {
+  const channel = await connectTls({ address: master, caPem, expectCommonName: MASTER_CN, localAddress: source });
+  t.teardown(() => channel.close());
+  return channel;
+}
+
+/** The n-th loopback address of a /16 block other tests do not use: 127.<block>.<n / 250>.<n % 250 + 1>. */
+export function loopback(block: number, n: number): string {
+  return `127.${block}.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+}
+
+/** How a batch of requests ended: count per outcome ('OK' or the DfsError code). */
+export async function outcomes(requests: Promise<unknown>[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const result of await Promise.allSettled(requests)) {
+    const key = result.status === 'fulfilled' ? 'OK' : isDfsError(result.reason) ? result.reason.code : String(result.reason);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** A process's resident memory in MB (VmRSS). */
+export async function rssMb(pid: number | undefined): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid ?? 0}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** How long `work` takes, in ms. */
+export async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
