@@ -3,8 +3,10 @@
 
 import { cac } from 'cac';
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
+import { removePartialFiles } from './client/transfer';
 import { createLog, type Log } from './log';
 import { formatHostPort, parseHostPort } from './net/address';
 import { DfsError } from './net/errors';
@@ -167,8 +169,22 @@ async function runDemo(flags: Flags): Promise<void> {
   process.exit(status);
 }
 
+/**
+ * A client stopped by a signal (SIGINT, SIGTERM, SIGHUP) removes the temporary files of downloads in progress and
+ * exits as the signal would (128 + its number): an interrupted get leaves nothing beside its target.
+ */
+function cleanUpOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      removePartialFiles();
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    });
+  }
+}
+
 /** `dfs shell`: the shell reports its own errors; its status is the process's exit code. */
 async function runShellRole(address: string | undefined, flags: Flags): Promise<void> {
+  cleanUpOnSignals();
   if (Array.isArray(flags.c)) throw new UsageError('-c given more than once; separate commands with ";" in one -c');
   const command = text(flags, 'c');
   if (flags.c === true || command?.trim() === '') throw new UsageError('-c needs the commands to run: -c "CMD; CMD"');
@@ -186,6 +202,7 @@ async function runShellRole(address: string | undefined, flags: Flags): Promise<
 
 /** `dfs tui`: the full-screen explorer, logged in like the shell; its status is the exit code. */
 async function runTuiCommand(address: string | undefined, flags: Flags): Promise<void> {
+  cleanUpOnSignals();
   const { runTuiRole } = await import('./tui/run.js');
   const status = await runTuiRole({ address, caFile: text(flags, 'ca'), user: text(flags, 'user') });
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

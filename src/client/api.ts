@@ -28,10 +28,42 @@ export interface FindFilter {
   size?: SizeFilter;
 }
 
+/** The cluster as a whole: what everyone may see of the nodes. */
+export interface ClusterTotal {
+  nodes: number;
+  alive: number;
+  full: number;
+  draining: number;
+  readOnly: number;
+  dead: number;
+  capacityBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+  blobs: number;
+}
+
+/** The totals of a list of nodes, as `nodes` shows them to everyone. */
+export function clusterTotal(nodes: readonly Pick<NodeInfo, 'state' | 'capacityBytes' | 'usedBytes' | 'freeBytes' | 'blobs'>[]): ClusterTotal {
+  const count = (state: NodeInfo['state']): number => nodes.filter((node) => node.state === state).length;
+  const sum = (pick: (node: (typeof nodes)[number]) => number): number => nodes.reduce((total, node) => total + pick(node), 0);
+  return {
+    nodes: nodes.length,
+    alive: count('alive'),
+    full: count('full'),
+    draining: count('draining'),
+    readOnly: count('read-only'),
+    dead: count('dead'),
+    capacityBytes: sum((node) => node.capacityBytes),
+    usedBytes: sum((node) => node.usedBytes),
+    freeBytes: sum((node) => node.freeBytes),
+    blobs: sum((node) => node.blobs),
+  };
+}
+
 export interface NodeInfo {
   nodeId: string;
   advertise: string;
-  state: 'alive' | 'full' | 'draining' | 'dead';
+  state: 'alive' | 'full' | 'draining' | 'read-only' | 'dead';
   capacityBytes: number;
   usedBytes: number;
   freeBytes: number;
@@ -109,6 +141,9 @@ export interface ClusterApi {
   find(path: string, filter: FindFilter): AsyncIterable<Entry>;
   du(path: string, summary: boolean): AsyncIterable<{ path: string; bytes: number }>;
   tree(path: string): AsyncIterable<Entry>;
+  /** Each node (the admin's view; empty for anyone else) and the totals (everyone's). */
+  cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal }>;
+  /** Each node: the admin's view (empty for anyone else). */
   nodes(): Promise<NodeInfo[]>;
   /** The health of your files under `path` (the admin's at `/`: every user's, as `user:/path`). */
   fsck(path: string): Promise<FsckReport>;

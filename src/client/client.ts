@@ -7,7 +7,7 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
-import { LocalFileError, type BatchFile, type ClusterApi, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
+import { LocalFileError, type BatchFile, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
 import { ChannelPool, type PeerLinks } from '../net/pool';
 import { download, nodeLinks, receiveFile, sendBatch, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
 
@@ -165,9 +165,14 @@ export class RemoteClient implements ClusterApi {
     for await (const entry of this.pages('fs.tree', { path }, (page) => page.entries)) yield fromWire(entry);
   }
 
+  async cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal }> {
+    const { nodes, total } = await this.call('cluster.nodes', {});
+    const { linked: _linked, ...totals } = total;
+    return { nodes: nodes.map(({ connected: _connected, ...node }) => node), total: totals };
+  }
+
   async nodes(): Promise<NodeInfo[]> {
-    const { nodes } = await this.call('cluster.nodes', {});
-    return nodes.map(({ connected: _connected, ...node }) => node);
+    return (await this.cluster()).nodes;
   }
 
   async fsck(path: string): Promise<FsckReport> {

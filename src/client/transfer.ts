@@ -3,7 +3,7 @@
 // Bytes are read in IO_CHUNK_BYTES chunks and never held whole; the master is only asked and told.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync, promises as fs, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, promises as fs, readSync, rmSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { once } from 'node:events';
@@ -88,12 +88,18 @@ export async function sendFile(
   // A failure closes the connection, which also stops sending a body the node refused.
   return links.use(begin.address, begin.nodeId, async (channel) => {
     const body = metered(createReadStream(localPath, { highWaterMark: chunkBytesFor(size) }), size, onProgress);
-    const response = await channel.request(
-      'blob.put',
-      { blobId: begin.blobId, size, ticket: begin.ticket, chain: begin.chain },
-      { body: { stream: body, bytes: size }, timeoutMs: transferTimeoutMs(size) },
-    );
-    return response.data;
+    try {
+      const response = await channel.request(
+        'blob.put',
+        { blobId: begin.blobId, size, ticket: begin.ticket, chain: begin.chain },
+        { body: { stream: body, bytes: size }, timeoutMs: transferTimeoutMs(size) },
+      );
+      return response.data;
+    } catch (error) {
+      // The file held more or fewer bytes than it did when put began: the channel never sent a whole body.
+      if (isDfsError(error, 'BAD_REQUEST') && /^body (longer than|ended after)/.test(error.message)) throw new LocalFileError(localPath, 'changed size while being put');
+      throw error;
+    }
   });
 }
 
@@ -118,6 +124,8 @@ export async function sendBatch(
  * a file whose size is not the one listed fails the batch rather than send other bytes. Batched files are small
  * (PUT_BATCH_FILE_BYTES_MAX), so they are read with synchronous calls: four thread-pool round trips per file
  * cost more CPU than reading it. */
+const endProbe = Buffer.alloc(1);
+
 function* concatenated(files: readonly BatchFile[], total: number): Generator<Buffer> {
   let left = total;
   let chunk = Buffer.allocUnsafe(chunkBytesFor(left));
@@ -143,6 +151,8 @@ function* concatenated(files: readonly BatchFile[], total: number): Generator<Bu
           filled = 0;
         }
       }
+      // A file that grew would be cut short silently: one more byte read must find its end.
+      if (readSync(fd, endProbe, 0, 1, file.size) > 0) throw new LocalFileError(file.localPath, 'changed size while being put');
     } finally {
       closeSync(fd);
     }
@@ -235,11 +245,38 @@ async function readFrom(links: PeerLinks, begin: ResponseOf<'file.get.begin'>, m
   });
 }
 
-/** A sink for a stream that stays open (stdout): written with back-pressure, never ended, never rewound. */
-export function streamSink(output: NodeJS.WritableStream): Sink {
+/** The reader of the output went away (`dfs shell -c 'cat f' | head`): not a failure, just the end. */
+export class OutputClosed extends Error {
+  override name = 'OutputClosed';
+}
+
+/** A local write's failure as the person reads it: the errno's words for a full disk, else its message. */
+function localFailure(localPath: string, error: unknown): LocalFileError {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new LocalFileError(localPath, code === 'ENOSPC' ? 'No space left on device' : error instanceof Error ? error.message : String(error));
+}
+
+/** A sink for a stream that stays open (stdout): written with back-pressure, never ended, never rewound. A closed
+ * pipe ends the download quietly (OutputClosed); another failure (a full disk) is the output's. */
+export function streamSink(output: NodeJS.WritableStream, name = 'standard output'): Sink {
+  const stream = output as NodeJS.WritableStream & { destroyed?: boolean; errored?: Error | null };
+  const failure = (error: unknown): Error => {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' ? new OutputClosed(`${name} closed`) : localFailure(name, error);
+  };
+  // A failed write destroys the stream at once; its error event only comes on a later tick.
+  const checkOpen = (): void => {
+    if (stream.destroyed === true) throw failure(stream.errored ?? Object.assign(new Error('destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
+  };
   return {
     write: async (chunk) => {
-      if (!output.write(chunk)) await once(output as unknown as NodeJS.EventEmitter, 'drain');
+      checkOpen();
+      try {
+        if (!output.write(chunk)) await once(output as unknown as NodeJS.EventEmitter, 'drain');
+      } catch (error) {
+        throw failure(error);
+      }
+      checkOpen();
     },
   };
 }
@@ -281,7 +318,7 @@ class FileSink implements Sink {
       }
       this.position += bytesWritten;
     } catch (error) {
-      throw new LocalFileError(this.localPath, (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'No space left on device' : String((error as Error).message));
+      throw localFailure(this.localPath, error);
     }
   }
 
@@ -298,15 +335,48 @@ function temporaryBeside(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.dfs-${randomBytes(4).toString('hex')}.part`);
 }
 
-/** Download into a temporary file, fsync, rename over `localPath`; on any failure the temporary goes. */
+/** Temporary files of downloads in progress in this process: a shell stopped by a signal removes them on its way out
+ * (removePartialFiles), so an interrupted get leaves nothing beside its target. */
+const partialFiles = new Set<string>();
+
+export function removePartialFiles(): void {
+  for (const file of partialFiles) rmSync(file, { force: true });
+  partialFiles.clear();
+}
+
+/** Where a download goes: `localPath`, or the file a symlink there points to; what is there now, if anything. */
+async function downloadTarget(localPath: string): Promise<{ target: string; existing: Stats | undefined }> {
+  let target = path.resolve(localPath);
+  // A symlink is followed as cp and curl -o do: the file it points to gets the bytes, the link stays a link.
+  for (let hops = 0; hops < 40; hops++) {
+    const link = await fs.lstat(target).catch(() => undefined);
+    if (!link?.isSymbolicLink()) return { target, existing: link };
+    target = path.resolve(path.dirname(target), await fs.readlink(target));
+  }
+  throw new LocalFileError(localPath, 'Too many levels of symbolic links');
+}
+
+/**
+ * Download into a temporary file, fsync, rename over the target; on any failure the temporary goes. The target is
+ * the file a symlink points to; an existing file keeps its mode; a device or FIFO (/dev/null, a named pipe) gets the
+ * bytes written into it directly, as cp does (a bad copy cannot be taken back there: the get then fails).
+ */
 export async function receiveFile(links: PeerLinks, locate: Locate, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
-  const target = path.resolve(localPath);
+  const { target, existing } = await downloadTarget(localPath);
+  if (existing?.isDirectory()) throw new LocalFileError(localPath, 'Is a directory');
+  if (existing && !existing.isFile()) {
+    if (!existing.isCharacterDevice() && !existing.isFIFO()) throw new LocalFileError(localPath, 'not a regular file, device or FIFO: nothing written');
+    return receiveInto(links, locate, target, localPath, onProgress);
+  }
   const temporary = temporaryBeside(target);
   // Opened before anything is fetched, so a bad local path fails here, cleanly, and costs no transfer.
-  const handle = await fs.open(temporary, 'wx', 0o644).catch((error: NodeJS.ErrnoException) => {
+  const handle = await fs.open(temporary, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
     throw new LocalFileError(localPath, error.code === 'ENOENT' ? `No such directory: ${path.dirname(target)}` : error.message);
   });
+  partialFiles.add(temporary);
   try {
+    // A file that is replaced keeps its mode (a 0600 file stays private); a new one gets 0644 less the umask.
+    await handle.chmod(existing ? existing.mode & 0o7777 : 0o644 & ~process.umask());
     const sink = new FileSink(handle, localPath);
     const fetched = await download(links, locate, sink, onProgress);
     await sink.flush();
@@ -318,5 +388,28 @@ export async function receiveFile(links: PeerLinks, locate: Locate, localPath: s
     await handle.close().catch(() => undefined);
     await fs.rm(temporary, { force: true });
     throw error;
+  } finally {
+    partialFiles.delete(temporary);
+  }
+}
+
+/** A download straight into a device or FIFO: written as it arrives, never rewound. */
+async function receiveInto(links: PeerLinks, locate: Locate, target: string, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
+  const handle = await fs.open(target, 'w').catch((error: NodeJS.ErrnoException) => {
+    throw new LocalFileError(localPath, error.message);
+  });
+  try {
+    return await download(links, locate, { write: (chunk) => writeAll(handle, chunk, localPath) }, onProgress);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer, localPath: string): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done).catch((error: unknown) => {
+      throw localFailure(localPath, error);
+    });
+    done += bytesWritten;
   }
 }

@@ -241,8 +241,12 @@ export class Channel extends EventEmitter {
       for (let next = this.writeQueue.shift(); next; next = this.writeQueue.shift()) {
         try {
           if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
+          // A body that failed while it waited costs only its own request: its frame is never sent.
+          if (next.body?.stream.destroyed) throw new DfsError('UNAVAILABLE', `body failed before it was sent: ${String(next.body.stream.errored?.message ?? 'destroyed')}`);
+          // A body announced empty is checked empty before its frame goes: the peer acts on the frame alone.
+          if (next.body?.bytes === 0) await expectEmpty(next.body.stream);
           this.socket.write(next.frame);
-          if (next.body) await this.writeBody(next.body);
+          if (next.body && next.body.bytes > 0) await this.writeBody(next.body);
           next.done();
         } catch (error) {
           next.body?.stream.destroy();
@@ -254,19 +258,25 @@ export class Channel extends EventEmitter {
     }
   }
 
-  /** Streams exactly body.bytes bytes; anything else breaks the framing, so the connection ends. */
+  /**
+   * Streams exactly body.bytes bytes; anything else breaks the framing, so the connection ends. The last chunk read
+   * is held back until the next read shows the stream goes on or ends: a source longer or shorter than announced
+   * (a file that changed while it was read) never delivers a whole body, so the peer never acts on one.
+   */
   private async writeBody(body: OutgoingBody): Promise<void> {
-    let written = 0;
+    let read = 0;
+    let held: Buffer | undefined;
     try {
       for await (const chunk of body.stream as AsyncIterable<Buffer>) {
         if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
-        written += chunk.length;
-        if (written > body.bytes) throw new DfsError('BAD_REQUEST', `body longer than the announced ${body.bytes} bytes`);
-        if (!this.socket.write(chunk)) await this.waitDrain();
+        read += chunk.length;
+        if (read > body.bytes) throw new DfsError('BAD_REQUEST', `body longer than the announced ${body.bytes} bytes`);
+        if (held && !this.socket.write(held)) await this.waitDrain();
+        held = chunk;
       }
-      if (written !== body.bytes) {
-        throw new DfsError('BAD_REQUEST', `body ended after ${written} of ${body.bytes} bytes`);
-      }
+      if (read !== body.bytes) throw new DfsError('BAD_REQUEST', `body ended after ${read} of ${body.bytes} bytes`);
+      if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
+      if (held && !this.socket.write(held)) await this.waitDrain();
     } catch (error) {
       const reason = error instanceof DfsError ? error : new DfsError('UNAVAILABLE', `sending body: ${String(error)}`);
       body.stream.destroy();
@@ -442,6 +452,13 @@ export class Channel extends EventEmitter {
     // A socket we are ending gracefully still has a notice to deliver; its timer destroys it.
     if (!this.socket.writableEnded) this.socket.destroy();
     this.emit('close', reason);
+  }
+}
+
+/** Reads a stream announced as empty: BAD_REQUEST if it holds a byte. */
+async function expectEmpty(stream: Readable): Promise<void> {
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (chunk.length > 0) throw new DfsError('BAD_REQUEST', 'body longer than the announced 0 bytes');
   }
 }
 

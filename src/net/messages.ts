@@ -87,13 +87,14 @@ export const MESSAGES = {
   /** A node with a CA-signed certificate announces itself (after every connect) and its space. */
   'node.register': message(
     'master', 'node',
-    obj({ advertise: address, version: str({ max: 64 }), ...space }),
+    // readOnly: the node's disk refuses writes (EROFS); it serves what it holds and takes nothing new.
+    obj({ advertise: address, version: str({ max: 64 }), ...space, readOnly: optional(bool()) }),
     // ticketKey: the HMAC key (base64url) the node checks data-plane tickets with and signs read tickets with.
     obj({ heartbeatIntervalMs: int({ min: 100, max: 60_000 }), ticketKey: str({ min: 43, max: 128, pattern: /^[A-Za-z0-9_-]+$/ }) }),
   ),
 
   /** `receiving`: the blobs whose bytes the node is receiving now (oldest first): their bookings are held. */
-  'node.heartbeat': message('master', 'node', obj({ ...space, activeTransfers: int(), receiving: optional(array(blobId, { max: HEARTBEAT_RECEIVING_MAX })) }), empty),
+  'node.heartbeat': message('master', 'node', obj({ ...space, readOnly: optional(bool()), activeTransfers: int(), receiving: optional(array(blobId, { max: HEARTBEAT_RECEIVING_MAX })) }), empty),
   /** The node is shutting down (SIGTERM): the master places no new blob there; it is `draining` until it
    * registers again (or `dead` past the node timeout). */
   'node.leaving': message('master', 'node', empty, empty),
@@ -260,12 +261,14 @@ export const MESSAGES = {
           nodeId,
           advertise: address,
           // full: alive, with less than 1% of its capacity free (placement passes it by); draining: shutting down
-          state: literal('alive', 'full', 'draining', 'dead'),
+          state: literal('alive', 'full', 'draining', 'read-only', 'dead'),
           ...space,
           lastSeenMs: int(),
           connected: bool(),
         }),
       ),
+      // The cluster as a whole, for everyone; `nodes` (each node's address and usage) is the admin's only.
+      total: obj({ nodes: int(), alive: int(), full: int(), draining: int(), readOnly: int(), dead: int(), linked: int(), ...space }),
     }),
   ),
 } satisfies Record<string, MessageSpec<Server, unknown, unknown>>;

@@ -125,6 +125,7 @@ function errorCode(error: unknown): string | undefined {
 function asStoreError(error: unknown): Error {
   const code = errorCode(error);
   if (code === 'ENOSPC' || code === 'EDQUOT') return new DfsError('NO_SPACE', 'the node\'s disk is full');
+  if (code === 'EROFS') return new DfsError('UNAVAILABLE', 'this node\'s disk is read-only (EROFS): it takes no new blobs');
   return error instanceof Error ? error : new Error(String(error));
 }
 
@@ -137,6 +138,7 @@ interface Reservation {
 
 export class BlobStore {
   private readonly blobs = new Map<string, BlobInfo>();
+  private readOnly = false;
   private readonly reservations = new Map<string, Reservation>();
   private readonly directorySyncs = new Map<string, DirectorySyncs>();
   private used = 0;
@@ -171,9 +173,31 @@ export class BlobStore {
     return this.blobs.size;
   }
 
-  /** What a new blob may still take: min(capacity − used − reserved, disk free − reserve − reserved but unwritten). */
+  /** What a new blob may still take: min(capacity − used − reserved, disk free − reserve − reserved but unwritten);
+   * nothing while the disk is read-only. */
   async freeBytes(): Promise<number> {
+    if (this.readOnly && !(await this.writableAgain())) return 0;
     return Math.max(0, await this.available());
+  }
+
+  /** Whether the disk refused a write as read-only (EROFS) and has not taken one since: the node reports it, and
+   * the master places nothing here meanwhile. */
+  get writable(): boolean {
+    return !this.readOnly;
+  }
+
+  /** A read-only disk may be remounted writable: a small file written and removed says so. */
+  private async writableAgain(): Promise<boolean> {
+    const probe = path.join(this.root, TEMPORARY_DIRECTORY, '.writable');
+    try {
+      await fs.writeFile(probe, '');
+      await fs.rm(probe, { force: true });
+    } catch {
+      return false;
+    }
+    this.readOnly = false;
+    this.log('the disk takes writes again');
+    return true;
   }
 
   has(id: string): boolean {
@@ -237,6 +261,10 @@ export class BlobStore {
         }),
       );
       for (const { id } of blobs) this.reservations.delete(id);
+      if (errorCode(error) === 'EROFS' && !this.readOnly) {
+        this.readOnly = true;
+        this.log('the disk is read-only (EROFS): no new blobs until it takes writes again');
+      }
       throw asStoreError(error);
     }
   }

@@ -101,7 +101,7 @@ class TuiApp implements actions.ActionHost {
     this.view = new ExplorerView(screen);
     this.dashboard = new DashboardView(screen, this.history);
     this.dialogs = new Dialogs(screen);
-    this.cluster = { nodes: undefined, nodesProblem: undefined, health: undefined, healthProblem: undefined, admin: options.identity.admin };
+    this.cluster = { nodes: undefined, total: undefined, nodesProblem: undefined, health: undefined, healthProblem: undefined, admin: options.identity.admin };
   }
 
   run(): Promise<void> {
@@ -348,10 +348,11 @@ class TuiApp implements actions.ActionHost {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const nodes = await this.api.nodes();
+      const { nodes, total } = await this.api.cluster();
       this.cluster.nodes = nodes;
+      this.cluster.total = total;
       this.cluster.nodesProblem = undefined;
-      this.history.record(Date.now(), nodes, this.clientBytes);
+      this.history.record(Date.now(), nodes.length > 0 ? nodes : [{ nodeId: 'cluster', usedBytes: total.usedBytes }], this.clientBytes);
       const wasLost = this.lost !== undefined;
       this.answered();
       if (wasLost) {

@@ -5,7 +5,8 @@
 import * as blessed from 'blessed';
 import type { Widgets as ContribWidgets } from 'blessed-contrib';
 import line from 'blessed-contrib/lib/widget/charts/line';
-import type { FsckReport, NodeInfo } from '../client/api';
+import type { ClusterTotal, FsckReport, NodeInfo } from '../client/api';
+import { totalText } from '../roles/shell/format';
 import { KIB, MIB } from '../limits';
 import { formatSize } from '../units';
 import { TUI_RATE_SAMPLES_MAX } from './constants';
@@ -29,7 +30,8 @@ export class RateHistory {
   /** Samples closer together than `gapMs` are not taken (an extra poll after a key press). */
   constructor(private readonly gapMs: number) {}
 
-  record(atMs: number, nodes: readonly NodeInfo[], clientBytes: number): void {
+  /** `nodes`: each node's used bytes (the admin's view), or the cluster's total under one name (anyone else's). */
+  record(atMs: number, nodes: readonly Pick<NodeInfo, 'nodeId' | 'usedBytes'>[], clientBytes: number): void {
     const previous = this.last;
     if (previous && atMs - previous.atMs < this.gapMs) return;
     const usedBytes = new Map(nodes.map((node) => [node.nodeId, node.usedBytes]));
@@ -49,17 +51,9 @@ export class RateHistory {
   }
 }
 
-const STATE_COLORS: Record<NodeInfo['state'], string> = { alive: 'green', full: 'yellow', draining: 'yellow', dead: 'red' };
+const STATE_COLORS: Record<NodeInfo['state'], string> = { alive: 'green', full: 'yellow', draining: 'yellow', 'read-only': 'red', dead: 'red' };
 
-/** "3 nodes: 3 alive, 0 full, 0 dead   capacity 30G  used 1.2G  free 28G". */
-export function clusterSummary(nodes: readonly NodeInfo[]): string {
-  const count = (state: NodeInfo['state']): number => nodes.filter((node) => node.state === state).length;
-  const total = (pick: (node: NodeInfo) => number): string => formatSize(nodes.reduce((sum, node) => sum + pick(node), 0));
-  return (
-    `${nodes.length} node${nodes.length === 1 ? '' : 's'}: ${count('alive')} alive, ${count('full')} full, ${count('draining') > 0 ? `${count('draining')} draining, ` : ''}${count('dead')} dead` +
-    `   capacity ${total((node) => node.capacityBytes)}  used ${total((node) => node.usedBytes)}  free ${total((node) => node.freeBytes)}`
-  );
-}
+
 
 /** One node as a line of `width` characters: id, state, a usage bar, percent, used/capacity, free, blobs. */
 export function nodeLine(node: NodeInfo, width: number, idChars: number): { text: string; color: string } {
@@ -78,7 +72,9 @@ function rateUnit(samples: readonly RateSample[]): { name: string; bytes: number
 
 /** What the dashboard shows, as last heard from the master. */
 export interface ClusterView {
+  /** Each node (the admin's view; empty for anyone else). */
   nodes: readonly NodeInfo[] | undefined;
+  total: ClusterTotal | undefined;
   /** Why the nodes could not be listed, last time. */
   nodesProblem: string | undefined;
   health: FsckReport | undefined;
@@ -152,7 +148,7 @@ export class DashboardView {
       const { text, color } = nodeLine(node, width, idChars);
       lines.push(`{${color}-fg}${literal(text)}{/${color}-fg}`);
     }
-    if (nodes !== undefined && nodes.length === 0) lines.push('no storage nodes have registered');
+    if (this.cluster.total?.nodes === 0) lines.push('no storage nodes have registered');
     // Above the last known state, which stays shown.
     if (nodesProblem !== undefined) lines.unshift(`{red-fg}${literal(fit(nodesProblem, width).trimEnd())}{/red-fg}`);
     this.nodesBox.height = Math.max(5, Math.min(lines.length + 2, Math.floor(rootHeight / 2)));
@@ -161,8 +157,8 @@ export class DashboardView {
   }
 
   private summaryLines(width: number): string[] {
-    const { nodes, health, healthProblem, admin } = this.cluster as ClusterView;
-    const lines = [nodes === undefined ? 'asking the master…' : literal(fit(clusterSummary(nodes), width).trimEnd())];
+    const { total, health, healthProblem, admin } = this.cluster as ClusterView;
+    const lines = [total === undefined ? 'asking the master…' : literal(fit(totalText(total), width).trimEnd())];
     if (health) {
       const { text, color } = healthSummary(health, admin);
       const shown = literal(fit(text, width).trimEnd());

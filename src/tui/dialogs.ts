@@ -2,6 +2,7 @@
 // pick from (find results) and a transfer's progress. While one is open, `active` is true and the
 // explorer's own keys stay quiet; each box takes the keys it needs and closes itself.
 
+import { printable } from '../printable';
 import * as blessed from 'blessed';
 import { formatSize } from '../units';
 
@@ -10,9 +11,9 @@ type Key = blessed.Widgets.Events.IKeyEventArg;
 
 const BOX_STYLE = { border: { fg: 'cyan' }, label: { fg: 'cyan', bold: true } };
 
-/** blessed tags are interpreted in content: names (remote or local) are shown literally. */
+/** blessed tags are interpreted in content: names (remote or local) are shown literally, control characters escaped. */
 export function literal(text: string): string {
-  return blessed.escape(text);
+  return blessed.escape(printable(text));
 }
 
 export interface Progress {

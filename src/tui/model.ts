@@ -2,6 +2,7 @@
 // (name, size, replicas, time) fitted to a width, the directory's counts, and the lazily loaded
 // tree of directories (children fetched only when a directory is opened or expanded).
 
+import { printable } from '../printable';
 import type { Entry } from '../client/api';
 import { baseName, isWithin, joinPath, parentOf, ROOT } from '../paths';
 import { formatSize } from '../units';
@@ -68,7 +69,7 @@ export interface EntryCells {
 export function entryCells(entry: Entry, width: number): EntryCells {
   const columns = entryColumns(width);
   return {
-    name: fit(entry.kind === 'dir' ? `${entry.name}/` : entry.name, columns.name),
+    name: fit(printable(entry.kind === 'dir' ? `${entry.name}/` : entry.name), columns.name),
     size: formatSize(entry.size).padStart(SIZE_CHARS),
     replicas: replicaText(entry).padStart(REPLICAS_CHARS),
     time: columns.time ? timeText(entry.mtimeMs) : undefined,

@@ -7,8 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { ADMIN_PASSWORD, startDfs, tempDir, waitFor } from '../helpers/binary';
-import { codeOf } from '../helpers/client';
+import { ADMIN_PASSWORD, runDfs, startCluster, startDfs, tempDir, waitFor } from '../helpers/binary';
+import { codeOf, loginAt } from '../helpers/client';
+import { masterAddress, shellEnv } from '../helpers/cluster';
+import { randomFile } from '../helpers/files';
 import { connectFrom } from '../helpers/hostile';
 
 function mountTmpfs(directory: string, size: string): string | undefined {
@@ -82,4 +84,45 @@ t.test('a full disk under the master: the failed change is rolled back and logge
   const again = await connectFrom(t, restarted.address, caPem);
   await again.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
   t.same((await again.request('fs.list', { path: '/' })).data.entries.map((entry) => entry.name).sort(), [...acknowledged, 'after'].sort(), 'a restart finds exactly the acknowledged changes');
+});
+
+t.test('a node whose disk turns read-only: the put that finds it says EROFS; the master places nothing there until it takes writes again', async (t) => {
+  const work = await tempDir(t);
+  const disk = path.join(work, 'disk');
+  await fs.mkdir(disk);
+  const why = mountTmpfs(disk, '256m');
+  if (why !== undefined) {
+    t.comment(why);
+    t.pass(`skipped: ${why}`);
+    return;
+  }
+  t.teardown(() => execFileSync('umount', ['-l', disk]));
+  const cluster = await startCluster(t, 0, ['--replicas', '1']);
+  // The tmpfs node has the most room, so it is chosen first.
+  const onTmpfs = await startDfs(t, ['node', '--master', masterAddress(cluster), '--token-file', cluster.tokenFile, '--data', path.join(disk, 'node'), '--listen', '127.0.0.1:0']);
+  for (const name of ['node2', 'node3']) cluster.nodes.push(await cluster.startNode(name, ['--capacity', '100M']));
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await waitFor('three nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 3 ? true : undefined));
+  const stateOf = async (): Promise<string | undefined> => (await admin.nodes()).find((node) => node.advertise.endsWith(`:${onTmpfs.address.port}`))?.state;
+  const local = path.join(work, 'f');
+  await randomFile(local, 1024 * 1024);
+  const shell = (command: string): ReturnType<typeof runDfs> => runDfs(['shell', masterAddress(cluster), '-c', command], { env: shellEnv(cluster) });
+  t.equal((await shell(`put ${local} /a`)).code, 0, 'a put lands on the tmpfs node');
+  t.match((await admin.stat('/a')).replicas?.nodes.join(' ') ?? '', `:${onTmpfs.address.port}`, 'on it');
+
+  execFileSync('mount', ['-o', 'remount,ro', disk]);
+  const refused = await shell(`put ${local} /b`);
+  t.equal(refused.code, 1, 'the put that finds the read-only disk fails');
+  t.match(refused.stderr, /read-only \(EROFS\)/, `and says why: ${refused.stderr.trim()}`);
+  await waitFor('the node shown read-only', async () => ((await stateOf()) === 'read-only' ? true : undefined));
+  t.pass('nodes shows it read-only');
+  t.match(cluster.master.output().stderr, /its disk is read-only: no new blobs go there/, 'the master logs it');
+  const elsewhere = await shell(`put ${local} /c`);
+  t.equal(elsewhere.code, 0, `the next put goes to another node: ${elsewhere.stderr.trim()}`);
+  t.notMatch((await admin.stat('/c')).replicas?.nodes.join(' ') ?? '', `:${onTmpfs.address.port}`, 'not to the read-only one');
+  t.equal((await shell(`get /a ${path.join(work, 'back')}`)).code, 0, 'what it holds is still read');
+
+  execFileSync('mount', ['-o', 'remount,rw', disk]);
+  await waitFor('the node to take writes again', async () => ((await stateOf()) === 'alive' ? true : undefined));
+  t.pass('once the disk takes writes, the node is alive again');
 });

@@ -3,7 +3,7 @@
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
-import type { ClusterApi, CopyOptions, Entry, FsckReport, EntryKind, Fetched, FindFilter, Identity, NodeInfo, SizeFilter } from '../../src/client/api';
+import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type SizeFilter } from '../../src/client/api';
 import { DfsError } from '../../src/net/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
@@ -235,6 +235,12 @@ export class MemoryCluster implements ClusterApi {
   async nodes(): Promise<NodeInfo[]> {
     this.calls.push('nodes');
     return this.nodeList.map((node) => ({ ...node }));
+  }
+
+  async cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal }> {
+    this.calls.push('nodes');
+    const nodes = this.nodeList.map((node) => ({ ...node }));
+    return { nodes: this.identity.admin ? nodes : [], total: clusterTotal(nodes) };
   }
 
   close(): void {

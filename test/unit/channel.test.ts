@@ -568,6 +568,34 @@ t.test('channel: a body shorter or longer than announced closes the channel and 
   }
 });
 
+t.test('channel: a source longer than announced never delivers a whole body (its last chunk is held back until the source is known to end)', async (t) => {
+  for (const transport of TRANSPORTS) {
+    for (const [name, chunks, bytes] of [
+      ['a file that grew (1 MiB announced, 3 chunks of 512 KiB)', [Buffer.alloc(512 * KIB, 1), Buffer.alloc(512 * KIB, 2), Buffer.alloc(512 * KIB, 3)], MIB],
+      ['exactly the announced bytes, then one more', [Buffer.alloc(1000, 1), Buffer.alloc(1, 2)], 1000],
+    ] as const) {
+      const received: { complete: number; failed: number } = { complete: 0, failed: 0 };
+      const { left } = await connect(t, {
+        transport,
+        handler: async (request) => {
+          if (request.body) await digest(request.body).then(() => received.complete++, () => received.failed++);
+          return { data: { role: 'node', version: 'v' } };
+        },
+      });
+      const result = await outcome(left.request('ping', {}, { body: { stream: Readable.from(chunks), bytes }, timeoutMs: 5_000 }));
+      t.match(errorOf(result)?.message ?? '', /longer than the announced/, `${transport}, ${name}: the request fails`);
+      t.ok(await until(() => received.complete + received.failed > 0 || left.closed), `${transport}, ${name}: settled`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      t.equal(received.complete, 0, `${transport}, ${name}: the receiver never saw a whole body`);
+    }
+  }
+  const empty = await connect(t, { handler: async () => ({ data: { role: 'node', version: 'v' } }) });
+  const announcedEmpty = await outcome(empty.left.request('ping', {}, { body: { stream: Readable.from([Buffer.alloc(10)]), bytes: 0 }, timeoutMs: 5_000 }));
+  t.match(errorOf(announcedEmpty)?.message ?? '', /longer than the announced 0 bytes/, 'a body announced empty that is not: refused before its frame is sent');
+  t.notOk(empty.left.closed, 'and the connection goes on (nothing was sent)');
+  t.same((await empty.left.request('ping', {})).data, { role: 'node', version: 'v' }, 'the next request works');
+});
+
 t.test("channel: the peer closing mid-body errors the receiver's body stream with UNAVAILABLE (memory and TCP)", async (t) => {
   for (const transport of TRANSPORTS) {
     const sent = generated(32 * MIB);

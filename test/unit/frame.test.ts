@@ -5,9 +5,9 @@
 
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { BODY_BYTES_MAX, FRAME_BYTES_MAX, KIB, MIB } from '../../src/limits';
+import { BODY_BYTES_MAX, FRAME_BYTES_MAX, FRAME_MEMORY_BYTES_MAX, KIB, MIB } from '../../src/limits';
 import { DfsError } from '../../src/net/errors';
-import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, type FrameSink } from '../../src/net/frame';
+import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, payloadBudget, type FrameSink } from '../../src/net/frame';
 import { prng, seed } from '../helpers/random';
 import { thrown } from '../helpers/errors';
 
@@ -309,15 +309,20 @@ t.test('frame: after a failure the decoder refuses all further input, even valid
 function feed(bytes: Buffer, random: Random): { decoded: Decoded[]; violations: string[]; error: DfsError | undefined; foreign: unknown; atBoundary: boolean } {
   const { sink, frames, violations } = recorder();
   const decoder = new FrameDecoder(sink);
-  for (const chunk of chunksOf(bytes, 'random chunks', random)) {
-    try {
-      decoder.push(chunk);
-    } catch (error) {
-      if (error instanceof DfsError && error.code === 'BAD_FRAME') return { decoded: frames, violations, error, foreign: undefined, atBoundary: false };
-      return { decoded: frames, violations, error: undefined, foreign: error, atBoundary: false };
+  try {
+    for (const chunk of chunksOf(bytes, 'random chunks', random)) {
+      try {
+        decoder.push(chunk);
+      } catch (error) {
+        if (error instanceof DfsError && error.code === 'BAD_FRAME') return { decoded: frames, violations, error, foreign: undefined, atBoundary: false };
+        return { decoded: frames, violations, error: undefined, foreign: error, atBoundary: false };
+      }
     }
+    return { decoded: frames, violations, error: undefined, foreign: undefined, atBoundary: decoder.atBoundary };
+  } finally {
+    // As a channel does when its connection ends: a frame half-read gives its payload budget back.
+    decoder.release();
   }
-  return { decoded: frames, violations, error: undefined, foreign: undefined, atBoundary: decoder.atBoundary };
 }
 
 function randomStream(random: Random): { specs: FrameSpec[]; bytes: Buffer; ends: number[] } {
@@ -425,4 +430,21 @@ t.test('frame: fuzz — random, truncated and mutated streams decode or fail wit
   t.same(problems, [], `no foreign exceptions, order violations or lost frames (seed ${seed})`);
   t.ok(largest() <= FRAME_BYTES_MAX, `largest allocation ${largest()} bytes is within FRAME_BYTES_MAX`);
   t.ok(counts.refused > 500 && counts.decodedSome > 100, `the noise exercised both outcomes: ${JSON.stringify(counts)}`);
+});
+
+t.test('frame: a payload held for a frame still arriving counts against one budget for every connection, and is given back', async (t) => {
+  const held = payloadBudget.held; // what earlier tests' abandoned decoders still hold
+  const room = Math.floor((FRAME_MEMORY_BYTES_MAX - held) / FRAME_BYTES_MAX);
+  t.ok(room >= 1, `room for ${room} frames of 16 MiB`);
+  const decoders = Array.from({ length: room }, () => new FrameDecoder(recorder().sink));
+  for (const decoder of decoders) decoder.push(header({ payloadBytes: FRAME_BYTES_MAX }));
+  t.equal(payloadBudget.held - held, room * FRAME_BYTES_MAX, `${room} frames of 16 MiB arriving hold ${room * 16} MiB`);
+  const ninth = new FrameDecoder(recorder().sink);
+  t.throws(() => ninth.push(header({ payloadBytes: FRAME_BYTES_MAX })), { code: 'RATE_LIMITED' }, 'one more is refused before anything is allocated');
+  for (const decoder of decoders) decoder.release();
+  ninth.release();
+  t.equal(payloadBudget.held, held, 'released decoders give it all back');
+  const small = new FrameDecoder(recorder().sink, { frameBytesMax: () => 64 * KIB });
+  t.throws(() => small.push(header({ payloadBytes: 64 * KIB + 1 })), { code: 'BAD_FRAME' }, 'a frame past the peer\'s current limit is refused');
+  t.equal(payloadBudget.held, held, 'without taking any budget');
 });

@@ -97,14 +97,16 @@ t.test('fsck: problem files, then totals and a status; exit 1 only for missing f
   t.match(missing.stdout, /Status:\s+MISSING FILES/);
 });
 
-t.test('nodes: a table with human sizes; a hint when there are none', async (t) => {
-  const cluster = sampleCluster();
-  const ctx = testContext(cluster);
+t.test('nodes: the admin sees a table with human sizes and the totals; anyone else the totals; a hint when there are none', async (t) => {
+  const admin = { user: 'admin', admin: true };
+  const cluster = new MemoryCluster(admin);
+  const ctx = testContext(cluster, { identity: admin });
   t.match((await run(ctx, 'nodes')).stdout, /^no storage nodes have registered; start one with: dfs node --master/);
   cluster.nodeList = [
     { nodeId: 'node-1', advertise: '127.0.0.1:7071', state: 'alive', capacityBytes: 100 * GIB, usedBytes: 1.5 * GIB, freeBytes: 98.5 * GIB, blobs: 12, lastSeenMs: 0 },
     { nodeId: 'node-22', advertise: '10.0.0.22:7071', state: 'dead', capacityBytes: 2048, usedBytes: 0, freeBytes: 2048, blobs: 0, lastSeenMs: 0 },
   ];
+  const totals = '2 nodes: 1 alive, 0 full, 1 dead; capacity 100G, used 1.5G, free 99G\n';
   t.equal(
     (await run(ctx, 'nodes')).stdout,
     [
@@ -112,8 +114,11 @@ t.test('nodes: a table with human sizes; a hint when there are none', async (t) 
       'node-1   127.0.0.1:7071  alive      100G  1.5G   99G     12',
       'node-22  10.0.0.22:7071  dead       2.0K     0  2.0K      0',
       '',
-    ].join('\n'),
+    ].join('\n') + totals,
   );
+  const shared = new MemoryCluster();
+  shared.nodeList = cluster.nodeList;
+  t.equal((await run(testContext(shared), 'nodes')).stdout, totals, 'anyone else: the totals, no addresses');
 });
 
 t.test('help lists every command; help CMD and CMD --help explain one', async (t) => {

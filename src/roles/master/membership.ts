@@ -1,6 +1,7 @@
 // Cluster membership on the master: nodes joining with the token, registering, heartbeating.
 
 import { randomBytes } from 'node:crypto';
+import { clusterTotal } from '../../client/api';
 import { HEARTBEAT_INTERVAL_MS, JOIN_FAILURES_MAX, JOIN_FAILURE_WINDOW_MS } from '../../limits';
 import { parseHostPort } from '../../net/address';
 import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../../net/ca';
@@ -42,10 +43,10 @@ function recentFailures(state: MasterState, source: string): number[] {
 
 export async function register(state: MasterState, request: Incoming<'node.register'>): Promise<Reply<'node.register'>> {
   const nodeId = requireNode(request);
-  const { advertise, capacityBytes, usedBytes, freeBytes, blobs } = request.data;
+  const { advertise, capacityBytes, usedBytes, freeBytes, blobs, readOnly } = request.data;
   parseHostPort(advertise);
   const known = state.nodes.get(nodeId) !== undefined;
-  state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes, blobs }, request.channel, state.now());
+  state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes, blobs, readOnly }, request.channel, state.now());
   state.log.info(`node ${nodeId} ${known ? 're-registered' : 'registered'} at ${advertise}`);
   state.repairer.registered(nodeId); // its report of what it holds follows
   scheduleDeletions(state); // deletions that waited for this node
@@ -54,15 +55,21 @@ export async function register(state: MasterState, request: Incoming<'node.regis
 
 export async function heartbeat(state: MasterState, request: Incoming<'node.heartbeat'>): Promise<Reply<'node.heartbeat'>> {
   const nodeId = requireNode(request);
+  const wasReadOnly = state.nodes.get(nodeId)?.readOnly === true;
   if (!state.nodes.heartbeat(nodeId, request.data, request.channel, state.now())) {
     throw new DfsError('NOT_FOUND', 'heartbeat before registration: register first');
+  }
+  if (wasReadOnly !== (request.data.readOnly === true)) {
+    state.log.warn(request.data.readOnly === true ? `node ${nodeId}: its disk is read-only: no new blobs go there` : `node ${nodeId}: its disk takes writes again`);
   }
   holdReceiving(state, nodeId, request.data.receiving ?? []);
   return { data: {} };
 }
 
+/** Every node with its address and usage for the admin; for anyone else only the totals (how much room there is),
+ * not which machines hold what. */
 export async function listNodes(state: MasterState, request: Incoming<'cluster.nodes'>): Promise<Reply<'cluster.nodes'>> {
-  requireSession(state, request);
+  const session = requireSession(state, request);
   const nowMs = state.now();
   const nodes = state.nodes.list().map((node) => ({
     nodeId: node.nodeId,
@@ -75,13 +82,16 @@ export async function listNodes(state: MasterState, request: Incoming<'cluster.n
     lastSeenMs: node.lastSeenMs,
     connected: node.channel !== undefined,
   }));
-  return { data: { nodes } };
+  const total = { ...clusterTotal(nodes), linked: nodes.filter((node) => node.connected && node.state !== 'dead').length };
+  return { data: { nodes: session.admin ? nodes : [], total } };
 }
 
-/** What `nodes` shows: a live node shutting down is draining; one with less than 1% of its capacity free, full. */
-function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; draining: boolean }): 'alive' | 'full' | 'draining' | 'dead' {
+/** What `nodes` shows: a live node shutting down is draining; one whose disk refuses writes, read-only; one with less
+ * than 1% of its capacity free, full. */
+function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; draining: boolean; readOnly: boolean }): 'alive' | 'full' | 'draining' | 'read-only' | 'dead' {
   if (liveness === 'dead') return liveness;
   if (node.draining) return 'draining';
+  if (node.readOnly) return 'read-only';
   return node.freeBytes * 100 < node.capacityBytes ? 'full' : liveness;
 }
 

@@ -18,6 +18,8 @@ export interface NodeRecord extends NodeSpace {
   channel: Channel | undefined;
   /** It said it is shutting down (node.leaving): no new blobs until it registers again. */
   draining: boolean;
+  /** Its disk refuses writes (EROFS), as its last heartbeat said: no new blobs until one says otherwise. */
+  readOnly: boolean;
 }
 
 export type NodeState = 'alive' | 'dead';
@@ -27,19 +29,20 @@ export class NodeRegistry {
 
   constructor(private readonly nodeTimeoutMs: number) {}
 
-  register(nodeId: string, advertise: string, space: NodeSpace, channel: Channel, nowMs: number): NodeRecord {
+  register(nodeId: string, advertise: string, space: NodeSpace & { readOnly?: boolean | undefined }, channel: Channel, nowMs: number): NodeRecord {
     const previous = this.nodes.get(nodeId);
     // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
-    const record: NodeRecord = { nodeId, advertise, ...space, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false };
+    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false };
     this.nodes.set(nodeId, record);
     return record;
   }
 
-  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number }, channel: Channel, nowMs: number): boolean {
+  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined }, channel: Channel, nowMs: number): boolean {
     const record = this.nodes.get(nodeId);
     if (!record || record.channel !== channel) return false;
-    Object.assign(record, space, { lastSeenMs: nowMs });
+    const { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers } = space;
+    Object.assign(record, { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers, readOnly: space.readOnly === true, lastSeenMs: nowMs });
     return true;
   }
 

@@ -135,7 +135,8 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
     freeBytes: node.freeBytes,
     reservedBytes: state.uploads.reservedOn(node.nodeId) + state.chains.reservedOn(node.nodeId),
     activeTransfers: node.activeTransfers,
-    draining: node.draining,
+    // A node shutting down, or whose disk refuses writes, serves what it holds and takes nothing new.
+    draining: node.draining || node.readOnly,
   }));
 }
 

@@ -251,10 +251,11 @@ class MasterLink {
     }
   }
 
-  private async space(): Promise<Space & { blobs: number }> {
+  private async space(): Promise<Space & { blobs: number; readOnly: boolean }> {
     const { store } = this.context;
     const disk = await measureSpace(this.options.dataDir, store.usedBytes, this.options.capacityBytes);
-    return { ...disk, freeBytes: await store.freeBytes(), blobs: store.count };
+    const freeBytes = await store.freeBytes(); // probes a read-only disk
+    return { ...disk, freeBytes, blobs: store.count, readOnly: !store.writable };
   }
 
   private lost(channel: Channel, reason: DfsError): void {

@@ -1,6 +1,7 @@
 // How shell commands fail and how failures read: usage errors (shown with the usage line), the
 // errno texts people know from coreutils for DfsError codes, and the `dfs: CMD: PATH: reason` form.
 
+import { printable } from '../../printable';
 import { DfsError, type ErrorCode } from '../../net/errors';
 import type { ShellOutput } from './context';
 
@@ -40,8 +41,8 @@ export function reasonOf(error: unknown): string {
 
 /** Writes `dfs: CMD: SUBJECT: reason` (or `dfs: CMD: reason` without a subject) to stderr. */
 export function reportError(out: ShellOutput, command: string, subject: string | undefined, error: unknown): void {
-  const prefix = subject === undefined ? `dfs: ${command}` : `dfs: ${command}: ${subject}`;
-  out.stderr(`${prefix}: ${reasonOf(error)}\n`);
+  const prefix = subject === undefined ? `dfs: ${command}` : `dfs: ${command}: ${printable(subject)}`;
+  out.stderr(`${prefix}: ${printable(reasonOf(error))}\n`);
 }
 
 /**

@@ -1,6 +1,8 @@
 // How shell output looks: sizes (exact or human), times (ls --time-style=long-iso), aligned
 // tables, ls-style columns for terminals, and paths shown relative to what the user typed.
 
+import { printable } from '../../printable';
+import type { ClusterTotal } from '../../client/api';
 import { isWithin } from '../../paths';
 import { formatSize } from '../../units';
 
@@ -19,7 +21,8 @@ export function timeText(epochMs: number): string {
 export type Align = 'left' | 'right';
 
 /** Rows as lines with columns padded to their widest cell, two spaces apart, no trailing blanks. */
-export function formatTable(rows: readonly (readonly string[])[], align: readonly Align[]): string {
+export function formatTable(cellsOf: readonly (readonly string[])[], align: readonly Align[]): string {
+  const rows = cellsOf.map((row) => row.map(printable));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, column) => {
@@ -39,7 +42,8 @@ export function formatTable(rows: readonly (readonly string[])[], align: readonl
 const COLUMN_GAP = 2;
 
 /** Names in columns filled top to bottom like `ls -C`, as wide as fits in `width` characters. */
-export function formatColumns(names: readonly string[], width: number): string {
+export function formatColumns(typed: readonly string[], width: number): string {
+  const names = typed.map(printable);
   if (names.length === 0) return '';
   const widest = names.reduce((most, name) => Math.max(most, name.length), 0);
   // At least one column; never more than could fit even if every name were one character long.
@@ -80,8 +84,15 @@ function layoutColumns(names: readonly string[], rows: number, widths: readonly 
  * typed ("docs" → "docs/a.txt", "." → "./a.txt"). A typed `~…` start shows absolute paths.
  */
 export function displayPath(typed: string, start: string, path: string): string {
-  if (typed.startsWith('~') || !isWithin(path, start)) return path;
-  if (path === start) return typed;
+  if (typed.startsWith('~') || !isWithin(path, start)) return printable(path);
+  if (path === start) return printable(typed);
   const relative = start === '/' ? path.slice(1) : path.slice(start.length + 1);
-  return typed.endsWith('/') ? `${typed}${relative}` : `${typed}/${relative}`;
+  return printable(typed.endsWith('/') ? `${typed}${relative}` : `${typed}/${relative}`);
+}
+
+/** "3 nodes: 3 alive, 0 full, 0 dead; capacity 30G, used 1.2G, free 28G" (draining and read-only only when some are). */
+export function totalText(total: ClusterTotal): string {
+  const draining = total.draining > 0 ? `, ${total.draining} draining` : '';
+  const readOnly = total.readOnly > 0 ? `, ${total.readOnly} read-only` : '';
+  return `${total.nodes} node${total.nodes === 1 ? '' : 's'}: ${total.alive} alive, ${total.full} full${draining}${readOnly}, ${total.dead} dead; capacity ${formatSize(total.capacityBytes)}, used ${formatSize(total.usedBytes)}, free ${formatSize(total.freeBytes)}`;
 }

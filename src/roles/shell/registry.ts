@@ -1,6 +1,7 @@
 // The shell's command table and how a line runs: look the command up, let it parse its words,
 // turn what it throws into `dfs: CMD: …` lines, and stop after `exit`.
 
+import { printable } from '../../printable';
 import { cd, ls, pwd } from './commands/navigation';
 import { cp, mkdir, mv, rm, stat } from './commands/files';
 import { du, find, tree } from './commands/walk';
@@ -29,7 +30,7 @@ export async function runCommand(words: readonly string[], ctx: ShellContext, ou
   if (name === undefined) return 0;
   const command = findCommand(name);
   if (!command) {
-    out.stderr(`dfs: ${name}: command not found (type help for the list)\n`);
+    out.stderr(`dfs: ${printable(name)}: command not found (type help for the list)\n`);
     return 1;
   }
   if (args[0] === '--help') {
@@ -40,7 +41,7 @@ export async function runCommand(words: readonly string[], ctx: ShellContext, ou
     await command.run(args, ctx, out);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) out.stderr(`dfs: ${name}: ${error.message}\nusage: ${command.usage}\n`);
+    if (error instanceof UsageError) out.stderr(`dfs: ${name}: ${printable(error.message)}\nusage: ${command.usage}\n`);
     else if (!(error instanceof CommandFailed)) reportError(out, name, undefined, error);
     return 1;
   }
@@ -56,7 +57,7 @@ export async function runLine(line: string, ctx: ShellContext, out: ShellOutput)
     commands = parseLine(line);
   } catch (error) {
     if (!(error instanceof LineSyntaxError)) throw error;
-    out.stderr(`dfs: syntax error: ${error.message}\n`);
+    out.stderr(`dfs: syntax error: ${printable(error.message)}\n`);
     return 'syntax-error';
   }
   let status: LineStatus = 'ok';

@@ -2,6 +2,7 @@
 // file across sessions, tab completion of commands and remote paths, Ctrl-C clearing the line and
 // Ctrl-D (or exit) leaving. Lines run one at a time; lines typed meanwhile wait their turn.
 
+import { printable } from '../../printable';
 import { createInterface, type Interface } from 'node:readline';
 import { SHELL_HISTORY_LINES_MAX } from '../../limits';
 import { completeLine } from './complete';
@@ -21,7 +22,7 @@ export interface ReplOptions {
 }
 
 export function promptText(ctx: ShellContext): string {
-  return `${ctx.identity.user}@${ctx.master}:${ctx.cwd}$ `;
+  return `${ctx.identity.user}@${ctx.master}:${printable(ctx.cwd)}$ `;
 }
 
 /** Ctrl-C: leave what was typed on screen with ^C after it, and start an empty line below. */

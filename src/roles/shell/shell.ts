@@ -45,8 +45,9 @@ function isTerminalOutput(stream: OutputStream): stream is NodeJS.WriteStream {
 }
 
 /**
- * Commands' writer. A closed stdout (`dfs shell -c find | head`) stops the shell quietly; the
- * listener stays on the stream, since the EPIPE error can be emitted after the shell has returned.
+ * Commands' writer. A closed stdout (`dfs shell -c find | head`) stops the shell quietly; one that fails otherwise (a
+ * full disk) stops it too, and the command writing says why. The listener stays on the stream, since its error can
+ * be emitted after the shell has returned; it never throws (an uncaught error would print a stack trace).
  */
 function streamOutput(stdout: OutputStream, stderr: OutputStream, onBrokenPipe: () => void): ShellOutput {
   let broken = false;
@@ -54,10 +55,7 @@ function streamOutput(stdout: OutputStream, stderr: OutputStream, onBrokenPipe: 
     broken = true;
     onBrokenPipe();
   };
-  stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    breakPipe();
-  });
+  stdout.on('error', () => breakPipe());
   return {
     stdout: (text) => {
       if (broken) return;

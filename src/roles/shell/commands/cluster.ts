@@ -1,11 +1,12 @@
 // The cluster itself: nodes, fsck.
 
+import { printable } from '../../../printable';
 import type { FsckReport, NodeInfo } from '../../../client/api';
 import { resolvePath } from '../../../paths';
 import { formatSize } from '../../../units';
 import type { ShellCommand } from '../context';
 import { CommandFailed } from '../errors';
-import { formatTable } from '../format';
+import { formatTable, totalText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 
 const NODE_HEADER = ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'FREE', 'BLOBS'];
@@ -25,16 +26,18 @@ function nodeRow(node: NodeInfo): string[] {
 export const nodes: ShellCommand = {
   name: 'nodes',
   usage: 'nodes',
-  summary: 'list storage nodes: address, state, capacity, used, free, blobs',
+  summary: 'storage nodes: address, state, capacity, used, free, blobs (the admin); the totals (everyone)',
+  details: ['Each node\'s address and usage is shown to the admin only; everyone sees the totals.'],
   completes: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
-    const list = await ctx.api.nodes();
-    if (list.length === 0) {
+    const { nodes: list, total } = await ctx.api.cluster();
+    if (total.nodes === 0) {
       out.stdout('no storage nodes have registered; start one with: dfs node --master HOST:PORT --token-file join-token --data DIR\n');
       return;
     }
-    out.stdout(formatTable([NODE_HEADER, ...list.map(nodeRow)], ['left', 'left', 'left', 'right', 'right', 'right', 'right']));
+    if (list.length > 0) out.stdout(formatTable([NODE_HEADER, ...list.map(nodeRow)], ['left', 'left', 'left', 'right', 'right', 'right', 'right']));
+    out.stdout(`${totalText(total)}\n`);
   },
 };
 
@@ -60,7 +63,7 @@ export const fsck: ShellCommand = {
     const report = await ctx.api.fsck(resolvePath(ctx.cwd, operands[0] ?? '.'));
     for (const problem of report.problems) {
       const bad = problem.bad > 0 ? `, ${problem.bad} damaged` : '';
-      out.stdout(`${problem.path}: ${PROBLEM_TEXTS[problem.problem]}: ${problem.have}/${problem.want} live copies${bad}\n`);
+      out.stdout(`${printable(problem.path)}: ${PROBLEM_TEXTS[problem.problem]}: ${problem.have}/${problem.want} live copies${bad}\n`);
     }
     const shown = report.under + report.missing + report.corrupt - report.problems.length;
     if (shown > 0) out.stdout(`… and ${shown} more\n`);

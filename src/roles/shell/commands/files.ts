@@ -1,5 +1,6 @@
 // Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat.
 
+import { printable } from '../../../printable';
 import type { CopyOptions, Entry } from '../../../client/api';
 import { TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
@@ -179,7 +180,7 @@ async function copyTree(ctx: ShellContext, out: ShellOutput, source: string, des
       failures++;
     }
   });
-  out.stdout(`${destination}: ${copied} ${copied === 1 ? 'file' : 'files'}, ${formatSize(bytes)} copied\n`);
+  out.stdout(`${printable(destination)}: ${copied} ${copied === 1 ? 'file' : 'files'}, ${formatSize(bytes)} copied\n`);
   if (failures > 0) throw new CommandFailed(failures);
 }
 

@@ -1,5 +1,6 @@
 // Moving around and looking: ls, cd, pwd.
 
+import { printable } from '../../../printable';
 import type { Entry } from '../../../client/api';
 import { DfsError } from '../../../net/errors';
 import { resolvePath } from '../../../paths';
@@ -33,7 +34,7 @@ function renderEntries(entries: readonly Entry[], names: readonly string[], styl
     const shown = entries.map((entry, index) => `${names[index] ?? entry.name}${entry.kind === 'dir' ? '/' : ''}`);
     out.stdout(formatColumns(shown, out.columns));
   } else {
-    out.stdout(names.map((name) => `${name}\n`).join(''));
+    out.stdout(names.map((name) => `${printable(name)}\n`).join(''));
   }
 }
 
@@ -46,7 +47,7 @@ function renderListings(files: readonly Listing[], directories: readonly Listing
   }
   directories.forEach((listing, index) => {
     if (files.length > 0 || index > 0) out.stdout('\n');
-    if (headed) out.stdout(`${listing.typed}:\n`);
+    if (headed) out.stdout(`${printable(listing.typed)}:\n`);
     renderEntries(listing.entries, listing.entries.map((entry) => entry.name), style, out);
   });
 }
@@ -104,6 +105,6 @@ export const pwd: ShellCommand = {
   completes: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
-    out.stdout(`${ctx.cwd}\n`);
+    out.stdout(`${printable(ctx.cwd)}\n`);
   },
 };

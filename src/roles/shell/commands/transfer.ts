@@ -1,11 +1,13 @@
 // Moving bytes: put, get, cat. Local paths are the shell process's own (relative to its working
 // directory); remote ones the user's. A progress line goes to stderr when stdout is a terminal.
 
+import { printable } from '../../../printable';
 import { promises as fs } from 'node:fs';
 import * as localPath from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { LocalFileError, type ProgressListener } from '../../../client/api';
+import { OutputClosed } from '../../../client/transfer';
 import { PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
 import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../../paths';
@@ -56,8 +58,8 @@ async function isLocalDirectory(path: string): Promise<boolean> {
 
 /** `dfs: CMD: SUBJECT: reason` for a failed transfer: the local path for this machine's failures, else SUBJECT. */
 function transferErrorLine(command: string, subject: string, error: unknown): string {
-  if (error instanceof LocalFileError) return `dfs: ${command}: ${error.localPath}: ${error.reason}\n`;
-  return `dfs: ${command}: ${subject}: ${reasonOf(error)}\n`;
+  if (error instanceof LocalFileError) return `dfs: ${command}: ${printable(error.localPath)}: ${printable(error.reason)}\n`;
+  return `dfs: ${command}: ${printable(subject)}: ${printable(reasonOf(error))}\n`;
 }
 
 /**
@@ -106,8 +108,8 @@ async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest)
       progress.done();
     }
     const replicas = entry.replicas;
-    if (wait && replicas) out.stdout(`${target}: replicated ${replicas.have}/${replicas.want}\n`);
-    if (!wait) out.stdout(`${target}: stored; replication continues\n`);
+    if (wait && replicas) out.stdout(`${printable(target)}: replicated ${replicas.have}/${replicas.want}\n`);
+    if (!wait) out.stdout(`${printable(target)}: stored; replication continues\n`);
   });
 }
 
@@ -316,7 +318,7 @@ function putGroups(files: readonly TreeFile[]): TreeFile[][] {
 
 /** The summary line, then the command fails if anything did. */
 function finishTree(out: ShellOutput, root: string, verb: 'uploaded' | 'downloaded', tally: TreeTally): void {
-  out.stdout(`${root}: ${tally.files} ${tally.files === 1 ? 'file' : 'files'}, ${formatSize(tally.bytes)} ${verb}\n`);
+  out.stdout(`${printable(root)}: ${tally.files} ${tally.files === 1 ? 'file' : 'files'}, ${formatSize(tally.bytes)} ${verb}\n`);
   if (tally.failures > 0) throw new CommandFailed(tally.failures);
 }
 
@@ -345,7 +347,7 @@ async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest)
     const target = entry.relative === '' ? root : joinPath(root, entry.relative);
     if (underFailed(failed, target, isWithin)) continue;
     if (entry.kind === 'file') files.push({ source: entry.path, target, size: entry.size });
-    else if (entry.kind === 'other') out.stderr(`dfs: put: ${entry.path}: skipped: not a regular file\n`);
+    else if (entry.kind === 'other') out.stderr(`dfs: put: ${printable(entry.path)}: skipped: not a regular file\n`);
     else if (entry.kind === 'unreadable') {
       reportError(out, 'put', entry.path, new CommandError(entry.reason));
       tally.failures++;
@@ -443,8 +445,10 @@ export const cat: ShellCommand = {
       try {
         await ctx.api.cat(resolvePath(ctx.cwd, typed), output);
       } catch (error) {
-        reportError(out, 'cat', typed, error);
+        if (error instanceof OutputClosed) return; // the reader has what it wanted, like cat into head
+        out.stderr(transferErrorLine('cat', typed, error));
         failures++;
+        if (error instanceof LocalFileError) break; // the output failed: the next files would too
       }
     }
     if (failures > 0) throw new CommandFailed(failures);

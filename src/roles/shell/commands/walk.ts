@@ -1,6 +1,7 @@
 // Commands that walk a subtree: find, du, tree. The master walks; the shell only filters what it
 // asks for and draws what comes back, with explicit stacks (never recursion over user data).
 
+import { printable } from '../../../printable';
 import type { Entry, FindFilter, SizeFilter } from '../../../client/api';
 import { DfsError } from '../../../net/errors';
 import { isWithin, parentOf, resolvePath } from '../../../paths';
@@ -154,7 +155,7 @@ interface TreeFrame {
 export function drawTree(label: string, root: string, children: ReadonlyMap<string, Entry[]>, out: ShellOutput): void {
   let directories = 0;
   let files = 0;
-  let text = `${label}\n`;
+  let text = `${printable(label)}\n`;
   const stack: TreeFrame[] = [{ entries: children.get(root) ?? [], index: 0, indent: '' }];
   for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
     const entry = frame.entries[frame.index++];
@@ -163,7 +164,7 @@ export function drawTree(label: string, root: string, children: ReadonlyMap<stri
       continue;
     }
     const last = frame.index === frame.entries.length;
-    text += `${frame.indent}${last ? '└── ' : '├── '}${entry.name}\n`;
+    text += `${frame.indent}${last ? '└── ' : '├── '}${printable(entry.name)}\n`;
     if (entry.kind === 'file') {
       files++;
       continue;

@@ -1,0 +1,126 @@
+// Careless and hostile input on the client's side, through real `build/dfs` processes (issue 12 points 10-13): a
+// put whose file changes while read leaves the remote file as it was; get follows symlinks, writes into devices and
+// FIFOs, keeps a file's mode, and leaves nothing when interrupted; names with control characters never reach the
+// terminal raw; cat into a closed pipe or a full disk ends in one line; `nodes` shows each node to the admin only.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+import { loginAt } from '../helpers/client';
+import { masterAddress, shellEnv } from '../helpers/cluster';
+import { randomFile, sha256Of } from '../helpers/files';
+
+const MIB = 1024 * 1024;
+
+function shell(cluster: TestCluster, command: string, user = 'admin'): ReturnType<typeof runDfs> {
+  return runDfs(['shell', masterAddress(cluster), '-c', command], { env: shellEnv(cluster, user, user === 'admin' ? ADMIN_PASSWORD : undefined) });
+}
+
+t.test('put -f of a file that changes size while it is read fails and leaves the remote file as it was', async (t) => {
+  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const work = await tempDir(t);
+  const local = path.join(work, 'status');
+  await fs.copyFile('/proc/self/status', local);
+  const sha256 = await sha256Of(local);
+  t.equal((await shell(cluster, `put ${local} /status`)).code, 0, 'the first put works');
+  // /proc files say they hold 0 bytes and then give more.
+  const changed = await shell(cluster, 'put -f /proc/self/status /status');
+  t.equal(changed.code, 1, 'the put fails');
+  t.equal(changed.stderr, 'dfs: put: /proc/self/status: changed size while being put\n', 'saying why');
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  t.equal((await admin.stat('/status')).sha256, sha256, 'the remote file is as it was, not empty');
+});
+
+t.test('get follows a symlink, writes into /dev/null and a FIFO, keeps a 0600 file private, and an interrupted get leaves no .part', async (t) => {
+  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const work = await tempDir(t);
+  const source = path.join(work, 'source');
+  await randomFile(source, 3 * MIB);
+  const sha256 = await sha256Of(source);
+  t.equal((await shell(cluster, `put ${source} /f`)).code, 0);
+
+  const real = path.join(work, 'real');
+  const link = path.join(work, 'link');
+  await fs.writeFile(real, 'old');
+  await fs.symlink('real', link);
+  t.equal((await shell(cluster, `get /f ${link}`)).code, 0, 'get onto a symlink');
+  t.ok((await fs.lstat(link)).isSymbolicLink(), 'the link is still a link');
+  t.equal(await sha256Of(real), sha256, 'and the file it points to has the bytes');
+
+  const devNull = await shell(cluster, 'get /f /dev/null');
+  t.equal(devNull.code, 0, `get onto /dev/null: ${devNull.stderr}`);
+  t.ok((await fs.stat('/dev/null')).isCharacterDevice(), '/dev/null is still a device');
+
+  const fifo = path.join(work, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const reader = spawn('sh', ['-c', `cat ${fifo} > ${path.join(work, 'from-fifo')}`]);
+  const readerDone = new Promise((resolve) => reader.once('exit', resolve));
+  t.equal((await shell(cluster, `get /f ${fifo}`)).code, 0, 'get into a FIFO');
+  await readerDone;
+  t.ok((await fs.stat(fifo)).isFIFO(), 'the FIFO is still a FIFO');
+  t.equal(await sha256Of(path.join(work, 'from-fifo')), sha256, 'its reader got the bytes');
+
+  const secret = path.join(work, 'secret');
+  await fs.writeFile(secret, 'old', { mode: 0o600 });
+  await fs.chmod(secret, 0o600);
+  t.equal((await shell(cluster, `get /f ${secret}`)).code, 0, 'get over a 0600 file');
+  t.equal(((await fs.stat(secret)).mode & 0o777).toString(8), '600', 'it stays 0600');
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const big = path.join(work, `big-${signal}`);
+    await randomFile(big, 96 * MIB);
+    t.equal((await shell(cluster, `put ${big} /big-${signal}`)).code, 0);
+    const target = path.join(work, `down-${signal}`);
+    const child = spawn(DFS, ['shell', masterAddress(cluster), '-c', `get /big-${signal} ${target}`], { env: shellEnv(cluster), stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor('the download to start', async () => ((await fs.readdir(work)).some((name) => name.startsWith(`.down-${signal}.`) && name.endsWith('.part')) ? true : undefined));
+    child.kill(signal);
+    const code = await exited;
+    t.equal(code, signal === 'SIGINT' ? 130 : 143, `${signal}: the shell exits as the signal would`);
+    t.same((await fs.readdir(work)).filter((name) => name.includes(`down-${signal}`)), [], `${signal}: neither the target nor a .part file is left`);
+  }
+});
+
+t.test('names with ESC, BEL, newlines and bidi controls are shown escaped by ls, find, tree, stat and in errors', async (t) => {
+  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const hostile = ['title\x1b]0;pwned\x07', 'two\nlines', 'gpj.\u202eexe', 'red\x1b[31m'];
+  await admin.mkdir('/d', false);
+  for (const name of hostile) await admin.mkdir(`/d/${name}`, false);
+  const run = await shell(cluster, 'ls /d; ls -l /d; find /d; tree /d; cd /d; stat "red\x1b[31m"; cat "/nope\x1b[2J"');
+  const raw = /[\x00-\x08\x0b-\x1f\x7f\u202e]/u;
+  t.notMatch(run.stdout, raw, 'no control character on stdout');
+  t.notMatch(run.stderr, raw, 'nor on stderr');
+  t.match(run.stdout, "$'title\\033]0;pwned\\007'", 'an ESC name shows as $\'…\\033…\'');
+  t.match(run.stdout, "$'two\\nlines'", 'a newline as \\n');
+  t.match(run.stdout, "$'gpj.\\u202eexe'", 'a bidi override as \\u202e');
+  t.match(run.stderr, "dfs: cat: $'/nope\\033[2J': No such file or directory", 'an error names the path escaped');
+});
+
+t.test('cat into a closed pipe ends quietly with status 0; into a full disk with one line and status 1', async (t) => {
+  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const work = await tempDir(t);
+  const local = path.join(work, 'big');
+  await randomFile(local, 20 * MIB);
+  t.equal((await shell(cluster, `put ${local} /big`)).code, 0);
+  const env = shellEnv(cluster);
+  const pipe = await runDfs(['-c', `"${DFS}" shell ${masterAddress(cluster)} -c 'cat /big' | head -c 10 > /dev/null; echo "status \${PIPESTATUS[0]}"`], { command: 'bash', env });
+  t.equal(pipe.stdout, 'status 0\n', 'cat | head: status 0');
+  t.equal(pipe.stderr, '', 'and nothing on stderr');
+  const full = await runDfs(['-c', `"${DFS}" shell ${masterAddress(cluster)} -c 'cat /big' > /dev/full; echo "status $?"`], { command: 'bash', env });
+  t.equal(full.stdout, 'status 1\n', 'cat > /dev/full: status 1');
+  t.equal(full.stderr, 'dfs: cat: standard output: No space left on device\n', 'one line saying why, no stack trace');
+});
+
+t.test('nodes: the admin sees each node; anyone else only the totals', async (t) => {
+  const cluster = await startCluster(t, 2);
+  const admin = await shell(cluster, 'nodes');
+  t.match(admin.stdout, /^NODE\s+ADDRESS\s+STATE/, 'the admin sees the table');
+  t.match(admin.stdout, /127\.0\.0\.1:\d+/, 'with addresses');
+  t.match(admin.stdout, /^2 nodes: 2 alive, 0 full, 0 dead; capacity /m, 'and the totals');
+  const shared = await shell(cluster, 'nodes', 'shared');
+  t.match(shared.stdout, /^2 nodes: 2 alive, 0 full, 0 dead; capacity \S+, used \S+, free \S+\n$/, `shared sees the totals only: ${shared.stdout.trim()}`);
+  t.notMatch(shared.stdout, /127\.0\.0\.1/, 'no node address');
+});
