@@ -12,6 +12,8 @@ export interface Role {
   child: ChildProcess;
   address: HostPort;
   startedMs: number;
+  /** What the role logged so far. */
+  stderr(): string;
 }
 
 /**
@@ -38,7 +40,7 @@ export function startRole(args: string[]): Promise<Role> {
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const line = /^listening on (\S+)$/m.exec(stdout);
-      if (line?.[1]) resolve({ child, address: parseHostPort(line[1]), startedMs: performance.now() - began });
+      if (line?.[1]) resolve({ child, address: parseHostPort(line[1]), startedMs: performance.now() - began, stderr: () => stderr });
     });
     child.once('exit', (code) => reject(new Error(`dfs ${args.join(' ')} exited ${code}\n${stderr}`)));
   });

@@ -41,6 +41,12 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 export const IDLE_TIMEOUT_MS = 5 * 60_000;
 /** Requests in flight on one connection; past it the peer is told to slow down. */
 export const REQUESTS_IN_FLIGHT_MAX = 256;
+/** Requests one principal (a user, a ticket holder's address, an address not logged in) has running on a server, over
+ * all its connections; more wait their turn (channel.ts Fairness), so one user's flood cannot crowd out the rest. */
+export const PRINCIPAL_REQUESTS_IN_FLIGHT_MAX = 256;
+/** Frames a connection's one read is decoded for before other connections get a turn (the rest waits a tick); one
+ * for a peer that has not logged in (a login is one request: a stranger's pipeline waits its turn frame by frame). */
+export const FRAMES_PER_TURN = 8;
 
 export const HEARTBEAT_INTERVAL_MS = 2_000;
 export const NODE_TIMEOUT_S_DEFAULT = 30;

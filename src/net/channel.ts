@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, FRAME_BYTES_UNTRUSTED_MAX, IDLE_TIMEOUT_MS, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
+import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, FRAME_BYTES_UNTRUSTED_MAX, FRAMES_PER_TURN, IDLE_TIMEOUT_MS, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
 import { DfsError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
 import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf, type ServedBy } from './messages';
@@ -112,6 +112,10 @@ export class Channel extends EventEmitter {
   private isClosed = false;
   private trustedAs: string | undefined;
   private readonly idleTimeoutMs: number;
+  /** Requests parsed and accepted, waiting for their principal's turn (Fairness). */
+  private readonly waitingRequests: (() => void)[] = [];
+  /** Why the socket is not being read now; it is read again when no reason is left. */
+  private readonly pausedFor = new Set<'body' | 'turn' | 'fairness'>();
 
   constructor(
     private readonly socket: Duplex,
@@ -130,7 +134,7 @@ export class Channel extends EventEmitter {
         body: (chunk) => this.onBody(chunk),
         bodyEnd: () => this.onBodyEnd(),
       },
-      { frameBytesMax: () => (this.trustedAs === undefined ? FRAME_BYTES_UNTRUSTED_MAX : FRAME_BYTES_MAX) },
+      { frameBytesMax: () => (this.trustedAs === undefined ? FRAME_BYTES_UNTRUSTED_MAX : FRAME_BYTES_MAX), framesPerPush: () => (this.trustedAs === undefined ? 1 : FRAMES_PER_TURN) },
     );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.fail(new DfsError('UNAVAILABLE', `${this.label} closed the connection`)));
@@ -300,14 +304,36 @@ export class Channel extends EventEmitter {
     });
   }
 
+  /**
+   * Decodes at most FRAMES_PER_TURN frames of what arrived, then lets the event loop serve other connections before
+   * the rest: a peer that sends hundreds of requests in one packet cannot hold the process for all of them at once.
+   */
   private onData(chunk: Buffer): void {
     if (this.isClosed) return;
+    let rest: Buffer | undefined;
     try {
-      this.decoder.push(chunk);
+      rest = this.decoder.push(chunk);
     } catch (error) {
       const reason = error instanceof DfsError ? error : new DfsError('BAD_FRAME', String(error));
       this.failWithNotice(reason);
+      return;
     }
+    if (rest === undefined) return;
+    this.pauseFor('turn');
+    setImmediate(() => {
+      this.resumeFor('turn');
+      this.onData(rest);
+    });
+  }
+
+  private pauseFor(reason: 'body' | 'turn' | 'fairness'): void {
+    this.pausedFor.add(reason);
+    this.socket.pause();
+  }
+
+  private resumeFor(reason: 'body' | 'turn' | 'fairness'): void {
+    this.pausedFor.delete(reason);
+    if (this.pausedFor.size === 0) this.socket.resume();
   }
 
   private onFrame(payload: Buffer, bodyBytes: number): void {
@@ -318,14 +344,14 @@ export class Channel extends EventEmitter {
   }
 
   private startBody(): BodyReadable {
-    const body = new BodyReadable(() => this.socket.resume());
+    const body = new BodyReadable(() => this.resumeFor('body'));
     this.incomingBody = body;
     return body;
   }
 
   private onBody(chunk: Buffer): void {
     const body = this.incomingBody;
-    if (body && !body.destroyed && !body.push(chunk)) this.socket.pause();
+    if (body && !body.destroyed && !body.push(chunk)) this.pauseFor('body');
   }
 
   private onBodyEnd(): void {
@@ -363,10 +389,41 @@ export class Channel extends EventEmitter {
     }
     this.inFlight++;
     const incoming = { type: envelope.t, data, body, bodyBytes, peer: this.peer, channel: this } as AnyIncoming;
-    void this.runHandler(this.service.handler, incoming, id).finally(() => {
-      this.inFlight--;
-      body?.discard();
-    });
+    const handler = this.service.handler;
+    const key = this.fairnessKey();
+    const run = (): void => {
+      void this.runHandler(handler, incoming, id).finally(() => {
+        this.inFlight--;
+        body?.discard();
+        if (key !== undefined) fairness.leave(key);
+      });
+    };
+    if (key === undefined || fairness.enter(key)) return run();
+    // Its principal has its share of the server's turns in flight: this request waits here, and the socket stops
+    // being read, until one of that principal's requests finishes.
+    this.waitingRequests.push(run);
+    this.pauseFor('fairness');
+    fairness.wait(key, this);
+  }
+
+  /** Whose share of the server this connection's requests count against: its principal once it proved one, else
+   * its address. Cluster members (certificates) are not limited. */
+  private fairnessKey(): string | undefined {
+    if (this.peer.kind !== 'anonymous') return undefined;
+    return this.trustedAs ?? `address:${this.remoteHost}`;
+  }
+
+  get hasWaiting(): boolean {
+    return this.waitingRequests.length > 0;
+  }
+
+  /** A turn freed up for this connection's principal: its oldest waiting request runs (the turn was taken for it). */
+  runWaiting(): boolean {
+    const next = this.waitingRequests.shift();
+    if (next === undefined || this.isClosed) return false;
+    next();
+    if (this.waitingRequests.length === 0) this.resumeFor('fairness');
+    return true;
   }
 
   private async runHandler(handler: Service['handler'], incoming: AnyIncoming, id: number): Promise<void> {
@@ -454,6 +511,52 @@ export class Channel extends EventEmitter {
     this.emit('close', reason);
   }
 }
+
+/**
+ * Turns of a server shared fairly between principals (a user, a ticket holder's address, an address that has not
+ * logged in): each may have PRINCIPAL_REQUESTS_IN_FLIGHT_MAX requests running, over all its connections; more wait
+ * in their connections, whose sockets stop being read, and run as that principal's earlier requests finish —
+ * connection after connection, each on a later turn of the event loop. One user's flood then holds a bounded share
+ * of the server, and everyone else's requests still go straight in.
+ */
+class Fairness {
+  private readonly running = new Map<string, number>();
+  private readonly waiting = new Map<string, Channel[]>();
+
+  enter(key: string): boolean {
+    const count = this.running.get(key) ?? 0;
+    if (count >= PRINCIPAL_REQUESTS_IN_FLIGHT_MAX) return false;
+    this.running.set(key, count + 1);
+    return true;
+  }
+
+  wait(key: string, channel: Channel): void {
+    const queue = this.waiting.get(key) ?? [];
+    if (!queue.includes(channel)) queue.push(channel);
+    this.waiting.set(key, queue);
+  }
+
+  /** A request of `key` finished: its turn goes to the next waiting connection of the same principal, if any. */
+  leave(key: string): void {
+    const queue = this.waiting.get(key);
+    const next = queue?.shift();
+    if (queue !== undefined && next !== undefined) {
+      if (queue.length === 0) this.waiting.delete(key);
+      // The turn passes on at once (the count stays); the request runs on the next turn of the event loop, so other
+      // sockets are read in between.
+      setImmediate(() => {
+        if (!next.runWaiting()) this.leave(key);
+        else if (next.hasWaiting) this.wait(key, next);
+      });
+      return;
+    }
+    const count = (this.running.get(key) ?? 1) - 1;
+    if (count <= 0) this.running.delete(key);
+    else this.running.set(key, count);
+  }
+}
+
+const fairness = new Fairness();
 
 /** Reads a stream announced as empty: BAD_REQUEST if it holds a byte. */
 async function expectEmpty(stream: Readable): Promise<void> {

@@ -68,6 +68,8 @@ export const payloadBudget = new PayloadBudget(FRAME_MEMORY_BYTES_MAX);
 export interface FrameDecoderOptions {
   /** The largest payload this peer may send now (it grows once the peer is trusted). */
   frameBytesMax?: () => number;
+  /** Frames one push() decodes at most now; push() returns the bytes it left for later. */
+  framesPerPush?: () => number;
 }
 
 /** Incremental decoder: feed it socket chunks of any size; it throws DfsError BAD_FRAME on garbage. */
@@ -82,6 +84,7 @@ export class FrameDecoder {
   private broken = false;
   /** Payload bytes taken from the budget for the frame now arriving. */
   private budgeted = 0;
+  private framesDecoded = 0;
 
   constructor(
     private readonly sink: FrameSink,
@@ -101,11 +104,18 @@ export class FrameDecoder {
     return this.state === 'header' && this.headerFilled === 0;
   }
 
-  push(chunk: Buffer): void {
+  /** Decodes what `chunk` holds, up to framesPerPush frames; returns the bytes left undecoded, if any. */
+  push(chunk: Buffer): Buffer | undefined {
     if (this.broken) throw new DfsError('BAD_FRAME', 'decoder already failed');
+    const framesMax = this.options.framesPerPush?.() ?? Infinity;
+    const framesBefore = this.framesDecoded;
     try {
       let offset = 0;
-      while (offset < chunk.length) offset = this.step(chunk, offset);
+      while (offset < chunk.length) {
+        offset = this.step(chunk, offset);
+        if (this.framesDecoded - framesBefore >= framesMax && offset < chunk.length) return chunk.subarray(offset);
+      }
+      return undefined;
     } catch (error) {
       this.broken = true;
       throw error;
@@ -170,6 +180,7 @@ export class FrameDecoder {
     this.payload = Buffer.alloc(0);
     payloadBudget.give(this.budgeted);
     this.budgeted = 0;
+    this.framesDecoded++;
     this.bodyLeft = this.bodyBytes;
     this.state = this.bodyLeft > 0 ? 'body' : 'header';
     this.sink.frame(payload, this.bodyBytes);

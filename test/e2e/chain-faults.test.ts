@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { randomFile, sha256Of } from '../helpers/files';
 import { prng, seed } from '../helpers/random';
-import { checkShellEnded, checkSurvivors, nodeTemporaryBytes, plan, settle, spawnShell, startFaultCluster, strike } from '../helpers/trials';
+import { nodeTemporaryBytes, plan, settle, spawnShell, startFaultCluster, strikeAndRecover } from '../helpers/trials';
 
 const MIB = 1024 * 1024;
 const SIZE = 8 * MIB;
@@ -34,18 +34,8 @@ t.test(`put: ${ROUNDS * 8} trials killing or stopping the first, middle or last 
     if (!first || (victim !== 'client' && !node)) throw new Error(`no chain order: ${order.join(', ')}`);
     const what = `trial ${index + 1}: ${action} the ${victim}${node ? ` (${node})` : ''} at byte ${offset}`;
     const shell = spawnShell(t, faults, `put ${local} ${remote}`);
-    const target = node ? faults.nodes[node].child : shell;
     const watched = node ?? first;
-    const how = await strike({ kill: (signal) => target.kill(signal) }, action, offset, () => nodeTemporaryBytes(faults, watched), shell.ended, random);
-    const run = await shell.result;
-    const killedNode = action === 'kill' ? node : undefined;
-    if (killedNode) {
-      await faults.nodes[killedNode].exited;
-      await faults.restart(killedNode);
-    }
-    checkSurvivors(t, faults, killedNode, what);
-    const killedShell = victim === 'client' && action === 'kill' && run.signal === 'SIGKILL';
-    if (!killedShell) checkShellEnded(t, run, what);
+    const { how, run, killedShell } = await strikeAndRecover(t, faults, { what, action, offset, node, shell, progress: () => nodeTemporaryBytes(faults, watched), random });
     const present = (await settle(t, faults, new Map([[remote, { size: SIZE, sha256 }]]), what)).has(remote);
     if (!killedShell) t.equal(present, run.code === 0, `${what}: the put ${run.code === 0 ? 'succeeded, so the file is there' : `failed (${run.stderr.trim()}), so no file is there`}`);
     if (present) await faults.admin.remove(remote, false);

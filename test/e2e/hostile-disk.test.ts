@@ -6,20 +6,28 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ADMIN_PASSWORD, runDfs, startCluster, startDfs, tempDir, waitFor } from '../helpers/binary';
 import { codeOf, loginAt } from '../helpers/client';
 import { masterAddress, shellEnv } from '../helpers/cluster';
 import { randomFile } from '../helpers/files';
 import { connectFrom } from '../helpers/hostile';
 
-function mountTmpfs(directory: string, size: string): string | undefined {
+/** A fresh tmpfs of `size` (unmounted at teardown), or undefined where this machine cannot mount one: the test then
+ * passes with a note saying why. */
+async function tmpfs(t: Test, size: string): Promise<string | undefined> {
+  const disk = path.join(await tempDir(t), 'disk');
+  await fs.mkdir(disk);
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', directory], { stdio: 'pipe' });
-    return undefined;
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', disk], { stdio: 'pipe' });
   } catch (error) {
-    return `cannot mount a tmpfs here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()}): run as root to test a full disk`;
+    const why = `cannot mount a tmpfs here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()}): run as root to test a full or read-only disk`;
+    t.comment(why);
+    t.pass(`skipped: ${why}`);
+    return undefined;
   }
+  t.teardown(() => execFileSync('umount', ['-l', disk]));
+  return disk;
 }
 
 /** Writes `file` until the filesystem is full. */
@@ -36,16 +44,8 @@ async function fill(file: string): Promise<void> {
 }
 
 t.test('a full disk under the master: the failed change is rolled back and logged, and changes resume once space is freed', async (t) => {
-  const work = await tempDir(t);
-  const disk = path.join(work, 'disk');
-  await fs.mkdir(disk);
-  const why = mountTmpfs(disk, '16m');
-  if (why !== undefined) {
-    t.comment(why);
-    t.pass(`skipped: ${why}`);
-    return;
-  }
-  t.teardown(() => execFileSync('umount', ['-l', disk]));
+  const disk = await tmpfs(t, '16m');
+  if (disk === undefined) return;
   const dataDir = path.join(disk, 'master');
   const start = (): ReturnType<typeof startDfs> => startDfs(t, ['master', '--data', dataDir, '--listen', '127.0.0.1:0'], { env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD } });
   const master = await start();
@@ -87,16 +87,9 @@ t.test('a full disk under the master: the failed change is rolled back and logge
 });
 
 t.test('a node whose disk turns read-only: the put that finds it says EROFS; the master places nothing there until it takes writes again', async (t) => {
+  const disk = await tmpfs(t, '256m');
+  if (disk === undefined) return;
   const work = await tempDir(t);
-  const disk = path.join(work, 'disk');
-  await fs.mkdir(disk);
-  const why = mountTmpfs(disk, '256m');
-  if (why !== undefined) {
-    t.comment(why);
-    t.pass(`skipped: ${why}`);
-    return;
-  }
-  t.teardown(() => execFileSync('umount', ['-l', disk]));
   const cluster = await startCluster(t, 0, ['--replicas', '1']);
   // The tmpfs node has the most room, so it is chosen first.
   const onTmpfs = await startDfs(t, ['node', '--master', masterAddress(cluster), '--token-file', cluster.tokenFile, '--data', path.join(disk, 'node'), '--listen', '127.0.0.1:0']);

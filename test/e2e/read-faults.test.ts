@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { randomFile, sha256Of } from '../helpers/files';
 import { prng, seed } from '../helpers/random';
-import { bytesIn, checkShellEnded, checkSurvivors, plan, settle, spawnShell, startFaultCluster, strike } from '../helpers/trials';
+import { bytesIn, plan, settle, spawnShell, startFaultCluster, strikeAndRecover } from '../helpers/trials';
 
 const MIB = 1024 * 1024;
 const SIZE = 8 * MIB;
@@ -36,17 +36,8 @@ t.test(`get: ${ROUNDS * 4} trials killing or stopping the serving node or the cl
     if (!server) throw new Error('no node to read from');
     const what = `trial ${index + 1}: ${action} the ${victim}${victim === 'server' ? ` (${server})` : ''} at byte ${offset}`;
     const shell = spawnShell(t, faults, `get /g ${out}`);
-    const target = victim === 'server' ? faults.nodes[server].child : shell;
-    const how = await strike({ kill: (signal) => target.kill(signal) }, action, offset, () => bytesIn(directory, (name) => name.endsWith('.part')), shell.ended, random);
-    const run = await shell.result;
-    const killedNode = victim === 'server' && action === 'kill' ? server : undefined;
-    if (killedNode) {
-      await faults.nodes[killedNode].exited;
-      await faults.restart(killedNode);
-    }
-    checkSurvivors(t, faults, killedNode, what);
-    const killedShell = victim === 'client' && action === 'kill' && run.signal === 'SIGKILL';
-    if (!killedShell) checkShellEnded(t, run, what);
+    const node = victim === 'server' ? server : undefined;
+    const { how, run, killedShell } = await strikeAndRecover(t, faults, { what, action, offset, node, shell, progress: () => bytesIn(directory, (name) => name.endsWith('.part')), random });
     const names = await fs.readdir(directory);
     const whole = names.includes('out') && (await sha256Of(out)) === sha256;
     if (names.includes('out')) t.ok(whole, `${what}: the file under the target name is whole`);

@@ -3,11 +3,59 @@
 // code, a process's resident memory, and how long a logged-in user's request takes meanwhile.
 
 import { promises as fs } from 'node:fs';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Test } from 'tap';
+import { FRAME_BYTES_MAX } from '../../src/limits';
 import type { HostPort } from '../../src/net/address';
 import type { Channel } from '../../src/net/channel';
 import { isDfsError } from '../../src/net/errors';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION } from '../../src/net/frame';
 import { connectTls, MASTER_CN } from '../../src/net/tls';
+
+/** A frame header announcing `payloadBytes` of JSON. */
+export function frameHeader(payloadBytes: number): Buffer {
+  const frame = Buffer.alloc(FRAME_HEADER_BYTES);
+  frame.writeUInt16BE(FRAME_MAGIC, 0);
+  frame.writeUInt8(FRAME_VERSION, 2);
+  frame.writeUInt32BE(payloadBytes, 4);
+  return frame;
+}
+
+/** All but the last byte of a frame announcing FRAME_BYTES_MAX, written in 64 KiB pieces as fast as the server
+ * takes them (the attacker buffers nothing of its own). */
+export function allButLastByte(socket: TLSSocket): void {
+  socket.write(frameHeader(FRAME_BYTES_MAX));
+  const piece = Buffer.alloc(64 * 1024, 0x20);
+  let sent = 0;
+  const more = (): void => {
+    while (sent + piece.length < FRAME_BYTES_MAX && !socket.destroyed) {
+      sent += piece.length;
+      if (!socket.write(piece)) return void socket.once('drain', more);
+    }
+    if (!socket.destroyed) socket.write(piece.subarray(0, FRAME_BYTES_MAX - sent - 1));
+  };
+  more();
+}
+
+/** A TLS connection from `source` that runs `write` once connected, reads what the server says, and resolves once
+ * the server closes it (or after `holdMs`, then closing it itself). */
+export function attack(address: HostPort, source: string, write: (socket: TLSSocket) => void, holdMs: number): Promise<'closed by the server' | 'still open'> {
+  return new Promise((resolve) => {
+    // tls.connect hands localAddress to net.connect; its typings leave it out.
+    const options = { host: address.host, port: address.port, localAddress: source, rejectUnauthorized: false };
+    const socket = tlsConnect(options, () => write(socket));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve('still open');
+    }, holdMs);
+    socket.on('error', () => undefined);
+    socket.resume(); // reads what the server says (its refusal), so its close is seen
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve('closed by the server');
+    });
+  });
+}
 
 /** A TLS connection to the master from `source` (a 127.x.y.z address), closed at teardown. */
 export async function connectFrom(t: Test, master: HostPort, caPem: string, source = '127.0.0.1'): Promise<Channel> {

@@ -143,6 +143,31 @@ export async function strike(
   return `stopped ${when} for ${stopMs} ms`;
 }
 
+/**
+ * One trial's strike and its aftermath: `node` (or the shell, when undefined) is killed or stopped once `progress`
+ * reaches `offset`; a killed node is started again; every other process must have lived on and the shell, unless it
+ * was the one killed, ended cleanly. Returns how the strike went, the shell's result and whether it was killed.
+ */
+export async function strikeAndRecover(
+  t: Test,
+  faults: FaultCluster,
+  trial: { what: string; action: Action; offset: number; node: NodeName | undefined; shell: ShellRun; progress: () => Promise<number>; random: () => number },
+): Promise<{ how: string; run: Awaited<ShellRun['result']>; killedShell: boolean }> {
+  const { what, action, offset, node, shell } = trial;
+  const target = node ? faults.nodes[node].child : shell;
+  const how = await strike({ kill: (signal) => target.kill(signal) }, action, offset, trial.progress, shell.ended, trial.random);
+  const run = await shell.result;
+  const killedNode = action === 'kill' ? node : undefined;
+  if (killedNode) {
+    await faults.nodes[killedNode].exited;
+    await faults.restart(killedNode);
+  }
+  checkSurvivors(t, faults, killedNode, what);
+  const killedShell = node === undefined && action === 'kill' && run.signal === 'SIGKILL';
+  if (!killedShell) checkShellEnded(t, run, what);
+  return { how, run, killedShell };
+}
+
 /** Every process of the cluster is running, except `killed` (whose exit was a SIGKILL), and none logged a last resort. */
 export function checkSurvivors(t: Test, faults: FaultCluster, killed: NodeName | undefined, what: string): void {
   const processes: [string, DfsProcess][] = [['master', faults.cluster.master], ...NODE_NAMES.map((name): [string, DfsProcess] => [name, faults.nodes[name]])];

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, type Duplex } from 'node:stream';
 import t from 'tap';
-import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, KIB, MIB } from '../../src/limits';
+import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, KIB, MIB, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX } from '../../src/limits';
 import { Channel, service, type OutgoingBody, type Peer, type RoleHandler } from '../../src/net/channel';
 import { DfsError, type ErrorCode } from '../../src/net/errors';
 import { encodeFrame, FrameDecoder } from '../../src/net/frame';
@@ -775,4 +775,47 @@ t.test('channel: an outgoing body is the channel\'s once handed over: one that e
   t.ok(unsent.body.stream.destroyed, 'and its body is destroyed, not left open');
   await new Promise((resolve) => setTimeout(resolve, 20));
   t.same(uncaught.map((error) => (error instanceof Error ? error.message : String(error))), [], 'no uncaught exception');
+});
+
+t.test('channel: one principal\'s flood waits its turn (at most PRINCIPAL_REQUESTS_IN_FLIGHT_MAX running over all its connections) while another principal goes straight in', async (t) => {
+  let running = 0;
+  let most = 0;
+  const release: (() => void)[] = [];
+  const handler: Handler = async (request) => {
+    if (request.channel.remoteHost === '10.9.9.9') {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((resolve) => release.push(resolve));
+      running--;
+    }
+    return { data: { role: 'master', version: request.channel.remoteHost } };
+  };
+  const open = async (remoteHost: string): Promise<Channel> => {
+    const [near, far] = duplexPair();
+    const client = new Channel(near, { peer: { kind: 'master' }, label: 'server' });
+    const server = new Channel(far, { peer: { kind: 'anonymous' }, label: 'client', remoteHost, service: service('master', handler) });
+    t.teardown(() => {
+      client.close();
+      server.close();
+    });
+    return client;
+  };
+  const flooders = await Promise.all([1, 2, 3].map(() => open('10.9.9.9')));
+  const flood = flooders.flatMap((client) => Array.from({ length: 200 }, () => client.request('ping', {}, { timeoutMs: 20_000 })));
+  t.ok(await until(() => running === PRINCIPAL_REQUESTS_IN_FLIGHT_MAX), `the flood's first ${PRINCIPAL_REQUESTS_IN_FLIGHT_MAX} run`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(most, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, 'no more than that at once, over its three connections');
+  const other = await open('10.1.1.1');
+  t.same((await other.request('ping', {}, { timeoutMs: 1_000 })).data, { role: 'master', version: '10.1.1.1' }, 'another address is answered while the flood waits');
+  // Let the flood drain: every waiting request runs as a turn frees up.
+  const drained = (async () => {
+    while (release.length > 0 || running > 0) {
+      for (const resolve of release.splice(0)) resolve();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  })();
+  const answers = await Promise.all(flood);
+  await drained;
+  t.equal(answers.length, 600, 'all 600 were answered in the end');
+  t.equal(most, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, `never more than ${PRINCIPAL_REQUESTS_IN_FLIGHT_MAX} ran at once`);
 });
