@@ -398,7 +398,8 @@ export class Channel extends EventEmitter {
         if (key !== undefined) fairness.leave(key);
       });
     };
-    if (key === undefined || fairness.enter(key)) return run();
+    // Behind requests already waiting on this connection, never ahead of them: a connection's requests start in order.
+    if (key === undefined || (this.waitingRequests.length === 0 && fairness.enter(key))) return run();
     // Its principal has its share of the server's turns in flight: this request waits here, and the socket stops
     // being read, until one of that principal's requests finishes.
     this.waitingRequests.push(run);
