@@ -190,6 +190,10 @@ export const HEARTBEAT_RECEIVING_MAX = 4_096;
 export const BLOB_DELETE_BATCH_MAX = 1_000;
 /** A transfer's request may take REQUEST_TIMEOUT_MS plus its bytes at this slowest rate. */
 export const TRANSFER_BYTES_PER_S_MIN = 1 * MIB;
+/** How long a request that moves `bytes` may take: the usual timeout plus those bytes at the slowest rate allowed. */
+export function transferTimeoutMs(bytes: number): number {
+  return REQUEST_TIMEOUT_MS + Math.ceil((bytes / TRANSFER_BYTES_PER_S_MIN) * 1000);
+}
 /** The longest one file.put.wait holds its answer; the shell asks again while the chain still runs. */
 export const REPLICATION_WAIT_MS = 10_000;
 /** Tries the master makes to complete a put's broken chain from the copies that exist, this far apart. */

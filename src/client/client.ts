@@ -9,7 +9,8 @@ import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
 import { LocalFileError, type BatchFile, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
 import { ChannelPool, type PeerLinks } from '../net/pool';
-import { download, nodeLinks, receiveFile, sendBatch, sendFile, streamSink, transferTimeoutMs, type Locate } from './transfer';
+import { transferTimeoutMs } from '../limits';
+import { download, nodeLinks, receiveFile, sendBatch, sendFile, streamSink, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TRANSFER_BYTES_PER_S_MIN } from '../limits';
+import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, transferTimeoutMs } from '../limits';
 import { parseHostPort } from '../net/address';
 import { NODE_CN_PREFIX } from '../net/ca';
 import type { Channel } from '../net/channel';
@@ -18,11 +18,6 @@ import type { ResponseOf } from '../net/messages';
 import { ChannelPool, peerLinks, type PeerLinks } from '../net/pool';
 import { connectTls } from '../net/tls';
 import { LocalFileError, type BatchFile, type Fetched, type ProgressListener } from './api';
-
-/** A request that carries `bytes` may take the usual timeout plus those bytes at the slowest rate allowed. */
-export function transferTimeoutMs(bytes: number): number {
-  return REQUEST_TIMEOUT_MS + Math.ceil((bytes / TRANSFER_BYTES_PER_S_MIN) * 1000);
-}
 
 /** A node's port, as a ticket holder (no client certificate), checking the node's certificate names it. */
 export function connectNode(caPem: string, address: string, nodeId: string): Promise<Channel> {

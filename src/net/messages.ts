@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -56,8 +56,8 @@ const space = {
 
 // Paths are validated for their rules by the master (paths.ts); here only their size is bounded.
 const path = str({ min: 1, max: 4096 * 4 });
-const userName = str({ min: 1, max: 64 });
-const password = str({ min: 1, max: 1024 });
+const userName = str({ min: 1, max: USER_NAME_BYTES_MAX });
+const password = str({ min: 1, max: PASSWORD_BYTES_MAX });
 const cursor = optional(str({ max: 4096 * 4 }));
 const limit = optional(int({ min: 1, max: 10_000 }));
 const entryKind = literal('file', 'dir');

@@ -3,7 +3,7 @@
 // they are reported (and what a broken chain lost), finds a node to serve a read, marks bad replicas, and asks
 // nodes to delete blobs no file needs any more. Bytes never pass through the master.
 
-import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
+import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, transferTimeoutMs, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import type { MessageType } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
@@ -313,7 +313,7 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
   const channel = state.nodes.get(holder.nodeId)?.channel;
   if (!channel) throw new DfsError('UNAVAILABLE', `no link to ${holder.nodeId}`);
   const upload = beginUpload(state, { userId, session: sessionOf(state, request), path: target, size: entry.size, overwrite }, holder.nodeId, all, nowMs);
-  const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((entry.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+  const timeoutMs = transferTimeoutMs(entry.size);
   try {
     const sign = ticketsFor(state, upload.blobId, entry.size, nowMs);
     const chain = chainOf(state, upload.members, (nodeId, rest) => sign(nodeId, 'replicate', rest));
@@ -536,7 +536,7 @@ export function replicateFrom(
 ): Chain {
   const { blobId, size } = blob;
   const nowMs = state.now();
-  const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+  const timeoutMs = transferTimeoutMs(size);
   const sign = ticketsFor(state, blobId, size, nowMs);
   const chain = chainOf(state, targets, (nodeId, rest) => sign(nodeId, 'replicate', rest));
   const fields = { blobId, userId: blob.userId, size, first: source, members: [...targets] };

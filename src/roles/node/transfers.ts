@@ -5,7 +5,7 @@
 
 import { once } from 'node:events';
 import { PassThrough, pipeline, Transform } from 'node:stream';
-import { IO_CHUNK_BYTES, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, TRANSFER_BYTES_PER_S_MIN } from '../../limits';
+import { IO_CHUNK_BYTES, TICKET_TTL_MS_DEFAULT, transferTimeoutMs } from '../../limits';
 import type { Log } from '../../log';
 import type { Channel, Incoming, OutgoingBody, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
@@ -236,7 +236,7 @@ class Forward {
     try {
       await this.context.peers.use(next.address, next.nodeId, async (channel) => {
         if (this.broken) return;
-        const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((this.size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+        const timeoutMs = transferTimeoutMs(this.size);
         await send(channel, this.size > 0 ? { body: { stream: this.stream, bytes: this.size } } : {}, timeoutMs);
       });
     } catch (error) {
@@ -272,7 +272,7 @@ export async function replicateBlob(context: NodeContext, request: Incoming<'nod
   }
   context.activeTransfers++;
   try {
-    const timeoutMs = REQUEST_TIMEOUT_MS + Math.ceil((size / TRANSFER_BYTES_PER_S_MIN) * 1000);
+    const timeoutMs = transferTimeoutMs(size);
     const body = size > 0 ? { body: { stream: reader.stream, bytes: size } } : {};
     await context.peers.use(next.address, next.nodeId, (channel) => channel.request('blob.replicate', { blobId, size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }));
     return { data: {} };
