@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, transferTimeoutMs } from '../limits';
 import { parseHostPort } from '../net/address';
 import { NODE_CN_PREFIX } from '../net/ca';
-import type { Channel } from '../net/channel';
+import { isBodyLengthMismatch, type Channel } from '../net/channel';
 import { DfsError, isDfsError } from '../net/errors';
 import type { ResponseOf } from '../net/messages';
 import { ChannelPool, peerLinks, type PeerLinks } from '../net/pool';
@@ -92,7 +92,7 @@ export async function sendFile(
       return response.data;
     } catch (error) {
       // The file held more or fewer bytes than it did when put began: the channel never sent a whole body.
-      if (isDfsError(error, 'BAD_REQUEST') && /^body (longer than|ended after)/.test(error.message)) throw new LocalFileError(localPath, 'changed size while being put');
+      if (isBodyLengthMismatch(error)) throw new LocalFileError(localPath, 'changed size while being put');
       throw error;
     }
   });

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, FRAME_BYTES_UNTRUSTED_MAX, FRAMES_PER_TURN, IDLE_TIMEOUT_MS, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
-import { DfsError } from './errors';
+import { DfsError, isDfsError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
 import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf, type ServedBy } from './messages';
 
@@ -558,6 +558,12 @@ class Fairness {
 }
 
 const fairness = new Fairness();
+
+/** Whether a request failed because its body's source held more or fewer bytes than announced (writeBody,
+ * expectEmpty): the sender's data changed under it, and the peer never got a whole body. */
+export function isBodyLengthMismatch(error: unknown): boolean {
+  return isDfsError(error, 'BAD_REQUEST') && /^body (longer than|ended after)/.test(error.message);
+}
 
 /** Reads a stream announced as empty: BAD_REQUEST if it holds a byte. */
 async function expectEmpty(stream: Readable): Promise<void> {

@@ -19,7 +19,8 @@ function usable(candidate: Candidate): boolean {
   return candidate.alive && candidate.connected;
 }
 
-function writable(candidate: Candidate): boolean {
+/** Alive, linked, and taking new blobs (not shutting down, its disk not read-only). */
+export function writable(candidate: Candidate): boolean {
   return usable(candidate) && candidate.draining !== true;
 }
 

@@ -11,7 +11,7 @@ import { batchSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } 
 import { parentOf } from '../../paths';
 import { createBlobId } from '../../store/blobs';
 import type { Replica } from '../../store/catalog';
-import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from './placement';
+import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, writable, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
 import { requireNode, requireSession, type MasterState } from './state';
 import type { Session } from './users';
@@ -177,14 +177,12 @@ export async function putBegin(state: MasterState, request: Incoming<'file.put.b
   return { data: { nodeId: chosen.nodeId, address, blobId, ticket: sign(chosen.nodeId, 'put', chainSubject(chain)), expiresMs, chain } };
 }
 
-/** Signs tickets for one transfer (a blob, or a batch's subject) of up to `bytesMax` bytes, per node and op. */
 /** Signs tickets for one transfer (a blob, or a batch's subject) of up to `bytesMax` bytes, per node (with that
  * node's own key), op and the chain (chainSubject) the node is to forward to. */
 function ticketsFor(state: MasterState, subject: string, bytesMax: number, nowMs: number): (nodeId: string, op: TicketOp, chain: string) => string {
   return (nodeId, op, chain) => signTicket(nodeTicketKey(state.identity.ticketKey, nodeId), { blobId: subject, op, bytesMax, nodeId, chain, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
 }
 
-/** A replication chain as its first node is told it: each member's address and its ticket. */
 /** A replication chain as its first node is told it: each member's address and its ticket, which names the
  * members after it (so each member forwards only where the master said). */
 function chainOf(state: MasterState, members: readonly string[], ticket: (nodeId: string, rest: string) => string): { nodeId: string; address: string; ticket: string }[] {
@@ -250,7 +248,7 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
 function checkBookingShare(state: MasterState, session: Session, bytes: number, all: readonly Candidate[], nowMs: number): void {
   if (session.admin) return;
   const booked = state.uploads.bookedBy(session.userId, nowMs);
-  const free = all.filter((node) => node.alive && node.connected && node.draining !== true).reduce((sum, node) => sum + availableBytes(node), 0) / state.replicas;
+  const free = all.filter(writable).reduce((sum, node) => sum + availableBytes(node), 0) / state.replicas;
   const share = Math.floor((free + booked) * UPLOAD_BOOKED_SHARE_PER_USER);
   if (booked + bytes <= share) return;
   throw new DfsError('NO_SPACE', `uploads in progress may book at most ${Math.round(UPLOAD_BOOKED_SHARE_PER_USER * 100)}% of the cluster's free space (${share} bytes; ${booked} booked already, ${bytes} asked)`);
@@ -322,9 +320,7 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
     // Committed after all (the node's answer was what got lost): the copy is made.
     if (isCommitted(state, userId, target, upload.blobId)) return { data: { blobId: upload.blobId } };
     // Not committed (a commit that failed abandoned the chain already): forget the booking, drop what the chain stored.
-    state.uploads.take(upload.blobId, state.now());
-    const chain = state.chains.get(upload.blobId, state.now());
-    if (chain && chain.committedSha256 === undefined) await abandonChain(state, chain);
+    await abandonUpload(state, upload.blobId);
     throw error; // a missing or damaged source the node reported itself (node.blob.error)
   }
   return { data: { blobId: upload.blobId } };

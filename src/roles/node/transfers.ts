@@ -11,7 +11,7 @@ import type { Channel, Incoming, OutgoingBody, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import type { PeerLinks } from '../../net/pool';
-import { batchSubject, chainSubject, NO_CHAIN, signTicket, type TicketVerifier } from '../../net/ticket';
+import { batchSubject, chainSubject, NO_CHAIN, signTicket, type TicketExpectation, type TicketVerifier } from '../../net/ticket';
 import { type BlobStore, type BlobWriter } from '../../store/blobs';
 
 export interface NodeContext {
@@ -84,7 +84,7 @@ function checkBatch(context: NodeContext, request: Incoming, blobs: readonly Bat
 
 /** A valid ticket is a client's proof: its connection is trusted from then on (larger frames, the long idle time),
  * counted as that address's ticket holders' (admission.ts). Members are trusted by their certificates already. */
-function checkTicket(context: NodeContext, request: Incoming, ticket: string, expected: Parameters<TicketVerifier['verify']>[1]): void {
+function checkTicket(context: NodeContext, request: Incoming, ticket: string, expected: TicketExpectation): void {
   context.verifier.verify(ticket, expected);
   if (request.channel.trusted === undefined) request.channel.trust(`tickets@${request.channel.remoteHost}`);
 }
