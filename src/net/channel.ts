@@ -26,7 +26,21 @@ export interface Incoming<T extends MessageType = MessageType> {
   body: Readable | undefined;
   bodyBytes: number;
   peer: Peer;
-  channel: Channel;
+  channel: Link;
+}
+
+/** What a handler may do with the connection a request came on: a Channel, or in the master's deterministic
+ * simulation a simulated link to a simulated node or client. */
+export interface Link {
+  readonly peer: Peer;
+  /** The peer's IP address, for rate limits and logs. */
+  readonly remoteHost: string;
+  readonly closed: boolean;
+  /** Who the peer proved to be; undefined while it proved nothing. */
+  readonly trusted: string | undefined;
+  trust(principal: string): void;
+  request<T extends MessageType>(type: T, data: RequestOf<T>, options?: { body?: OutgoingBody; timeoutMs?: number }): Promise<Response<T>>;
+  close(reason?: DfsError): void;
 }
 
 export interface Reply<T extends MessageType = MessageType> {
@@ -93,7 +107,7 @@ function trustedFromStart(peer: Peer): boolean {
   return peer.kind !== 'anonymous';
 }
 
-export class Channel extends EventEmitter {
+export class Channel extends EventEmitter implements Link {
   readonly peer: Peer;
   readonly label: string;
   /** The peer's IP address, for rate limits and logs. */
@@ -207,7 +221,6 @@ export class Channel extends EventEmitter {
     });
   }
 
-  /** Closes the connection; pending requests fail with `reason`. */
   /** Whether this connection alone keeps the process running (an idle pooled one must not). */
   keepProcessAlive(keep: boolean): void {
     const socket = this.socket as Duplex & { ref?: () => void; unref?: () => void };
@@ -215,6 +228,7 @@ export class Channel extends EventEmitter {
     else socket.unref?.();
   }
 
+  /** Closes the connection; pending requests fail with `reason`. */
   close(reason = new DfsError('UNAVAILABLE', 'connection closed')): void {
     this.fail(reason);
   }

@@ -10,7 +10,6 @@
 // Every subtree is then one index range [key, upper(key)), so find, du, tree, rm -r and mv are range
 // scans and single range statements, never recursion.
 
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
@@ -32,15 +31,12 @@ import {
 import { silentLog, type Log } from '../log';
 import { DfsError } from '../net/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../paths';
-import { syncDirectory } from './files';
+import { nodeDisk, type Disk } from './disk';
 import {
   JournalWriter,
   journalFileName,
   listJournalGenerations,
-  nodeJournalIO,
   readJournal,
-  truncateJournal,
-  type JournalIO,
   type JournalScan,
   type JournalStats,
 } from './journal';
@@ -112,8 +108,8 @@ export interface CatalogOptions {
   /** Journal records past which a snapshot is taken in the background (replay time is per record). */
   journalRecordsMax?: number;
   log?: Log;
-  /** Journal file operations (tests count and fail them). */
-  io?: JournalIO;
+  /** Where the journal and snapshots are kept (the simulation's disk; tests count and fail operations). */
+  disk?: Disk;
   /** Called after each step of a snapshot; tests copy the data directory here to simulate crashes. */
   onSnapshotStep?: (step: SnapshotStep) => void | Promise<void>;
 }
@@ -265,7 +261,7 @@ export class Catalog {
   private recovering: Promise<void> | undefined;
   private closing = false;
   private closed = false;
-  private readonly io: JournalIO;
+  private readonly disk: Disk;
 
   private constructor(
     private readonly directory: string,
@@ -273,7 +269,7 @@ export class Catalog {
     private journal: JournalWriter,
     options: CatalogOptions,
   ) {
-    this.io = options.io ?? nodeJournalIO;
+    this.disk = options.disk ?? nodeDisk;
     this.now = options.now ?? Date.now;
     this.journalBytesMax = options.journalBytesMax ?? JOURNAL_BYTES_MAX_DEFAULT;
     this.journalRecordsMax = options.journalRecordsMax ?? JOURNAL_RECORDS_MAX_DEFAULT;
@@ -285,8 +281,9 @@ export class Catalog {
 
   /** Loads the snapshot in `directory` (if any), replays the journals that follow it, and cuts a torn tail. */
   static async open(directory: string, options: CatalogOptions = {}): Promise<Catalog> {
-    await fs.mkdir(directory, { recursive: true, mode: 0o700 });
-    const { db, journal } = await loadDurable(directory, options.io ?? nodeJournalIO);
+    const disk = options.disk ?? nodeDisk;
+    await disk.makeDirectory(directory);
+    const { db, journal } = await loadDurable(directory, disk);
     return new Catalog(directory, db, journal, options);
   }
 
@@ -764,22 +761,16 @@ export class Catalog {
     const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
     SNAPSHOT_MAGIC.copy(header, 0);
     header.writeUInt32LE(crc32(image), SNAPSHOT_MAGIC.length);
-    const handle = await fs.open(temporary, 'w', 0o600);
-    try {
-      await handle.writev([header, image]);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await this.disk.writeDurable(temporary, [header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)]);
     await this.onSnapshotStep?.('written');
-    await fs.rename(temporary, path.join(this.directory, SNAPSHOT_FILE));
-    await syncDirectory(this.directory);
+    await this.disk.rename(temporary, path.join(this.directory, SNAPSHOT_FILE));
+    await this.disk.syncDirectory(this.directory);
     this.snapshots++;
     await this.onSnapshotStep?.('renamed');
     // Older journals are covered by the snapshot; wait until nothing is still being written to them.
     await this.journal.barrier().catch(() => undefined);
-    for (const old of await listJournalGenerations(this.directory)) {
-      if (old < generation) await fs.rm(path.join(this.directory, journalFileName(old)), { force: true });
+    for (const old of await listJournalGenerations(this.directory, this.disk)) {
+      if (old < generation) await this.disk.remove(path.join(this.directory, journalFileName(old)));
     }
     await this.onSnapshotStep?.('cleaned');
   }
@@ -859,8 +850,8 @@ export class Catalog {
     this.recovering = (async () => {
       while (this.snapshotting) await this.snapshotting.catch(() => undefined);
       await this.journal.close().catch(() => undefined);
-      await cutUnacknowledged(this.directory, this.journal.durableBytes);
-      const { db, journal } = await loadDurable(this.directory, this.io);
+      await cutUnacknowledged(this.directory, this.journal.durableBytes, this.disk);
+      const { db, journal } = await loadDurable(this.directory, this.disk);
       const stale = this.db;
       this.db = db;
       this.journal = journal;
@@ -1024,21 +1015,24 @@ export class Catalog {
 
 /** Cuts each journal file back to the bytes known durable: a failed write may have left part of a record, a failed
  * fsync whole records in the page cache, none of them acknowledged, none to be replayed. */
-async function cutUnacknowledged(directory: string, durable: ReadonlyMap<number, number>): Promise<void> {
+async function cutUnacknowledged(directory: string, durable: ReadonlyMap<number, number>, disk: Disk): Promise<void> {
   const firstKnown = Math.min(...durable.keys());
-  for (const generation of await listJournalGenerations(directory)) {
+  for (const generation of await listJournalGenerations(directory, disk)) {
     if (generation < firstKnown) continue;
     const file = path.join(directory, journalFileName(generation));
     const bytes = durable.get(generation) ?? 0;
-    if ((await fs.stat(file)).size > bytes) await truncateJournal(file, bytes);
+    const handle = await disk.openRead(file);
+    const size = handle.size;
+    await handle.close();
+    if (size > bytes) await disk.truncate(file, bytes);
   }
 }
 
 /** The catalog as it is on disk: the snapshot (if any) with the journals after it replayed, a torn tail cut. */
-async function loadDurable(directory: string, io: JournalIO): Promise<{ db: SqlDatabase; journal: JournalWriter }> {
-  await fs.rm(path.join(directory, SNAPSHOT_TEMPORARY_FILE), { force: true }); // a crash mid-snapshot
+async function loadDurable(directory: string, disk: Disk): Promise<{ db: SqlDatabase; journal: JournalWriter }> {
+  await disk.remove(path.join(directory, SNAPSHOT_TEMPORARY_FILE)); // a crash mid-snapshot
   const sql = await loadSqlJs();
-  const image = await readSnapshot(directory);
+  const image = await readSnapshot(directory, disk);
   const db = SqlDatabase.open(sql, image);
   try {
     if (image === undefined) db.script(SCHEMA);
@@ -1049,7 +1043,7 @@ async function loadDurable(directory: string, io: JournalIO): Promise<{ db: SqlD
     const schema = db.first(SQL.meta, ['schema'])?.[0];
     if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
     const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
-    const journal = await replayJournals(directory, db, first, image !== undefined, io);
+    const journal = await replayJournals(directory, db, first, image !== undefined, disk);
     return { db, journal };
   } catch (error) {
     db.close();
@@ -1057,14 +1051,9 @@ async function loadDurable(directory: string, io: JournalIO): Promise<{ db: SqlD
   }
 }
 
-async function readSnapshot(directory: string): Promise<Uint8Array | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(path.join(directory, SNAPSHOT_FILE));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+async function readSnapshot(directory: string, disk: Disk): Promise<Uint8Array | undefined> {
+  const bytes = await disk.readWhole(path.join(directory, SNAPSHOT_FILE));
+  if (bytes === undefined) return undefined;
   const image = bytes.subarray(SNAPSHOT_HEADER_BYTES);
   const intact =
     bytes.length > SNAPSHOT_HEADER_BYTES &&
@@ -1075,10 +1064,10 @@ async function readSnapshot(directory: string): Promise<Uint8Array | undefined> 
 }
 
 /** Replays journals `first`, `first`+1, ... in order; deletes older ones; returns a writer for the last. */
-async function replayJournals(directory: string, db: SqlDatabase, first: number, fromSnapshot: boolean, io: JournalIO): Promise<JournalWriter> {
-  const generations = await listJournalGenerations(directory);
+async function replayJournals(directory: string, db: SqlDatabase, first: number, fromSnapshot: boolean, disk: Disk): Promise<JournalWriter> {
+  const generations = await listJournalGenerations(directory, disk);
   for (const old of generations.filter((generation) => generation < first)) {
-    await fs.rm(path.join(directory, journalFileName(old)), { force: true }); // covered by the snapshot
+    await disk.remove(path.join(directory, journalFileName(old))); // covered by the snapshot
   }
   const replayable = generations.filter((generation) => generation >= first);
   if (!fromSnapshot && replayable.length > 0 && replayable[0] !== first) {
@@ -1087,18 +1076,18 @@ async function replayJournals(directory: string, db: SqlDatabase, first: number,
   let current = { generation: first, bytes: 0, records: 0 };
   for (const [index, generation] of replayable.entries()) {
     const file = path.join(directory, journalFileName(generation));
-    const scan = await replayJournal(db, file);
+    const scan = await replayJournal(db, file, disk);
     if (scan.goodBytes < scan.fileBytes) {
       // Only the last generation can have a torn tail: a later file is created after an fsync of this one.
       if (index < replayable.length - 1) throw new DfsError('INTERNAL', `${file} is damaged at byte ${scan.goodBytes} and later journals exist`);
-      await truncateJournal(file, scan.goodBytes);
+      await disk.truncate(file, scan.goodBytes);
     }
     current = { generation, bytes: scan.goodBytes, records: scan.records };
   }
-  return new JournalWriter({ directory, ...current, io });
+  return new JournalWriter({ directory, ...current, disk });
 }
 
-async function replayJournal(db: SqlDatabase, file: string): Promise<JournalScan> {
+async function replayJournal(db: SqlDatabase, file: string, disk: Disk): Promise<JournalScan> {
   let batch: RecordedStatement[][] = [];
   const flush = (): void => {
     try {
@@ -1116,7 +1105,7 @@ async function replayJournal(db: SqlDatabase, file: string): Promise<JournalScan
       throw new DfsError('INTERNAL', `${file}: a checksummed record is not a statement list: ${describe(error)}`);
     }
     if (batch.length >= JOURNAL_REPLAY_RECORDS_PER_TRANSACTION) flush();
-  });
+  }, disk);
   flush();
   return scan;
 }

@@ -5,11 +5,10 @@
 // A record is [u32 payload length][u32 CRC32 of the payload][payload], little-endian. Journal
 // generations are files `journal.<generation>`; a snapshot names the generation that follows it.
 
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { JOURNAL_BATCH_BYTES_MAX, JOURNAL_READ_CHUNK_BYTES, JOURNAL_RECORD_BYTES_MAX } from '../limits';
-import { syncDirectory } from './files';
+import { nodeDisk, type AppendFile, type Disk } from './disk';
 
 export const RECORD_HEADER_BYTES = 8;
 const JOURNAL_FILE = /^journal\.([1-9][0-9]{0,14})$/;
@@ -19,9 +18,9 @@ export function journalFileName(generation: number): string {
 }
 
 /** The journal generations present in `directory`, ascending. */
-export async function listJournalGenerations(directory: string): Promise<number[]> {
+export async function listJournalGenerations(directory: string, disk: Disk = nodeDisk): Promise<number[]> {
   const generations: number[] = [];
-  for (const name of await fs.readdir(directory)) {
+  for (const name of await disk.list(directory)) {
     const match = JOURNAL_FILE.exec(name);
     if (match?.[1] !== undefined) generations.push(Number(match[1]));
   }
@@ -51,10 +50,10 @@ export interface JournalScan {
  * only during the call), and stops at the first record that is short, oversized, empty or fails its
  * CRC: a torn tail. Everything before it is returned as good.
  */
-export async function readJournal(file: string, visit: (payload: Buffer) => void): Promise<JournalScan> {
-  const handle = await fs.open(file, 'r');
+export async function readJournal(file: string, visit: (payload: Buffer) => void, disk: Disk = nodeDisk): Promise<JournalScan> {
+  const handle = await disk.openRead(file);
   try {
-    const fileBytes = (await handle.stat()).size;
+    const fileBytes = handle.size;
     let buffer = Buffer.alloc(0); // read but not yet consumed
     let offset = 0; // file offset of buffer[0]
     let readPosition = 0;
@@ -64,7 +63,7 @@ export async function readJournal(file: string, visit: (payload: Buffer) => void
       while (buffer.length < bytes && readPosition < fileBytes) {
         const size = Math.min(Math.max(JOURNAL_READ_CHUNK_BYTES, bytes - buffer.length), fileBytes - readPosition);
         const chunk = Buffer.allocUnsafe(size);
-        const { bytesRead } = await handle.read(chunk, 0, size, readPosition);
+        const bytesRead = await handle.read(chunk, size, readPosition);
         if (bytesRead === 0) break;
         readPosition += bytesRead;
         buffer = buffer.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffer, chunk.subarray(0, bytesRead)]);
@@ -91,49 +90,9 @@ export async function readJournal(file: string, visit: (payload: Buffer) => void
   }
 }
 
-/** Cuts a torn tail off and makes the cut durable before anything is appended after it. */
-export async function truncateJournal(file: string, bytes: number): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    await handle.truncate(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
-// Writing. The file operations go through JournalIO so tests can count and fail them.
-
-export interface JournalFile {
-  /** Writes all of `data` at the end of the file. */
-  append(data: Buffer): Promise<void>;
-  datasync(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface JournalIO {
-  /** Opens (creating if needed) a file for appending. */
-  openAppend(file: string): Promise<JournalFile>;
-  syncDirectory(directory: string): Promise<void>;
-}
-
-export const nodeJournalIO: JournalIO = {
-  async openAppend(file) {
-    const handle = await fs.open(file, 'a', 0o600);
-    return {
-      async append(data) {
-        for (let written = 0; written < data.length; ) {
-          const { bytesWritten } = await handle.write(data, written, data.length - written);
-          written += bytesWritten;
-        }
-      },
-      datasync: () => handle.datasync(),
-      close: () => handle.close(),
-    };
-  },
-  syncDirectory,
-};
+// Writing.
 
 export interface JournalStats {
   /** Group commits done: one write and one fdatasync each. */
@@ -161,22 +120,22 @@ export class JournalWriter {
   private backlog = 0;
   private flushing = false;
   private failure: Error | undefined;
-  private file: JournalFile | undefined;
+  private file: AppendFile | undefined;
   private fileGeneration = 0;
   private tail: Promise<void> = Promise.resolve();
   /** Per generation, the bytes known durable: what the file held at the start, plus every flush whose fsync succeeded. */
   private readonly durable = new Map<number, number>();
 
   private readonly directory: string;
-  private readonly io: JournalIO;
+  private readonly disk: Disk;
   private currentGeneration: number;
   private currentBytes: number;
   private currentRecords: number;
 
   /** `generation` is where appends go; `bytes` and `records` are what it already holds (after a torn tail was cut). */
-  constructor(start: { directory: string; generation: number; bytes: number; records: number; io?: JournalIO | undefined }) {
+  constructor(start: { directory: string; generation: number; bytes: number; records: number; disk?: Disk | undefined }) {
     this.directory = start.directory;
-    this.io = start.io ?? nodeJournalIO;
+    this.disk = start.disk ?? nodeDisk;
     this.currentGeneration = start.generation;
     this.currentBytes = start.bytes;
     this.currentRecords = start.records;
@@ -292,14 +251,14 @@ export class JournalWriter {
     return this.queue.splice(0, count);
   }
 
-  private async fileFor(generation: number): Promise<JournalFile> {
+  private async fileFor(generation: number): Promise<AppendFile> {
     if (this.file && this.fileGeneration === generation) return this.file;
     const previous = this.file;
     this.file = undefined;
     await previous?.close();
-    const file = await this.io.openAppend(path.join(this.directory, journalFileName(generation)));
+    const file = await this.disk.openAppend(path.join(this.directory, journalFileName(generation)));
     // The file may be new: its directory entry must be durable before its records count.
-    await this.io.syncDirectory(this.directory);
+    await this.disk.syncDirectory(this.directory);
     this.file = file;
     this.fileGeneration = generation;
     return file;

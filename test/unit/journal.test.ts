@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { isDfsError } from '../../src/net/errors';
 import { Catalog, type CatalogOptions, type Entry, type SnapshotStep } from '../../src/store/catalog';
-import { encodeRecord, nodeJournalIO, readJournal, RECORD_HEADER_BYTES, type JournalIO } from '../../src/store/journal';
+import { nodeDisk, type Disk } from '../../src/store/disk';
+import { encodeRecord, readJournal, RECORD_HEADER_BYTES } from '../../src/store/journal';
 import { decodeStatements, encodeStatements } from '../../src/store/sqljs';
 import { prng, seed } from '../helpers/random';
 
@@ -308,14 +309,15 @@ t.test('damage that is not a torn tail refuses to start rather than lose data si
   });
 });
 
-/** Journal I/O that counts calls and can be made to fail. */
-function instrumentedIO(): JournalIO & { counts: { appends: number; datasyncs: number; directorySyncs: number }; failNext: 'append' | 'datasync' | undefined; failWith: string } {
+/** A disk whose journal appends, fsyncs and directory syncs are counted and can be made to fail. */
+function instrumentedIO(): Disk & { counts: { appends: number; datasyncs: number; directorySyncs: number }; failNext: 'append' | 'datasync' | undefined; failWith: string } {
   const io = {
+    ...nodeDisk,
     counts: { appends: 0, datasyncs: 0, directorySyncs: 0 },
     failNext: undefined as 'append' | 'datasync' | undefined,
     failWith: 'EIO',
     async openAppend(file: string) {
-      const inner = await nodeJournalIO.openAppend(file);
+      const inner = await nodeDisk.openAppend(file);
       return {
         append: async (data: Buffer) => {
           io.counts.appends++;
@@ -332,7 +334,7 @@ function instrumentedIO(): JournalIO & { counts: { appends: number; datasyncs: n
     },
     async syncDirectory(directory: string) {
       io.counts.directorySyncs++;
-      await nodeJournalIO.syncDirectory(directory);
+      await nodeDisk.syncDirectory(directory);
     },
   };
   return io;
@@ -340,7 +342,7 @@ function instrumentedIO(): JournalIO & { counts: { appends: number; datasyncs: n
 
 t.test('group commit: 200 concurrent mkdirs share a few fsyncs, and every one is durable', async (t) => {
   const io = instrumentedIO();
-  const { catalog, directory, owner } = await running(t, { io });
+  const { catalog, directory, owner } = await running(t, { disk: io });
   const before = { ...io.counts };
   const flushesBefore = catalog.stats().flushes;
   await Promise.all(Array.from({ length: 200 }, (_, index) => catalog.mkdir(owner, `/g${index}`)));
@@ -355,13 +357,14 @@ t.test('group commit: 200 concurrent mkdirs share a few fsyncs, and every one is
 
 t.test('a new journal file is made durable in its directory before its records count', async (t) => {
   const io = instrumentedIO();
-  const { catalog, owner } = await running(t, { io });
+  const { catalog, owner } = await running(t, { disk: io });
   t.equal(io.counts.directorySyncs, 1, 'journal.1 was created and its directory fsynced');
   await catalog.mkdir(owner, '/one');
   t.equal(io.counts.directorySyncs, 1, 'appending to the same file needs no directory fsync');
   await catalog.snapshot();
+  t.equal(io.counts.directorySyncs, 2, 'the snapshot renamed into place and its directory fsynced');
   await catalog.mkdir(owner, '/two');
-  t.equal(io.counts.directorySyncs, 2, 'journal.2 was created and its directory fsynced');
+  t.equal(io.counts.directorySyncs, 3, 'journal.2 was created and its directory fsynced');
 });
 
 t.test('a failed write or fsync rolls its changes back, says so, and changes are accepted again once the journal can be written', async (t) => {
@@ -370,7 +373,7 @@ t.test('a failed write or fsync rolls its changes back, says so, and changes are
       const io = instrumentedIO();
       const lines: string[] = [];
       const log = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
-      const { catalog, directory, owner } = await running(t, { io, log });
+      const { catalog, directory, owner } = await running(t, { disk: io, log });
       await catalog.mkdir(owner, '/ok');
       io.failNext = failing;
       const doomed = [catalog.mkdir(owner, '/doomed1'), catalog.mkdir(owner, '/doomed2')];
@@ -396,7 +399,7 @@ t.test('a failed write or fsync rolls its changes back, says so, and changes are
 t.test('a disk full under the journal: the change is refused as NO_SPACE', async (t) => {
   const io = instrumentedIO();
   io.failWith = 'ENOSPC: no space left on device, write';
-  const { catalog, owner } = await running(t, { io });
+  const { catalog, owner } = await running(t, { disk: io });
   io.failNext = 'append';
   await t.rejects(catalog.mkdir(owner, '/full'), { code: 'NO_SPACE', message: /master's disk is full/ });
 });

@@ -1,10 +1,11 @@
 // The master role: the cluster's trust (joins), its members (nodes), its users and namespace.
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
+import { systemClock, type Clock } from '../../clock';
 import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS } from '../../limits';
 import { LogThrottle, type Log } from '../../log';
 import type { HostPort } from '../../net/address';
-import { service, type Channel, type IncomingOf, type Reply } from '../../net/channel';
+import { service, type IncomingOf, type Link, type Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { ServedBy } from '../../net/messages';
 import { listenTls } from '../../net/tls';
@@ -31,7 +32,7 @@ export interface MasterOptions {
   replicas?: number;
   nodeTimeoutMs?: number;
   log: Log;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export interface RunningMaster {
@@ -41,40 +42,62 @@ export interface RunningMaster {
   stop(): Promise<void>;
 }
 
-export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
-  const { log } = options;
-  const now = options.now ?? Date.now;
-  await ensureDataDirectory(options.dataDir);
-  const lock = await lockDirectory(options.dataDir, 'master');
-  const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
-  const catalog = await Catalog.open(options.dataDir, { now, log });
-  const passwords = new PasswordHasher();
-  await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
+/** What a master is made of besides its listener: the simulation builds one from these with its own clock,
+ * catalog (on a simulated disk) and links. */
+export interface MasterParts {
+  identity: MasterIdentity;
+  catalog: Catalog;
+  passwords: PasswordHasher;
+  replicas?: number | undefined;
+  nodeTimeoutMs?: number | undefined;
+  log: Log;
+  clock: Clock;
+}
+
+/** The master's state, its repairer started (stop it with state.repairer.stop()). */
+export function createMasterState(parts: MasterParts): MasterState {
+  const { clock, catalog, log } = parts;
+  const now = (): number => clock.now();
+  const nodeTimeoutMs = parts.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000;
   const state: MasterState = {
-    identity,
+    identity: parts.identity,
     catalog,
-    nodes: new NodeRegistry(options.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000),
+    nodes: new NodeRegistry(nodeTimeoutMs),
     sessions: new Sessions(now),
     logins: new LoginLimiter(now),
-    passwords,
+    passwords: parts.passwords,
     logThrottle: new LogThrottle(log, LOG_REPEAT_INTERVAL_MS),
     channelTokens: new WeakMap(),
     joinFailures: new Map(),
-    replicas: options.replicas ?? REPLICAS_DEFAULT,
+    replicas: parts.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
-    chains: new Chains((chain) => void transfers.abandonChain(state, chain)),
-    repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, options.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000)),
+    chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock),
+    repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs)),
     log,
     now,
+    clock,
   };
   state.repairer.start();
+  return state;
+}
+
+export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
+  const { log } = options;
+  const clock = options.clock ?? systemClock;
+  await ensureDataDirectory(options.dataDir);
+  const lock = await lockDirectory(options.dataDir, 'master');
+  const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
+  const catalog = await Catalog.open(options.dataDir, { now: () => clock.now(), log });
+  const passwords = new PasswordHasher();
+  await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
+  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock });
   const server = await listenTls({
     listen: options.listen,
     identity: identity.tls,
     acceptAnonymous: true,
     label: 'the master',
     service: service('master', (request) => dispatch(state, request)),
-    onChannel: (channel) => watchChannel(state, channel),
+    onChannel: (channel) => channel.on('close', () => linkClosed(state, channel)),
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     onServerError: (error) => log.error(`listener: ${error.message}`),
     onAdmission: (decision) => state.logThrottle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
@@ -93,13 +116,13 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   };
 }
 
-function watchChannel(state: MasterState, channel: Channel): void {
-  channel.on('close', () => {
-    if (channel.peer.kind === 'node' && state.nodes.disconnected(channel.peer.nodeId, channel)) void transfers.linkLost(state, channel.peer.nodeId);
-  });
+/** A connection closed: a node's current link going abandons the uploads it was to report. */
+export function linkClosed(state: MasterState, link: Link): void {
+  if (link.peer.kind === 'node' && state.nodes.disconnected(link.peer.nodeId, link)) void transfers.linkLost(state, link.peer.nodeId);
 }
 
-function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): Promise<Reply> {
+/** One request to the master, answered by its handler. */
+export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): Promise<Reply> {
   switch (request.type) {
     case 'ping':
       return Promise.resolve({ data: { role: 'master', version: VERSION } });

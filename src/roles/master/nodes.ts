@@ -1,7 +1,7 @@
 // The master's view of its storage nodes: who registered, what space they report, when they were
 // last heard from. Liveness is derived from time, never stored, so it cannot go stale.
 
-import type { Channel } from '../../net/channel';
+import type { Link } from '../../net/channel';
 
 export interface NodeSpace {
   capacityBytes: number;
@@ -15,7 +15,7 @@ export interface NodeRecord extends NodeSpace {
   advertise: string;
   activeTransfers: number;
   lastSeenMs: number;
-  channel: Channel | undefined;
+  channel: Link | undefined;
   /** It said it is shutting down (node.leaving): no new blobs until it registers again. */
   draining: boolean;
   /** Its disk refuses writes (EROFS), as its last heartbeat said: no new blobs until one says otherwise. */
@@ -29,7 +29,7 @@ export class NodeRegistry {
 
   constructor(private readonly nodeTimeoutMs: number) {}
 
-  register(nodeId: string, advertise: string, space: NodeSpace & { readOnly?: boolean | undefined }, channel: Channel, nowMs: number): NodeRecord {
+  register(nodeId: string, advertise: string, space: NodeSpace & { readOnly?: boolean | undefined }, channel: Link, nowMs: number): NodeRecord {
     const previous = this.nodes.get(nodeId);
     // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
@@ -38,7 +38,7 @@ export class NodeRegistry {
     return record;
   }
 
-  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined }, channel: Channel, nowMs: number): boolean {
+  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined }, channel: Link, nowMs: number): boolean {
     const record = this.nodes.get(nodeId);
     if (!record || record.channel !== channel) return false;
     const { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers } = space;
@@ -56,7 +56,7 @@ export class NodeRegistry {
   }
 
   /** The node's link closed; true if it was its current one (not one a re-registration already replaced). */
-  disconnected(nodeId: string, channel: Channel): boolean {
+  disconnected(nodeId: string, channel: Link): boolean {
     const record = this.nodes.get(nodeId);
     if (record?.channel !== channel) return false;
     record.channel = undefined;

@@ -34,7 +34,7 @@ export interface RepairStatus {
 }
 
 export class Repairer {
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private sweeping = false;
   private stopped = false;
   private dirty = true;
@@ -68,13 +68,17 @@ export class Repairer {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), REPAIR_CHECK_MS);
-    this.timer.unref();
+    const check = (): void => {
+      if (this.stopped) return;
+      this.cancelTimer = this.state.clock.after(REPAIR_CHECK_MS, check);
+      void this.tick();
+    };
+    this.cancelTimer = this.state.clock.after(REPAIR_CHECK_MS, check);
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.cancelTimer?.();
     for (const wake of this.waiting.splice(0)) wake();
   }
 

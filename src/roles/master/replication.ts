@@ -3,6 +3,7 @@
 // settle. Reports may arrive before the file is committed (the chain runs alongside the first node);
 // they are kept and recorded with the file. Bounded, and every chain is forgotten past its deadline.
 
+import { systemClock, type Clock } from '../../clock';
 import { UPLOADS_PENDING_MAX } from '../../limits';
 import { DfsError } from '../../net/errors';
 
@@ -37,7 +38,10 @@ export class Chains {
   private earliestForgetMs = Infinity;
 
   /** `abandoned` hears of chains forgotten before their file was committed (any copies are orphans). */
-  constructor(private readonly abandoned: (chain: Chain) => void) {}
+  constructor(
+    private readonly abandoned: (chain: Chain) => void,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   begin(
     fields: Pick<Chain, 'blobId' | 'userId' | 'size' | 'first' | 'members' | 'forgetMs'> & Partial<Pick<Chain, 'repairs' | 'committedSha256'>>,
@@ -91,11 +95,11 @@ export class Chains {
     if (!this.chains.has(chain.blobId)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        cancel();
         chain.waiters.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const cancel = this.clock.after(timeoutMs, done);
       chain.waiters.add(done);
     });
   }

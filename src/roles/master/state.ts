@@ -1,7 +1,8 @@
 // What every master handler works on: the catalog, the node registry, sessions, trust, a clock.
 
+import type { Clock } from '../../clock';
 import type { Log, LogThrottle } from '../../log';
-import type { Channel, Incoming } from '../../net/channel';
+import type { Incoming, Link } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { MessageType } from '../../net/messages';
 import type { Catalog } from '../../store/catalog';
@@ -22,7 +23,7 @@ export interface MasterState {
   /** Warnings an outsider can repeat at will, one line per kind per interval. */
   logThrottle: LogThrottle;
   /** The session token each logged-in connection carries. */
-  channelTokens: WeakMap<Channel, string>;
+  channelTokens: WeakMap<Link, string>;
   joinFailures: Map<string, number[]>;
   replicas: number;
   /** Uploads whose ticket was handed out and whose blob is not yet reported stored. */
@@ -32,7 +33,9 @@ export interface MasterState {
   /** Keeps every file at its replicas; holds the safe mode after a start. */
   repairer: Repairer;
   log: Log;
+  /** The clock's now(): most handlers only read the time. */
   now: () => number;
+  clock: Clock;
 }
 
 /** The user behind a request; every namespace operation starts here. */

@@ -493,14 +493,14 @@ function repairLater(state: MasterState, broken: Chain, sha256: string): void {
   const delayMs = broken.repairs === 0 ? 0 : CHAIN_REPAIR_DELAY_MS;
   const fields = { blobId: broken.blobId, userId: broken.userId, size: broken.size, first: broken.first, members: [] };
   const hold = state.chains.begin({ ...fields, forgetMs: nowMs + delayMs + REQUEST_TIMEOUT_MS, repairs: broken.repairs + 1, committedSha256: sha256 }, nowMs);
-  setTimeout(() => {
+  state.clock.after(delayMs, () => {
     state.chains.finish(hold);
     try {
       repairChain(state, hold, sha256);
     } catch (error) {
       state.log.warn(`blob ${broken.blobId}: cannot complete its replicas: ${DfsError.wrap(error).message}`);
     }
-  }, delayMs).unref();
+  });
 }
 
 /**
