@@ -218,6 +218,9 @@ export const POOL_IDLE_PER_PEER_MAX = 16;
 export const LEAVING_NOTICE_MS = 2_000;
 /** Blobs per page of a node's report of what it holds. */
 export const BLOB_REPORT_BATCH_MAX = 5_000;
+/** A node whose report of a stored blob went unanswered keeps the blob and lists everything it holds again this
+ * long after (a full report, as after registering): the master then records the copy or deletes it as an orphan. */
+export const UNCONFIRMED_REPORT_DELAY_MS = 10_000;
 /** The repairer: how often it looks for blobs with too few (or too many) live copies when nothing told it
  * to sooner, how many files it reads per step of a sweep, and how many copies it makes at once — in all,
  * and per node as source or target, so recovery never starves users' transfers. */

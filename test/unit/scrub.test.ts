@@ -1,6 +1,7 @@
 // The node's background scrub over a real blob store in a temp dir: a damaged blob is reported once,
 // however many passes find it, and again only once it is stored anew; whole blobs are never reported;
-// a blob removed before or while it is re-hashed is skipped; a report the master missed is sent again,
+// a blob removed before or while it is re-hashed is skipped, one whose file went behind the store's back is
+// reported missing; a report the master missed is sent again,
 // once; stop() ends a pass in the middle of a blob. BlobStore.verify with a rate and a signal answers
 // like the plain one. No assertion depends on timing.
 
@@ -12,7 +13,7 @@ import t, { type Test } from 'tap';
 import { GIB, KIB, MIB } from '../../src/limits';
 import { silentLog } from '../../src/log';
 import { BlobStore, createBlobId, type BlobInfo, type VerifyOptions } from '../../src/store/blobs';
-import { Scrubber, type ScrubbedStore } from '../../src/roles/node/scrub';
+import { Scrubber, type Damage, type ScrubbedStore } from '../../src/roles/node/scrub';
 
 async function openStore(t: Test): Promise<{ store: BlobStore; dataDir: string }> {
   const dataDir = await fs.mkdtemp(path.join(tmpdir(), 'dfs-scrub-'));
@@ -30,9 +31,13 @@ async function putBlob(store: BlobStore, size: number, id = createBlobId()): Pro
   return info;
 }
 
+function blobFile(dataDir: string, info: BlobInfo): string {
+  return path.join(dataDir, 'blobs', info.id.slice(0, 2), `${info.id}.${info.size}.${info.sha256}`);
+}
+
 /** Flips one byte in the middle of a blob's file, keeping its size (so only a re-hash can tell). */
 async function damage(dataDir: string, info: BlobInfo): Promise<void> {
-  const file = path.join(dataDir, 'blobs', info.id.slice(0, 2), `${info.id}.${info.size}.${info.sha256}`);
+  const file = blobFile(dataDir, info);
   const handle = await fs.open(file, 'r+');
   try {
     const byte = Buffer.alloc(1);
@@ -67,23 +72,27 @@ function watch(store: BlobStore): Watched {
 }
 
 /** A master that hears reports: every one is recorded; `refuse` makes the next ones fail. */
-function master(): { reports: string[]; refuse: number; report(blobId: string, message: string): Promise<void> } {
+function master(): { reports: string[]; problems: string[]; refuse: number; report: Report } {
   const state = {
     reports: [] as string[],
+    problems: [] as string[],
     refuse: 0,
-    report: (blobId: string): Promise<void> => {
+    report: (blobId: string, problem: Damage['problem']): Promise<void> => {
       if (state.refuse > 0) {
         state.refuse--;
         return Promise.reject(new Error('no link to the master right now'));
       }
       state.reports.push(blobId);
+      state.problems.push(problem);
       return Promise.resolve();
     },
   };
   return state;
 }
 
-function scrubber(store: ScrubbedStore, report: (blobId: string, message: string) => Promise<void>, bytesPerSecond = GIB): Scrubber {
+type Report = (blobId: string, problem: Damage['problem'], message: string) => Promise<void>;
+
+function scrubber(store: ScrubbedStore, report: Report, bytesPerSecond = GIB): Scrubber {
   return new Scrubber({ store, report, log: silentLog, bytesPerSecond, intervalMs: 60_000 });
 }
 
@@ -155,6 +164,21 @@ t.test('a blob removed before its turn, or while it is re-hashed, is skipped (no
   t.same(heard.reports, [], 'nothing reported');
   t.match(pass, { good: 1, damaged: 0, removed: 2, failed: 0, stopped: false }, 'both counted as removed');
   t.notOk(watched.verified.includes(removedBefore.id), 'the one removed before its turn was never opened');
+});
+
+t.test('a blob whose file went from the disk behind the store\'s back is reported missing, once', async (t) => {
+  const { store, dataDir } = await openStore(t);
+  const whole = await putBlob(store, 100 * KIB);
+  const gone = await putBlob(store, 200 * KIB);
+  await fs.rm(blobFile(dataDir, gone));
+  const heard = master();
+  const scrub = scrubber(store, heard.report);
+  t.match(await scrub.pass(), { good: 1, damaged: 1, removed: 0, failed: 0 });
+  t.same(heard.reports, [gone.id], 'the missing blob is reported');
+  t.same(heard.problems, ['missing'], 'as missing, not corrupt');
+  t.match(await scrub.pass(), { good: 1, known: 1 }, 'the next pass knows it');
+  t.same(heard.reports, [gone.id], 'and does not report it again');
+  t.ok(store.info(whole.id), 'the whole blob is untouched');
 });
 
 t.test('a report the master did not get is sent again on the next pass, then never again', async (t) => {

@@ -9,6 +9,7 @@ import { service, type IncomingOf, type Link, type Reply } from '../../net/chann
 import { DfsError } from '../../net/errors';
 import type { ServedBy } from '../../net/messages';
 import { listenTls } from '../../net/tls';
+import { createBlobId } from '../../store/blobs';
 import { Catalog } from '../../store/catalog';
 import { lockDirectory } from '../../store/lock';
 import { VERSION } from '../../version';
@@ -52,6 +53,7 @@ export interface MasterParts {
   nodeTimeoutMs?: number | undefined;
   log: Log;
   clock: Clock;
+  newBlobId?: ((like?: string) => string) | undefined;
 }
 
 /** The master's state, its repairer started (stop it with state.repairer.stop()). */
@@ -76,6 +78,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     log,
     now,
     clock,
+    newBlobId: parts.newBlobId ?? createBlobId,
   };
   state.repairer.start();
   return state;

@@ -8,7 +8,6 @@
 // until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
 // missing before its node had its say, so a restart never causes a replication storm.
 
-import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { CHAIN_REPAIRS_MAX, DAMAGED_DELETE_AFTER_GOOD, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
@@ -228,7 +227,7 @@ export class Repairer {
         state.log.info(`repair: ${changes.length} damaged or surplus copies to delete`);
         scheduleDeletions(state);
       }
-      await yieldToEvents();
+      await new Promise<void>((resolve) => state.clock.after(0, resolve)); // other work runs between pages
     }
     for (const works of byLive) for (const work of works) if (!this.stopped) await this.copy(work);
   }

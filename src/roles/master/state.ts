@@ -36,6 +36,8 @@ export interface MasterState {
   /** The clock's now(): most handlers only read the time. */
   now: () => number;
   clock: Clock;
+  /** A new blob id (createBlobId; the simulation's are drawn from its seed so a run replays exactly). */
+  newBlobId: (like?: string) => string;
 }
 
 /** The user behind a request; every namespace operation starts here. */

@@ -9,7 +9,6 @@ import type { MessageType } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import { batchSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } from '../../net/ticket';
 import { parentOf } from '../../paths';
-import { createBlobId } from '../../store/blobs';
 import type { Replica } from '../../store/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, writable, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
@@ -279,7 +278,7 @@ function beginUpload(
   batchmate?: string,
 ): { blobId: string; members: readonly string[]; expiresMs: number } {
   const { userId, size } = target;
-  const blobId = createBlobId(batchmate);
+  const blobId = state.newBlobId(batchmate);
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   // The booking lapses with its ticket (and the answer it may still be waiting for) unless bytes flow: then the
   // receiving node's heartbeats hold it (holdReceiving).

@@ -2,7 +2,7 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
-import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
+import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import { LogThrottle, type Log } from '../../log';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../net/address';
 import { NODE_CN_PREFIX } from '../../net/ca';
@@ -62,6 +62,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     ticketKey: () => link.ticketKey,
     activeTransfers: 0,
     receiving: new Set(),
+    reportAgainSoon: () => link.reportAgainSoon(),
     log,
   };
   const nodeService = service('node', (request) => dispatch(context, request));
@@ -149,6 +150,9 @@ class MasterLink {
   private channel: Channel | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
+  /** A full report is being sent (after registering, or again): one at a time. */
+  private reporting: Promise<void> | undefined;
   private reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
   private stopped = false;
   private everRegistered = false;
@@ -186,6 +190,7 @@ class MasterLink {
     this.stopped = true;
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.reportTimer);
     this.channel?.close();
   }
 
@@ -224,8 +229,31 @@ class MasterLink {
     await this.reportBlobs(channel);
   }
 
+  /** Lists every blob again shortly (once, however many reports went unanswered meanwhile), over the link then
+   * registered: the master reconciles as after a registration, so a copy it never heard of is recorded or deleted. */
+  reportAgainSoon(): void {
+    if (this.stopped || this.reportTimer !== undefined) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      const channel = this.channel;
+      if (!channel || channel.closed || !this.everRegistered) return; // the next registration reports anyway
+      void this.reportBlobs(channel).catch((error: unknown) => this.options.log.warn(`report of held blobs: ${DfsError.wrap(error).message}`));
+    }, UNCONFIRMED_REPORT_DELAY_MS);
+  }
+
   /** What this node holds, in pages: the master reconciles its catalog with it after every registration. */
   private async reportBlobs(channel: Channel): Promise<void> {
+    while (this.reporting) await this.reporting.catch(() => undefined);
+    const report = this.sendReport(channel);
+    this.reporting = report;
+    try {
+      await report;
+    } finally {
+      if (this.reporting === report) this.reporting = undefined;
+    }
+  }
+
+  private async sendReport(channel: Channel): Promise<void> {
     let page: { blobId: string; size: number; sha256: string }[] = [];
     for (const blob of this.context.store.list()) {
       page.push({ blobId: blob.id, size: blob.size, sha256: blob.sha256 });

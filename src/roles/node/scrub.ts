@@ -1,8 +1,9 @@
 // A node's background scrub (SPEC §3 "Cluster upkeep"): walks the blobs it holds one after another,
 // re-hashing each at a bounded rate (BlobStore.verify paces itself and stops on an AbortSignal), and tells
 // the master of each damaged one (node.blob.error, problem 'corrupt') once — not again on later passes
-// unless the blob is stored anew; then rests an interval and starts over. A blob removed meanwhile is
-// skipped. A report the master did not get is sent again (while resting and before the next pass),
+// unless the blob is stored anew; then rests an interval and starts over. A blob the store removed meanwhile
+// is skipped; one the store still holds whose file is gone from the disk (deleted behind its back) is
+// reported 'missing' the same way, so the master copies it again instead of counting a copy that is not there. A report the master did not get is sent again (while resting and before the next pass),
 // never lost and never repeated once delivered.
 
 import { setTimeout as delay } from 'node:timers/promises';
@@ -30,8 +31,8 @@ export type ScrubbedStore = Pick<BlobStore, 'list' | 'info' | 'verify'>;
 
 export interface ScrubberParts extends ScrubSettings {
   store: ScrubbedStore;
-  /** Tells the master of a damaged blob: resolves once the master has it, rejects if it was not told. */
-  report(blobId: string, message: string): Promise<void>;
+  /** Tells the master of a damaged or missing blob: resolves once the master has it, rejects if it was not told. */
+  report(blobId: string, problem: Damage['problem'], message: string): Promise<void>;
   log: Log;
 }
 
@@ -53,9 +54,10 @@ export interface ScrubPass {
   stopped: boolean;
 }
 
-interface Damage {
+export interface Damage {
   /** The record the blob was held under when found damaged: a blob stored anew is a new record. */
   info: BlobInfo;
+  problem: 'corrupt' | 'missing';
   message: string;
 }
 
@@ -124,24 +126,29 @@ export class Scrubber {
     if (info === undefined) return 'removed';
     if (this.reported.get(id)?.info === info || this.unreported.get(id)?.info === info) return 'known';
     let problem: string | undefined;
+    let kind: Damage['problem'] = 'corrupt';
     try {
       const whole = await store.verify(id, { bytesPerSecond, signal });
       if (!whole) problem = `its bytes no longer match its size (${info.size}) and SHA-256 (${info.sha256})`;
     } catch (error) {
       if (signal.aborted) return 'stopped';
-      if (isDfsError(error, 'NOT_FOUND')) return 'removed';
-      const message = error instanceof Error ? error.message : String(error);
-      if ((error as NodeJS.ErrnoException).code !== 'EIO') {
-        log.warn(`scrub: blob ${id}: ${message}; tried again next pass`);
+      if (isDfsError(error, 'NOT_FOUND')) {
+        // Still held by the store: its file went from the disk behind the store's back.
+        if (store.info(id) !== info) return 'removed';
+        kind = 'missing';
+        problem = 'its file is gone from the disk';
+      } else if ((error as NodeJS.ErrnoException).code === 'EIO') {
+        problem = `the disk cannot read it: ${error instanceof Error ? error.message : String(error)}`;
+      } else {
+        log.warn(`scrub: blob ${id}: ${error instanceof Error ? error.message : String(error)}; tried again next pass`);
         return 'failed';
       }
-      problem = `the disk cannot read it: ${message}`;
     }
     // Removed (or removed and stored anew) while being read: what was read is no longer held.
     if (store.info(id) !== info) return 'removed';
     if (problem === undefined) return 'good';
     log.warn(`scrub: blob ${id} is damaged: ${problem}`);
-    this.unreported.set(id, { info, message: `found by the scrub: ${problem}` });
+    this.unreported.set(id, { info, problem: kind, message: `found by the scrub: ${problem}` });
     await this.sendUnreported();
     return 'damaged';
   }
@@ -155,7 +162,7 @@ export class Scrubber {
         continue;
       }
       try {
-        await this.parts.report(id, damage.message);
+        await this.parts.report(id, damage.problem, damage.message);
       } catch (error) {
         if (!this.stopping.signal.aborted) {
           this.parts.log.warn(`scrub: could not tell the master about damaged blob ${id} (${DfsError.wrap(error).message}); trying again later`);
@@ -194,8 +201,8 @@ export function startScrubbing(context: Pick<NodeContext, 'store' | 'log' | 'mas
     ...settings,
     store: context.store,
     log: context.log,
-    report: async (blobId, message) => {
-      await context.master().request('node.blob.error', { blobId, problem: 'corrupt', message: message.slice(0, 1024) });
+    report: async (blobId, problem, message) => {
+      await context.master().request('node.blob.error', { blobId, problem, message: message.slice(0, 1024) });
     },
   });
   scrubber.start();

@@ -28,6 +28,8 @@ export interface NodeContext {
   activeTransfers: number;
   /** Blobs whose bytes are arriving now, oldest first: the heartbeat names them so the master holds their bookings. */
   receiving: Set<string>;
+  /** A blob's report went unanswered (kept "until the master decides"): list every blob to the master again soon. */
+  reportAgainSoon(): void;
   log: Log;
 }
 
@@ -332,6 +334,7 @@ async function reportStored(
     const named = blobs.length === 1 ? `blob ${blobs[0]?.blobId ?? ''}` : `${blobs.length} blobs`;
     if (isDfsError(error, 'UNAVAILABLE') || isDfsError(error, 'TIMEOUT')) {
       context.log.warn(`${named}: the master did not confirm (${DfsError.wrap(error).message}); kept until the master decides`);
+      context.reportAgainSoon();
       throw new DfsError('UNAVAILABLE', `the master did not confirm the upload: ${DfsError.wrap(error).message}`);
     }
     for (const { blobId } of blobs) await context.store.remove(blobId);
