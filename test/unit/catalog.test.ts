@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { PAGE_ENTRIES_MAX, PATH_BYTES_MAX } from '../../src/limits';
 import { isDfsError } from '../../src/net/errors';
-import { Catalog, toSqliteGlob, type CatalogOptions, type Entry } from '../../src/store/catalog';
+import { Catalog, toSqliteGlob, type CatalogOptions, type Entry } from '../../src/roles/master/catalog/catalog';
 import { prng, seed } from '../helpers/random';
 
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);

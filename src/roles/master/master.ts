@@ -9,7 +9,7 @@ import { service, type IncomingOf, type Link, type Reply } from '../../net/chann
 import { DfsError } from '../../net/errors';
 import type { ServedBy } from '../../net/messages';
 import { listenTls } from '../../net/tls';
-import { Catalog } from '../../store/catalog';
+import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../../store/lock';
 import { VERSION } from '../../version';
 import * as auth from './auth';

@@ -27,11 +27,11 @@ import {
   PATH_BYTES_MAX,
   SECRET_BYTES_MAX,
   USER_NAME_BYTES_MAX,
-} from '../limits';
-import { silentLog, type Log } from '../log';
-import { DfsError } from '../net/errors';
-import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../paths';
-import { nodeDisk, type Disk } from './disk';
+} from '../../../limits';
+import { silentLog, type Log } from '../../../log';
+import { DfsError } from '../../../net/errors';
+import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../../paths';
+import { nodeDisk, type Disk } from '../../../store/disk';
 import {
   JournalWriter,
   journalFileName,
