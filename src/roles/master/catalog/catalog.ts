@@ -1,21 +1,15 @@
 // The master's catalog: users and every user's namespace, in an in-memory sql.js database made
 // durable by snapshot + journal (SPEC §4). Reads are synchronous; a mutation runs as one SQL
 // transaction whose statements become one journal record, and its promise resolves only once that
-// record is fsynced. This file owns the schema, the namespace rules (SPEC §5, §6), and the
-// snapshot/replay orchestration; journal.ts owns the bytes on disk, sqljs.ts the database wrapper.
-//
-// Paths are stored as an order-preserving *path key*: "/" becomes \x01 and the bytes \x01-\x2e move
-// up by one, so that sorting keys bytewise lists a directory right before its subtree and siblings
-// by name (a pre-order walk). Sorting raw paths would not: "/a.txt" sorts between "/a" and "/a/x".
-// Every subtree is then one index range [key, upper(key)), so find, du, tree, rm -r and mv are range
-// scans and single range statements, never recursion.
+// record is fsynced. This file owns the namespace rules (SPEC §5, §6) and the snapshot/replay
+// orchestration; schema.ts the tables and statements, path-keys.ts how paths are stored, glob.ts
+// find -name; journal.ts owns the bytes on disk, sqljs.ts the database wrapper.
 
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
   BLOB_ID_BYTES_MAX,
   CREATE_FILES_BATCH_MAX,
-  GLOB_BYTES_MAX,
   JOURNAL_BACKLOG_BYTES_MAX,
   JOURNAL_BYTES_MAX_DEFAULT,
   JOURNAL_RECORD_BYTES_MAX,
@@ -40,7 +34,29 @@ import {
   type JournalScan,
   type JournalStats,
 } from './journal';
+import { checkGlob, toSqliteGlob } from './glob';
+import { ancestorPaths, codePoints, descendantRange, keyToPath, pathToKey } from './path-keys';
+import {
+  bytes,
+  chainStatements,
+  DIR,
+  FILE,
+  GOOD,
+  hexDigest,
+  INDEXES_MADE_AT_OPEN,
+  integer,
+  MIGRATE_1_TO_2,
+  nullableText,
+  REPLICA_STATES,
+  SCHEMA,
+  SCHEMA_VERSION,
+  SQL,
+  text,
+  type ReplicaState,
+} from './schema';
 import { decodeStatements, encodeStatements, loadSqlJs, SqlDatabase, type RecordedStatement, type SqlParam, type SqlRow, type StatementRecorder } from './sqljs';
+
+export type { ReplicaState } from './schema';
 
 export type EntryKind = 'file' | 'dir';
 
@@ -55,9 +71,6 @@ export interface Entry {
   sha256: string | null;
 }
 
-/** A copy of a blob on a node, as the catalog knows it: good; bad (missing or damaged there); or
- * deleting (no file needs it any more; the node is asked to remove it, and the row goes when it has). */
-export type ReplicaState = 'good' | 'bad' | 'deleting';
 
 export interface Replica {
   nodeId: string;
@@ -121,114 +134,13 @@ export interface CatalogStats extends JournalStats {
   snapshots: number;
 }
 
-const SCHEMA_VERSION = 2;
 const SNAPSHOT_FILE = 'catalog.snapshot';
 const SNAPSHOT_TEMPORARY_FILE = 'catalog.snapshot.tmp';
 /** A snapshot file is [magic 8][u32 CRC32 of the image][u32 0][SQLite image]. */
 const SNAPSHOT_MAGIC = Buffer.from('DFSCAT01');
 const SNAPSHOT_HEADER_BYTES = 16;
 
-const DIR = 0;
-const FILE = 1;
-
-// Which nodes hold which blob (state: REPLICA_STATES index). Version 2 added it; a version-1
-// snapshot gets the empty table at open (MIGRATE_1_TO_2), before its journal is replayed.
-const REPLICAS_SCHEMA = `
-CREATE TABLE replicas (blob TEXT NOT NULL, node TEXT NOT NULL, state INTEGER NOT NULL, PRIMARY KEY (blob, node)) WITHOUT ROWID;
-CREATE INDEX replicas_by_state ON replicas (state, node);
-`;
-const MIGRATE_1_TO_2 = `${REPLICAS_SCHEMA} UPDATE meta SET value = 2 WHERE key = 'schema';`;
-const REPLICA_STATES: readonly ReplicaState[] = ['good', 'bad', 'deleting'];
-const GOOD = 0;
-const DELETING = 2;
 const NODE_ID = /^[a-z0-9-]{1,64}$/;
-
-// sha256 is stored as its 32 raw bytes (half the size of its hex). A root's parent is -(owner id),
-// never an entry id, so that (parent, name) stays unique across all users' roots.
-const SCHEMA = `
-CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, salt BLOB, hash BLOB,
-  admin INTEGER NOT NULL, created_ms INTEGER NOT NULL);
-CREATE TABLE entries (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL, parent INTEGER NOT NULL,
-  name TEXT NOT NULL, path_key TEXT NOT NULL, kind INTEGER NOT NULL, size INTEGER NOT NULL,
-  mtime_ms INTEGER NOT NULL, blob TEXT, sha256 BLOB);
-CREATE UNIQUE INDEX entries_by_path ON entries (owner, path_key);
-CREATE UNIQUE INDEX entries_by_parent ON entries (parent, name);
-${REPLICAS_SCHEMA}
-INSERT INTO meta (key, value) VALUES ('schema', ${SCHEMA_VERSION}), ('generation', 1);
-`;
-
-// sha256 is read as hex(): sql.js returns a BLOB as a freshly allocated Uint8Array, and allocating
-// (and collecting) two of those per row made ls of 10,000 entries twice as slow.
-const ROW = 'id, parent, name, path_key, kind, size, mtime_ms, blob, hex(sha256)';
-// Pages read only what an Entry needs: every column read through sql.js costs about a microsecond.
-const LISTED = 'name, kind, size, mtime_ms, blob, hex(sha256)';
-const LISTED_WITH_KEY = `${LISTED}, path_key`;
-const USER = 'id, name, admin, salt, hash, created_ms';
-
-// Every statement text is a constant: the statement cache is keyed by it and the journal records it.
-const SQL = {
-  meta: `SELECT value FROM meta WHERE key = ?1`,
-  entry: `SELECT ${ROW} FROM entries WHERE owner = ?1 AND path_key = ?2`,
-  entriesAt: `SELECT ${ROW} FROM entries WHERE owner = ?1 AND path_key IN (SELECT value FROM json_each(?2)) ORDER BY path_key`,
-  children: `SELECT ${LISTED} FROM entries WHERE parent = ?1 AND name > ?2 ORDER BY name LIMIT ?3`,
-  anyChild: `SELECT 1 FROM entries WHERE parent = ?1 LIMIT 1`,
-  child: `SELECT 1 FROM entries WHERE parent = ?1 AND name = ?2`,
-  parentOf: `SELECT parent FROM entries WHERE id = ?1`,
-  range: `SELECT ${LISTED_WITH_KEY} FROM entries WHERE owner = ?1 AND path_key >= ?2 AND path_key < ?3 ORDER BY path_key LIMIT ?4`,
-  rangeDirectories: `SELECT path_key, size FROM entries WHERE owner = ?1 AND path_key >= ?2 AND path_key < ?3 AND kind = ${DIR} ORDER BY path_key LIMIT ?4`,
-  rangeFind:
-    `SELECT ${LISTED_WITH_KEY} FROM entries WHERE owner = ?1 AND path_key >= ?2 AND path_key < ?3` +
-    ` AND (?4 IS NULL OR name GLOB ?4) AND (?5 IS NULL OR kind = ?5)` +
-    ` AND (?6 IS NULL OR CASE ?6 WHEN 'gt' THEN (size + ?7 - 1) / ?7 > ?8 WHEN 'lt' THEN (size + ?7 - 1) / ?7 < ?8` +
-    ` ELSE (size + ?7 - 1) / ?7 = ?8 END) ORDER BY path_key LIMIT ?9`,
-  // Key bytes equal path bytes: the key encoding maps ASCII to ASCII one for one.
-  rangeLongestKey: `SELECT max(length(CAST(path_key AS BLOB))) FROM entries WHERE owner = ?1 AND path_key > ?2 AND path_key < ?3`,
-  rangeBlobs: `SELECT blob FROM entries WHERE owner = ?1 AND path_key > ?2 AND path_key < ?3 AND kind = ${FILE}`,
-  maxEntryId: `SELECT coalesce(max(id), 0) FROM entries`,
-  countEntries: `SELECT count(*) FROM entries`,
-  insertEntry: `INSERT INTO entries (id, owner, parent, name, path_key, kind, size, mtime_ms, blob, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
-  updateFile: `UPDATE entries SET size = ?2, mtime_ms = ?3, blob = ?4, sha256 = ?5 WHERE id = ?1`,
-  // A directory changed: ?1 bytes more below it and every ancestor, its mtime set to ?2 (past
-  // CHAIN_ARITY_MAX ids; below it the arity-specific form in chainStatements).
-  changeChain: `UPDATE entries SET size = size + ?1, mtime_ms = CASE id WHEN ?3 THEN ?2 ELSE mtime_ms END WHERE id IN (SELECT value FROM json_each(?4))`,
-  touch: `UPDATE entries SET mtime_ms = ?2 WHERE id = ?1`,
-  deleteEntry: `DELETE FROM entries WHERE id = ?1`,
-  deleteRange: `DELETE FROM entries WHERE owner = ?1 AND path_key > ?2 AND path_key < ?3`,
-  moveEntry: `UPDATE entries SET parent = ?2, name = ?3, path_key = ?4 WHERE id = ?1`,
-  moveRange: `UPDATE entries SET path_key = ?4 || substr(path_key, ?5) WHERE owner = ?1 AND path_key > ?2 AND path_key < ?3`,
-  user: `SELECT ${USER} FROM users WHERE name = ?1`,
-  userById: `SELECT ${USER} FROM users WHERE id = ?1`,
-  users: `SELECT ${USER} FROM users ORDER BY id`,
-  maxUserId: `SELECT coalesce(max(id), 0) FROM users`,
-  insertUser: `INSERT INTO users (id, name, salt, hash, admin, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
-  setPassword: `UPDATE users SET salt = ?2, hash = ?3 WHERE id = ?1`,
-  replicasOf: `SELECT node, state FROM replicas WHERE blob = ?1 ORDER BY node`,
-  replicasOfBlobs: `SELECT blob, node, state FROM replicas WHERE blob IN (SELECT value FROM json_each(?1)) ORDER BY blob, node`,
-  putReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2, ?3)`,
-  setReplicaState: `UPDATE replicas SET state = ?3 WHERE blob = ?1 AND node = ?2`,
-  freeReplicas: `UPDATE replicas SET state = ${DELETING} WHERE blob IN (SELECT value FROM json_each(?1))`,
-  deleteReplica: `DELETE FROM replicas WHERE blob = ?1 AND node = ?2`,
-  // A copy of a blob a file references is good; of any other blob (its file went away), to be deleted.
-  // A copy already recorded keeps its state: a late report never revives or condemns it.
-  addReplica: `INSERT OR IGNORE INTO replicas (blob, node, state) VALUES (?1, ?2,
-    CASE WHEN EXISTS (SELECT 1 FROM entries WHERE blob = ?1) THEN ${GOOD} ELSE ${DELETING} END)`,
-  replicasDeleting: `SELECT blob, node FROM replicas WHERE state = ${DELETING} ORDER BY node, blob LIMIT ?1`,
-  filesAfter: `SELECT id, owner, blob, size, hex(sha256) FROM entries WHERE id > ?1 AND kind = ${FILE} AND blob IS NOT NULL ORDER BY id LIMIT ?2`,
-  // (state, node) is indexed: naming every state makes the node lookup an index range.
-  replicasOn: `SELECT blob, state FROM replicas WHERE state IN (0, 1, 2) AND node = ?1`,
-  replicaNodes: `SELECT DISTINCT node FROM replicas`,
-  filesOfBlobs: `SELECT blob, size, hex(sha256) FROM entries WHERE blob IN (SELECT value FROM json_each(?1))`,
-} as const;
-
-// An IN list of parameters runs twice as fast as json_each: one statement text per depth (cached),
-// and past CHAIN_ARITY_MAX the json_each form, so the statement cache stays bounded.
-const CHAIN_ARITY_MAX = 32;
-const chainStatements = Array.from({ length: CHAIN_ARITY_MAX + 1 }, (_, arity) => {
-  const ids = Array.from({ length: arity }, (_, index) => `?${index + 3}`).join(', ');
-  return `UPDATE entries SET size = size + ?1, mtime_ms = CASE id WHEN ?3 THEN ?2 ELSE mtime_ms END WHERE id IN (${ids})`;
-});
-
 interface EntryRow {
   id: number;
   parent: number;
@@ -1037,9 +949,7 @@ async function loadDurable(directory: string, disk: Disk): Promise<{ db: SqlData
   try {
     if (image === undefined) db.script(SCHEMA);
     if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
-    // Which file has a blob: asked when a node reports a copy the catalog did not record. An index, not
-    // data: made at every open (older snapshots lack it), never journaled.
-    db.script('CREATE INDEX IF NOT EXISTS entries_by_blob ON entries (blob) WHERE blob IS NOT NULL;');
+    db.script(INDEXES_MADE_AT_OPEN);
     const schema = db.first(SQL.meta, ['schema'])?.[0];
     if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
     const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
@@ -1111,120 +1021,6 @@ async function replayJournal(db: SqlDatabase, file: string, disk: Disk): Promise
 }
 
 // -----------------------------------------------------------------------------------------------
-// Path keys
-
-const KEY_BYTE = Uint8Array.from({ length: 256 }, (_, byte) => (byte === 0x2f ? 0x01 : byte >= 0x01 && byte <= 0x2e ? byte + 1 : byte));
-const PATH_BYTE = Uint8Array.from({ length: 256 }, (_, byte) => (byte === 0x01 ? 0x2f : byte >= 0x02 && byte <= 0x2f ? byte - 1 : byte));
-const PATH_LOW_BYTES = /[\x01-\x2e]/; // characters a key shifts up (besides "/")
-const KEY_LOW_BYTES = /[\x02-\x2f]/; // characters a path shifted down
-
-/** "/" → \x01, \x01-\x2e → \x02-\x2f: bytewise order of keys is a pre-order walk of the tree. */
-export function pathToKey(path: string): string {
-  return PATH_LOW_BYTES.test(path) ? mapBytes(path, KEY_BYTE) : path.replaceAll('/', '\x01');
-}
-
-export function keyToPath(key: string): string {
-  return KEY_LOW_BYTES.test(key) ? mapBytes(key, PATH_BYTE) : key.replaceAll('\x01', '/');
-}
-
-/** Only ASCII bytes are remapped, so the UTF-8 stays valid. */
-function mapBytes(text: string, table: Uint8Array): string {
-  const bytes = Buffer.from(text, 'utf8');
-  for (let index = 0; index < bytes.length; index++) bytes[index] = table[bytes[index] as number] as number;
-  return bytes.toString('utf8');
-}
-
-/** Keys strictly inside the subtree of `key` are in (below, upper): every one starts with `below`. */
-function descendantRange(key: string): [below: string, upper: string] {
-  const below = key === '\x01' ? key : `${key}\x01`;
-  return [below, `${below.slice(0, -1)}\x02`];
-}
-
-/** The proper ancestors of a path, root first. */
-function ancestorPaths(path: string): string[] {
-  const ancestors: string[] = [];
-  for (let current = path; current !== ROOT; ) {
-    current = parentOf(current);
-    ancestors.push(current);
-  }
-  return ancestors.reverse();
-}
-
-/** SQLite's substr counts characters (code points), not UTF-16 units. */
-function codePoints(text: string): number {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-}
-
-// -----------------------------------------------------------------------------------------------
-// find -name → SQLite GLOB. Both are case-sensitive with * ? [...] and ranges; find writes [!x]
-// where SQLite writes [^x]; a backslash makes the next character literal ([*] in GLOB); a "[" that
-// opens no complete set is literal, as in fnmatch; POSIX classes like [[:digit:]] are expanded.
-
-const POSIX_CLASSES: Record<string, string> = {
-  alpha: 'a-zA-Z',
-  digit: '0-9',
-  alnum: 'a-zA-Z0-9',
-  upper: 'A-Z',
-  lower: 'a-z',
-  xdigit: '0-9a-fA-F',
-  space: ' \t\n\r\f\v',
-  blank: ' \t',
-};
-
-export function toSqliteGlob(pattern: string): string {
-  let glob = '';
-  for (let index = 0; index < pattern.length; ) {
-    const character = pattern[index] as string;
-    if (character === '\\' && index + 1 < pattern.length) {
-      glob += literalGlob(pattern[index + 1] as string);
-      index += 2;
-    } else if (character === '[') {
-      const set = bracketGlob(pattern, index);
-      glob += set?.glob ?? '[[]';
-      index = set?.next ?? index + 1;
-    } else {
-      glob += character;
-      index++;
-    }
-  }
-  return glob;
-}
-
-function literalGlob(character: string): string {
-  return character === '*' || character === '?' || character === '[' ? `[${character}]` : character;
-}
-
-/** The set starting at pattern[start] === '[', or undefined if it is never closed. */
-function bracketGlob(pattern: string, start: number): { glob: string; next: number } | undefined {
-  let index = start + 1;
-  let negated = false;
-  if (pattern[index] === '!' || pattern[index] === '^') {
-    negated = true;
-    index++;
-  }
-  let body = '';
-  if (pattern[index] === ']') {
-    body += ']';
-    index++;
-  }
-  while (index < pattern.length && pattern[index] !== ']') {
-    const close = pattern.startsWith('[:', index) ? pattern.indexOf(':]', index + 2) : -1;
-    const expansion = close > 0 ? POSIX_CLASSES[pattern.slice(index + 2, close)] : undefined;
-    if (expansion !== undefined) {
-      body += expansion;
-      index = close + 2;
-    } else {
-      body += pattern[index] === '\\' && index + 1 < pattern.length ? pattern[++index] : pattern[index];
-      index++;
-    }
-  }
-  if (index >= pattern.length) return undefined;
-  return { glob: `[${negated ? '^' : ''}${body}]`, next: index + 1 };
-}
-
-// -----------------------------------------------------------------------------------------------
 // Rows and values
 
 function toRow(row: SqlRow): EntryRow {
@@ -1283,31 +1079,6 @@ function toUser(row: SqlRow): UserRecord {
   };
 }
 
-function integer(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new Error(`catalog: expected an integer, found ${String(value)}`);
-  return value;
-}
-
-function text(value: unknown): string {
-  if (typeof value !== 'string') throw new Error(`catalog: expected text, found ${String(value)}`);
-  return value;
-}
-
-function bytes(value: unknown): Buffer | null {
-  if (value === null) return null;
-  if (!(value instanceof Uint8Array)) throw new Error('catalog: expected a BLOB');
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-}
-
-function nullableText(value: unknown): string | null {
-  return value === null ? null : text(value);
-}
-
-/** hex() of a NULL is '' (a directory); SQLite's hex is uppercase, ours lowercase. */
-function hexDigest(value: unknown): string | null {
-  const digest = text(value);
-  return digest === '' ? null : digest.toLowerCase();
-}
 
 function kindOf(kind: EntryKind): number {
   if (kind === 'dir') return DIR;
@@ -1377,13 +1148,6 @@ function checkFile(file: { size: number; blobId: string; sha256: string }): void
   if (typeof file.sha256 !== 'string' || !SHA256_HEX.test(file.sha256.toLowerCase())) {
     throw new DfsError('BAD_REQUEST', 'sha256 must be 64 hex digits');
   }
-}
-
-function checkGlob(pattern: string): string {
-  if (typeof pattern !== 'string' || Buffer.byteLength(pattern) > GLOB_BYTES_MAX || pattern.includes('\0')) {
-    throw new DfsError('BAD_REQUEST', `a name pattern must be a string of at most ${GLOB_BYTES_MAX} bytes without NUL`);
-  }
-  return pattern;
 }
 
 function checkSizeFilter(size: SizeFilter): SizeFilter {
