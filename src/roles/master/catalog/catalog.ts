@@ -1,12 +1,11 @@
 // The master's catalog: users and every user's namespace, in an in-memory sql.js database made
 // durable by snapshot + journal (SPEC §4). Reads are synchronous; a mutation runs as one SQL
 // transaction whose statements become one journal record, and its promise resolves only once that
-// record is fsynced. This file owns the namespace rules (SPEC §5, §6) and the snapshot/replay
-// orchestration; schema.ts the tables and statements, path-keys.ts how paths are stored, glob.ts
-// find -name; journal.ts owns the bytes on disk, sqljs.ts the database wrapper.
+// record is fsynced. This file owns the namespace rules (SPEC §5, §6), the transactions and
+// when snapshots are taken; schema.ts the tables and statements, path-keys.ts how paths are stored,
+// glob.ts find -name, snapshot.ts the snapshot file and replay at start-up; journal.ts owns the
+// journal's bytes on disk, sqljs.ts the database wrapper.
 
-import * as path from 'node:path';
-import { crc32 } from 'node:zlib';
 import {
   BLOB_ID_BYTES_MAX,
   CREATE_FILES_BATCH_MAX,
@@ -14,7 +13,6 @@ import {
   JOURNAL_BYTES_MAX_DEFAULT,
   JOURNAL_RECORD_BYTES_MAX,
   JOURNAL_RECORDS_MAX_DEFAULT,
-  JOURNAL_REPLAY_RECORDS_PER_TRANSACTION,
   NAME_BYTES_MAX,
   PAGE_ENTRIES_DEFAULT,
   PAGE_ENTRIES_MAX,
@@ -26,15 +24,9 @@ import { silentLog, type Log } from '../../../log';
 import { DfsError } from '../../../net/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../../paths';
 import { nodeDisk, type Disk } from '../../../store/disk';
-import {
-  JournalWriter,
-  journalFileName,
-  listJournalGenerations,
-  readJournal,
-  type JournalScan,
-  type JournalStats,
-} from './journal';
+import { describe } from './core';
 import { checkGlob, toSqliteGlob } from './glob';
+import type { JournalStats, JournalWriter } from './journal';
 import { ancestorPaths, codePoints, descendantRange, keyToPath, pathToKey } from './path-keys';
 import {
   bytes,
@@ -43,20 +35,18 @@ import {
   FILE,
   GOOD,
   hexDigest,
-  INDEXES_MADE_AT_OPEN,
   integer,
-  MIGRATE_1_TO_2,
   nullableText,
   REPLICA_STATES,
-  SCHEMA,
-  SCHEMA_VERSION,
   SQL,
   text,
   type ReplicaState,
 } from './schema';
-import { decodeStatements, encodeStatements, loadSqlJs, SqlDatabase, type RecordedStatement, type SqlParam, type SqlRow, type StatementRecorder } from './sqljs';
+import { cutUnacknowledged, exportSnapshot, loadDurable, persistSnapshot, type SnapshotStep } from './snapshot';
+import { encodeStatements, type SqlDatabase, type SqlParam, type SqlRow, type StatementRecorder } from './sqljs';
 
 export type { ReplicaState } from './schema';
+export type { SnapshotStep } from './snapshot';
 
 export type EntryKind = 'file' | 'dir';
 
@@ -112,8 +102,6 @@ export interface PageOptions {
   limit?: number | undefined;
 }
 
-export type SnapshotStep = 'exported' | 'written' | 'renamed' | 'cleaned';
-
 export interface CatalogOptions {
   now?: () => number;
   /** Journal size past which a snapshot is taken in the background. */
@@ -134,11 +122,6 @@ export interface CatalogStats extends JournalStats {
   snapshots: number;
 }
 
-const SNAPSHOT_FILE = 'catalog.snapshot';
-const SNAPSHOT_TEMPORARY_FILE = 'catalog.snapshot.tmp';
-/** A snapshot file is [magic 8][u32 CRC32 of the image][u32 0][SQLite image]. */
-const SNAPSHOT_MAGIC = Buffer.from('DFSCAT01');
-const SNAPSHOT_HEADER_BYTES = 16;
 
 const NODE_ID = /^[a-z0-9-]{1,64}$/;
 interface EntryRow {
@@ -659,32 +642,17 @@ export class Catalog {
   }
 
   private takeSnapshot(): Promise<void> {
-    const generation = this.journal.generation + 1;
-    // Not journaled: it only means something inside the snapshot (which journals follow it).
-    this.db.script(`UPDATE meta SET value = ${generation} WHERE key = 'generation'`);
-    const image = this.db.export();
-    this.journal.rotate(generation);
-    return this.persistSnapshot(image, generation);
-  }
-
-  private async persistSnapshot(image: Uint8Array, generation: number): Promise<void> {
-    await this.onSnapshotStep?.('exported');
-    const temporary = path.join(this.directory, SNAPSHOT_TEMPORARY_FILE);
-    const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
-    SNAPSHOT_MAGIC.copy(header, 0);
-    header.writeUInt32LE(crc32(image), SNAPSHOT_MAGIC.length);
-    await this.disk.writeDurable(temporary, [header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)]);
-    await this.onSnapshotStep?.('written');
-    await this.disk.rename(temporary, path.join(this.directory, SNAPSHOT_FILE));
-    await this.disk.syncDirectory(this.directory);
-    this.snapshots++;
-    await this.onSnapshotStep?.('renamed');
-    // Older journals are covered by the snapshot; wait until nothing is still being written to them.
-    await this.journal.barrier().catch(() => undefined);
-    for (const old of await listJournalGenerations(this.directory, this.disk)) {
-      if (old < generation) await this.disk.remove(path.join(this.directory, journalFileName(old)));
-    }
-    await this.onSnapshotStep?.('cleaned');
+    const { image, generation } = exportSnapshot(this.db, this.journal);
+    const target = {
+      directory: this.directory,
+      disk: this.disk,
+      journal: this.journal,
+      onStep: this.onSnapshotStep,
+      onRenamed: () => {
+        this.snapshots++;
+      },
+    };
+    return persistSnapshot(target, image, generation);
   }
 
   private snapshotIfJournalFull(): void {
@@ -923,104 +891,6 @@ export class Catalog {
 }
 
 // -----------------------------------------------------------------------------------------------
-// Start-up: snapshot and journal replay
-
-/** Cuts each journal file back to the bytes known durable: a failed write may have left part of a record, a failed
- * fsync whole records in the page cache, none of them acknowledged, none to be replayed. */
-async function cutUnacknowledged(directory: string, durable: ReadonlyMap<number, number>, disk: Disk): Promise<void> {
-  const firstKnown = Math.min(...durable.keys());
-  for (const generation of await listJournalGenerations(directory, disk)) {
-    if (generation < firstKnown) continue;
-    const file = path.join(directory, journalFileName(generation));
-    const bytes = durable.get(generation) ?? 0;
-    const handle = await disk.openRead(file);
-    const size = handle.size;
-    await handle.close();
-    if (size > bytes) await disk.truncate(file, bytes);
-  }
-}
-
-/** The catalog as it is on disk: the snapshot (if any) with the journals after it replayed, a torn tail cut. */
-async function loadDurable(directory: string, disk: Disk): Promise<{ db: SqlDatabase; journal: JournalWriter }> {
-  await disk.remove(path.join(directory, SNAPSHOT_TEMPORARY_FILE)); // a crash mid-snapshot
-  const sql = await loadSqlJs();
-  const image = await readSnapshot(directory, disk);
-  const db = SqlDatabase.open(sql, image);
-  try {
-    if (image === undefined) db.script(SCHEMA);
-    if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
-    db.script(INDEXES_MADE_AT_OPEN);
-    const schema = db.first(SQL.meta, ['schema'])?.[0];
-    if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);
-    const first = integer(db.first(SQL.meta, ['generation'])?.[0]);
-    const journal = await replayJournals(directory, db, first, image !== undefined, disk);
-    return { db, journal };
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-}
-
-async function readSnapshot(directory: string, disk: Disk): Promise<Uint8Array | undefined> {
-  const bytes = await disk.readWhole(path.join(directory, SNAPSHOT_FILE));
-  if (bytes === undefined) return undefined;
-  const image = bytes.subarray(SNAPSHOT_HEADER_BYTES);
-  const intact =
-    bytes.length > SNAPSHOT_HEADER_BYTES &&
-    bytes.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC) &&
-    bytes.readUInt32LE(SNAPSHOT_MAGIC.length) === crc32(image);
-  if (!intact) throw new DfsError('INTERNAL', `${path.join(directory, SNAPSHOT_FILE)} is damaged (bad header or checksum)`);
-  return image;
-}
-
-/** Replays journals `first`, `first`+1, ... in order; deletes older ones; returns a writer for the last. */
-async function replayJournals(directory: string, db: SqlDatabase, first: number, fromSnapshot: boolean, disk: Disk): Promise<JournalWriter> {
-  const generations = await listJournalGenerations(directory, disk);
-  for (const old of generations.filter((generation) => generation < first)) {
-    await disk.remove(path.join(directory, journalFileName(old))); // covered by the snapshot
-  }
-  const replayable = generations.filter((generation) => generation >= first);
-  if (!fromSnapshot && replayable.length > 0 && replayable[0] !== first) {
-    throw new DfsError('INTERNAL', `catalog: no snapshot, but the journals start at generation ${String(replayable[0])}`);
-  }
-  let current = { generation: first, bytes: 0, records: 0 };
-  for (const [index, generation] of replayable.entries()) {
-    const file = path.join(directory, journalFileName(generation));
-    const scan = await replayJournal(db, file, disk);
-    if (scan.goodBytes < scan.fileBytes) {
-      // Only the last generation can have a torn tail: a later file is created after an fsync of this one.
-      if (index < replayable.length - 1) throw new DfsError('INTERNAL', `${file} is damaged at byte ${scan.goodBytes} and later journals exist`);
-      await disk.truncate(file, scan.goodBytes);
-    }
-    current = { generation, bytes: scan.goodBytes, records: scan.records };
-  }
-  return new JournalWriter({ directory, ...current, disk });
-}
-
-async function replayJournal(db: SqlDatabase, file: string, disk: Disk): Promise<JournalScan> {
-  let batch: RecordedStatement[][] = [];
-  const flush = (): void => {
-    try {
-      if (batch.length > 0) db.replay(batch);
-    } catch (error) {
-      throw new DfsError('INTERNAL', `${file}: replay failed: ${describe(error)}`);
-    }
-    batch = [];
-  };
-  const scan = await readJournal(file, (payload) => {
-    try {
-      batch.push(decodeStatements(payload));
-    } catch (error) {
-      // The checksum matched, so these are the bytes we wrote: not a torn tail but a bug or tampering.
-      throw new DfsError('INTERNAL', `${file}: a checksummed record is not a statement list: ${describe(error)}`);
-    }
-    if (batch.length >= JOURNAL_REPLAY_RECORDS_PER_TRANSACTION) flush();
-  }, disk);
-  flush();
-  return scan;
-}
-
-// -----------------------------------------------------------------------------------------------
 // Rows and values
 
 function toRow(row: SqlRow): EntryRow {
@@ -1091,10 +961,6 @@ function page<T>(items: T[], limit: number, cursor: (item: T) => string): Page<T
   items.length = limit;
   const last = items[limit - 1];
   return { items, next: last === undefined ? undefined : cursor(last) };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 // -----------------------------------------------------------------------------------------------
