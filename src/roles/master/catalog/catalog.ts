@@ -1,106 +1,28 @@
 // The master's catalog: users and every user's namespace, in an in-memory sql.js database made
 // durable by snapshot + journal (SPEC §4). Reads are synchronous; a mutation runs as one SQL
 // transaction whose statements become one journal record, and its promise resolves only once that
-// record is fsynced. This file owns the namespace rules (SPEC §5, §6), the transactions and
-// when snapshots are taken; schema.ts the tables and statements, path-keys.ts how paths are stored,
-// glob.ts find -name, snapshot.ts the snapshot file and replay at start-up; journal.ts owns the
-// journal's bytes on disk, sqljs.ts the database wrapper.
+// record is fsynced. This file ties the parts together and owns the transactions, when snapshots are
+// taken, and rolling back to the disk after a failed journal write. The parts: schema.ts (tables and
+// statements), namespace.ts (entries and their rules), path-keys.ts, glob.ts, users.ts, replicas.ts,
+// snapshot.ts (the files on disk, replay at start-up); journal.ts owns the journal's bytes on disk,
+// sqljs.ts the database wrapper.
 
-import {
-  BLOB_ID_BYTES_MAX,
-  CREATE_FILES_BATCH_MAX,
-  JOURNAL_BACKLOG_BYTES_MAX,
-  JOURNAL_BYTES_MAX_DEFAULT,
-  JOURNAL_RECORD_BYTES_MAX,
-  JOURNAL_RECORDS_MAX_DEFAULT,
-  NAME_BYTES_MAX,
-  PAGE_ENTRIES_DEFAULT,
-  PAGE_ENTRIES_MAX,
-  PATH_BYTES_MAX,
-  SECRET_BYTES_MAX,
-  USER_NAME_BYTES_MAX,
-} from '../../../limits';
+import { JOURNAL_BACKLOG_BYTES_MAX, JOURNAL_BYTES_MAX_DEFAULT, JOURNAL_RECORD_BYTES_MAX, JOURNAL_RECORDS_MAX_DEFAULT } from '../../../limits';
 import { silentLog, type Log } from '../../../log';
 import { DfsError } from '../../../net/errors';
-import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../../paths';
 import { nodeDisk, type Disk } from '../../../store/disk';
-import { describe } from './core';
-import { checkGlob, toSqliteGlob } from './glob';
+import { describe, type CatalogCore } from './core';
 import type { JournalStats, JournalWriter } from './journal';
-import { ancestorPaths, codePoints, descendantRange, keyToPath, pathToKey } from './path-keys';
-import {
-  bytes,
-  chainStatements,
-  DIR,
-  FILE,
-  GOOD,
-  hexDigest,
-  integer,
-  nullableText,
-  REPLICA_STATES,
-  SQL,
-  text,
-  type ReplicaState,
-} from './schema';
+import { Namespace, type Entry, type FileCommit, type FindFilter, type Page, type PageOptions, type WrittenEntry } from './namespace';
+import { Replicas, type Replica, type ReplicaState } from './replicas';
 import { cutUnacknowledged, exportSnapshot, loadDurable, persistSnapshot, type SnapshotStep } from './snapshot';
-import { encodeStatements, type SqlDatabase, type SqlParam, type SqlRow, type StatementRecorder } from './sqljs';
+import { encodeStatements, type SqlDatabase, type StatementRecorder } from './sqljs';
+import { Users, type UserRecord } from './users';
 
-export type { ReplicaState } from './schema';
+export type { Entry, EntryKind, FileCommit, FindFilter, Page, PageOptions, SizeFilter, WrittenEntry } from './namespace';
+export type { Replica, ReplicaState } from './replicas';
 export type { SnapshotStep } from './snapshot';
-
-export type EntryKind = 'file' | 'dir';
-
-export interface Entry {
-  path: string;
-  name: string;
-  kind: EntryKind;
-  /** Files: bytes. Directories: the total bytes of every file beneath them. */
-  size: number;
-  mtimeMs: number;
-  blobId: string | null;
-  sha256: string | null;
-}
-
-
-export interface Replica {
-  nodeId: string;
-  state: ReplicaState;
-}
-
-export interface UserRecord {
-  id: number;
-  name: string;
-  admin: boolean;
-  /** Both null for a user without a password (`shared`). */
-  salt: Buffer | null;
-  hash: Buffer | null;
-  createdMs: number;
-}
-
-/** `next` is the cursor to pass as `after` for the following page; undefined on the last page. */
-export interface Page<T> {
-  items: T[];
-  next: string | undefined;
-}
-
-/** GNU find -size: ceil(size / unitBytes) compared with count. */
-export interface SizeFilter {
-  cmp: 'gt' | 'lt' | 'eq';
-  count: number;
-  unitBytes: number;
-}
-
-export interface FindFilter {
-  /** Glob (* ? [...]) matched against the entry name, like find -name. */
-  name?: string | undefined;
-  type?: EntryKind | undefined;
-  size?: SizeFilter | undefined;
-}
-
-export interface PageOptions {
-  after?: string | undefined;
-  limit?: number | undefined;
-}
+export type { UserRecord } from './users';
 
 export interface CatalogOptions {
   now?: () => number;
@@ -122,33 +44,16 @@ export interface CatalogStats extends JournalStats {
   snapshots: number;
 }
 
-
-const NODE_ID = /^[a-z0-9-]{1,64}$/;
-interface EntryRow {
-  id: number;
-  parent: number;
-  name: string;
-  key: string;
-  kind: number;
-  size: number;
-  mtimeMs: number;
-  blobId: string | null;
-  sha256: string | null;
-}
-
-const USER_NAME = /^[a-z_][a-z0-9_.-]*$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-
 export class Catalog {
   private readonly now: () => number;
   private readonly journalBytesMax: number;
   private readonly journalRecordsMax: number;
   private readonly log: Log;
   private readonly onSnapshotStep: ((step: SnapshotStep) => void | Promise<void>) | undefined;
-  private entries: number;
-  private nextEntryId: number;
-  /** Entries added (negative: removed) by the transaction in progress; applied when it commits. */
-  private pendingEntries = 0;
+  private readonly disk: Disk;
+  private readonly namespace: Namespace;
+  private readonly users: Users;
+  private readonly replicas: Replicas;
   private snapshotting: Promise<void> | undefined;
   private snapshots = 0;
   private journalFailureLogged = false;
@@ -156,7 +61,6 @@ export class Catalog {
   private recovering: Promise<void> | undefined;
   private closing = false;
   private closed = false;
-  private readonly disk: Disk;
 
   private constructor(
     private readonly directory: string,
@@ -170,8 +74,18 @@ export class Catalog {
     this.journalRecordsMax = options.journalRecordsMax ?? JOURNAL_RECORDS_MAX_DEFAULT;
     this.log = options.log ?? silentLog;
     this.onSnapshotStep = options.onSnapshotStep;
-    this.entries = integer(db.first(SQL.countEntries, [])?.[0]);
-    this.nextEntryId = integer(db.first(SQL.maxEntryId, [])?.[0]) + 1;
+    const database = (): SqlDatabase => this.db;
+    const core: CatalogCore = {
+      get db() {
+        return database();
+      },
+      checkOpen: () => this.checkOpen(),
+      mutate: (work) => this.mutate(work),
+      timestamp: () => this.timestamp(),
+    };
+    this.namespace = new Namespace(core);
+    this.users = new Users(core, this.namespace);
+    this.replicas = new Replicas(core);
   }
 
   /** Loads the snapshot in `directory` (if any), replays the journals that follow it, and cuts a torn tail. */
@@ -183,430 +97,143 @@ export class Catalog {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Users
+  // Users (users.ts)
 
   getUser(name: string): UserRecord | undefined {
-    this.checkOpen();
-    const row = this.db.first(SQL.user, [name]);
-    return row && toUser(row);
+    return this.users.getUser(name);
   }
 
   getUserById(id: number): UserRecord | undefined {
-    this.checkOpen();
-    const row = this.db.first(SQL.userById, [id]);
-    return row && toUser(row);
+    return this.users.getUserById(id);
   }
 
   listUsers(): UserRecord[] {
-    this.checkOpen();
-    return this.db.all(SQL.users, []).map(toUser);
+    return this.users.listUsers();
   }
 
   /** A new user with an empty root directory. EXISTS if the name is taken. */
-  async createUser(name: string, secret: { salt: Buffer; hash: Buffer } | null, admin: boolean): Promise<UserRecord> {
-    checkUserName(name);
-    checkSecret(secret);
-    return this.mutate((recorder) => {
-      if (this.db.first(SQL.user, [name])) throw new DfsError('EXISTS', `user ${name} already exists`);
-      const id = integer(this.db.first(SQL.maxUserId, [])?.[0]) + 1;
-      const now = this.timestamp();
-      recorder.run(SQL.insertUser, [id, name, secret?.salt ?? null, secret?.hash ?? null, admin ? 1 : 0, now]);
-      this.insertEntry(recorder, { owner: id, parent: -id, path: ROOT, kind: DIR, size: 0, now, blobId: null, sha256: null });
-      return { id, name, admin, salt: secret?.salt ?? null, hash: secret?.hash ?? null, createdMs: now };
-    });
+  createUser(name: string, secret: { salt: Buffer; hash: Buffer } | null, admin: boolean): Promise<UserRecord> {
+    return this.users.createUser(name, secret, admin);
   }
 
   /** Sets (or with null, removes) a user's password. */
-  async setPassword(userId: number, secret: { salt: Buffer; hash: Buffer } | null): Promise<void> {
-    checkSecret(secret);
-    await this.mutate((recorder) => {
-      if (!this.db.first(SQL.userById, [userId])) throw new DfsError('NOT_FOUND', `no user with id ${userId}`);
-      recorder.run(SQL.setPassword, [userId, secret?.salt ?? null, secret?.hash ?? null]);
-    });
+  setPassword(userId: number, secret: { salt: Buffer; hash: Buffer } | null): Promise<void> {
+    return this.users.setPassword(userId, secret);
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Reading the namespace
+  // The namespace (namespace.ts, where each rule is described)
 
   stat(owner: number, path: string): Entry {
-    this.checkOpen();
-    checkPath(path);
-    return toEntry(this.requireEntry(owner, path));
+    return this.namespace.stat(owner, path);
   }
 
-  /** The entry at `path`, or undefined: stat without the error (one lookup; stat explains a miss). */
   lookup(owner: number, path: string): Entry | undefined {
-    this.checkOpen();
-    checkPath(path);
-    const row = this.entryAt(owner, path);
-    return row && toEntry(row);
+    return this.namespace.lookup(owner, path);
   }
 
-  /** A directory's children by name (byte order); `after` is the last name of the previous page. */
   list(owner: number, path: string, options: PageOptions = {}): Page<Entry> {
-    this.checkOpen();
-    checkPath(path);
-    const limit = pageLimit(options.limit);
-    const after = options.after ?? '';
-    if (typeof after !== 'string' || Buffer.byteLength(after) > NAME_BYTES_MAX) throw new DfsError('BAD_REQUEST', 'invalid page cursor');
-    const directory = this.requireEntry(owner, path);
-    if (directory.kind !== DIR) throw new DfsError('NOT_A_DIRECTORY', 'not a directory');
-    const entries = this.db.all(SQL.children, [directory.id, after, limit + 1]).map((row) => listedEntry(row, joinPath(path, text(row[0]))));
-    return page(entries, limit, (entry) => entry.name);
+    return this.namespace.list(owner, path, options);
   }
 
-  /** Entries at or below `path` that match every given filter, in path order (find). */
   find(owner: number, path: string, filter: FindFilter, options: PageOptions = {}): Page<Entry> {
-    this.checkOpen();
-    const { start, end, limit } = this.subtreePage(owner, path, options);
-    const glob = filter.name === undefined ? null : toSqliteGlob(checkGlob(filter.name));
-    const kind = filter.type === undefined ? null : kindOf(filter.type);
-    const size = filter.size === undefined ? null : checkSizeFilter(filter.size);
-    const params = [owner, start, end, glob, kind, size?.cmp ?? null, size?.unitBytes ?? 1, size?.count ?? 0, limit + 1];
-    const entries = this.db.all(SQL.rangeFind, params).map((row) => listedEntry(row, keyToPath(text(row[6]))));
-    return page(entries, limit, (entry) => entry.path);
+    return this.namespace.find(owner, path, filter, options);
   }
 
-  /** Bytes per directory at or below `path` (summary: `path` alone; a file: the file), in path order. */
   du(owner: number, path: string, options: { summary: boolean } & PageOptions): Page<{ path: string; bytes: number }> {
-    this.checkOpen();
-    const { top, start, end, limit } = this.subtreePage(owner, path, options);
-    if (options.summary || top.kind === FILE) {
-      const items = options.after === undefined ? [{ path, bytes: top.size }] : [];
-      return { items, next: undefined };
-    }
-    const rows = this.db.all(SQL.rangeDirectories, [owner, start, end, limit + 1]);
-    return page(
-      rows.map((row) => ({ path: keyToPath(text(row[0])), bytes: integer(row[1]) })),
-      limit,
-      (item) => item.path,
-    );
+    return this.namespace.du(owner, path, options);
   }
 
-  /** `path` and everything below it in path order: each directory right before its contents. */
   tree(owner: number, path: string, options: PageOptions = {}): Page<Entry> {
-    this.checkOpen();
-    const { start, end, limit } = this.subtreePage(owner, path, options);
-    const entries = this.db.all(SQL.range, [owner, start, end, limit + 1]).map((row) => listedEntry(row, keyToPath(text(row[6]))));
-    return page(entries, limit, (entry) => entry.path);
+    return this.namespace.tree(owner, path, options);
   }
 
   entryCount(): number {
-    return this.entries;
+    return this.namespace.entryCount();
   }
+
+  mkdir(owner: number, path: string, options: { parents?: boolean | undefined } = {}): Promise<Entry> {
+    return this.namespace.mkdir(owner, path, options);
+  }
+
+  createFile(owner: number, path: string, file: Omit<FileCommit, 'owner' | 'path'>): Promise<WrittenEntry> {
+    return this.namespace.createFile(owner, path, file);
+  }
+
+  commitFiles(files: readonly FileCommit[]): Promise<WrittenEntry[]> {
+    return this.namespace.commitFiles(files);
+  }
+
+  createFiles(owner: number, directory: string, files: readonly { name: string; size: number; blobId: string; sha256: string }[]): Promise<{ created: number }> {
+    return this.namespace.createFiles(owner, directory, files);
+  }
+
+  remove(owner: number, path: string, options: { recursive?: boolean | undefined } = {}): Promise<{ removed: number; blobIds: string[] }> {
+    return this.namespace.remove(owner, path, options);
+  }
+
+  move(owner: number, source: string, target: string): Promise<WrittenEntry> {
+    return this.namespace.move(owner, source, target);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replicas: which nodes hold which blob (replicas.ts)
+
+  replicasOf(blobId: string): Replica[] {
+    return this.replicas.replicasOf(blobId);
+  }
+
+  replicasOfBlobs(blobIds: readonly string[]): Map<string, Replica[]> {
+    return this.replicas.replicasOfBlobs(blobIds);
+  }
+
+  filesAfter(afterId: number, limit: number): { id: number; owner: number; blobId: string; size: number; sha256: string }[] {
+    return this.replicas.filesAfter(afterId, limit);
+  }
+
+  replicasOn(nodeId: string): Map<string, ReplicaState> {
+    return this.replicas.replicasOn(nodeId);
+  }
+
+  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string }> {
+    return this.replicas.blobFiles(blobIds);
+  }
+
+  replicaNodes(): string[] {
+    return this.replicas.replicaNodes();
+  }
+
+  changeReplicas(changes: readonly { blobId: string; nodeId: string; state: ReplicaState | null }[]): Promise<void> {
+    return this.replicas.changeReplicas(changes);
+  }
+
+  setReplica(blobId: string, nodeId: string, state: ReplicaState): Promise<void> {
+    return this.replicas.setReplica(blobId, nodeId, state);
+  }
+
+  addReplica(blobId: string, nodeId: string): Promise<ReplicaState> {
+    return this.replicas.addReplica(blobId, nodeId);
+  }
+
+  addReplicas(copies: readonly { blobId: string; nodeId: string }[]): Promise<ReplicaState[]> {
+    return this.replicas.addReplicas(copies);
+  }
+
+  forgetReplica(blobId: string, nodeId: string): Promise<void> {
+    return this.replicas.forgetReplica(blobId, nodeId);
+  }
+
+  replicasToDelete(limit: number): { blobId: string; nodeId: string }[] {
+    return this.replicas.replicasToDelete(limit);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Durability
 
   stats(): CatalogStats {
     const { generation, bytes: journalBytes, records: journalRecords } = this.journal;
     return { ...this.journal.stats, generation, journalBytes, journalRecords, snapshots: this.snapshots };
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Changing the namespace
-
-  /** EXISTS (unless `parents` and it is a directory); NOT_FOUND parent without `parents`; NOT_A_DIRECTORY. */
-  async mkdir(owner: number, path: string, options: { parents?: boolean | undefined } = {}): Promise<Entry> {
-    checkPath(path);
-    return this.mutate((recorder) => {
-      const existing = this.entryAt(owner, path);
-      if (existing) {
-        if (options.parents && existing.kind === DIR) return toEntry(existing);
-        throw new DfsError('EXISTS', 'file exists');
-      }
-      const now = this.timestamp();
-      const made = { owner, path, kind: DIR, size: 0, now, blobId: null, sha256: null };
-      if (!options.parents) {
-        const parent = this.requireParentDirectory(owner, path);
-        this.insertEntry(recorder, { ...made, parent: parent.id });
-        recorder.run(SQL.touch, [parent.id, now]);
-        return newEntry(made);
-      }
-      const ancestors = this.existingAncestors(owner, path);
-      const deepest = ancestors[ancestors.length - 1];
-      if (deepest === undefined) throw new DfsError('NOT_FOUND', 'no such user namespace');
-      if (deepest.kind !== DIR) throw new DfsError('NOT_A_DIRECTORY', `not a directory: ${keyToPath(deepest.key)}`);
-      let parentId = deepest.id;
-      for (const missing of [...ancestorPaths(path).slice(ancestors.length), path]) {
-        parentId = this.insertEntry(recorder, { ...made, parent: parentId, path: missing });
-      }
-      recorder.run(SQL.touch, [deepest.id, now]);
-      return newEntry(made);
-    });
-  }
-
-  /**
-   * Commits a file (its bytes are already on the nodes). The parent must be a directory; an existing
-   * file is replaced only with `overwrite`, and its blob id is returned so its bytes can be freed.
-   */
-  async createFile(
-    owner: number,
-    path: string,
-    file: { size: number; blobId: string; sha256: string; overwrite: boolean; nodeIds?: readonly string[] },
-  ): Promise<{ entry: Entry; replacedBlobId: string | null }> {
-    const [made] = await this.commitFiles([{ owner, path, ...file }]);
-    if (!made) throw new Error('catalog: a committed file went missing');
-    return made;
-  }
-
-  /**
-   * Commits uploaded files (each with its blob and the nodes holding a good copy) as one transaction and one
-   * journal record: all or nothing (a batch of put -r; createFile is a batch of one).
-   */
-  async commitFiles(
-    files: readonly { owner: number; path: string; size: number; blobId: string; sha256: string; overwrite: boolean; nodeIds?: readonly string[] }[],
-  ): Promise<{ entry: Entry; replacedBlobId: string | null }[]> {
-    for (const file of files) {
-      checkPath(file.path);
-      checkFile(file);
-      for (const nodeId of file.nodeIds ?? []) checkNodeId(nodeId);
-    }
-    return this.mutate((recorder) => {
-      const now = this.timestamp();
-      // A batch's files share directories: each parent is looked up, and its size chain updated, once.
-      const parents = new Map<string, EntryRow>();
-      const growth = new Map<number, number>();
-      const made = files.map((file) => {
-        const { owner, path } = file;
-        const sha256 = file.sha256.toLowerCase();
-        const existing = this.entryAt(owner, path);
-        if (existing?.kind === DIR) throw new DfsError('IS_A_DIRECTORY', files.length > 1 ? `${path}: is a directory` : 'is a directory');
-        if (existing && !file.overwrite) throw new DfsError('EXISTS', files.length > 1 ? `${path}: file exists` : 'file exists');
-        const parentKey = `${owner}:${parentOf(path)}`;
-        const parent = parents.get(parentKey) ?? this.requireParentDirectory(owner, path);
-        parents.set(parentKey, parent);
-        const entry = { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256 };
-        if (existing) {
-          recorder.run(SQL.updateFile, [existing.id, file.size, now, file.blobId, Buffer.from(sha256, 'hex')]);
-        } else {
-          this.insertEntry(recorder, entry);
-        }
-        growth.set(parent.id, (growth.get(parent.id) ?? 0) + file.size - (existing?.size ?? 0));
-        const replacedBlobId = existing && existing.blobId !== file.blobId ? existing.blobId : null;
-        for (const nodeId of file.nodeIds ?? []) recorder.run(SQL.putReplica, [file.blobId, nodeId, GOOD]);
-        if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
-        return { entry: newEntry(entry), replacedBlobId };
-      });
-      for (const [parentId, delta] of growth) this.changeDirectory(recorder, parentId, delta, now);
-      return made;
-    });
-  }
-
-  /**
-   * Commits many new files into one directory as one transaction and one journal record (bulk
-   * imports, benchmarks). All or nothing: EXISTS if any name exists or repeats.
-   */
-  async createFiles(
-    owner: number,
-    directory: string,
-    files: readonly { name: string; size: number; blobId: string; sha256: string }[],
-  ): Promise<{ created: number }> {
-    checkPath(directory);
-    if (!Array.isArray(files) || files.length > CREATE_FILES_BATCH_MAX) throw new DfsError('BAD_REQUEST', `at most ${CREATE_FILES_BATCH_MAX} files per batch`);
-    const names = new Set<string>();
-    for (const file of files) {
-      if (typeof file.name !== 'string') throw new DfsError('BAD_REQUEST', 'a file name must be a string');
-      validateName(file.name); // joinPath alone would accept "a/b" as a deeper path
-      checkPath(joinPath(directory, file.name));
-      checkFile(file);
-      if (names.has(file.name)) throw new DfsError('EXISTS', `${file.name} appears twice in the batch`);
-      names.add(file.name);
-    }
-    return this.mutate((recorder) => {
-      const parent = this.requireEntry(owner, directory);
-      if (parent.kind !== DIR) throw new DfsError('NOT_A_DIRECTORY', 'not a directory');
-      if (files.some((file) => this.db.first(SQL.child, [parent.id, file.name]))) throw new DfsError('EXISTS', 'file exists');
-      const now = this.timestamp();
-      let bytes = 0;
-      for (const file of files) {
-        const path = joinPath(directory, file.name);
-        this.insertEntry(recorder, { owner, parent: parent.id, path, kind: FILE, size: file.size, now, blobId: file.blobId, sha256: file.sha256.toLowerCase() });
-        bytes += file.size;
-      }
-      if (files.length > 0) this.changeDirectory(recorder, parent.id, bytes, now);
-      return { created: files.length };
-    });
-  }
-
-  /** Removes a file, an empty directory, or with `recursive` a whole subtree; returns the blobs it referenced. */
-  async remove(owner: number, path: string, options: { recursive?: boolean | undefined } = {}): Promise<{ removed: number; blobIds: string[] }> {
-    checkPath(path);
-    if (path === ROOT) throw new DfsError('BAD_REQUEST', 'refusing to remove /');
-    return this.mutate((recorder) => {
-      const target = this.requireEntry(owner, path);
-      const blobIds = new Set<string>();
-      if (target.blobId !== null) blobIds.add(target.blobId);
-      let removed = 0;
-      if (target.kind === DIR) {
-        if (!options.recursive && this.db.first(SQL.anyChild, [target.id])) throw new DfsError('NOT_EMPTY', 'directory not empty');
-        const [below, upper] = descendantRange(target.key);
-        this.db.each(SQL.rangeBlobs, [owner, below, upper], (row) => {
-          blobIds.add(text(row[0]));
-        });
-        removed += recorder.run(SQL.deleteRange, [owner, below, upper]);
-      }
-      removed += recorder.run(SQL.deleteEntry, [target.id]);
-      this.pendingEntries -= removed;
-      this.changeDirectory(recorder, target.parent, -target.size, this.timestamp());
-      this.freeReplicas(recorder, [...blobIds]);
-      return { removed, blobIds: [...blobIds] };
-    });
-  }
-
-  /**
-   * Renames like mv(1): onto an existing directory moves into it; a file onto a file replaces it
-   * (its blob id is returned); a directory never replaces anything (EXISTS); a directory cannot move
-   * into its own subtree. One transaction; the subtree's paths are rewritten by one range UPDATE.
-   */
-  async move(owner: number, source: string, target: string): Promise<{ entry: Entry; replacedBlobId: string | null }> {
-    checkPath(source);
-    checkPath(target);
-    if (source === ROOT) throw new DfsError('BAD_REQUEST', 'cannot move /');
-    return this.mutate((recorder) => {
-      const moving = this.requireEntry(owner, source);
-      const into = this.entryAt(owner, target);
-      const destination = into?.kind === DIR ? joinPath(target, baseName(source)) : target;
-      if (destination === source) return { entry: toEntry(moving), replacedBlobId: null };
-      if (moving.kind === DIR && isWithin(destination, source)) {
-        throw new DfsError('BAD_REQUEST', 'cannot move a directory into itself');
-      }
-      this.checkMovedPathLengths(owner, moving, source, destination);
-      const parent = this.requireParentDirectory(owner, destination);
-      const replaced = this.entryAt(owner, destination);
-      if (replaced && moving.kind === DIR) throw new DfsError('EXISTS', 'file exists');
-      if (replaced?.kind === DIR) throw new DfsError('IS_A_DIRECTORY', 'cannot overwrite a directory with a file');
-      this.applyMove(recorder, owner, { moving, destination, parentId: parent.id, replaced });
-      const replacedBlobId = replaced && replaced.blobId !== moving.blobId ? replaced.blobId : null;
-      if (replacedBlobId !== null) this.freeReplicas(recorder, [replacedBlobId]);
-      const entry = { ...toEntry(moving), path: destination, name: baseName(destination) };
-      return { entry, replacedBlobId };
-    });
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Replicas: which nodes hold which blob
-
-  /** The copies of a blob the catalog knows of, by node id. */
-  replicasOf(blobId: string): Replica[] {
-    this.checkOpen();
-    return this.db.all(SQL.replicasOf, [blobId]).map((row) => ({ nodeId: text(row[0]), state: replicaState(row[1]) }));
-  }
-
-  /** The copies of several blobs in one query (a page of a listing), by blob id; blobs without copies are absent. */
-  replicasOfBlobs(blobIds: readonly string[]): Map<string, Replica[]> {
-    this.checkOpen();
-    const byBlob = new Map<string, Replica[]>();
-    if (blobIds.length === 0) return byBlob;
-    for (const row of this.db.all(SQL.replicasOfBlobs, [JSON.stringify(blobIds)])) {
-      const blobId = text(row[0]);
-      const list = byBlob.get(blobId) ?? [];
-      list.push({ nodeId: text(row[1]), state: replicaState(row[2]) });
-      byBlob.set(blobId, list);
-    }
-    return byBlob;
-  }
-
-  /** Files with a blob, in id order after `afterId`: a page of the repairer's sweep over the whole catalog. */
-  filesAfter(afterId: number, limit: number): { id: number; owner: number; blobId: string; size: number; sha256: string }[] {
-    this.checkOpen();
-    return this.db.all(SQL.filesAfter, [afterId, limit]).map((row) => ({
-      id: Number(row[0]),
-      owner: Number(row[1]),
-      blobId: text(row[2]),
-      size: Number(row[3]),
-      sha256: text(row[4]).toLowerCase(),
-    }));
-  }
-
-  /** Every copy recorded on one node, by blob id (to reconcile with what the node reports it holds). */
-  replicasOn(nodeId: string): Map<string, ReplicaState> {
-    this.checkOpen();
-    return new Map(this.db.all(SQL.replicasOn, [nodeId]).map((row) => [text(row[0]), replicaState(row[1])]));
-  }
-
-  /** The size and SHA-256 of the files that have these blobs (a node's report is checked against them). */
-  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string }> {
-    this.checkOpen();
-    if (blobIds.length === 0) return new Map();
-    return new Map(this.db.all(SQL.filesOfBlobs, [JSON.stringify(blobIds)]).map((row) => [text(row[0]), { size: Number(row[1]), sha256: text(row[2]).toLowerCase() }]));
-  }
-
-  /** The nodes any copy is recorded on: those a restarted master waits to hear from. */
-  replicaNodes(): string[] {
-    this.checkOpen();
-    return this.db.all(SQL.replicaNodes, []).map((row) => text(row[0]));
-  }
-
-  /** Several copies' states changed (`null` forgets the copy) in one journaled transaction. */
-  async changeReplicas(changes: readonly { blobId: string; nodeId: string; state: ReplicaState | null }[]): Promise<void> {
-    if (changes.length === 0) return;
-    for (const change of changes) checkNodeId(change.nodeId);
-    await this.mutate((recorder) => {
-      for (const { blobId, nodeId, state } of changes) {
-        if (state === null) recorder.run(SQL.deleteReplica, [blobId, nodeId]);
-        else recorder.run(SQL.putReplica, [blobId, nodeId, REPLICA_STATES.indexOf(state)]);
-      }
-    });
-  }
-
-  /** Records (or changes) the state of one copy of a blob on one node. */
-  async setReplica(blobId: string, nodeId: string, state: ReplicaState): Promise<void> {
-    checkNodeId(nodeId);
-    if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {
-      throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
-    }
-    await this.mutate((recorder) => {
-      recorder.run(SQL.putReplica, [blobId, nodeId, REPLICA_STATES.indexOf(state)]);
-    });
-  }
-
-  /** Records a new copy of a blob (a replica a chain delivered, or one a node reports): good while a file
-   * references the blob, else `deleting` (the file was removed or replaced meanwhile) so the deletion pass
-   * removes it; a copy already recorded keeps its state. Journaled. */
-  async addReplica(blobId: string, nodeId: string): Promise<ReplicaState> {
-    const [state] = await this.addReplicas([{ blobId, nodeId }]);
-    if (!state) throw new Error(`catalog: replica of ${blobId} on ${nodeId} was not recorded`);
-    return state;
-  }
-
-  /** addReplica for several copies as one transaction and one journal record (a batch's chain member);
-   * their states in the same order. */
-  async addReplicas(copies: readonly { blobId: string; nodeId: string }[]): Promise<ReplicaState[]> {
-    for (const { blobId, nodeId } of copies) {
-      checkNodeId(nodeId);
-      if (typeof blobId !== 'string' || blobId.length === 0 || Buffer.byteLength(blobId) > BLOB_ID_BYTES_MAX) {
-        throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
-      }
-    }
-    await this.mutate((recorder) => {
-      for (const { blobId, nodeId } of copies) recorder.run(SQL.addReplica, [blobId, nodeId]);
-    });
-    const byBlob = this.replicasOfBlobs([...new Set(copies.map((copy) => copy.blobId))]);
-    return copies.map(({ blobId, nodeId }) => {
-      const added = byBlob.get(blobId)?.find((replica) => replica.nodeId === nodeId);
-      if (!added) throw new Error(`catalog: replica of ${blobId} on ${nodeId} was not recorded`);
-      return added.state;
-    });
-  }
-
-  /** Forgets a copy once its node removed it (or never had it). */
-  async forgetReplica(blobId: string, nodeId: string): Promise<void> {
-    await this.mutate((recorder) => {
-      recorder.run(SQL.deleteReplica, [blobId, nodeId]);
-    });
-  }
-
-  /** Copies no file needs any more, to be deleted on their nodes (at most `limit`, by node). */
-  replicasToDelete(limit: number): { blobId: string; nodeId: string }[] {
-    this.checkOpen();
-    return this.db.all(SQL.replicasDeleting, [limit]).map((row) => ({ blobId: text(row[0]), nodeId: text(row[1]) }));
-  }
-
-  /** Blobs no entry references any more: their copies become `deleting`, in the same transaction. */
-  private freeReplicas(recorder: StatementRecorder, blobIds: readonly string[]): void {
-    if (blobIds.length > 0) recorder.run(SQL.freeReplicas, [JSON.stringify(blobIds)]);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Snapshots
 
   /**
    * Exports the database now (synchronously) and switches appends to the next journal generation,
@@ -673,7 +300,7 @@ export class Catalog {
     if (this.journal.backlogBytes > JOURNAL_BACKLOG_BYTES_MAX) {
       throw new DfsError('RATE_LIMITED', 'the catalog journal is behind; retry shortly');
     }
-    this.pendingEntries = 0;
+    this.namespace.beginTransaction();
     let payload: Buffer | undefined;
     let result: T;
     try {
@@ -685,11 +312,10 @@ export class Catalog {
         }
       }));
     } catch (error) {
-      this.pendingEntries = 0; // rolled back
+      this.namespace.endTransaction(false); // rolled back
       throw error;
     }
-    this.entries += this.pendingEntries;
-    this.pendingEntries = 0;
+    this.namespace.endTransaction(true);
     // Nothing changed (mkdir -p of an existing directory): still wait for what it observed to be durable.
     const durable = payload === undefined ? this.journal.barrier() : this.journal.append(payload);
     if (payload !== undefined) this.snapshotIfJournalFull();
@@ -736,8 +362,7 @@ export class Catalog {
       this.db = db;
       this.journal = journal;
       stale.close();
-      this.entries = integer(db.first(SQL.countEntries, [])?.[0]);
-      this.nextEntryId = integer(db.first(SQL.maxEntryId, [])?.[0]) + 1;
+      this.namespace.recount();
       this.journalFailureLogged = false;
       this.log.warn('catalog: rolled back to the journal on disk; accepting changes again');
     })()
@@ -750,279 +375,4 @@ export class Catalog {
   private timestamp(): number {
     return Math.floor(this.now());
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Building blocks of the mutations (called inside a transaction)
-
-  /** Inserts one entry with an explicit id (so replay does not depend on rowid allocation); returns the id. */
-  private insertEntry(
-    recorder: StatementRecorder,
-    entry: { owner: number; parent: number; path: string; kind: number; size: number; now: number; blobId: string | null; sha256: string | null },
-  ): number {
-    const id = this.nextEntryId++;
-    const blob = entry.blobId;
-    const sha256 = entry.sha256 === null ? null : Buffer.from(entry.sha256, 'hex');
-    const params: SqlParam[] = [id, entry.owner, entry.parent, baseName(entry.path), pathToKey(entry.path), entry.kind, entry.size, entry.now, blob, sha256];
-    recorder.run(SQL.insertEntry, params);
-    this.pendingEntries++;
-    return id;
-  }
-
-  private applyMove(
-    recorder: StatementRecorder,
-    owner: number,
-    move: { moving: EntryRow; destination: string; parentId: number; replaced: EntryRow | undefined },
-  ): void {
-    const { moving, destination, parentId, replaced } = move;
-    const replacedSize = replaced?.size ?? 0;
-    const now = this.timestamp();
-    // The moved bytes leave the source's chain and join the destination's (common ancestors net
-    // zero); the replaced file's bytes leave the destination's chain.
-    if (moving.parent === parentId) {
-      this.changeDirectory(recorder, parentId, -replacedSize, now);
-    } else {
-      this.changeDirectory(recorder, moving.parent, -moving.size, now);
-      this.changeDirectory(recorder, parentId, moving.size - replacedSize, now);
-    }
-    if (replaced) {
-      recorder.run(SQL.deleteEntry, [replaced.id]);
-      this.pendingEntries--;
-    }
-    const newKey = pathToKey(destination);
-    recorder.run(SQL.moveEntry, [moving.id, parentId, baseName(destination), newKey]);
-    if (moving.kind === DIR) {
-      const [below, upper] = descendantRange(moving.key);
-      const [newBelow] = descendantRange(newKey);
-      recorder.run(SQL.moveRange, [owner, below, upper, newBelow, codePoints(below) + 1]);
-    }
-  }
-
-  /** Every path under the destination must still be a valid path (SPEC §6: at most PATH_BYTES_MAX bytes). */
-  private checkMovedPathLengths(owner: number, moving: EntryRow, source: string, destination: string): void {
-    checkPath(destination);
-    if (moving.kind !== DIR) return;
-    const [below, upper] = descendantRange(moving.key);
-    const longest = this.db.first(SQL.rangeLongestKey, [owner, below, upper])?.[0];
-    if (typeof longest !== 'number') return; // an empty directory
-    if (longest - Buffer.byteLength(source) + Buffer.byteLength(destination) > PATH_BYTES_MAX) {
-      throw new DfsError('BAD_REQUEST', `paths below the destination would be longer than ${PATH_BYTES_MAX} bytes`);
-    }
-  }
-
-  /**
-   * An entry appeared in, left or changed in directory `id`: its mtime becomes `now`, and it and
-   * every ancestor grow by `delta` bytes (O(depth), one statement).
-   */
-  private changeDirectory(recorder: StatementRecorder, id: number, delta: number, now: number): void {
-    if (delta === 0) {
-      recorder.run(SQL.touch, [id, now]);
-      return;
-    }
-    const chain = this.chainUpFrom(id);
-    const sql = chainStatements[chain.length];
-    if (sql === undefined) recorder.run(SQL.changeChain, [delta, now, id, JSON.stringify(chain)]);
-    else recorder.run(sql, [delta, now, ...chain]);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Lookups
-
-  private entryAt(owner: number, path: string): EntryRow | undefined {
-    const row = this.db.first(SQL.entry, [owner, pathToKey(path)]);
-    return row && toRow(row);
-  }
-
-  private requireEntry(owner: number, path: string): EntryRow {
-    const entry = this.entryAt(owner, path);
-    if (entry) return entry;
-    throw this.missingError(owner, path);
-  }
-
-  /** NOT_A_DIRECTORY when a component of `path` is a file, else NOT_FOUND. */
-  private missingError(owner: number, path: string): DfsError {
-    const blocking = this.existingAncestors(owner, path).find((ancestor) => ancestor.kind !== DIR);
-    if (blocking) return new DfsError('NOT_A_DIRECTORY', `not a directory: ${keyToPath(blocking.key)}`);
-    return new DfsError('NOT_FOUND', 'no such file or directory');
-  }
-
-  private requireParentDirectory(owner: number, path: string): EntryRow {
-    const parentPath = parentOf(path);
-    const parent = this.entryAt(owner, parentPath);
-    if (parent === undefined) throw this.missingError(owner, parentPath);
-    if (parent.kind !== DIR) throw new DfsError('NOT_A_DIRECTORY', `not a directory: ${parentPath}`);
-    return parent;
-  }
-
-  /** The ancestors of `path` that exist, root first (they always form an unbroken chain from the root). */
-  private existingAncestors(owner: number, path: string): EntryRow[] {
-    const keys = ancestorPaths(path).map(pathToKey);
-    const rows = this.db.all(SQL.entriesAt, [owner, JSON.stringify(keys)]).map(toRow);
-    rows.forEach((row, index) => {
-      if (row.key !== keys[index]) throw new Error(`catalog: broken ancestor chain above ${path}`);
-    });
-    return rows;
-  }
-
-  /** `id` and the ids above it up to the root, walking parent links: O(depth) point lookups. */
-  private chainUpFrom(id: number): number[] {
-    const chain: number[] = [];
-    for (let current = id; current > 0; ) {
-      chain.push(current);
-      // A path has at most PATH_BYTES_MAX / 2 components: a longer chain is a cycle, a bug.
-      if (chain.length > PATH_BYTES_MAX / 2 + 1) throw new Error(`catalog: parent links from ${id} do not reach a root`);
-      current = integer(this.db.first(SQL.parentOf, [current])?.[0]);
-    }
-    return chain;
-  }
-
-  /** Validates a subtree page request; the range covers `path` itself and everything below it. */
-  private subtreePage(owner: number, path: string, options: PageOptions): { top: EntryRow; start: string; end: string; limit: number } {
-    checkPath(path);
-    const limit = pageLimit(options.limit);
-    const top = this.requireEntry(owner, path);
-    const [, end] = descendantRange(top.key);
-    if (options.after === undefined) return { top, start: top.key, end, limit };
-    if (typeof options.after !== 'string') throw new DfsError('BAD_REQUEST', 'invalid page cursor');
-    checkPath(options.after);
-    if (!isWithin(options.after, path)) throw new DfsError('BAD_REQUEST', `page cursor ${options.after} is not within ${path}`);
-    // No key contains \x00, so the first key after K is at least K + \x01.
-    return { top, start: `${pathToKey(options.after)}\x01`, end, limit };
-  }
-}
-
-// -----------------------------------------------------------------------------------------------
-// Rows and values
-
-function toRow(row: SqlRow): EntryRow {
-  return {
-    id: integer(row[0]),
-    parent: integer(row[1]),
-    name: text(row[2]),
-    key: text(row[3]),
-    kind: integer(row[4]),
-    size: integer(row[5]),
-    mtimeMs: integer(row[6]),
-    blobId: nullableText(row[7]),
-    sha256: hexDigest(row[8]),
-  };
-}
-
-/** The entry a mutation just wrote, without reading it back. */
-function newEntry(made: { path: string; kind: number; size: number; now: number; blobId: string | null; sha256: string | null }): Entry {
-  const kind = made.kind === DIR ? 'dir' : 'file';
-  return { path: made.path, name: baseName(made.path), kind, size: made.size, mtimeMs: made.now, blobId: made.blobId, sha256: made.sha256 };
-}
-
-/** An entry from a row of LISTED columns. */
-function listedEntry(row: SqlRow, path: string): Entry {
-  return {
-    path,
-    name: text(row[0]),
-    kind: row[1] === DIR ? 'dir' : 'file',
-    size: integer(row[2]),
-    mtimeMs: integer(row[3]),
-    blobId: nullableText(row[4]),
-    sha256: hexDigest(row[5]),
-  };
-}
-
-function toEntry(row: EntryRow): Entry {
-  return {
-    path: keyToPath(row.key),
-    name: row.name,
-    kind: row.kind === DIR ? 'dir' : 'file',
-    size: row.size,
-    mtimeMs: row.mtimeMs,
-    blobId: row.blobId,
-    sha256: row.sha256,
-  };
-}
-
-function toUser(row: SqlRow): UserRecord {
-  return {
-    id: integer(row[0]),
-    name: text(row[1]),
-    admin: row[2] === 1,
-    salt: bytes(row[3]),
-    hash: bytes(row[4]),
-    createdMs: integer(row[5]),
-  };
-}
-
-
-function kindOf(kind: EntryKind): number {
-  if (kind === 'dir') return DIR;
-  if (kind === 'file') return FILE;
-  throw new DfsError('BAD_REQUEST', `unknown entry type ${String(kind)}`);
-}
-
-function page<T>(items: T[], limit: number, cursor: (item: T) => string): Page<T> {
-  if (items.length <= limit) return { items, next: undefined };
-  items.length = limit;
-  const last = items[limit - 1];
-  return { items, next: last === undefined ? undefined : cursor(last) };
-}
-
-// -----------------------------------------------------------------------------------------------
-// Input checks: every one throws BAD_REQUEST before anything changes.
-
-function checkPath(path: unknown): asserts path is string {
-  if (typeof path !== 'string') throw new DfsError('BAD_REQUEST', 'a path must be a string');
-  validatePath(path);
-  // A lone UTF-16 surrogate cannot be stored as UTF-8: it would come back as U+FFFD, a different name.
-  if (Buffer.from(path, 'utf8').toString('utf8') !== path) throw new DfsError('BAD_REQUEST', 'path is not valid Unicode');
-}
-
-function pageLimit(limit: number | undefined): number {
-  if (limit === undefined) return PAGE_ENTRIES_DEFAULT;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > PAGE_ENTRIES_MAX) {
-    throw new DfsError('BAD_REQUEST', `page limit must be 1..${PAGE_ENTRIES_MAX}`);
-  }
-  return limit;
-}
-
-function checkUserName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > USER_NAME_BYTES_MAX || !USER_NAME.test(name)) {
-    throw new DfsError('BAD_REQUEST', `invalid user name "${String(name)}": 1-${USER_NAME_BYTES_MAX} of a-z 0-9 _ . - , not starting with a digit, "." or "-"`);
-  }
-}
-
-function checkSecret(secret: { salt: Buffer; hash: Buffer } | null): void {
-  if (secret === null) return;
-  for (const part of [secret.salt, secret.hash]) {
-    if (!(part instanceof Uint8Array) || part.length === 0 || part.length > SECRET_BYTES_MAX) {
-      throw new DfsError('BAD_REQUEST', `a password salt and hash must be 1-${SECRET_BYTES_MAX} bytes`);
-    }
-  }
-}
-
-function checkNodeId(nodeId: unknown): void {
-  if (typeof nodeId !== 'string' || !NODE_ID.test(nodeId)) throw new DfsError('BAD_REQUEST', 'malformed node id');
-}
-
-function replicaState(value: unknown): ReplicaState {
-  const state = REPLICA_STATES[integer(value)];
-  if (state === undefined) throw new Error(`catalog: unknown replica state ${String(value)}`);
-  return state;
-}
-
-function checkFile(file: { size: number; blobId: string; sha256: string }): void {
-  if (!Number.isSafeInteger(file.size) || file.size < 0) throw new DfsError('BAD_REQUEST', 'file size must be a non-negative integer');
-  if (typeof file.blobId !== 'string' || file.blobId.length === 0 || Buffer.byteLength(file.blobId) > BLOB_ID_BYTES_MAX) {
-    throw new DfsError('BAD_REQUEST', `blob id must be 1-${BLOB_ID_BYTES_MAX} bytes`);
-  }
-  if (typeof file.sha256 !== 'string' || !SHA256_HEX.test(file.sha256.toLowerCase())) {
-    throw new DfsError('BAD_REQUEST', 'sha256 must be 64 hex digits');
-  }
-}
-
-function checkSizeFilter(size: SizeFilter): SizeFilter {
-  const valid =
-    (size.cmp === 'gt' || size.cmp === 'lt' || size.cmp === 'eq') &&
-    Number.isSafeInteger(size.count) &&
-    size.count >= 0 &&
-    Number.isSafeInteger(size.unitBytes) &&
-    size.unitBytes >= 1;
-  if (!valid) throw new DfsError('BAD_REQUEST', 'invalid size filter');
-  return size;
 }
