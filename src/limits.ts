@@ -121,7 +121,7 @@ assert(LOGIN_FAILURES_MAX <= LOGIN_USER_FAILURES_MAX, 'one address alone cannot 
 assert(SESSION_IDLE_MS <= SESSION_TTL_MS, 'an idle session ends before its lifetime does');
 assert(SESSIONS_PER_SOURCE_MAX <= SESSIONS_PER_USER_MAX && SESSIONS_PER_USER_MAX <= SESSIONS_MAX, 'session caps nest');
 
-// The master's catalog (src/store/catalog.ts, journal.ts).
+// The master's catalog (src/roles/master/catalog/).
 /** Entries (or du rows) in one page of ls, find, du or tree; cursors make the rest reachable. */
 export const PAGE_ENTRIES_DEFAULT = 10_000;
 export const PAGE_ENTRIES_MAX = 10_000;

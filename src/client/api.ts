@@ -1,31 +1,16 @@
 // What a user-facing program (the shell, the TUI) can ask of the cluster. The shell and the TUI
 // call only this interface, never the wire; `RemoteClient` in client.ts implements it over TLS.
 
-export type EntryKind = 'file' | 'dir';
+import type { Entry as CatalogEntry, EntryKind, FindFilter, SizeFilter } from '../roles/master/catalog/namespace';
 
-export interface Entry {
-  path: string;
-  name: string;
-  kind: EntryKind;
-  /** Files: bytes. Directories: the recursive total of the file bytes beneath them. */
-  size: number;
-  mtimeMs: number;
-  sha256: string | null;
+export type { EntryKind, FindFilter, SizeFilter };
+
+/** A namespace entry as a user sees it: the catalog's Entry without its blob id (which never leaves the
+ * master), with its copies. */
+export interface Entry extends Omit<CatalogEntry, 'blobId'> {
   /** Files only: live good replicas and the replication factor wanted; the nodes holding them from stat
    * only (listings leave `nodes` empty). */
   replicas: { have: number; want: number; nodes: string[] } | null;
-}
-
-export interface SizeFilter {
-  cmp: 'gt' | 'lt' | 'eq';
-  count: number;
-  unitBytes: number;
-}
-
-export interface FindFilter {
-  name?: string;
-  type?: EntryKind;
-  size?: SizeFilter;
 }
 
 /** The cluster as a whole: what everyone may see of the nodes. */

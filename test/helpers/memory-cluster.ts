@@ -1,5 +1,5 @@
 // A small, faithful in-memory ClusterApi for unit tests of the shell: one user's namespace with
-// the semantics and errors of the master's catalog (src/store/catalog.ts: rm of an empty directory
+// the semantics and errors of the master's catalog (src/roles/master/catalog/: rm of an empty directory
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 

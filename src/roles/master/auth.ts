@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
-import type { Catalog } from '../../store/catalog';
+import type { Catalog } from './catalog/catalog';
 import { writeFileAtomic } from '../../store/files';
 import type { Log } from '../../log';
 import { MASTER_FILES } from './identity';

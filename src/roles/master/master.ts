@@ -10,7 +10,7 @@ import { DfsError } from '../../net/errors';
 import type { ServedBy } from '../../net/messages';
 import { listenTls } from '../../net/tls';
 import { createBlobId } from '../../store/blobs';
-import { Catalog } from '../../store/catalog';
+import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../../store/lock';
 import { VERSION } from '../../version';
 import * as auth from './auth';

@@ -4,7 +4,7 @@
 import type { Incoming, Reply } from '../../net/channel';
 import { isDfsError } from '../../net/errors';
 import type { ResponseOf } from '../../net/messages';
-import type { Entry } from '../../store/catalog';
+import type { Entry } from './catalog/catalog';
 import { requireSession, type MasterState } from './state';
 import { replicaSummaries, replicaSummary, scheduleDeletions } from './transfers';
 

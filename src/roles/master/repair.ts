@@ -11,7 +11,7 @@
 import { CHAIN_REPAIRS_MAX, DAMAGED_DELETE_AFTER_GOOD, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
-import type { ReplicaState } from '../../store/catalog';
+import type { ReplicaState } from './catalog/catalog';
 import { availableBytes, chooseRepairTargets, type Candidate } from './placement';
 import { requireNode, type MasterState } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';

@@ -5,7 +5,7 @@ import type { Log, LogThrottle } from '../../log';
 import type { Incoming, Link } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { MessageType } from '../../net/messages';
-import type { Catalog } from '../../store/catalog';
+import type { Catalog } from './catalog/catalog';
 import type { MasterIdentity } from './identity';
 import type { NodeRegistry } from './nodes';
 import type { Repairer } from './repair';

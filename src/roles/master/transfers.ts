@@ -9,7 +9,7 @@ import type { MessageType } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import { batchSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } from '../../net/ticket';
 import { parentOf } from '../../paths';
-import type { Replica } from '../../store/catalog';
+import type { Replica } from './catalog/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, writable, type Candidate } from './placement';
 import { isSettled, type Chain } from './replication';
 import { requireNode, requireSession, type MasterState } from './state';

@@ -7,8 +7,8 @@
 
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { JOURNAL_BATCH_BYTES_MAX, JOURNAL_READ_CHUNK_BYTES, JOURNAL_RECORD_BYTES_MAX } from '../limits';
-import { nodeDisk, type AppendFile, type Disk } from './disk';
+import { JOURNAL_BATCH_BYTES_MAX, JOURNAL_READ_CHUNK_BYTES, JOURNAL_RECORD_BYTES_MAX } from '../../../limits';
+import { nodeDisk, type AppendFile, type Disk } from '../../../store/disk';
 
 export const RECORD_HEADER_BYTES = 8;
 const JOURNAL_FILE = /^journal\.([1-9][0-9]{0,14})$/;
