@@ -221,6 +221,10 @@ export const BLOB_REPORT_BATCH_MAX = 5_000;
 /** A node whose report of a stored blob went unanswered keeps the blob and lists everything it holds again this
  * long after (a full report, as after registering): the master then records the copy or deletes it as an orphan. */
 export const UNCONFIRMED_REPORT_DELAY_MS = 10_000;
+/** Besides, a node lists every blob it holds this often (HDFS's full block report, more often: small clusters): a
+ * copy the master never heard of (a report lost with its link, a chain member the master gave up on) is recorded,
+ * or deleted as an orphan, within this time. */
+export const FULL_REPORT_INTERVAL_MS = 10 * 60_000;
 /** The repairer: how often it looks for blobs with too few (or too many) live copies when nothing told it
  * to sooner, how many files it reads per step of a sweep, and how many copies it makes at once — in all,
  * and per node as source or target, so recovery never starves users' transfers. */

@@ -42,7 +42,7 @@ export class SimClient {
   async loop(): Promise<void> {
     const { prng } = this.world;
     while (this.world.traffic) {
-      await new Promise<void>((resolve) => this.clock.after(prng.int(100, 4_000), resolve));
+      await new Promise<void>((resolve) => this.clock.after(prng.int(200, 6_000), resolve));
       if (!this.world.traffic) break;
       const roll = prng.next();
       const paths = [...this.files.keys()];

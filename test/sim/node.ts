@@ -3,7 +3,7 @@
 // reporting it (so what it reported survives its crash), forwards down the chain while it receives, tells the
 // master where a chain broke, refuses blobs it has no room for, and reports damaged copies it serves or scrubs.
 
-import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../src/limits';
+import { BLOB_REPORT_BATCH_MAX, FULL_REPORT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../src/limits';
 import { DfsError, isDfsError } from '../../src/net/errors';
 import type { MessageType, RequestOf, ResponseOf, ServedBy } from '../../src/net/messages';
 import type { Clock } from '../../src/clock';
@@ -50,7 +50,8 @@ export class SimNode {
   private conn: Conn | undefined;
   private link: SimLink | undefined;
   private registered = false;
-  private reportPending = false;
+  private cancelReport: (() => void) | undefined;
+  private reportDueMs = 0;
   private reporting: Promise<void> | undefined;
   private reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
   private clock: Clock & { cancelAll(): void };
@@ -91,7 +92,7 @@ export class SimNode {
     this.epoch++;
     this.clock.cancelAll();
     this.registered = false;
-    this.reportPending = false;
+    this.cancelReport = undefined;
     this.reporting = undefined;
     this.conn?.close();
     this.conn = undefined;
@@ -150,17 +151,25 @@ export class SimNode {
     this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_DELAY_MS_MAX);
   }
 
-  /** As the real node: a blob kept after an unanswered report makes the node list everything again shortly. */
+  /** As the real node: a blob kept after an unanswered report makes the node list everything again shortly;
+   * besides, it does every FULL_REPORT_INTERVAL_MS. */
   private reportAgainSoon(): void {
-    if (this.reportPending) return;
-    this.reportPending = true;
-    this.clock.after(UNCONFIRMED_REPORT_DELAY_MS, () => {
-      this.reportPending = false;
+    this.reportIn(UNCONFIRMED_REPORT_DELAY_MS);
+  }
+
+  private reportIn(delayMs: number): void {
+    const dueMs = this.clock.now() + delayMs;
+    if (this.cancelReport && this.reportDueMs <= dueMs) return;
+    this.cancelReport?.();
+    this.reportDueMs = dueMs;
+    this.cancelReport = this.clock.after(delayMs, () => {
+      this.cancelReport = undefined;
       if (this.registered) void this.reportBlobs().catch(() => undefined);
     });
   }
 
   private async reportBlobs(): Promise<void> {
+    this.reportIn(FULL_REPORT_INTERVAL_MS);
     while (this.reporting) await this.reporting.catch(() => undefined);
     const report = this.sendReport();
     this.reporting = report;
@@ -247,7 +256,9 @@ export class SimNode {
   ): Promise<{ size: number; sha256: string }> {
     const epoch = this.epoch;
     const { blobId, size, content } = blob;
-    if (this.blobs.has(blobId) || this.receiving.has(blobId)) throw new DfsError('EXISTS', `blob ${blobId} exists (blobs are immutable)`);
+    const existing = this.blobs.get(blobId);
+    if (kind === 'node.replica.stored' && existing && !existing.lost && existing.size === size) return this.receiveHeld(blob, existing, chain, upstream);
+    if (existing || this.receiving.has(blobId)) throw new DfsError('EXISTS', `blob ${blobId} exists (blobs are immutable)`);
     if (this.freeBytes < size) throw new DfsError('NO_SPACE', `${this.id} has ${this.freeBytes} bytes free, not ${size}`);
     this.reserved += size;
     this.receiving.add(blobId);
@@ -271,6 +282,25 @@ export class SimNode {
     }
     await this.report(kind, { blobId, size, sha256: content }, epoch);
     return { size, sha256: content };
+  }
+
+  /**
+   * A copy of a blob this node holds already (a repair of a copy whose report went unanswered): the bytes are
+   * read and compared with the held copy; the same, the held copy is reported as this member's (the members
+   * after this one get nothing: the master hears the chain broke there). Other bytes: EXISTS, as before.
+   */
+  private async receiveHeld(blob: { blobId: string; size: number; content: string }, held: Held, chain: readonly ChainLink[], upstream: Upstream): Promise<{ size: number; sha256: string }> {
+    const epoch = this.epoch;
+    const { blobId, size, content } = blob;
+    await sleep(this.clock, this.transferMs(size));
+    this.alive(epoch);
+    if (upstream.aborted) throw new DfsError('UNAVAILABLE', 'upstream failed mid-transfer');
+    if (held.sha256 !== content || held.corrupt) throw new DfsError('EXISTS', `blob ${blobId} exists here with other bytes`);
+    const [next] = chain;
+    if (next) void this.toMaster('node.replication.broken', { blobId, nodeId: next.nodeId, message: `${this.id} held the blob already and did not forward it` }).catch(() => undefined);
+    // A refusal leaves the held copy alone: it was here before this transfer, and the master decides its fate.
+    await this.toMaster('node.replica.stored', { blobId, size, sha256: held.sha256 });
+    return { size, sha256: held.sha256 };
   }
 
   /** The master commits before the sender hears of success; a refusal removes the copy, a lost answer keeps it. */

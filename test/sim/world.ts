@@ -12,7 +12,7 @@ import type { MasterIdentity } from '../../src/roles/master/identity';
 import { createMasterState, dispatch, linkClosed } from '../../src/roles/master/master';
 import type { MasterState } from '../../src/roles/master/state';
 import { PasswordHasher } from '../../src/roles/master/users';
-import { Catalog } from '../../src/store/catalog';
+import { Catalog } from '../../src/roles/master/catalog/catalog';
 import { SimClient } from './client';
 import { SimClock } from './clock';
 import { SimDisk } from './disk';
@@ -42,7 +42,8 @@ export interface SimResult {
 }
 
 const DATA_DIR = '/sim/master';
-const SETTLE_MS = 10 * 60_000;
+/** Longer than a node's full-report interval: a copy the master never heard of is found by then. */
+const SETTLE_MS = 15 * 60_000;
 const SETTLE_CHECK_MS = 15_000;
 const NODE_CAPACITY = 64 * 1024 * 1024 * 1024;
 const TRACE_LINES_KEPT = 400;
@@ -314,14 +315,16 @@ export class World {
       this.fault('partition', `${node.id} | ${other} for ${forMs} ms`);
       later(forMs, () => this.network.heal(node.id, other));
     } else if (roll < 0.44) {
-      const blobs = [...node.blobs.keys()];
+      // A disk loses or damages a copy of which another node holds a good one: losing every copy of a file is
+      // beyond what replication promises (and what the master could repair).
+      const blobs = this.copiesElsewhere(node);
       if (blobs.length === 0) return;
       const blobId = prng.pick(blobs);
       const held = node.blobs.get(blobId);
       if (held) held.corrupt = true;
       this.fault('corrupt-copy', `${blobId} on ${node.id}`);
     } else if (roll < 0.5) {
-      const blobs = [...node.blobs.keys()];
+      const blobs = this.copiesElsewhere(node);
       if (blobs.length === 0) return;
       const blobId = prng.pick(blobs);
       const held = node.blobs.get(blobId);
@@ -346,6 +349,11 @@ export class World {
       this.fault('master-crash', `for ${downMs} ms`);
       later(downMs, () => void this.startMaster());
     }
+  }
+
+  /** The intact blobs on `node` of which another node holds an intact copy too. */
+  private copiesElsewhere(node: SimNode): string[] {
+    return [...node.blobs].filter(([blobId, held]) => isGood(held, held.sha256) && this.nodes.some((other) => other !== node && isGood(other.blobs.get(blobId), held.sha256))).map(([blobId]) => blobId);
   }
 
   /** After settling: every file at its replication factor on nodes that hold it, nothing else anywhere. */

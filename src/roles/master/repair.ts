@@ -8,11 +8,12 @@
 // until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
 // missing before its node had its say, so a restart never causes a replication storm.
 
-import { CHAIN_REPAIRS_MAX, DAMAGED_DELETE_AFTER_GOOD, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
+import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import { DfsError } from '../../net/errors';
 import type { ReplicaState } from './catalog/catalog';
-import { availableBytes, chooseRepairTargets, type Candidate } from './placement';
+import { chooseRepairTargets, type Candidate } from './placement';
+import { planFile } from './repair-plan';
 import { requireNode, type MasterState } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';
 
@@ -186,6 +187,7 @@ export class Repairer {
     // nodes whose report since their registration is in (an unreported node's records may be stale).
     const live = new Set(liveNodes(nodes));
     const trusted = new Set(nodes.filter((node) => node.alive && node.connected && this.reported.has(node.nodeId)).map((node) => node.nodeId));
+    const view = { want, nodes, live, trusted };
     const byLive: Work[][] = Array.from({ length: want }, () => []);
     let queued = 0;
     let afterId = 0;
@@ -199,28 +201,15 @@ export class Repairer {
       const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
       for (const file of page) {
         if (state.chains.has(file.blobId)) continue; // an upload or a copy is running
-        const replicas = copies.get(file.blobId) ?? [];
-        const good = replicas.filter((replica) => replica.state === 'good');
-        const liveGood = good.filter((replica) => live.has(replica.nodeId)).map((replica) => replica.nodeId);
-        const trustedGood = good.filter((replica) => trusted.has(replica.nodeId)).map((replica) => replica.nodeId);
-        // A damaged copy goes once enough trusted good ones exist: its node can then take a new copy.
-        if (trustedGood.length >= Math.min(want, DAMAGED_DELETE_AFTER_GOOD)) {
-          for (const replica of replicas) if (replica.state === 'bad') changes.push({ blobId: file.blobId, nodeId: replica.nodeId, state: 'deleting' });
-        }
-        if (liveGood.length < want) {
-          // None live: nothing to copy from until a holder comes back (fsck shows it missing).
-          if (liveGood.length > 0 && queued < REPAIR_QUEUE_MAX) {
-            const recorded = new Set(replicas.map((replica) => replica.nodeId));
-            if (chooseRepairTargets(nodes, recorded, want - liveGood.length, file.size).length === 0) continue; // nowhere to copy to
-            byLive[liveGood.length]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood, recorded });
-            queued++;
-          } else if (liveGood.length > 0) this.dirty = true; // the queue is full: the next sweep takes the rest
+        const { verdict, delete: doomed } = planFile(file, copies.get(file.blobId) ?? [], view);
+        for (const nodeId of doomed) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
+        if (verdict.kind !== 'copy') continue;
+        if (queued >= REPAIR_QUEUE_MAX) {
+          this.dirty = true; // the queue is full: the next sweep takes the rest
           continue;
         }
-        // Surplus: only when every live holder is trusted, and only among those.
-        if (trustedGood.length === liveGood.length) {
-          for (const nodeId of surplus(trustedGood, want, nodes)) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
-        }
+        byLive[verdict.liveGood.length]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood: verdict.liveGood, recorded: verdict.recorded });
+        queued++;
       }
       if (changes.length > 0) {
         await state.catalog.changeReplicas(changes);
@@ -282,13 +271,6 @@ export class Repairer {
 
 function liveNodes(nodes: readonly Candidate[]): string[] {
   return nodes.filter((node) => node.alive).map((node) => node.nodeId);
-}
-
-/** Live good copies beyond `want`: those on the nodes with the least room go first. */
-function surplus(liveGood: readonly string[], want: number, nodes: readonly Candidate[]): string[] {
-  if (liveGood.length <= want) return [];
-  const room = new Map(nodes.map((node) => [node.nodeId, availableBytes(node)]));
-  return [...liveGood].sort((a, b) => (room.get(a) ?? 0) - (room.get(b) ?? 0) || a.localeCompare(b)).slice(0, liveGood.length - want);
 }
 
 function bySpareStreams(streams: ReadonlyMap<string, number>): (a: Candidate, b: Candidate) => number {

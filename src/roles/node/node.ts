@@ -2,7 +2,7 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
-import { BLOB_REPORT_BATCH_MAX, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
+import { BLOB_REPORT_BATCH_MAX, FULL_REPORT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../limits';
 import { LogThrottle, type Log } from '../../log';
 import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../../net/address';
 import { NODE_CN_PREFIX } from '../../net/ca';
@@ -151,6 +151,7 @@ class MasterLink {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
+  private reportDueMs = 0;
   /** A full report is being sent (after registering, or again): one at a time. */
   private reporting: Promise<void> | undefined;
   private reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
@@ -232,17 +233,26 @@ class MasterLink {
   /** Lists every blob again shortly (once, however many reports went unanswered meanwhile), over the link then
    * registered: the master reconciles as after a registration, so a copy it never heard of is recorded or deleted. */
   reportAgainSoon(): void {
-    if (this.stopped || this.reportTimer !== undefined) return;
+    this.reportIn(UNCONFIRMED_REPORT_DELAY_MS);
+  }
+
+  /** The next full report in `delayMs`, unless one is due sooner; each one schedules the next. */
+  private reportIn(delayMs: number): void {
+    if (this.stopped || (this.reportTimer !== undefined && this.reportDueMs <= Date.now() + delayMs)) return;
+    clearTimeout(this.reportTimer);
+    this.reportDueMs = Date.now() + delayMs;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
       const channel = this.channel;
       if (!channel || channel.closed || !this.everRegistered) return; // the next registration reports anyway
       void this.reportBlobs(channel).catch((error: unknown) => this.options.log.warn(`report of held blobs: ${DfsError.wrap(error).message}`));
-    }, UNCONFIRMED_REPORT_DELAY_MS);
+    }, delayMs);
   }
 
-  /** What this node holds, in pages: the master reconciles its catalog with it after every registration. */
+  /** What this node holds, in pages: the master reconciles its catalog with it after every registration, and
+   * again every FULL_REPORT_INTERVAL_MS. */
   private async reportBlobs(channel: Channel): Promise<void> {
+    this.reportIn(FULL_REPORT_INTERVAL_MS);
     while (this.reporting) await this.reporting.catch(() => undefined);
     const report = this.sendReport(channel);
     this.reporting = report;
