@@ -689,6 +689,15 @@ export async function blobError(state: MasterState, request: Incoming<'node.blob
     if (state.uploads.peek(blobId)?.nodeId === nodeId) await abandonUpload(state, blobId);
     return { data: {} };
   }
+  const known = state.catalog.replicasOf(blobId).some((replica) => replica.nodeId === nodeId);
+  if (problem === 'corrupt' && !known && state.catalog.blobFiles([blobId]).has(blobId)) {
+    // A copy the master never heard of (its report went unanswered) is damaged: remembered as bad, so a later
+    // report of the node's blobs does not count it good, and it is deleted like any bad copy.
+    state.log.warn(`an unrecorded copy of blob ${blobId} on ${nodeId} is damaged: ${message}`);
+    await state.catalog.setReplica(blobId, nodeId, 'bad');
+    state.repairer.poke();
+    return { data: {} };
+  }
   await markBad(state, blobId, nodeId, `${problem}: ${message}`);
   return { data: {} };
 }
