@@ -757,40 +757,6 @@ t.test(`random operations agree with a model of the rules (seed ${seed})`, async
   t.equal(catalog.entryCount(), model.nodes.size, 'entryCount counts every entry');
 });
 
-// ---------------------------------------------------------------------------------------------
-// Speed: printed, not asserted (the numbers are for people; the bench has the big ones)
-
-t.test('speed sanity (printed, not asserted)', async (t) => {
-  const { catalog, owner } = await fresh(t);
-  let started = performance.now();
-  for (let index = 0; index < 1000; index++) await catalog.mkdir(owner, `/seq${index}`);
-  const sequential = performance.now() - started;
-
-  started = performance.now();
-  await catalog.mkdir(owner, '/wide');
-  await Promise.all(Array.from({ length: 10_000 }, (_, index) => catalog.mkdir(owner, `/wide/e${index}`)));
-  const concurrent = performance.now() - started;
-
-  await catalog.mkdir(owner, '/big');
-  for (let directory = 0; directory < 100; directory++) {
-    await catalog.mkdir(owner, `/big/d${directory}`);
-    const files = Array.from({ length: 1000 }, (_, index) => ({ name: `f${directory * 1000 + index}.dat`, size: index, blobId: `b${index}`, sha256: sha(`${index}`) }));
-    await catalog.createFiles(owner, `/big/d${directory}`, files);
-  }
-  const times = (work: () => unknown): number => {
-    const before = performance.now();
-    work();
-    return performance.now() - before;
-  };
-  const ls = Math.min(...[1, 2, 3].map(() => times(() => t.equal(catalog.list(owner, '/wide').items.length, 10_000))));
-  const find = times(() => t.equal(catalog.find(owner, '/big', { name: '*7.dat' }).items.length, 10_000));
-  const findNone = times(() => t.equal(catalog.find(owner, '/big', { name: 'no-such-*' }).items.length, 0));
-  t.comment(`1,000 sequential mkdirs: ${sequential.toFixed(0)} ms (${(sequential / 1000).toFixed(2)} ms each: one fdatasync each)`);
-  t.comment(`10,000 concurrent mkdirs: ${concurrent.toFixed(0)} ms (group commit)`);
-  t.comment(`ls of 10,000 entries: ${ls.toFixed(1)} ms (best of 3)`);
-  t.comment(`find -name over 100,000 entries: first page of 10,000 in ${find.toFixed(0)} ms; no match (scans all) in ${findNone.toFixed(0)} ms`);
-});
-
 t.test('addReplica: a chain\'s copy of a live blob is good; of a removed or replaced one, deleting; both survive a restart', async (t) => {
   const { catalog, directory, owner } = await fresh(t);
   await catalog.createFile(owner, '/f', { ...file(10, 'b1'), nodeIds: ['n1'] });
