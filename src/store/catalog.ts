@@ -1,8 +1,9 @@
 // The master's catalog: users and every user's namespace, in an in-memory sql.js database made
-// durable by snapshot + journal (SPEC §4). Reads are synchronous; a mutation runs as one SQL
+// durable by snapshot + journal. Reads are synchronous; a mutation runs as one SQL
 // transaction whose statements become one journal record, and its promise resolves only once that
-// record is fsynced. This file owns the schema, the namespace rules (SPEC §5, §6), and the
-// snapshot/replay orchestration; journal.ts owns the bytes on disk, sqljs.ts the database wrapper.
+// record is fsynced. This file owns the schema, the namespace rules (what each operation may do, and
+// its errors), and the snapshot/replay orchestration; journal.ts owns the bytes on disk, sqljs.ts the
+// database wrapper.
 //
 // Paths are stored as an order-preserving *path key*: "/" becomes \x01 and the bytes \x01-\x2e move
 // up by one, so that sorting keys bytewise lists a directory right before its subtree and siblings
@@ -917,7 +918,7 @@ export class Catalog {
     }
   }
 
-  /** Every path under the destination must still be a valid path (SPEC §6: at most PATH_BYTES_MAX bytes). */
+  /** Every path under the destination must still be a valid path (at most PATH_BYTES_MAX bytes). */
   private checkMovedPathLengths(owner: number, moving: EntryRow, source: string, destination: string): void {
     checkPath(destination);
     if (moving.kind !== DIR) return;

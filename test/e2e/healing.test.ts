@@ -1,4 +1,4 @@
-// Self-healing through real `build/dfs` processes (issue 5): a node killed or frozen past the node
+// Self-healing through real `build/dfs` processes: a node killed or frozen past the node
 // timeout, a damaged copy, a node restarted with copies gone or orphans on its disk, a master restart —
 // every file ends at its replication factor, with no copy lost or left over, on disk and in the catalog.
 

@@ -1,4 +1,4 @@
-// The master's disk fills up under it (issue 12 point 9), on a real full filesystem (a small tmpfs; the test skips,
+// The master's disk fills up under it, on a real full filesystem (a small tmpfs; the test skips,
 // saying why, where it cannot mount one): a change whose journal write fails is refused as NO_SPACE, rolled back
 // (no mkdir that failed shows in ls) and logged; once space is freed, changes are accepted again, and a restart
 // finds exactly the acknowledged ones.

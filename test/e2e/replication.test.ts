@@ -1,4 +1,4 @@
-// Chain replication through real `build/dfs` processes (SPEC §3 upload steps 5-7): every copy on
+// Chain replication through real `build/dfs` processes (the first node passes the bytes on down the chain): every copy on
 // every chain member's disk byte for byte, the shell waiting for it (or not, with --no-wait), the
 // master's --replicas, and a chain member killed mid-put leaving the put whole, the copies recorded and
 // completed by the master from the copy that exists.

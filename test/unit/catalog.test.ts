@@ -1,4 +1,4 @@
-// The catalog's namespace rules (SPEC §5, §6): every operation and its errors, paging under
+// The catalog's namespace rules: every operation and its errors, paging under
 // change, mv(1) edge cases, find/du/tree over path ranges, recursive directory sizes, users, and
 // isolation between users. A seeded random run checks every operation against a small model:
 // a failing run prints its seed, and DFS_TEST_SEED=<seed> replays it.

@@ -1,4 +1,4 @@
-// Durability of the catalog (SPEC §4): record framing, replay after a crash with and without a
+// Durability of the catalog: record framing, replay after a crash with and without a
 // snapshot, torn and corrupted tails, group commit, fatal fsync failures, and crashes at every step
 // of a snapshot and at arbitrary moments. A "crash" is a copy of the data directory taken while the
 // catalog runs (what kill -9 leaves on disk); the copy is then opened and must hold every mutation

@@ -1,4 +1,4 @@
-// Who someone is, bounded against guessing and floods (issue 12): the login limiter counts a guess before its
+// Who someone is, bounded against guessing and floods: the login limiter counts a guess before its
 // password is hashed and holds per user and address, per user and per address; its memory stays bounded; the
 // password hasher runs few hashes at once and refuses the excess; sessions are capped per user and per address
 // and never end another user's session to make room.
