@@ -1,5 +1,6 @@
 // Paths in a user's namespace: the one place that resolves what users type (relative, `~`, `.`,
-// `..`) into canonical absolute paths, and that validates names and paths (SPEC §6).
+// `..`) into canonical absolute paths, and that validates names and paths (at most NAME_BYTES_MAX and
+// PATH_BYTES_MAX bytes; no `/` or NUL in a name, no `.` or `..`).
 
 import { NAME_BYTES_MAX, PATH_BYTES_MAX } from './limits';
 import { DfsError } from './net/errors';

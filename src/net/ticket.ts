@@ -1,4 +1,4 @@
-// Data-plane tickets (SPEC §2), like HDFS block tokens: the master signs a short-lived claim
+// Data-plane tickets, like HDFS block tokens: the master signs a short-lived claim
 // "the holder may <op> blob <id>, up to <bytes> bytes, at node <node>, forwarding it down <chain>" with an
 // HMAC-SHA256 key of that node's own — derived from the cluster's ticket key and the node id, so a node holds
 // only its own key and can neither read another node's blobs nor mint tickets for it. A node checks the

@@ -1,4 +1,4 @@
-// A put's chain under fire (issue 18): each position of a 3-node chain — first, middle, last — and the
+// A put's chain under fire: each position of a 3-node chain — first, middle, last — and the
 // client, killed (SIGKILL) or stopped (SIGSTOP, then SIGCONT) once a random number of bytes went by, in
 // seeded trials (DFS_TEST_SEED replays one run; DFS_FAULT_ROUNDS sets how many rounds of the 8 cases).
 // Whatever happens: no process but the victim exits; the put either succeeds with the file whole and its

@@ -1,6 +1,6 @@
 // Faults through real `build/dfs` processes. The master SIGKILLed in the middle of a stream of puts
-// loses no acknowledged put (SPEC §4), and a put it did not acknowledge is either absent or whole.
-// Nodes that fill up (SPEC §3 "enough free space", §6 "uploads larger than free space"): placement
+// loses no acknowledged put, and a put it did not acknowledge is either absent or whole.
+// Nodes that fill up, and uploads larger than any node's free space: placement
 // goes by free space and never overfills a node; a put nothing can take is NO_SPACE and leaves
 // nothing behind, on disk or in the namespace, and later puts still work.
 

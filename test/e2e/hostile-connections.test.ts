@@ -1,4 +1,4 @@
-// Hostile connections against real processes (issue 12 point 3): strangers announcing huge frames are cut off
+// Hostile connections against real processes: strangers announcing huge frames are cut off
 // at the header; logged-in users' large frames share one memory budget; 20,000 idle connections never lock out a
 // new `dfs shell` and never displace a logged-in session; the master stays within its normal memory + 300 MB.
 

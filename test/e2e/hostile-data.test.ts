@@ -1,4 +1,4 @@
-// The data plane against hostile peers, through real processes (issue 12 points 4, 7 and 8): `shared` cannot book
+// The data plane against hostile peers, through real processes: `shared` cannot book
 // the cluster full; a node that joined with the token cannot mint tickets for another node; a client cannot make
 // a node forward a blob anywhere but to the chain the master signed.
 

@@ -1,4 +1,4 @@
-// Careless and hostile input on the client's side, through real `build/dfs` processes (issue 12 points 10-13): a
+// Careless and hostile input on the client's side, through real `build/dfs` processes: a
 // put whose file changes while read leaves the remote file as it was; get follows symlinks, writes into devices and
 // FIFOs, keeps a file's mode, and leaves nothing when interrupted; names with control characters never reach the
 // terminal raw; cat into a closed pipe or a full disk ends in one line; `nodes` shows each node to the admin only.

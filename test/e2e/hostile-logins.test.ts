@@ -1,4 +1,4 @@
-// Hostile logins against a real master (issue 12 points 1, 2, 5, 6 and 13): guesses sent at once never get past
+// Hostile logins against a real master: guesses sent at once never get past
 // the limit, from one address or many; a flood of logins leaves a logged-in user's requests served; an unknown
 // user name takes as long to refuse as a real one; a flood of shared logins ends nobody else's session; floods
 // of unique names leave the master's memory and log bounded; passwords are long enough and the admin's stays in

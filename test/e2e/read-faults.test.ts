@@ -1,4 +1,4 @@
-// A download under fire (issue 18): the node serving it, or the client, killed (SIGKILL) or stopped (SIGSTOP,
+// A download under fire: the node serving it, or the client, killed (SIGKILL) or stopped (SIGSTOP,
 // then SIGCONT) once a random number of bytes arrived, in seeded trials (DFS_TEST_SEED replays one run;
 // DFS_FAULT_ROUNDS sets how many rounds of the 4 cases). No process but the victim exits; a get either
 // succeeds with the file whole (another replica takes over from a killed node) or fails leaving nothing under

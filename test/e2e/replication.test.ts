@@ -1,4 +1,4 @@
-// Chain replication through real `build/dfs` processes (SPEC §3 upload steps 5-7): every copy on
+// Chain replication through real `build/dfs` processes (the first node passes the bytes on down the chain): every copy on
 // every chain member's disk byte for byte, the shell waiting for it (or not, with --no-wait), the
 // master's --replicas, and a chain member killed mid-put leaving the put whole, the copies recorded and
 // completed by the master from the copy that exists.
@@ -104,25 +104,6 @@ t.test('chain: middle node killed (SIGKILL) mid-put → the put succeeds, the ma
   const back = path.join(work, 'back');
   await admin.get('/big', back);
   t.equal(await sha256Of(back), sha256, 'the file reads back whole');
-});
-
-t.test('throughput: put of 256 MiB with replication 1 and 3 (printed, never judged)', { skip: process.env.DFS_BENCH_REPLICATION === undefined ? 'set DFS_BENCH_REPLICATION=1 to measure' : false }, async (t) => {
-  const work = await tempDir(t);
-  const size = 256 * MIB;
-  const local = path.join(work, 'big');
-  await randomFile(local, size);
-  const rates: number[] = [];
-  for (const { replicas, wait } of [{ replicas: 1, wait: true }, { replicas: 3, wait: true }, { replicas: 3, wait: false }]) {
-    const cluster = await startCluster(t, 3, ['--replicas', String(replicas)]);
-    const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-    const began = performance.now();
-    const entry = await admin.put(local, `/big`, { wait });
-    const seconds = (performance.now() - began) / 1000;
-    rates.push(size / MIB / seconds);
-    t.comment(`replication ${replicas}${wait ? '' : ' --no-wait'}: ${(size / MIB / seconds).toFixed(0)} MiB/s (${seconds.toFixed(2)} s, ${entry.replicas?.have}/${entry.replicas?.want} when put returned)`);
-  }
-  t.comment(`ratio 3 : 1 = ${((rates[1] ?? 0) / (rates[0] ?? 1)).toFixed(2)}`);
-  t.pass('measured');
 });
 
 t.test('the client killed (SIGKILL) in the middle of a put: no file in the namespace, no blob or temp file left on any node', async (t) => {

@@ -40,7 +40,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** GNU find -size: the size rounded up to whole units, compared with the count. */
-export function matchesSize(bytes: number, filter: SizeFilter): boolean {
+function matchesSize(bytes: number, filter: SizeFilter): boolean {
   const units = Math.ceil(bytes / filter.unitBytes);
   return filter.cmp === 'gt' ? units > filter.count : filter.cmp === 'lt' ? units < filter.count : units === filter.count;
 }

@@ -224,11 +224,12 @@ export async function settle(t: Test, faults: FaultCluster, files: ReadonlyMap<s
   ).catch((error: unknown) => {
     throw new Error(`${String(error)}; last seen: ${last}\n${logTails(faults)}`);
   });
+  const notWhole: string[] = [];
   for (const file of settled.onDisk) {
     const [, size, sha256] = /\.(\d+)\.([0-9a-f]{64})$/.exec(file.name) ?? [];
-    if ((await fs.stat(file.file)).size !== Number(size) || (await sha256Of(file.file)) !== sha256) t.fail(`${what}: ${file.node}'s copy ${file.name} is not whole`);
+    if ((await fs.stat(file.file)).size !== Number(size) || (await sha256Of(file.file)) !== sha256) notWhole.push(`${file.node}/${file.name}`);
   }
-  t.pass(`${what}: settled, ${settled.present.size} file(s) with 3 whole copies and nothing else on the disks`);
+  t.same(notWhole, [], `${what}: settled, ${settled.present.size} file(s) with 3 whole copies and nothing else on the disks`);
   return settled.present;
 }
 

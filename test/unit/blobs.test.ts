@@ -1,11 +1,11 @@
 // The node's blob store: blobs come back byte for byte however they were chunked; space is refused
 // before a byte is accepted and reservations add up; a wrong size or hash, an abort or a crash leaves
 // nothing behind; damaged blobs are caught on read and by verify; hostile ids never reach the disk;
-// memory stays bounded while writing. Also prints (never asserts) write throughput against a plain
-// fs write stream. Random chunkings are seeded: DFS_TEST_SEED=<seed> replays.
+// memory stays bounded while writing (throughput is bench/blobs.ts's). Random chunkings are seeded:
+// DFS_TEST_SEED=<seed> replays.
 
 import { createHash, randomFillSync } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -357,35 +357,4 @@ t.test('memory: writing 256 MiB in 1 MiB chunks (and 64 MiB in 16 KiB chunks) ke
     t.ok(rssGrowth < 64, `RSS grew ${rssGrowth.toFixed(1)} MiB (< 64)`);
     t.ok(bufferGrowth < 16, `array buffers grew ${bufferGrowth.toFixed(1)} MiB (< 16)`);
   }
-});
-
-t.test('throughput (printed, not asserted): 512 MiB through a writer vs a plain fs write stream + fsync', async (t) => {
-  const { store, dataDir } = await openStore(t);
-  const total = 512 * MIB;
-  const chunk = randomData(MIB);
-  const rate = (startNs: bigint): string => `${((total / 1e6) / (Number(process.hrtime.bigint() - startNs) / 1e9)).toFixed(0)} MB/s`;
-  const plainFile = path.join(dataDir, 'plain');
-  let start = process.hrtime.bigint();
-  const plain = createWriteStream(plainFile, { highWaterMark: MIB });
-  for (let written = 0; written < total; written += MIB) if (!plain.write(chunk)) await new Promise<void>((resolve) => plain.once('drain', () => resolve()));
-  await new Promise<void>((resolve, reject) => plain.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  const handle = await fs.open(plainFile, 'r');
-  await handle.sync();
-  await handle.close();
-  const plainRate = rate(start);
-  await fs.rm(plainFile);
-  for (const chunkBytes of [MIB, 16 * KIB]) {
-    start = process.hrtime.bigint();
-    const id = createBlobId();
-    const writer = await store.createWriter(id, total);
-    for (let written = 0; written < total; written += chunkBytes) await writer.write(chunk.subarray(0, chunkBytes));
-    await writer.commit();
-    t.comment(`writer, ${chunkBytes / KIB} KiB chunks (SHA-256 + fsync + rename): ${rate(start)}`);
-    start = process.hrtime.bigint();
-    for await (const _ of (await store.openReader(id)).stream) void _;
-    t.comment(`verified read back (page cache): ${rate(start)}`);
-    await store.remove(id);
-  }
-  t.comment(`plain fs.createWriteStream (1 MiB buffers, no hash) + fsync: ${plainRate}`);
-  t.pass('measured');
 });

@@ -1,4 +1,4 @@
-// The catalog's namespace rules (SPEC §5, §6): every operation and its errors, paging under
+// The catalog's namespace rules: every operation and its errors, paging under
 // change, mv(1) edge cases, find/du/tree over path ranges, recursive directory sizes, users, and
 // isolation between users. A seeded random run checks every operation against a small model:
 // a failing run prints its seed, and DFS_TEST_SEED=<seed> replays it.
@@ -756,40 +756,6 @@ t.test(`random operations agree with a model of the rules (seed ${seed})`, async
   t.same(disagreements, [], 'every operation had the outcome the model predicts');
   t.same(summary(everything(catalog, owner)), model.summary(), 'the final namespaces are equal');
   t.equal(catalog.entryCount(), model.nodes.size, 'entryCount counts every entry');
-});
-
-// ---------------------------------------------------------------------------------------------
-// Speed: printed, not asserted (the numbers are for people; the bench has the big ones)
-
-t.test('speed sanity (printed, not asserted)', async (t) => {
-  const { catalog, owner } = await fresh(t);
-  let started = performance.now();
-  for (let index = 0; index < 1000; index++) await catalog.mkdir(owner, `/seq${index}`);
-  const sequential = performance.now() - started;
-
-  started = performance.now();
-  await catalog.mkdir(owner, '/wide');
-  await Promise.all(Array.from({ length: 10_000 }, (_, index) => catalog.mkdir(owner, `/wide/e${index}`)));
-  const concurrent = performance.now() - started;
-
-  await catalog.mkdir(owner, '/big');
-  for (let directory = 0; directory < 100; directory++) {
-    await catalog.mkdir(owner, `/big/d${directory}`);
-    const files = Array.from({ length: 1000 }, (_, index) => ({ name: `f${directory * 1000 + index}.dat`, size: index, blobId: `b${index}`, sha256: sha(`${index}`) }));
-    await catalog.createFiles(owner, `/big/d${directory}`, files);
-  }
-  const times = (work: () => unknown): number => {
-    const before = performance.now();
-    work();
-    return performance.now() - before;
-  };
-  const ls = Math.min(...[1, 2, 3].map(() => times(() => t.equal(catalog.list(owner, '/wide').items.length, 10_000))));
-  const find = times(() => t.equal(catalog.find(owner, '/big', { name: '*7.dat' }).items.length, 10_000));
-  const findNone = times(() => t.equal(catalog.find(owner, '/big', { name: 'no-such-*' }).items.length, 0));
-  t.comment(`1,000 sequential mkdirs: ${sequential.toFixed(0)} ms (${(sequential / 1000).toFixed(2)} ms each: one fdatasync each)`);
-  t.comment(`10,000 concurrent mkdirs: ${concurrent.toFixed(0)} ms (group commit)`);
-  t.comment(`ls of 10,000 entries: ${ls.toFixed(1)} ms (best of 3)`);
-  t.comment(`find -name over 100,000 entries: first page of 10,000 in ${find.toFixed(0)} ms; no match (scans all) in ${findNone.toFixed(0)} ms`);
 });
 
 t.test('addReplica: a chain\'s copy of a live blob is good; of a removed or replaced one, deleting; both survive a restart', async (t) => {

@@ -1,4 +1,4 @@
-// Names shown on a terminal never carry a control character (issue 12 point 12).
+// Names shown on a terminal never carry a control character: names are shown in bash's $'…' quoting when they hold one.
 
 import t from 'tap';
 import { printable } from '../../src/printable';

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { ClusterApi, Entry } from '../../src/client/api';
 import { UsageError } from '../../src/roles/shell/errors';
 import { parseFindArgs, parseSizeFilter } from '../../src/roles/shell/commands/walk';
-import { matchesSize, MemoryCluster } from '../helpers/memory-cluster';
+import { MemoryCluster } from '../helpers/memory-cluster';
 import { run, sampleCluster, testContext } from '../helpers/shell-harness';
 
 const K = 1024;
@@ -18,16 +18,6 @@ t.test('find -size parses like GNU find: sign, count, unit', async (t) => {
   t.same(parseSizeFilter('+1M'), { cmp: 'gt', count: 1, unitBytes: M });
   t.same(parseSizeFilter('2G'), { cmp: 'eq', count: 2, unitBytes: 1024 * M });
   for (const bad of ['', '+', '1.5M', '10b', '10X', '--1', '1MB', 'M', '99999999999999999999']) t.throws(() => parseSizeFilter(bad), UsageError, JSON.stringify(bad));
-});
-
-t.test('find -size rounds up to whole units (the memory master implements GNU semantics)', async (t) => {
-  t.ok(matchesSize(1, parseSizeFilter('1k')), '1 byte is 1K rounded up');
-  t.ok(matchesSize(K + 1, parseSizeFilter('2k')));
-  t.notOk(matchesSize(K + 1, parseSizeFilter('1k')));
-  t.ok(matchesSize(0, parseSizeFilter('-1M')), 'only empty files are under 1M');
-  t.notOk(matchesSize(1, parseSizeFilter('-1M')));
-  t.ok(matchesSize(M + 1, parseSizeFilter('+1M')));
-  t.notOk(matchesSize(M, parseSizeFilter('+1M')));
 });
 
 t.test('find arguments: starts then predicates, each once, clear errors', async (t) => {

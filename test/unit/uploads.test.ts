@@ -1,4 +1,4 @@
-// The master's book of uploads in progress (issue 12 point 4): a booking lapses when its ticket does unless its
+// The master's book of uploads in progress: a booking lapses when its ticket does unless its
 // node says bytes are flowing; bookings are counted per user and capped per session; a booking taken for its
 // commit is handed out to a cancel that waits for it.
 

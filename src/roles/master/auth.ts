@@ -1,4 +1,5 @@
-// Login, sessions and user management on the master (SPEC §2).
+// Login, sessions and user management on the master: login (each guess counted by the login limiter, the
+// password checked by the password hasher), resuming a session, whoami, passwd and useradd.
 
 import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -89,7 +90,7 @@ function checkNewPassword(password: string): void {
   if ([...password].length < PASSWORD_CHARS_MIN) throw new DfsError('BAD_REQUEST', `a password needs at least ${PASSWORD_CHARS_MIN} characters`);
 }
 
-/** The admin and shared users exist from the first start on (SPEC §2). */
+/** The admin and shared users exist from the first start on: admin with its password file, shared with no password. */
 export async function ensureBuiltinUsers(catalog: Catalog, passwords: PasswordHasher, dataDir: string, log: Log): Promise<void> {
   if (!catalog.getUser(ADMIN_USER)) {
     const given = process.env.DFS_ADMIN_PASSWORD;

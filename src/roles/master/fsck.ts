@@ -1,4 +1,4 @@
-// fsck (issue 5): how healthy the files are, as the master sees them — each file's good copies on live
+// fsck: how healthy the files are, as the master sees them — each file's good copies on live
 // nodes against the replication factor, and damaged copies. A user sees the files under a path of their
 // own tree; the admin sees every user's, named `user:/path`. Read-only; paged through the catalog.
 

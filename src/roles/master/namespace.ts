@@ -1,4 +1,5 @@
-// The namespace operations of SPEC §5 on the master: every one scoped to the caller's own tree.
+// The namespace operations on the master (stat, list, mkdir, remove, move, find, du, tree): every one
+// scoped to the caller's own tree.
 // The catalog validates paths and enforces the rules; this layer maps sessions to owners.
 
 import type { Incoming, Reply } from '../../net/channel';

@@ -1,4 +1,4 @@
-// Self-healing (SPEC §3 "Cluster upkeep"): the master keeps every file at N good copies on live nodes.
+// Self-healing: the master keeps every file at N good copies on live nodes.
 // A sweep over the catalog — a page at a time, yielding between pages — finds blobs with too few live
 // good copies, copied again fewest-first from a live copy down a chain of nodes chosen by available
 // storage, at most REPAIR_STREAMS_PER_NODE copies per node (as source or target) and REPAIR_STREAMS_MAX

@@ -1,7 +1,7 @@
-// The master's book of replication chains (SPEC §3 upload steps 5-7): for each upload, the chain it
-// handed out, which members reported their copy, which were lost, and who waits for the chain to
-// settle. Reports may arrive before the file is committed (the chain runs alongside the first node);
-// they are kept and recorded with the file. Bounded, and every chain is forgotten past its deadline.
+// The master's book of replication chains (the copies of an upload passed on node to node after the
+// first): for each upload, the chain it handed out, which members reported their copy, which were lost,
+// and who waits for the chain to settle. Reports may arrive before the file is committed (the chain runs
+// alongside the first node); they are kept and recorded with the file. Bounded, and every chain is forgotten past its deadline.
 
 import { systemClock, type Clock } from '../../clock';
 import { UPLOADS_PENDING_MAX } from '../../limits';

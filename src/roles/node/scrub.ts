@@ -1,4 +1,4 @@
-// A node's background scrub (SPEC §3 "Cluster upkeep"): walks the blobs it holds one after another,
+// A node's background scrub: walks the blobs it holds one after another,
 // re-hashing each at a bounded rate (BlobStore.verify paces itself and stops on an AbortSignal), and tells
 // the master of each damaged one (node.blob.error, problem 'corrupt') once — not again on later passes
 // unless the blob is stored anew; then rests an interval and starts over. A blob the store removed meanwhile

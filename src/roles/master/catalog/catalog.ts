@@ -1,5 +1,5 @@
 // The master's catalog: users and every user's namespace, in an in-memory sql.js database made
-// durable by snapshot + journal (SPEC §4). Reads are synchronous; a mutation runs as one SQL
+// durable by snapshot + journal. Reads are synchronous; a mutation runs as one SQL
 // transaction whose statements become one journal record, and its promise resolves only once that
 // record is fsynced. This file ties the parts together and owns the transactions, when snapshots are
 // taken, and rolling back to the disk after a failed journal write. The parts: schema.ts (tables and

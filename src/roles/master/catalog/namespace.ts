@@ -1,4 +1,4 @@
-// The namespace: every user's tree of entries and its rules (SPEC §5, §6) — stat, ls, find, du, tree,
+// The namespace: every user's tree of entries and its rules (what each operation may do, and its errors) — stat, ls, find, du, tree,
 // mkdir, commits of uploaded files, rm and mv — over the entries table, with paths stored as path keys
 // (path-keys.ts) so that every subtree is one index range. A directory's size is the total of the files
 // beneath it, kept up to date along the parent chain by every change.
@@ -406,7 +406,7 @@ export class Namespace {
     }
   }
 
-  /** Every path under the destination must still be a valid path (SPEC §6: at most PATH_BYTES_MAX bytes). */
+  /** Every path under the destination must still be a valid path (at most PATH_BYTES_MAX bytes). */
   private checkMovedPathLengths(owner: number, moving: EntryRow, source: string, destination: string): void {
     checkPath(destination);
     if (moving.kind !== DIR) return;

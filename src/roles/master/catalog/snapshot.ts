@@ -1,5 +1,5 @@
 // The catalog on disk: a snapshot (an SQLite image with a checksummed header) and the journals that
-// follow it (SPEC §4). Writing a snapshot, loading the durable state at start-up (the snapshot with
+// follow it. Writing a snapshot, loading the durable state at start-up (the snapshot with
 // its journals replayed, a torn tail cut), and cutting what a failed journal write left unacknowledged.
 // The bytes of a journal are journal.ts's; when a snapshot is taken is catalog.ts's.
 
