@@ -149,7 +149,7 @@ export interface ClusterApi {
   fsck(path: string): Promise<FsckReport>;
   /** Streams a local file to a node (never held in memory); resolves once the master committed it. */
   put(localPath: string, remotePath: string, options?: PutOptions): Promise<Entry>;
-  /** Puts small files (each at most PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX and PUT_BATCH_BYTES_MAX in
+  /** Puts small files (each at most PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX and PUT_FILES_BYTES_MAX in
    * all) as one batch, as put -r does: every file is committed, or none. */
   putBatch(files: readonly BatchFile[], options?: PutOptions): Promise<void>;
   /** Copies a file on the cluster's side (a node holding it writes the copy; no bytes reach this client),

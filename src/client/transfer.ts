@@ -117,7 +117,7 @@ export async function sendBatch(
 
 /** The files' bytes one after another, gathered into chunks (a 4 KiB file is not a socket write of its own);
  * a file whose size is not the one listed fails the batch rather than send other bytes. Batched files are small
- * (PUT_BATCH_FILE_BYTES_MAX), so they are read with synchronous calls: four thread-pool round trips per file
+ * (PUT_SMALL_FILE_BYTES_MAX), so they are read with synchronous calls: four thread-pool round trips per file
  * cost more CPU than reading it. */
 const endProbe = Buffer.alloc(1);
 

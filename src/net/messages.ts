@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -43,8 +43,8 @@ const chainLink = obj({ nodeId, address, ticket });
 const chain = array(chainLink, { max: REPLICAS_MAX });
 /** A batch of blobs in one body (put -r of small files), bytes in this order; one ticket covers them all
  * (ticket.ts batchSubject), and every chain member's one ticket too ('replicate.batch'). */
-const batchBlobs = array(obj({ blobId, size: bytes }), { max: PUT_BATCH_FILES_MAX });
-const storedBlobs = array(obj({ blobId, size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX });
+const batchBlobs = array(obj({ blobId, size: bytes }), { max: PUT_FILES_MAX });
+const storedBlobs = array(obj({ blobId, size: bytes, sha256 }), { max: PUT_FILES_MAX });
 const replicaCount = { have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) };
 
 const space = {
@@ -145,32 +145,32 @@ export const MESSAGES = {
    * files' order) and one ticket per node for the whole batch. */
   'file.put.batch.begin': message(
     'master', 'user',
-    obj({ files: array(obj({ path, size: bytes }), { max: PUT_BATCH_FILES_MAX }), overwrite: bool() }),
-    obj({ nodeId, address, expiresMs: int(), blobIds: array(blobId, { max: PUT_BATCH_FILES_MAX }), ticket, chain }),
+    obj({ files: array(obj({ path, size: bytes }), { max: PUT_FILES_MAX }), overwrite: bool() }),
+    obj({ nodeId, address, expiresMs: int(), blobIds: array(blobId, { max: PUT_FILES_MAX }), ticket, chain }),
   ),
   /** Upload step 3 for a batch: the body is the blobs' bytes one after another, forwarded down `chain` as they
    * arrive. Answered after the master committed every file. */
-  'blob.put.batch': message('node', 'ticket', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
+  'blob.put.batch': message('node', 'ticket', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_FILES_MAX }) })),
   /** Upload step 4 for a batch: the first node holds every blob; the master commits the files together. */
   'node.blobs.stored': message('master', 'node', obj({ blobs: storedBlobs }), empty),
   /** Upload step 6 for a batch, node → next member: as blob.replicate, for every blob of the batch. */
-  'blob.replicate.batch': message('node', 'node', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
+  'blob.replicate.batch': message('node', 'node', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_FILES_MAX }) })),
   /** Upload step 7 for a batch: a chain member holds its copies; `refused` lists copies whose bytes are not
    * their file's (the node deletes them). */
-  'node.replicas.stored': message('master', 'node', obj({ blobs: storedBlobs }), obj({ refused: array(blobId, { max: PUT_BATCH_FILES_MAX }) })),
+  'node.replicas.stored': message('master', 'node', obj({ blobs: storedBlobs }), obj({ refused: array(blobId, { max: PUT_FILES_MAX }) })),
   /** Upload step 7, the shell's side, for a batch: every file's good copies once all chains settled. */
   'file.put.batch.wait': message(
     'master', 'user',
-    obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
-    obj({ have: array(int(), { max: PUT_BATCH_FILES_MAX }), want: int(), complete: bool() }),
+    obj({ files: array(obj({ path, blobId }), { max: PUT_FILES_MAX }) }),
+    obj({ have: array(int(), { max: PUT_FILES_MAX }), want: int(), complete: bool() }),
   ),
   /** The client's transfer of these uploads failed: the master drops their bookings and any copies their chains
    * made, unless a file was committed after all (the node's answer was what got lost). `committed` says which,
    * per file, once a commit under way has finished. Only the caller's own uploads are touched. */
   'file.put.cancel': message(
     'master', 'user',
-    obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
-    obj({ committed: array(bool(), { max: PUT_BATCH_FILES_MAX }) }),
+    obj({ files: array(obj({ path, blobId }), { max: PUT_FILES_MAX }) }),
+    obj({ committed: array(bool(), { max: PUT_FILES_MAX }) }),
   ),
 
   /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. `exclude`:

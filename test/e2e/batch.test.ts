@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import t from 'tap';
 import type { BatchFile } from '../../src/client/api';
 import { connectNode } from '../../src/client/transfer';
-import { PUT_BATCH_FILE_BYTES_MAX } from '../../src/limits';
+import { PUT_SMALL_FILE_BYTES_MAX } from '../../src/limits';
 import { ADMIN_PASSWORD, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { blobFiles, processOf } from '../helpers/cluster';
 import { codeOf, loginAt } from '../helpers/client';
@@ -86,7 +86,7 @@ t.test('bad batches sent straight to the master or a node are refused and leave 
     codeOf(master.request('file.put.batch.begin', { files: paths.map((path) => ({ path, size })), overwrite: false }));
   t.equal(await begin([], 1), 'BAD_REQUEST', 'an empty batch');
   t.equal(await begin(['/a', '/a'], 1), 'BAD_REQUEST', 'a path twice');
-  t.equal(await begin(['/a', '/big'], PUT_BATCH_FILE_BYTES_MAX + 1), 'BAD_REQUEST', 'a file too big for a batch');
+  t.equal(await begin(['/a', '/big'], PUT_SMALL_FILE_BYTES_MAX + 1), 'BAD_REQUEST', 'a file too big for a batch');
   t.equal(await begin(['/a', '/no/such/dir/b'], 1), 'NOT_FOUND', 'a file whose directory is missing');
 
   const bytes = [randomBytes(3000), randomBytes(5000)];

@@ -3,7 +3,7 @@
 // they are reported (and what a broken chain lost), finds a node to serve a read, marks bad replicas, and asks
 // nodes to delete blobs no file needs any more. Bytes never pass through the master.
 
-import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, transferTimeoutMs, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
+import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, transferTimeoutMs, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import type { MessageType } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
@@ -201,7 +201,7 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
   let total = 0;
   const parents = new Set<string>();
   for (const { path, size } of files) {
-    if (size > PUT_BATCH_FILE_BYTES_MAX) throw new DfsError('BAD_REQUEST', `${path}: files over ${PUT_BATCH_FILE_BYTES_MAX} bytes are put one at a time`);
+    if (size > PUT_SMALL_FILE_BYTES_MAX) throw new DfsError('BAD_REQUEST', `${path}: files over ${PUT_SMALL_FILE_BYTES_MAX} bytes are put one at a time`);
     total += size;
     try {
       checkUploadTarget(state, userId, path, overwrite, parents);
@@ -210,7 +210,7 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
       throw new DfsError(failure.code, `${path}: ${failure.message}`);
     }
   }
-  if (total > PUT_BATCH_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a batch holds at most ${PUT_BATCH_BYTES_MAX} bytes`);
+  if (total > PUT_FILES_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a batch holds at most ${PUT_FILES_BYTES_MAX} bytes`);
   const nowMs = state.now();
   const all = candidates(state, nowMs);
   const chosen = firstNode(all, total);

@@ -8,7 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { LocalFileError, type ProgressListener } from '../../../client/api';
 import { OutputClosed } from '../../../client/transfer';
-import { PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
+import { PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
 import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../../paths';
 import { formatSize } from '../../../units';
@@ -122,7 +122,7 @@ export const put: ShellCommand = {
     'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
     '-r         upload a directory and everything beneath it, empty directories too, like cp -r:',
     '           REMOTE is made with its parents, or an existing directory REMOTE receives it;',
-    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} transfers at a time, files up to ${formatSize(PUT_BATCH_FILE_BYTES_MAX)} in batches of up to ${PUT_BATCH_FILES_MAX};`,
+    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} transfers at a time, files up to ${formatSize(PUT_SMALL_FILE_BYTES_MAX)} in batches of up to ${PUT_FILES_MAX};`,
     '           symlinks and special files are skipped with a warning;',
     '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
     '-f         replace existing files',
@@ -304,11 +304,11 @@ function putGroups(files: readonly TreeFile[]): TreeFile[][] {
     batchBytes = 0;
   };
   for (const file of files) {
-    if (file.size > PUT_BATCH_FILE_BYTES_MAX) {
+    if (file.size > PUT_SMALL_FILE_BYTES_MAX) {
       groups.push([file]);
       continue;
     }
-    if (batch.length === PUT_BATCH_FILES_MAX || batchBytes + file.size > PUT_BATCH_BYTES_MAX) close();
+    if (batch.length === PUT_FILES_MAX || batchBytes + file.size > PUT_FILES_BYTES_MAX) close();
     batch.push(file);
     batchBytes += file.size;
   }
