@@ -387,13 +387,12 @@ async function commitStored(state: MasterState, nodeId: string, blobs: readonly 
  * after, recorded on its own (journal fsynced). Copies whose bytes are not their file's are refused: the node
  * drops them. */
 export async function replicaStored(state: MasterState, request: Incoming<'node.replica.stored'>): Promise<Reply<'node.replica.stored'>> {
-  const refused = await noteReplicas(state, requireNode(request), request.data.blobs);
-  return { data: { refused: refused.map((copy) => copy.blobId) } };
+  return { data: { refused: await noteReplicas(state, requireNode(request), request.data.blobs) } };
 }
 
 /** Checks every report first (a report that matches no chain refuses the lot), then notes or records each;
- * returns the copies whose bytes are not their file's. */
-async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<{ blobId: string; why: string }[]> {
+ * returns the blobs whose copies' bytes are not their file's. */
+async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<string[]> {
   const nowMs = state.now();
   const chains = blobs.map(({ blobId, size }) => {
     const chain = state.chains.get(blobId, nowMs);
@@ -412,10 +411,10 @@ async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly 
     chain.lost.delete(nodeId);
   }
   await recordReplicas(state, committed);
-  const refused: { blobId: string; why: string }[] = [];
-  for (const { chain, sha256 } of committed) {
+  const refused: string[] = [];
+  for (const { chain } of committed) {
     settleIfDone(state, chain);
-    if (!chain.stored.has(nodeId)) refused.push({ blobId: chain.blobId, why: `blob ${chain.blobId} on ${nodeId} hashes to ${sha256}, the file to ${chain.committedSha256 ?? '?'}` });
+    if (!chain.stored.has(nodeId)) refused.push(chain.blobId); // recordReplicas logged why
   }
   return refused;
 }
