@@ -113,11 +113,11 @@ async function main(): Promise<void> {
     for (let index = 1; index <= ROUNDS; index++) {
       const remote = `/big-${index}.bin`;
       const hop = await sendThroughChain(dir, source, 1);
-      const putR1 = (await timed(() => oneClient.put(source, remote))).ms;
+      const putR1 = (await timed(() => oneClient.put([{ localPath: source, remotePath: remote }]))).ms;
       const get = (await withNodeMemory(one.nodes, getMemory, () => timed(() => oneClient.get(remote, fetched)))).ms;
       await fs.rm(fetched, { force: true });
       const chain = await sendThroughChain(dir, source, 3);
-      const putR3 = (await withNodeMemory(three.nodes, putMemory, () => timed(() => threeClient.put(source, remote)))).ms;
+      const putR3 = (await withNodeMemory(three.nodes, putMemory, () => timed(() => threeClient.put([{ localPath: source, remotePath: remote }])))).ms;
       const round = { hop, chain, putR1, get, putR3 };
       rounds.push(round);
       const rates = Object.entries(round).map(([name, ms]) => `${name} ${mbPerSecond(ms).toFixed(0)}`);

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     await admin.mkdir('/heal', false);
 
     const put = await timed(async () => {
-      for (const sample of samples) await admin.put(sample.local, sample.remote, { overwrite: false });
+      for (const sample of samples) await admin.put([{ localPath: sample.local, remotePath: sample.remote }], { overwrite: false });
     });
     report(`dfs put r${REPLICAS}, ${FILES} files one at a time`, `${mbPerSecond(BYTES, put.ms).toFixed(0)} MB/s`);
     report('dfs put, time', seconds(put.ms));

@@ -175,11 +175,11 @@ async function main(): Promise<void> {
       const { data } = await admin.request('cluster.nodes', {});
       const fifth = Math.floor(data.total.freeBytes / 5);
       const results = [];
-      for (let index = 0; index < 11; index++) results.push(await shared.request('file.put.begin', { path: `/hog${index}`, size: fifth, overwrite: false }).then(() => 'OK', (error: { code?: string }) => error.code ?? 'error'));
+      for (let index = 0; index < 11; index++) results.push(await shared.request('file.put.begin', { files: [{ path: `/hog${index}`, size: fifth }], overwrite: false }).then(() => 'OK', (error: { code?: string }) => error.code ?? 'error'));
       // Not from 127.0.0.1, where alice's name was guessed at above.
       const alice = await connectFrom(master.address, caPem, loopback(55, 0));
       await alice.request('auth.login', { user: 'alice', password: 'alice-password' });
-      const aliceBook = await alice.request('file.put.begin', { path: '/mine', size: fifth, overwrite: false }).then(() => 'alice can still book', (error: { code?: string }) => `alice REFUSED (${error.code})`);
+      const aliceBook = await alice.request('file.put.begin', { files: [{ path: '/mine', size: fifth }], overwrite: false }).then(() => 'alice can still book', (error: { code?: string }) => `alice REFUSED (${error.code})`);
       shared.close();
       alice.close();
       return `${results.join(' ')}; ${aliceBook}`;

@@ -49,7 +49,7 @@ async function putAll(clients: RemoteClient[], perClient: Work[][]): Promise<num
   const { ms } = await timed(() =>
     Promise.all(
       clients.map(async (client, index) => {
-        for (const work of perClient[index] ?? []) await client.put(work.local, work.remote);
+        for (const work of perClient[index] ?? []) await client.put([{ localPath: work.local, remotePath: work.remote }]);
       }),
     ),
   );

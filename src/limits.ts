@@ -202,12 +202,13 @@ export const CHAIN_REPAIRS_MAX = 3;
 export const CHAIN_REPAIR_DELAY_MS = 500;
 /** Nodes the master asks, one after another, to prepare a read before it gives up. */
 export const READ_PREPARE_TRIES_MAX = 3;
-/** put -r sends files up to PUT_BATCH_FILE_BYTES_MAX in batches: one request to the master, one body to the
- * first node and down the chain, one report per node and one journal record for up to PUT_BATCH_FILES_MAX
- * files (PUT_BATCH_BYTES_MAX in all). Per-file round trips made small files CPU-bound at ~80 files/s. */
-export const PUT_BATCH_FILES_MAX = 128;
-export const PUT_BATCH_BYTES_MAX = 16 * MIB;
-export const PUT_BATCH_FILE_BYTES_MAX = 1 * MIB;
+/** One put carries one file of any size, or up to PUT_FILES_MAX files of at most PUT_SMALL_FILE_BYTES_MAX each and
+ * PUT_FILES_BYTES_MAX in all: one request to the master, one body to the first node and down the chain, one report
+ * per node and one journal record for them all. put -r groups small files this way: per-file round trips made
+ * small files CPU-bound at ~80 files/s. */
+export const PUT_FILES_MAX = 128;
+export const PUT_FILES_BYTES_MAX = 16 * MIB;
+export const PUT_SMALL_FILE_BYTES_MAX = 1 * MIB;
 /** Files put -r, get -r and cp -r move at once: enough to overlap each file's round trips to the master
  * and the nodes, few enough not to crowd them (each also holds a replication chain). */
 export const TREE_TRANSFERS_IN_FLIGHT_MAX = 4;

@@ -90,11 +90,11 @@ export interface PutOptions {
   wait?: boolean;
 }
 
-/** One file of a batch put: its local and remote paths, and its size when it was listed. */
-export interface BatchFile {
+/** One file of a put: its local and remote paths, and its size when it was listed (put looks when it is absent). */
+export interface PutFile {
   localPath: string;
   remotePath: string;
-  size: number;
+  size?: number;
 }
 
 /** A copy's options: as put's, without progress (no bytes pass through the client). */
@@ -132,11 +132,11 @@ export interface ClusterApi {
   nodes(): Promise<NodeInfo[]>;
   /** The health of your files under `path` (the admin's at `/`: every user's, as `user:/path`). */
   fsck(path: string): Promise<FsckReport>;
-  /** Streams a local file to a node (never held in memory); resolves once the master committed it. */
-  put(localPath: string, remotePath: string, options?: PutOptions): Promise<Entry>;
-  /** Puts small files (each at most PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX and PUT_BATCH_BYTES_MAX in
-   * all) as one batch, as put -r does: every file is committed, or none. */
-  putBatch(files: readonly BatchFile[], options?: PutOptions): Promise<void>;
+  /** Uploads files: one of any size (streamed, never held in memory), or several small ones (each at most
+   * PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX and PUT_FILES_BYTES_MAX in all) as put -r groups them, their bytes in
+   * one body. Every file is committed, or none; resolves once the master committed them (and, unless `wait` is
+   * false, their replication chains settled). */
+  put(files: readonly PutFile[], options?: PutOptions): Promise<void>;
   /** Copies a file on the cluster's side (a node holding it writes the copy; no bytes reach this client),
    * waiting for its replicas like put. */
   copy(source: string, target: string, options?: CopyOptions): Promise<Entry>;

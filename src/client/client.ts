@@ -7,10 +7,10 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
 import { connectTls, MASTER_CN } from '../net/tls';
 import { promises as fs } from 'node:fs';
-import { LocalFileError, type BatchFile, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutOptions } from './api';
+import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions } from './api';
 import { ChannelPool, type PeerLinks } from '../net/pool';
 import { transferTimeoutMs } from '../limits';
-import { download, nodeLinks, receiveFile, sendBatch, sendFile, streamSink, type Locate } from './transfer';
+import { download, nodeLinks, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -180,30 +180,20 @@ export class RemoteClient implements ClusterApi {
     return this.call('cluster.fsck', { path });
   }
 
-  async put(localPath: string, remotePath: string, options: PutOptions = {}): Promise<Entry> {
-    const stats = await fs.stat(localPath).catch((error: NodeJS.ErrnoException) => {
-      throw new LocalFileError(localPath, error.code === 'ENOENT' ? 'No such file or directory' : error.message);
-    });
-    if (!stats.isFile()) throw new LocalFileError(localPath, 'not a regular file');
-    const begin = await this.call('file.put.begin', { path: remotePath, size: stats.size, overwrite: options.overwrite ?? false });
-    await this.settleFailed(sendFile(this.links, localPath, stats.size, begin, options.onProgress), [{ path: remotePath, blobId: begin.blobId }]);
-    if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { path: remotePath, blobId: begin.blobId })).complete, stats.size);
-    return this.stat(remotePath);
-  }
-
-  async putBatch(files: readonly BatchFile[], options: PutOptions = {}): Promise<void> {
-    const begin = await this.call('file.put.batch.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: options.overwrite ?? false });
-    const uploads = files.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
-    await this.settleFailed(sendBatch(this.links, files, begin, options.onProgress), uploads);
+  async put(files: readonly PutFile[], options: PutOptions = {}): Promise<void> {
+    const listed = await Promise.all(files.map(sized));
+    const begin = await this.call('file.put.begin', { files: listed.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: options.overwrite ?? false });
+    const uploads = listed.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
+    await this.settleFailed(sendFiles(this.links, listed, begin, options.onProgress), uploads);
     if (options.wait === false) return;
-    await this.waitForReplicas(async () => (await this.call('file.put.batch.wait', { files: uploads })).complete, files.reduce((sum, file) => sum + file.size, 0));
+    await this.waitForReplicas(async () => (await this.call('file.put.wait', { files: uploads })).complete, listed.reduce((sum, file) => sum + file.size, 0));
   }
 
   async copy(source: string, target: string, options: CopyOptions = {}): Promise<Entry> {
     // The master answers once a node copied the bytes: as long as a transfer of that size may take.
     const { size } = await this.stat(source);
     const { blobId } = await this.call('fs.copy', { source, target, overwrite: options.overwrite ?? false }, transferTimeoutMs(size));
-    if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { path: target, blobId })).complete, size);
+    if (options.wait !== false) await this.waitForReplicas(async () => (await this.call('file.put.wait', { files: [{ path: target, blobId }] })).complete, size);
     return this.stat(target);
   }
 
@@ -221,7 +211,7 @@ export class RemoteClient implements ClusterApi {
     }
   }
 
-  /** Upload step 7: asks `settled` (file.put.wait or file.put.batch.wait, each answer held up to
+  /** Upload step 7: asks `settled` (file.put.wait, each answer held up to
    * REPLICATION_WAIT_MS) until the chains settled, within the time `bytes` may take at the slowest rate
    * allowed; past that the copies that exist are what stat shows. */
   private async waitForReplicas(settled: () => Promise<boolean>, bytes: number): Promise<void> {
@@ -253,4 +243,14 @@ export class RemoteClient implements ClusterApi {
     this.channel?.close();
     this.channel = undefined;
   }
+}
+
+/** A file to put with its size: as listed, or as it is now (a missing or irregular file fails here, before the master is asked). */
+async function sized(file: PutFile): Promise<PutFile & LocalFile> {
+  if (file.size !== undefined) return { ...file, size: file.size };
+  const stats = await fs.stat(file.localPath).catch((error: NodeJS.ErrnoException) => {
+    throw new LocalFileError(file.localPath, error.code === 'ENOENT' ? 'No such file or directory' : error.message);
+  });
+  if (!stats.isFile()) throw new LocalFileError(file.localPath, 'not a regular file');
+  return { ...file, size: stats.size };
 }

@@ -1,4 +1,4 @@
-// The client's side of the data path: streams a local file to the node the master chose, and a
+// The client's side of the data path: streams local files to the node the master chose, and a
 // blob from the node the master found into a local file or a stream, verifying size and SHA-256.
 // Bytes are read in IO_CHUNK_BYTES chunks and never held whole; the master is only asked and told.
 
@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, transferTimeoutMs } from '../limits';
+import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, PUT_SMALL_FILE_BYTES_MAX, transferTimeoutMs } from '../limits';
 import { parseHostPort } from '../net/address';
 import { NODE_CN_PREFIX } from '../net/ca';
 import { isBodyLengthMismatch, type Channel } from '../net/channel';
@@ -17,7 +17,7 @@ import { DfsError, isDfsError } from '../net/errors';
 import type { ResponseOf } from '../net/messages';
 import { ChannelPool, peerLinks, type PeerLinks } from '../net/pool';
 import { connectTls } from '../net/tls';
-import { LocalFileError, type BatchFile, type Fetched, type ProgressListener } from './api';
+import { LocalFileError, type Fetched, type ProgressListener } from './api';
 
 /** A node's port, as a ticket holder (no client certificate), checking the node's certificate names it. */
 export function connectNode(caPem: string, address: string, nodeId: string): Promise<Channel> {
@@ -71,57 +71,51 @@ function metered(source: Readable, totalBytes: number, onProgress: ProgressListe
   return meter;
 }
 
-/** Upload step 3: the file's bytes to the node under the ticket, with the chain it forwards them down;
- * resolves when the node (after the master) answers. */
-export async function sendFile(
+/** A file to upload, as sendFiles reads it: where it is and how many bytes it held when put began. */
+export interface LocalFile {
+  localPath: string;
+  size: number;
+}
+
+/** Upload step 3: the files' bytes one after another in one body to the node under the ticket, in the order the
+ * master booked them, with the chain it forwards them down; resolves when the node (after the master) answers. */
+export async function sendFiles(
   links: PeerLinks,
-  localPath: string,
-  size: number,
+  files: readonly LocalFile[],
   begin: ResponseOf<'file.put.begin'>,
   onProgress: ProgressListener | undefined,
 ): Promise<ResponseOf<'blob.put'>> {
+  if (begin.blobIds.length !== files.length) throw new DfsError('BAD_REQUEST', `the master booked ${begin.blobIds.length} blobs for ${files.length} files`);
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  const blobs = files.map((file, index) => ({ blobId: begin.blobIds[index] ?? '', size: file.size }));
   // A failure closes the connection, which also stops sending a body the node refused.
   return links.use(begin.address, begin.nodeId, async (channel) => {
-    const body = metered(createReadStream(localPath, { highWaterMark: chunkBytesFor(size) }), size, onProgress);
+    const body = metered(bodyOf(files, total), total, onProgress);
     try {
-      const response = await channel.request(
-        'blob.put',
-        { blobId: begin.blobId, size, ticket: begin.ticket, chain: begin.chain },
-        { body: { stream: body, bytes: size }, timeoutMs: transferTimeoutMs(size) },
-      );
-      return response.data;
+      return (await channel.request('blob.put', { blobs, ticket: begin.ticket, chain: begin.chain }, { body: { stream: body, bytes: total }, timeoutMs: transferTimeoutMs(total) })).data;
     } catch (error) {
-      // The file held more or fewer bytes than it did when put began: the channel never sent a whole body.
-      if (isBodyLengthMismatch(error)) throw new LocalFileError(localPath, 'changed size while being put');
+      // A streamed file held more or fewer bytes than it did when put began: the channel never sent a whole body.
+      const [only] = files;
+      if (only && files.length === 1 && isBodyLengthMismatch(error)) throw new LocalFileError(only.localPath, 'changed size while being put');
       throw error;
     }
   });
 }
 
-/** Upload step 3 for a batch of small files: their bytes one after another in one body, in the order the
- * master booked them. */
-export async function sendBatch(
-  links: PeerLinks,
-  files: readonly BatchFile[],
-  begin: ResponseOf<'file.put.batch.begin'>,
-  onProgress: ProgressListener | undefined,
-): Promise<ResponseOf<'blob.put.batch'>> {
-  if (begin.blobIds.length !== files.length) throw new DfsError('BAD_REQUEST', `the master booked ${begin.blobIds.length} blobs for ${files.length} files`);
-  const total = files.reduce((sum, file) => sum + file.size, 0);
-  const blobs = files.map((file, index) => ({ blobId: begin.blobIds[index] ?? '', size: file.size }));
-  return links.use(begin.address, begin.nodeId, async (channel) => {
-    const body = total > 0 ? { body: { stream: metered(Readable.from(concatenated(files, total)), total, onProgress), bytes: total } } : {};
-    return (await channel.request('blob.put.batch', { blobs, ticket: begin.ticket, chain: begin.chain }, { ...body, timeoutMs: transferTimeoutMs(total) })).data;
-  });
+/** An upload's body: a lone large file streamed as it is read; small files read one after another (concatenated). */
+function bodyOf(files: readonly LocalFile[], total: number): Readable {
+  const [only] = files;
+  if (only && files.length === 1 && only.size > PUT_SMALL_FILE_BYTES_MAX) return createReadStream(only.localPath, { highWaterMark: chunkBytesFor(total) });
+  return Readable.from(concatenated(files, total));
 }
 
 /** The files' bytes one after another, gathered into chunks (a 4 KiB file is not a socket write of its own);
- * a file whose size is not the one listed fails the batch rather than send other bytes. Batched files are small
- * (PUT_BATCH_FILE_BYTES_MAX), so they are read with synchronous calls: four thread-pool round trips per file
+ * a file whose size is not the one listed fails the put rather than send other bytes. These files are small
+ * (PUT_SMALL_FILE_BYTES_MAX), so they are read with synchronous calls: four thread-pool round trips per file
  * cost more CPU than reading it. */
 const endProbe = Buffer.alloc(1);
 
-function* concatenated(files: readonly BatchFile[], total: number): Generator<Buffer> {
+function* concatenated(files: readonly LocalFile[], total: number): Generator<Buffer> {
   let left = total;
   let chunk = Buffer.allocUnsafe(chunkBytesFor(left));
   let filled = 0;

@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_BATCH_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /**
@@ -38,13 +38,15 @@ const bytes = int();
 const blobId = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/ });
 const sha256 = str({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/ });
 const ticket = str({ min: 1, max: TICKET_CHARS_MAX });
-/** One more node of a replication chain, with the ticket the master signed for it ('replicate', or 'replicate.batch'). */
+/** One more node of a replication chain, with the 'replicate' ticket the master signed for it. */
 const chainLink = obj({ nodeId, address, ticket });
 const chain = array(chainLink, { max: REPLICAS_MAX });
-/** A batch of blobs in one body (put -r of small files), bytes in this order; one ticket covers them all
- * (ticket.ts batchSubject), and every chain member's one ticket too ('replicate.batch'). */
-const batchBlobs = array(obj({ blobId, size: bytes }), { max: PUT_BATCH_FILES_MAX });
-const storedBlobs = array(obj({ blobId, size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX });
+/** An upload's blobs (one per file put), their bytes one after another in the body in this order; one ticket per
+ * node covers them all (ticket.ts blobsSubject). */
+const uploadBlobs = array(obj({ blobId, size: bytes }), { max: PUT_FILES_MAX });
+const storedBlobs = array(obj({ blobId, size: bytes, sha256 }), { max: PUT_FILES_MAX });
+/** What the sender of an upload's bytes hears: each blob's size and SHA-256 as stored, in the request's order. */
+const blobsHeld = obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_FILES_MAX }) });
 const replicaCount = { have: int(), want: int(), nodes: array(str({ max: 300 }), { max: 64 }) };
 
 const space = {
@@ -106,71 +108,55 @@ export const MESSAGES = {
     empty,
   ),
 
-  // ---- The data path (SPEC §3). Bytes go client ↔ node; the master only decides and commits.
+  // ---- The data path. Bytes go client ↔ node; the master only decides and commits.
 
-  /** Upload steps 1-2 and 5: where to send a file of `size` bytes. The ticket allows one blob.put of that blob
-   * to that node; `chain` is the rest of the replication chain (N−1 more nodes by available storage, maybe
-   * fewer), each with its own 'replicate' ticket. The client hands the chain to the first node in blob.put. */
+  // A put carries one file, or several small ones (put -r) at once: every step carries all of its files. All or
+  // nothing: the files are committed together (one journal record) or not at all.
+  /** Upload steps 1-2 and 5: where to send these files (one of any size, or up to PUT_FILES_MAX small ones). One
+   * first node and one chain for all: a blob id per file (in the files' order) and one ticket per node for them
+   * all. The first node's allows one blob.put of exactly these blobs; `chain` is the rest of the replication chain
+   * (N−1 more nodes by available storage, maybe fewer), each with its own 'replicate' ticket. The client hands the
+   * chain to the first node in blob.put. */
   'file.put.begin': message(
     'master', 'user',
-    obj({ path, size: bytes, overwrite: bool() }),
-    obj({ nodeId, address, blobId, ticket, expiresMs: int(), chain }),
+    obj({ files: array(obj({ path, size: bytes }), { max: PUT_FILES_MAX }), overwrite: bool() }),
+    obj({ nodeId, address, expiresMs: int(), blobIds: array(blobId, { max: PUT_FILES_MAX }), ticket, chain }),
   ),
-  /** Upload step 3: the request body is the file's bytes (exactly `size`), forwarded down `chain` as they
-   * arrive (step 6). Answered only after the master committed the file (step 4), never waiting for the chain. */
-  'blob.put': message('node', 'ticket', obj({ blobId, size: bytes, ticket, chain: optional(chain) }), obj({ size: bytes, sha256 })),
-  /** Upload step 4: the node holds the blob (fsynced, renamed); the master commits the file entry and
-   * its replica (journal fsynced) before it answers. The master matches it to the upload it began. */
-  'node.blob.stored': message('master', 'node', obj({ blobId, size: bytes, sha256 }), empty),
+  /** Upload step 3: the body is the blobs' bytes one after another (exactly their sizes), forwarded down `chain` as
+   * they arrive (step 6). Answered only after the master committed every file (step 4), never waiting for the chain. */
+  'blob.put': message('node', 'ticket', obj({ blobs: uploadBlobs, ticket, chain }), blobsHeld),
+  /** Upload step 4: the node holds the blobs (fsynced, renamed); the master commits their files and first replicas
+   * together (journal fsynced), or none of them, before it answers. It matches them to the upload it began. */
+  'node.blob.stored': message('master', 'node', obj({ blobs: storedBlobs }), empty),
   /** Upload step 6, node → next node of the chain (mutual TLS, plus the master's 'replicate' ticket for the
-   * receiver): the body is the blob's bytes, stored while they are forwarded to the rest of `chain`.
-   * Answered once the receiver's copy is on its disk, never waiting for the rest of the chain. */
-  'blob.replicate': message('node', 'node', obj({ blobId, size: bytes, ticket, chain }), obj({ size: bytes, sha256 })),
-  /** Upload step 7: a chain member holds its copy (fsynced, renamed); the master records the replica
-   * (journal fsynced). The last member's report completes the chain. */
-  'node.replica.stored': message('master', 'node', obj({ blobId, size: bytes, sha256 }), empty),
+   * receiver): the body is the blobs' bytes, stored while they are forwarded to the rest of `chain`.
+   * Answered once the receiver's copies are on its disk, never waiting for the rest of the chain. */
+  'blob.replicate': message('node', 'node', obj({ blobs: uploadBlobs, ticket, chain }), blobsHeld),
+  /** Upload step 7: a chain member holds its copies (fsynced, renamed); the master records them (journal fsynced).
+   * The last member's report completes the chain. `refused` lists copies whose bytes are not their file's (the
+   * node deletes them). */
+  'node.replica.stored': message('master', 'node', obj({ blobs: storedBlobs }), obj({ refused: array(blobId, { max: PUT_FILES_MAX }) })),
   /** Upload step 7: the chain broke at `nodeId` (refused, unreachable, or lost mid-transfer): that node and
    * every one after it will not report; the master records the replicas that exist. */
   'node.replication.broken': message('master', 'node', obj({ blobId, nodeId, message: str({ max: 1024 }) }), empty),
   /** Upload step 7 (repair), master → a node holding a good copy over its link: send the blob down `chain`
    * as blob.replicate (the members report as in an upload). Answered when the first member stored it. */
   'node.replicate': message('node', 'master', obj({ blobId, size: bytes, chain }), empty),
-  /** Upload step 7, the shell's side: the file's replicas once its chain settled (every member reported or
-   * was lost), or `complete: false` after a bounded wait (ask again). The blob id names this upload. */
-  'file.put.wait': message('master', 'user', obj({ path, blobId }), obj({ ...replicaCount, complete: bool() })),
-
-  // The same flow for a batch of small files (put -r): every step carries the batch's files at once. All or
-  // nothing: the files are committed together (one journal record) or not at all.
-  /** Upload steps 1-2 and 5 for a batch: one first node and one chain for all, a blob id per file (in the
-   * files' order) and one ticket per node for the whole batch. */
-  'file.put.batch.begin': message(
+  /** Upload step 7, the shell's side: every file's good copies (`have`, in the files' order) once their chains
+   * settled (every member reported or was lost), or `complete: false` after a bounded wait (ask again). The blob
+   * ids name this upload. */
+  'file.put.wait': message(
     'master', 'user',
-    obj({ files: array(obj({ path, size: bytes }), { max: PUT_BATCH_FILES_MAX }), overwrite: bool() }),
-    obj({ nodeId, address, expiresMs: int(), blobIds: array(blobId, { max: PUT_BATCH_FILES_MAX }), ticket, chain }),
-  ),
-  /** Upload step 3 for a batch: the body is the blobs' bytes one after another, forwarded down `chain` as they
-   * arrive. Answered after the master committed every file. */
-  'blob.put.batch': message('node', 'ticket', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
-  /** Upload step 4 for a batch: the first node holds every blob; the master commits the files together. */
-  'node.blobs.stored': message('master', 'node', obj({ blobs: storedBlobs }), empty),
-  /** Upload step 6 for a batch, node → next member: as blob.replicate, for every blob of the batch. */
-  'blob.replicate.batch': message('node', 'node', obj({ blobs: batchBlobs, ticket, chain }), obj({ blobs: array(obj({ size: bytes, sha256 }), { max: PUT_BATCH_FILES_MAX }) })),
-  /** Upload step 7 for a batch: a chain member holds its copies; `refused` lists copies whose bytes are not
-   * their file's (the node deletes them). */
-  'node.replicas.stored': message('master', 'node', obj({ blobs: storedBlobs }), obj({ refused: array(blobId, { max: PUT_BATCH_FILES_MAX }) })),
-  /** Upload step 7, the shell's side, for a batch: every file's good copies once all chains settled. */
-  'file.put.batch.wait': message(
-    'master', 'user',
-    obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
-    obj({ have: array(int(), { max: PUT_BATCH_FILES_MAX }), want: int(), complete: bool() }),
+    obj({ files: array(obj({ path, blobId }), { max: PUT_FILES_MAX }) }),
+    obj({ have: array(int(), { max: PUT_FILES_MAX }), want: int(), complete: bool() }),
   ),
   /** The client's transfer of these uploads failed: the master drops their bookings and any copies their chains
    * made, unless a file was committed after all (the node's answer was what got lost). `committed` says which,
    * per file, once a commit under way has finished. Only the caller's own uploads are touched. */
   'file.put.cancel': message(
     'master', 'user',
-    obj({ files: array(obj({ path, blobId }), { max: PUT_BATCH_FILES_MAX }) }),
-    obj({ committed: array(bool(), { max: PUT_BATCH_FILES_MAX }) }),
+    obj({ files: array(obj({ path, blobId }), { max: PUT_FILES_MAX }) }),
+    obj({ committed: array(bool(), { max: PUT_FILES_MAX }) }),
   ),
 
   /** Download steps 1-4: which node to fetch a file from, with a ticket that node made for it. `exclude`:
@@ -197,7 +183,7 @@ export const MESSAGES = {
    * for file.put.wait. */
   'fs.copy': message('master', 'user', obj({ source: path, target: path, overwrite: bool() }), obj({ blobId })),
   /** fs.copy, master → a node holding `sourceBlobId`: store its bytes (checked as read) as `blobId`, forwarded
-   * down `chain` as they are read; reported with node.blob.stored, answered after the master committed. */
+   * down `chain` (blob.replicate) as they are read; reported with node.blob.stored, answered after the master committed. */
   'node.copy': message('node', 'master', obj({ sourceBlobId: blobId, blobId, size: bytes, chain }), obj({ size: bytes, sha256 })),
   /** Master → node: the catalog no longer needs these blobs. Answers how many were held and removed. */
   'node.blob.delete': message('node', 'master', obj({ blobIds: array(blobId, { max: BLOB_DELETE_BATCH_MAX }) }), obj({ removed: int() })),

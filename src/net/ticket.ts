@@ -1,5 +1,5 @@
 // Data-plane tickets, like HDFS block tokens: the master signs a short-lived claim
-// "the holder may <op> blob <id>, up to <bytes> bytes, at node <node>, forwarding it down <chain>" with an
+// "the holder may <op> blob(s) <id>, up to <bytes> bytes, at node <node>, forwarding them down <chain>" with an
 // HMAC-SHA256 key of that node's own — derived from the cluster's ticket key and the node id, so a node holds
 // only its own key and can neither read another node's blobs nor mint tickets for it. A node checks the
 // signature, the claims and that the ticket was not used before. Format: base64url(JSON claims) + '.' +
@@ -11,14 +11,14 @@ import { TICKET_CHARS_MAX, TICKET_CLOCK_SKEW_MS, TICKET_NONCES_MAX, TICKET_TTL_M
 import { isBlobId } from '../store/blobs';
 import { DfsError } from './errors';
 
-/** A batch's ops (put -r of small files): one ticket per node for the whole batch, naming it by batchSubject. */
-export const TICKET_OPS = ['put', 'get', 'replicate', 'put.batch', 'replicate.batch'] as const;
+/** 'get' names one blob; 'put' and 'replicate' name an upload's blobs by blobsSubject: one ticket per node for them all. */
+export const TICKET_OPS = ['put', 'get', 'replicate'] as const;
 export type TicketOp = (typeof TICKET_OPS)[number];
 
-/** The id a batch ticket names in place of a blob id: the first 128 bits of SHA-256 over the batch's blob ids in
- * their order. The ticket thus covers exactly those blobs, in that order, and stays one short claim however
- * many blobs the batch holds; a batch op keeps it from being taken for a blob's own id. */
-export function batchSubject(blobIds: readonly string[]): string {
+/** The id a put or replicate ticket names: the first 128 bits of SHA-256 over the upload's blob ids in their order.
+ * The ticket thus covers exactly those blobs, in that order, and stays one short claim however many blobs the
+ * upload holds (one, or a put -r group of small files). */
+export function blobsSubject(blobIds: readonly string[]): string {
   return createHash('sha256').update(blobIds.join('\n')).digest('hex').slice(0, 32);
 }
 
@@ -35,7 +35,7 @@ export function nodeTicketKey(clusterKey: Buffer, nodeId: string): Buffer {
 }
 
 export interface TicketClaims {
-  /** The blob; for a batch op, batchSubject of the batch's blobs. */
+  /** The blob of a get; blobsSubject of the blobs of a put or replicate. */
   blobId: string;
   op: TicketOp;
   /** The most bytes the holder may write (put, replicate) or read (get) with this ticket. */

@@ -88,7 +88,10 @@ export async function putFile(host: ActionHost): Promise<void> {
   if (overwrite && !(await host.dialogs.confirm('Put', `${remote} exists. Replace it?`))) return host.say('put cancelled');
   const stored = await host.transfer(
     `put ${local.basename(source)}`,
-    (onProgress) => host.api.put(source, remote, { overwrite, onProgress }),
+    async (onProgress) => {
+      await host.api.put([{ localPath: source, remotePath: remote }], { overwrite, onProgress });
+      return host.api.stat(remote);
+    },
     'waiting for the replicas…',
   );
   await host.open(cwd, stored.name);

@@ -1,7 +1,7 @@
-// Batches of small files (what put -r sends) through real `build/dfs` processes: every file of a batch is
-// committed with its copies on the nodes' disks and reads back byte for byte; a batch is all or nothing
-// (one file in the way → no file, no blob left anywhere); bad batches sent straight to a node or the master
-// are refused and leave nothing; a chain member killed before a batch reaches it → every file still ends
+// Puts of several small files at once (what put -r sends) through real `build/dfs` processes: every file of
+// such a put is committed with its copies on the nodes' disks and reads back byte for byte; it is all or
+// nothing (one file in the way → no file, no blob left anywhere); bad ones sent straight to a node or the master
+// are refused and leave nothing; a chain member killed before the bytes reach it → every file still ends
 // with its replicas.
 
 import { randomBytes } from 'node:crypto';
@@ -9,9 +9,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import type { BatchFile } from '../../src/client/api';
+import type { PutFile } from '../../src/client/api';
 import { connectNode } from '../../src/client/transfer';
-import { PUT_BATCH_FILE_BYTES_MAX } from '../../src/limits';
+import { PUT_SMALL_FILE_BYTES_MAX } from '../../src/limits';
 import { ADMIN_PASSWORD, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { blobFiles, processOf } from '../helpers/cluster';
 import { codeOf, loginAt } from '../helpers/client';
@@ -20,9 +20,9 @@ import { randomFile, sha256Of } from '../helpers/files';
 const KIB = 1024;
 
 /** `count` local files of assorted small sizes (0 B and 1 B among them) under `dir`, to be put under `remote`. */
-async function smallFiles(dir: string, remote: string, count: number): Promise<BatchFile[]> {
+async function smallFiles(dir: string, remote: string, count: number): Promise<Required<PutFile>[]> {
   await fs.mkdir(dir, { recursive: true });
-  const files: BatchFile[] = [];
+  const files: Required<PutFile>[] = [];
   for (let index = 0; index < count; index++) {
     const localPath = path.join(dir, `f${index}`);
     const size = index === 0 ? 0 : index === 1 ? 1 : ((index * 7919) % (100 * KIB)) + 1;
@@ -37,14 +37,14 @@ const blobsOnDisk = async (cluster: Parameters<typeof blobFiles>[0]): Promise<{ 
   return { blobs: found.filter((file) => !file.temporary).length, temporary: found.filter((file) => file.temporary).length };
 };
 
-t.test('a batch: every file committed with 3 copies on disk, read back whole; all or nothing; overwrite', async (t) => {
+t.test('a put of 40 small files: every file committed with 3 copies on disk, read back whole; all or nothing; overwrite', async (t) => {
   const cluster = await startCluster(t, 3);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const work = await tempDir(t);
   await admin.mkdir('/b', true);
   const files = await smallFiles(path.join(work, 'src'), '/b', 40);
 
-  await admin.putBatch(files);
+  await admin.put(files);
   for (const file of files) {
     const entry = await admin.stat(file.remotePath);
     const back = path.join(work, 'back');
@@ -53,18 +53,18 @@ t.test('a batch: every file committed with 3 copies on disk, read back whole; al
   }
   t.same(await blobsOnDisk(cluster), { blobs: 120, temporary: 0 }, 'three copies of each of the 40 blobs on the nodes\' disks, no temporary file');
   const directories = new Set((await blobFiles(cluster)).map((found) => path.basename(path.dirname(found.file))));
-  t.equal(directories.size, 1, `a batch's blobs share one fan-out directory on every node (${[...directories].join(', ')}): their commits share its fsync`);
+  t.equal(directories.size, 1, `one put's blobs share one fan-out directory on every node (${[...directories].join(', ')}): their commits share its fsync`);
 
   const fresh = await smallFiles(path.join(work, 'more'), '/b/more', 5);
   await admin.mkdir('/b/more', true);
-  const clash = [...fresh, files[3] as BatchFile];
-  t.equal(await codeOf(admin.putBatch(clash)), 'EXISTS', 'a batch with one existing file (no overwrite) is refused');
+  const clash = [...fresh, files[3] as PutFile];
+  t.equal(await codeOf(admin.put(clash)), 'EXISTS', 'a put with one existing file among several (no overwrite) is refused');
   for (const file of fresh) t.equal(await codeOf(admin.stat(file.remotePath)), 'NOT_FOUND', `${file.remotePath} was not created`);
-  t.same(await blobsOnDisk(cluster), { blobs: 120, temporary: 0 }, 'the refused batch left no blob on any node');
+  t.same(await blobsOnDisk(cluster), { blobs: 120, temporary: 0 }, 'the refused put left no blob on any node');
 
   const replaced = files.slice(5, 8);
   for (const file of replaced) await fs.writeFile(file.localPath, randomBytes(file.size));
-  await admin.putBatch(replaced, { overwrite: true });
+  await admin.put(replaced, { overwrite: true });
   for (const file of replaced) {
     const back = path.join(work, 'back');
     await admin.get(file.remotePath, back);
@@ -74,7 +74,7 @@ t.test('a batch: every file committed with 3 copies on disk, read back whole; al
   t.pass('the replaced files\' old blobs were deleted on every node');
 });
 
-t.test('bad batches sent straight to the master or a node are refused and leave nothing', async (t) => {
+t.test('bad puts of several files sent straight to the master or a node are refused and leave nothing', async (t) => {
   const cluster = await startCluster(t, 1);
   const master = await cluster.client();
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
@@ -83,48 +83,48 @@ t.test('bad batches sent straight to the master or a node are refused and leave 
   const channel = await connectNode(cluster.caPem, node.advertise, node.nodeId);
   t.teardown(() => channel.close());
   const begin = (paths: string[], size: number): Promise<string> =>
-    codeOf(master.request('file.put.batch.begin', { files: paths.map((path) => ({ path, size })), overwrite: false }));
-  t.equal(await begin([], 1), 'BAD_REQUEST', 'an empty batch');
+    codeOf(master.request('file.put.begin', { files: paths.map((path) => ({ path, size })), overwrite: false }));
+  t.equal(await begin([], 1), 'BAD_REQUEST', 'no files');
   t.equal(await begin(['/a', '/a'], 1), 'BAD_REQUEST', 'a path twice');
-  t.equal(await begin(['/a', '/big'], PUT_BATCH_FILE_BYTES_MAX + 1), 'BAD_REQUEST', 'a file too big for a batch');
+  t.equal(await begin(['/a', '/big'], PUT_SMALL_FILE_BYTES_MAX + 1), 'BAD_REQUEST', 'a file too big to go with others');
   t.equal(await begin(['/a', '/no/such/dir/b'], 1), 'NOT_FOUND', 'a file whose directory is missing');
 
   const bytes = [randomBytes(3000), randomBytes(5000)];
   const files = [{ path: '/a', size: 3000 }, { path: '/b', size: 5000 }];
-  const { data } = await master.request('file.put.batch.begin', { files, overwrite: false });
+  const { data } = await master.request('file.put.begin', { files, overwrite: false });
   t.equal(data.blobIds.length, 2, 'a blob per file');
   const blobs = data.blobIds.map((blobId, index) => ({ blobId, size: files[index]?.size ?? 0 }));
   const [first, second] = blobs;
   if (!first || !second) throw new Error('two blobs booked');
-  const send = (batch: typeof blobs, body: Buffer, ticket = data.ticket): Promise<string> =>
-    codeOf(channel.request('blob.put.batch', { blobs: batch, ticket, chain: [] }, { body: { stream: Readable.from([body]), bytes: body.length } }));
+  const send = (sent: typeof blobs, body: Buffer, ticket = data.ticket): Promise<string> =>
+    codeOf(channel.request('blob.put', { blobs: sent, ticket, chain: [] }, { body: { stream: Readable.from([body]), bytes: body.length } }));
   const whole = Buffer.concat(bytes);
-  const other = (await master.request('file.put.batch.begin', { files: [{ path: '/c', size: 3000 }, { path: '/d', size: 5000 }], overwrite: false })).data;
+  const other = (await master.request('file.put.begin', { files: [{ path: '/c', size: 3000 }, { path: '/d', size: 5000 }], overwrite: false })).data;
   t.equal(await send(blobs, whole.subarray(1)), 'BAD_REQUEST', 'a body one byte short of the blobs');
   t.equal(await send([second, first], Buffer.concat([bytes[1] as Buffer, bytes[0] as Buffer])), 'FORBIDDEN', 'the blobs in another order than the ticket names');
   t.equal(await send([first], bytes[0] as Buffer), 'FORBIDDEN', 'some of the blobs only');
-  t.equal(await send(blobs, whole, other.ticket), 'FORBIDDEN', 'another batch\'s ticket');
+  t.equal(await send(blobs, whole, other.ticket), 'FORBIDDEN', 'another put\'s ticket');
   t.equal(await send([first, first], Buffer.concat([bytes[0] as Buffer, bytes[0] as Buffer])), 'BAD_REQUEST', 'a blob twice');
   t.equal(await send(blobs, whole, 'x'), 'UNAUTHENTICATED', 'a malformed ticket');
-  const single = (await master.request('file.put.begin', { path: '/e', size: 3000, overwrite: false })).data;
-  t.equal(await send([{ blobId: single.blobId, size: 3000 }], bytes[0] as Buffer, single.ticket), 'FORBIDDEN', 'a single put\'s ticket');
+  const single = (await master.request('file.put.begin', { files: [{ path: '/e', size: 3000 }], overwrite: false })).data;
+  t.equal(await send([first], bytes[0] as Buffer, single.ticket), 'FORBIDDEN', 'a one-file put\'s ticket for one of these blobs');
   t.same(await blobsOnDisk(cluster), { blobs: 0, temporary: 0 }, 'nothing was written');
   t.equal(await codeOf(admin.stat('/a')), 'NOT_FOUND', 'nothing was committed');
 
-  // A refused batch did not use its ticket up: the same booking goes through, once.
-  t.equal(await send(blobs, whole), 'OK', 'a well-formed batch is stored');
+  // A refused put did not use its ticket up: the same booking goes through, once.
+  t.equal(await send(blobs, whole), 'OK', 'a well-formed put is stored');
   t.equal((await admin.stat('/b')).size, 5000, 'and committed');
   t.equal(await send(blobs, whole), 'UNAUTHENTICATED', 'its ticket works once (replay)');
   t.same(await blobsOnDisk(cluster), { blobs: 2, temporary: 0 }, 'two blobs on disk');
 });
 
-t.test('a chain member killed (SIGKILL) before a batch reaches it: every file still ends with 3 replicas', async (t) => {
+t.test('a chain member killed (SIGKILL) before a put of 20 files reaches it: every file still ends with 3 replicas', async (t) => {
   const cluster = await startCluster(t, 4);
   const master = await cluster.client();
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const work = await tempDir(t);
   const files = await smallFiles(work, '', 20);
-  const { data } = await master.request('file.put.batch.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: false });
+  const { data } = await master.request('file.put.begin', { files: files.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: false });
   const [member] = data.chain;
   if (!member) throw new Error('a chain of two more nodes');
   (await processOf(cluster, admin, member.nodeId)).child.kill('SIGKILL');
@@ -132,7 +132,7 @@ t.test('a chain member killed (SIGKILL) before a batch reaches it: every file st
   t.teardown(() => channel.close());
   const body = Buffer.concat(await Promise.all(files.map((file) => fs.readFile(file.localPath))));
   const blobs = files.map((file, index) => ({ blobId: data.blobIds[index] ?? '', size: file.size }));
-  await channel.request('blob.put.batch', { blobs, ticket: data.ticket, chain: data.chain }, { body: { stream: Readable.from([body]), bytes: body.length } });
+  await channel.request('blob.put', { blobs, ticket: data.ticket, chain: data.chain }, { body: { stream: Readable.from([body]), bytes: body.length } });
   await waitFor('every file at 3 replicas', async () => {
     for (const file of files) if ((await admin.stat(file.remotePath)).replicas?.have !== 3) return undefined;
     return true;

@@ -11,7 +11,7 @@ import { connectNode } from '../../src/client/transfer';
 import { createBlobId } from '../../src/store/blobs';
 import { ADMIN_PASSWORD, DFS, ioBytes, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
 import { randomFile, sha256Of } from '../helpers/files';
-import { codeOf, loginAt } from '../helpers/client';
+import { beginPut, codeOf, loginAt, putFile } from '../helpers/client';
 import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
 
 const MIB = 1024 * 1024;
@@ -49,8 +49,8 @@ t.test('put then get round trips 0 B, 1 B, 64 KiB ± 1 and 48 MiB byte for byte;
   t.equal(catted.size, 65537, 'cat delivered every byte');
   t.ok(Buffer.concat(chunks).equals(await fs.readFile(path.join(work, 'f65537'))), 'cat bytes are the file\'s');
 
-  t.equal(await codeOf(admin.put(path.join(work, 'f1'), '/f1')), 'EXISTS', 'put onto an existing file needs overwrite');
-  await admin.put(path.join(work, 'f65536'), '/f1', { overwrite: true });
+  t.equal(await codeOf(putFile(admin, path.join(work, 'f1'), '/f1')), 'EXISTS', 'put onto an existing file needs overwrite');
+  await putFile(admin, path.join(work, 'f65536'), '/f1', { overwrite: true });
   t.equal((await admin.stat('/f1')).size, 65536, 'overwrite replaced the file');
   await waitFor('the replaced blob to be deleted', async () => ((await blobFiles(cluster)).length === sizes.length ? true : undefined));
   t.pass('the replaced blob was freed');
@@ -61,14 +61,14 @@ t.test('another user cannot get, cat, stat or overwrite a file; a missing file l
   const work = await tempDir(t);
   await randomFile(path.join(work, 'secret'), 1000);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  await admin.put(path.join(work, 'secret'), '/secret');
+  await putFile(admin, path.join(work, 'secret'), '/secret');
   await admin.useradd('bob', 'bob-password');
   const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-password');
   t.equal(await codeOf(bob.get('/secret', path.join(work, 'stolen'))), 'NOT_FOUND', 'get: not found for bob');
   t.equal(await codeOf(bob.cat('/secret', new Writable({ write: (_c, _e, cb) => cb() }))), 'NOT_FOUND', 'cat: not found for bob');
   t.equal(await codeOf(bob.stat('/secret')), 'NOT_FOUND', 'stat: not found for bob');
   await randomFile(path.join(work, 'bobs'), 2000);
-  await bob.put(path.join(work, 'bobs'), '/secret', { overwrite: true });
+  await putFile(bob, path.join(work, 'bobs'), '/secret', { overwrite: true });
   t.equal((await bob.stat('/secret')).size, 2000, 'bob\'s put -f /secret makes a file of his own');
   t.equal((await admin.stat('/secret')).sha256, await sha256Of(path.join(work, 'secret')), 'and leaves admin\'s file as it was');
   await bob.remove('/secret', false);
@@ -91,7 +91,7 @@ t.test('a forged, reused or missing ticket sent straight to a node is refused an
   const blobId = createBlobId();
   const bytes = randomBytes(4096);
   const send = (ticket: string): Promise<string> =>
-    codeOf(channel.request('blob.put', { blobId, size: bytes.length, ticket }, { body: { stream: streamOf(bytes), bytes: bytes.length } }));
+    codeOf(channel.request('blob.put', { blobs: [{ blobId, size: bytes.length }], ticket, chain: [] }, { body: { stream: streamOf(bytes), bytes: bytes.length } }));
   const forgedClaims = Buffer.from(JSON.stringify({ v: 1, blobId, op: 'put', bytesMax: 4096, nodeId: node.nodeId, expiresMs: Date.now() + 60_000, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' })).toString('base64url');
   t.equal(await send(`${forgedClaims}.${randomBytes(32).toString('base64url')}`), 'UNAUTHENTICATED', 'a forged ticket is refused');
   t.equal(await send('x'), 'UNAUTHENTICATED', 'a malformed ticket is refused');
@@ -100,16 +100,16 @@ t.test('a forged, reused or missing ticket sent straight to a node is refused an
 
   // A real ticket works once; the second use is a replay.
   const master = await cluster.client();
-  const begin = (await master.request('file.put.begin', { path: '/one', size: bytes.length, overwrite: false })).data;
+  const begin = await beginPut(master, '/one', bytes.length);
   const put = (): Promise<string> =>
-    codeOf(channel.request('blob.put', { blobId: begin.blobId, size: bytes.length, ticket: begin.ticket }, { body: { stream: streamOf(bytes), bytes: bytes.length } }));
+    codeOf(channel.request('blob.put', { blobs: [{ blobId: begin.blobId, size: bytes.length }], ticket: begin.ticket, chain: begin.chain }, { body: { stream: streamOf(bytes), bytes: bytes.length } }));
   t.equal(await put(), 'OK', 'the master\'s ticket is accepted');
   t.equal(await put(), 'UNAUTHENTICATED', 'the same ticket again is a replay');
   t.equal((await master.request('fs.stat', { path: '/one' })).data.size, bytes.length, 'the file was committed');
   t.equal((await blobFiles(cluster)).length, 1, 'one blob on disk');
   const other = createBlobId();
   t.equal(
-    await codeOf(channel.request('blob.put', { blobId: other, size: bytes.length, ticket: begin.ticket }, { body: { stream: streamOf(bytes), bytes: bytes.length } })),
+    await codeOf(channel.request('blob.put', { blobs: [{ blobId: other, size: bytes.length }], ticket: begin.ticket, chain: begin.chain }, { body: { stream: streamOf(bytes), bytes: bytes.length } })),
     'FORBIDDEN',
     'a ticket for another blob is refused',
   );
@@ -138,7 +138,7 @@ t.test('cp copies on the nodes: the copy has 3 whole replicas of its own, the sh
   await randomFile(local, size);
   const sha256 = await sha256Of(local);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  await admin.put(local, '/a');
+  await putFile(admin, local, '/a');
 
   // An interactive shell, so its /proc counters can be read after cp and before it exits.
   const shell = spawn(DFS, ['shell', masterAddress(cluster)], { env: shellEnv(cluster), stdio: ['pipe', 'pipe', 'pipe'] });

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { ADMIN_PASSWORD, DFS, ioBytes, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
-import { loginAt } from '../helpers/client';
+import { loginAt, putFile } from '../helpers/client';
 import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
 import { damage, randomFile, sha256Of } from '../helpers/files';
 
@@ -33,7 +33,7 @@ t.test('two of three copies damaged on disk: get and cat still deliver the right
   await randomFile(local, 8 * MIB + 3);
   const sha256 = await sha256Of(local);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  t.equal((await admin.put(local, '/f')).replicas?.have, 3, 'three copies');
+  t.equal((await putFile(admin, local, '/f')).replicas?.have, 3, 'three copies');
   const copies = (await blobFiles(cluster)).filter((file) => !file.temporary);
   t.same(copies.map((copy) => copy.node), ['node1', 'node2', 'node3'], 'one on each node');
   for (const copy of copies.filter((file) => file.node !== 'node3')) await damage(copy.file);
@@ -75,7 +75,7 @@ t.test('the node serving a download is killed (SIGKILL) in the middle: cat resum
   await randomFile(local, size);
   const sha256 = await sha256Of(local);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  t.equal((await admin.put(local, '/big')).replicas?.have, 3, 'three copies');
+  t.equal((await putFile(admin, local, '/big')).replicas?.have, 3, 'three copies');
 
   const shell = spawn(DFS, ['shell', masterAddress(cluster), '-c', 'cat /big'], { env: shellEnv(cluster), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import type { NodeInfo } from '../../src/client/api';
 import type { RemoteClient } from '../../src/client/client';
 import { ADMIN_PASSWORD, startCluster, startDfs, tempDir, waitFor, type DfsProcess, type TestCluster } from '../helpers/binary';
-import { codeOf, loginAt } from '../helpers/client';
+import { codeOf, loginAt, putFile } from '../helpers/client';
 import { blobFiles } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 import { prng, seed } from '../helpers/random';
@@ -88,7 +88,7 @@ t.test('the master SIGKILLed in the middle of a stream of puts: every acknowledg
       await randomFile(local, size);
       const sent: Sent = { remote: `/w${worker}/f${index}`, local, size, sha256: await sha256Of(local) };
       try {
-        const entry = await client.put(local, sent.remote);
+        const entry = await putFile(client, local, sent.remote);
         acknowledged.push({ ...sent, replicas: entry.replicas?.have ?? 0 });
         if (acknowledged.length >= ACKNOWLEDGED_BEFORE_KILL) enough();
       } catch (error) {
@@ -141,7 +141,7 @@ t.test('the master SIGKILLed in the middle of a stream of puts: every acknowledg
   // The restarted master takes puts again.
   const again = path.join(sendDir, 'again');
   await randomFile(again, 100 * KIB);
-  t.equal((await admin.put(again, '/again')).replicas?.have, 3, 'a put after the restart is stored 3/3');
+  t.equal((await putFile(admin, again, '/again')).replicas?.have, 3, 'a put after the restart is stored 3/3');
 });
 
 /**
@@ -184,7 +184,7 @@ async function fillUp(t: Test, largeMib: number): Promise<void> {
     const client = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       const { remote } = next;
-      await client.put(next.local, remote).catch((error: unknown) => failures.push(`${remote}: ${describe(error)}`));
+      await putFile(client, next.local, remote).catch((error: unknown) => failures.push(`${remote}: ${describe(error)}`));
     }
   };
   await Promise.all(Array.from({ length: 4 }, () => putter()));
@@ -211,7 +211,7 @@ async function fillUp(t: Test, largeMib: number): Promise<void> {
   const huge = path.join(work, 'huge');
   await randomFile(huge, LARGE + MIB);
   const filesBefore = (await blobFiles(cluster)).map((file) => file.file).sort();
-  t.equal(await codeOf(admin.put(huge, '/huge')), 'NO_SPACE', `a put of ${largeMib + 1} MiB, larger than any node's free space, is NO_SPACE`);
+  t.equal(await codeOf(putFile(admin, huge, '/huge')), 'NO_SPACE', `a put of ${largeMib + 1} MiB, larger than any node's free space, is NO_SPACE`);
   t.equal(await codeOf(admin.stat('/huge')), 'NOT_FOUND', 'nothing in the namespace');
   t.same((await blobFiles(cluster)).map((file) => file.file).sort(), filesBefore, 'nothing new on any disk, no temporary file');
   t.same((await admin.list('/')).map((entry) => entry.name).sort(), sent.map((file) => file.remote.slice(1)).sort(), `the namespace holds the ${FILES} files only`);
@@ -239,12 +239,12 @@ t.test('a node\'s disk full from the node\'s point of view: puts that do not fit
 
   // More than the node can ever hold.
   const three = await make('three', 3 * MIB);
-  t.equal(await codeOf(admin.put(three, '/three')), 'NO_SPACE', 'a put of 3 MiB onto a 2 MiB node is NO_SPACE');
+  t.equal(await codeOf(putFile(admin, three, '/three')), 'NO_SPACE', 'a put of 3 MiB onto a 2 MiB node is NO_SPACE');
   t.equal(await codeOf(admin.stat('/three')), 'NOT_FOUND', 'and is not in the namespace');
   t.same(await blobFiles(cluster), [], 'and left nothing on the node, no temporary file');
 
   const one = await make('one', MIB);
-  const oneEntry = await admin.put(one, '/one');
+  const oneEntry = await putFile(admin, one, '/one');
   t.equal(oneEntry.sha256, await sha256Of(one), 'a put of 1 MiB works afterwards');
 
   // At once after that put, the master may not yet have heard (heartbeat) that the node has only 1 MiB
@@ -252,7 +252,7 @@ t.test('a node\'s disk full from the node\'s point of view: puts that do not fit
   const oneAndHalf = await make('one-and-half', MIB + MIB / 2);
   let refusal = '';
   const code = await codeOf(
-    admin.put(oneAndHalf, '/one-and-half').catch((error: unknown) => {
+    putFile(admin, oneAndHalf, '/one-and-half').catch((error: unknown) => {
       refusal = describe(error);
       throw error;
     }),
@@ -267,7 +267,7 @@ t.test('a node\'s disk full from the node\'s point of view: puts that do not fit
   const two = await make('two', MIB);
   let twoError = '';
   const twoCode = await codeOf(
-    admin.put(two, '/two').catch((error: unknown) => {
+    putFile(admin, two, '/two').catch((error: unknown) => {
       twoError = describe(error);
       throw error;
     }),

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import type { RemoteClient } from '../../src/client/client';
 import { REPAIR_CHECK_MS } from '../../src/limits';
 import { ADMIN_PASSWORD, runDfs, startCluster, startDfs, tempDir, waitFor, type RunResult, type TestCluster } from '../helpers/binary';
-import { loginAt } from '../helpers/client';
+import { loginAt, putFile } from '../helpers/client';
 import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
@@ -30,7 +30,7 @@ async function putFiles(t: Test, admin: RemoteClient, count: number): Promise<Pu
     const local = path.join(work, `f${index}`);
     const size = 64 * KIB + index;
     await randomFile(local, size);
-    await admin.put(local, `/f${index}`);
+    await putFile(admin, local, `/f${index}`);
     puts.push({ path: `/f${index}`, sha256: await sha256Of(local), size });
   }
   return puts;
@@ -186,7 +186,7 @@ t.test('fsck: healthy, then under-replicated as nodes die (nowhere to copy to), 
   const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-password');
   const work = await tempDir(t);
   await randomFile(path.join(work, 'b'), 1000);
-  await bob.put(path.join(work, 'b'), '/bobs');
+  await putFile(bob, path.join(work, 'b'), '/bobs');
   const fsck = (user: string, password: string): Promise<RunResult> =>
     runDfs(['shell', masterAddress(cluster), '-c', 'fsck /'], { env: shellEnv(cluster, user, password) });
 

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import t from 'tap';
-import { connectNode, nodeLinks, sendFile } from '../../src/client/transfer';
+import { connectNode, nodeLinks } from '../../src/client/transfer';
 import { TICKET_TTL_MS_DEFAULT, UPLOADS_PENDING_PER_SESSION_MAX } from '../../src/limits';
 import { silentLog } from '../../src/log';
 import { parseHostPort } from '../../src/net/address';
@@ -13,7 +13,7 @@ import { NO_CHAIN, signTicket } from '../../src/net/ticket';
 import { connectTls, MASTER_CN } from '../../src/net/tls';
 import { joinCluster } from '../../src/roles/node/identity';
 import { ADMIN_PASSWORD, startCluster, tempDir, waitFor } from '../helpers/binary';
-import { codeOf } from '../helpers/client';
+import { beginPut, codeOf, sendFile } from '../helpers/client';
 import { connectFrom } from '../helpers/hostile';
 import { randomFile, sha256Of } from '../helpers/files';
 import { promises as fs } from 'node:fs';
@@ -31,7 +31,7 @@ t.test('shared books at most half the free space; another user can still put; a 
   await shared.request('auth.login', { user: 'shared' });
   // 11 bookings of 20 MiB with no byte sent would hold 220 MiB of every node: all of it.
   const bookings = [];
-  for (let index = 0; index < 11; index++) bookings.push(await codeOf(shared.request('file.put.begin', { path: `/hog${index}`, size: 20 * MIB, overwrite: false })));
+  for (let index = 0; index < 11; index++) bookings.push(await codeOf(beginPut(shared, `/hog${index}`, 20 * MIB)));
   t.comment(`11 bookings of 20 MiB as shared: ${bookings.join(' ')}`);
   t.ok(bookings.filter((code) => code === 'OK').length <= 3, 'shared got at most half of the free space');
   t.ok(bookings.slice(3).every((code) => code === 'NO_SPACE'), 'the rest were refused as NO_SPACE');
@@ -40,10 +40,10 @@ t.test('shared books at most half the free space; another user can still put; a 
   const work = await tempDir(t);
   const local = path.join(work, 'f');
   await randomFile(local, 20 * MIB);
-  const begin = (await alice.request('file.put.begin', { path: '/f', size: 20 * MIB, overwrite: false })).data;
+  const begin = await beginPut(alice, '/f', 20 * MIB);
   t.same(await sendFile(nodeLinks(cluster.caPem), local, 20 * MIB, begin, undefined), { size: 20 * MIB, sha256: await sha256Of(local) }, 'alice puts 20 MiB meanwhile');
 
-  const tiny = Array.from({ length: UPLOADS_PENDING_PER_SESSION_MAX + 1 }, (_, index) => codeOf(alice.request('file.put.begin', { path: `/tiny${index}`, size: 1, overwrite: false })));
+  const tiny = Array.from({ length: UPLOADS_PENDING_PER_SESSION_MAX + 1 }, (_, index) => codeOf(beginPut(alice, `/tiny${index}`, 1)));
   const codes = await Promise.all(tiny);
   t.equal(codes.filter((code) => code === 'OK').length, UPLOADS_PENDING_PER_SESSION_MAX, `${UPLOADS_PENDING_PER_SESSION_MAX} uploads in progress in one session`);
   t.equal(codes[codes.length - 1], 'RATE_LIMITED', 'one more is refused');
@@ -56,7 +56,7 @@ t.test('a node that joined with the token cannot mint a ticket another node acce
   const work = await tempDir(t);
   const local = path.join(work, 'secret');
   await randomFile(local, MIB);
-  const begin = (await admin.request('file.put.begin', { path: '/secret', size: MIB, overwrite: false })).data;
+  const begin = await beginPut(admin, '/secret', MIB);
   await sendFile(nodeLinks(cluster.caPem), local, MIB, begin, undefined);
 
   // A rogue machine joins like any node and registers: the master hands it a ticket key.
@@ -87,7 +87,7 @@ t.test('a client cannot make a node forward a blob anywhere but down the chain t
   const work = await tempDir(t);
   const local = path.join(work, 'f');
   await randomFile(local, MIB);
-  const begin = (await admin.request('file.put.begin', { path: '/f', size: MIB, overwrite: false })).data;
+  const begin = await beginPut(admin, '/f', MIB);
   const [second, third] = begin.chain;
   if (!second || !third) throw new Error('a chain of two more nodes was expected');
   const redirected = [{ ...second, address: `127.0.0.1:${port}` }, third];

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { randomFile, sha256Of } from '../helpers/files';
 import { prng, seed } from '../helpers/random';
+import { putFile } from '../helpers/client';
 import { bytesIn, plan, settle, spawnShell, startFaultCluster, strikeAndRecover } from '../helpers/trials';
 
 const MIB = 1024 * 1024;
@@ -24,7 +25,7 @@ t.test(`get: ${ROUNDS * 4} trials killing or stopping the serving node or the cl
   const local = path.join(faults.work, 'g');
   await randomFile(local, SIZE);
   const sha256 = await sha256Of(local);
-  await faults.admin.put(local, '/g');
+  await putFile(faults.admin, local, '/g');
   const expected = new Map([['/g', { size: SIZE, sha256 }]]);
   await settle(t, faults, expected, 'the file to read');
   const outcomes: string[] = [];

@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { nodeLinks, sendFile } from '../../src/client/transfer';
+import { nodeLinks } from '../../src/client/transfer';
 import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
-import { loginAt } from '../helpers/client';
+import { beginPut, loginAt, putFile, sendFile } from '../helpers/client';
 import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
@@ -77,7 +77,7 @@ t.test('chain: middle node killed (SIGKILL) mid-put → the put succeeds, the ma
   const sha256 = await sha256Of(local);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const channel = await cluster.client();
-  const begin = (await channel.request('file.put.begin', { path: '/big', size, overwrite: false })).data;
+  const begin = await beginPut(channel, '/big', size);
   t.equal(begin.chain.length, 2, 'the master handed out a chain of two more nodes');
   const middle = await processOf(cluster, admin, begin.chain[0]?.nodeId ?? '');
   let killed = false;
@@ -89,11 +89,11 @@ t.test('chain: middle node killed (SIGKILL) mid-put → the put succeeds, the ma
   t.ok(killed, 'the middle node was killed while the bytes streamed');
   t.same(stored, { size, sha256 }, 'the client\'s put succeeded');
   const waited = await waitFor('the chain to settle', async () => {
-    const { data } = await channel.request('file.put.wait', { path: '/big', blobId: begin.blobId });
+    const { data } = await channel.request('file.put.wait', { files: [{ path: '/big', blobId: begin.blobId }] });
     return data.complete ? data : undefined;
   }, 60_000);
-  if (waited.have !== 2) t.comment([cluster.master, ...cluster.nodes].map((p) => p.output().stderr).join('\n----\n'));
-  t.equal(waited.have, 2, 'the master completed the copies the chain lost from the one that exists: 2 of 3, one node being dead');
+  if (waited.have[0] !== 2) t.comment([cluster.master, ...cluster.nodes].map((p) => p.output().stderr).join('\n----\n'));
+  t.equal(waited.have[0], 2, 'the master completed the copies the chain lost from the one that exists: 2 of 3, one node being dead');
   const entry = await admin.stat('/big');
   t.equal(entry.sha256, sha256, 'the file is committed with its hash');
   await middle.exited;
@@ -126,6 +126,6 @@ t.test('the client killed (SIGKILL) in the middle of a put: no file in the names
   t.pass('no blob and no temp file on any node');
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   t.same((await admin.list('/')).map((entry) => entry.name), [], 'nothing in the namespace');
-  const again = await admin.put(local, '/big');
+  const again = await putFile(admin, local, '/big');
   t.equal(again.replicas?.have, 3, 'the same put then succeeds (the master holds no stale booking against it)');
 });

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import t from 'tap';
 import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
-import { loginAt } from '../helpers/client';
+import { loginAt, putFile } from '../helpers/client';
 import { blobFiles } from '../helpers/cluster';
 import { damage, randomFile, sha256Of } from '../helpers/files';
 
@@ -26,8 +26,8 @@ t.test('scrub: a copy damaged on disk is found without any read, reported once, 
   const work = await tempDir(t);
   await randomFile(path.join(work, 'f'), F_BYTES);
   await randomFile(path.join(work, 'g'), 1 * MIB);
-  t.equal((await admin.put(path.join(work, 'f'), '/f')).replicas?.have, 3, '/f: three copies');
-  t.equal((await admin.put(path.join(work, 'g'), '/g')).replicas?.have, 3, '/g: three copies (stays whole)');
+  t.equal((await putFile(admin, path.join(work, 'f'), '/f')).replicas?.have, 3, '/f: three copies');
+  t.equal((await putFile(admin, path.join(work, 'g'), '/g')).replicas?.have, 3, '/g: three copies (stays whole)');
 
   const node2 = cluster.nodes[1];
   if (!node2) throw new Error('no node2');

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { formatHostPort } from '../../src/net/address';
 import { ADMIN_PASSWORD, startCluster, startDfs, tempDir, type TestCluster } from '../helpers/binary';
-import { loginAt } from '../helpers/client';
+import { loginAt, putFile } from '../helpers/client';
 import { randomFile, sha256Of } from '../helpers/files';
 import { openTerminal } from '../helpers/terminal';
 
@@ -37,13 +37,13 @@ async function setUp(t: Test): Promise<Setup> {
   await fs.writeFile(path.join(source, 'secret.txt'), 'bob only\n');
   const alice = await loginAt(t, cluster.master.address, cluster.caPem, 'alice', 'alice-pw');
   await alice.mkdir('/projects/alpha/deep', true);
-  await alice.put(original, '/projects/alpha/deep/data.bin');
-  await alice.put(path.join(source, 'secret.txt'), '/notes.txt');
+  await putFile(alice, original, '/projects/alpha/deep/data.bin');
+  await putFile(alice, path.join(source, 'secret.txt'), '/notes.txt');
   // Another shared user could name a directory so: it must show escaped, never reach the terminal raw.
   await alice.mkdir('/red\x1b[31mdir', false);
   const bob = await loginAt(t, cluster.master.address, cluster.caPem, 'bob', 'bob-password');
   await bob.mkdir('/bob-private-plans', false);
-  await bob.put(path.join(source, 'secret.txt'), '/bob-secret-ledger.txt');
+  await putFile(bob, path.join(source, 'secret.txt'), '/bob-secret-ledger.txt');
   const local = await tempDir(t, 'dfs-tui-local-');
   const home = await tempDir(t, 'dfs-tui-home-');
   const env = { HOME: home, DFS_HOME: home, DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'alice', DFS_PASSWORD: 'alice-pw' };

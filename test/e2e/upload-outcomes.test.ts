@@ -6,11 +6,11 @@
 
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { nodeLinks, sendFile } from '../../src/client/transfer';
+import { nodeLinks } from '../../src/client/transfer';
 import type { Channel } from '../../src/net/channel';
 import { connectTls, MASTER_CN } from '../../src/net/tls';
 import { ADMIN_PASSWORD, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
-import { codeOf, loginAt } from '../helpers/client';
+import { beginPut, codeOf, loginAt, sendFile } from '../helpers/client';
 import { blobFiles, processOf } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
@@ -36,7 +36,7 @@ t.test('file.put.cancel: a pending upload is dropped (the node then keeps nothin
   const links = nodeLinks(cluster.caPem);
 
   // Cancelled before a byte moved: the ticket is worthless, the node stores nothing.
-  const dropped = (await alice.request('file.put.begin', { path: '/dropped', size: 3 * MIB, overwrite: false })).data;
+  const dropped = await beginPut(alice, '/dropped', 3 * MIB);
   t.same((await alice.request('file.put.cancel', { files: [{ path: '/dropped', blobId: dropped.blobId }] })).data, { committed: [false] }, 'a pending upload: not committed');
   t.equal(await codeOf(sendFile(links, local, 3 * MIB, dropped, undefined)), 'NOT_FOUND', 'the node\'s report of a cancelled upload is refused, so the put fails');
   t.equal(await codeOf(alice.request('fs.stat', { path: '/dropped' })), 'NOT_FOUND', 'no file');
@@ -44,7 +44,7 @@ t.test('file.put.cancel: a pending upload is dropped (the node then keeps nothin
   t.pass('no copy of the cancelled upload on any disk, no temporary file');
 
   // Another user names alice's upload: nothing happens to it.
-  const kept = (await alice.request('file.put.begin', { path: '/kept', size: 3 * MIB, overwrite: false })).data;
+  const kept = await beginPut(alice, '/kept', 3 * MIB);
   t.same((await shared.request('file.put.cancel', { files: [{ path: '/kept', blobId: kept.blobId }] })).data, { committed: [false] }, 'shared\'s cancel of alice\'s upload answers for shared\'s namespace only');
   t.same(await sendFile(links, local, 3 * MIB, kept, undefined), { size: 3 * MIB, sha256 }, 'alice\'s upload still goes through');
   t.equal((await alice.request('fs.stat', { path: '/kept' })).data.sha256, sha256, 'and is committed');
@@ -69,14 +69,14 @@ t.test('a first node whose link drops takes its pending uploads with it: their b
   const channel = await cluster.client();
   await waitFor('three linked nodes', async () => ((await channel.request('cluster.nodes', {})).data.nodes.filter((node) => node.connected).length === 3 ? true : undefined));
   const size = 32 * MIB;
-  const pending = (await channel.request('file.put.begin', { path: '/pending', size, overwrite: false })).data;
-  t.equal(await codeOf(channel.request('file.put.begin', { path: '/second', size, overwrite: false })), 'NO_SPACE', 'while the first upload is booked, a second has no room');
+  const pending = await beginPut(channel, '/pending', size);
+  t.equal(await codeOf(beginPut(channel, '/second', size)), 'NO_SPACE', 'while the first upload is booked, a second has no room');
   const first = await processOf(cluster, admin, pending.nodeId);
   first.child.kill('SIGKILL');
   await first.exited;
   const second = await waitFor('room for the second upload', async () => {
-    const begun = await channel.request('file.put.begin', { path: '/second', size, overwrite: false }).catch(() => undefined);
-    return begun?.data;
+    const begun = await beginPut(channel, '/second', size).catch(() => undefined);
+    return begun;
   }, 5_000);
   t.ok(second, 'within seconds of the first node\'s link dropping, its upload\'s bookings are gone and the second upload is booked');
   t.match(cluster.master.output().stderr, /link lost with 1 upload\(s\) in progress; abandoned/, 'the master says why');

@@ -1,7 +1,13 @@
-// The client API in end-to-end tests: log in (closed at teardown), and read a failure's code.
+// The client API in end-to-end tests: log in (closed at teardown), put one file (through the client, or step by
+// step as raw requests), and read a failure's code.
 
 import type { Test } from 'tap';
+import type { Entry, ProgressListener, PutOptions } from '../../src/client/api';
 import { connectCluster, type RemoteClient } from '../../src/client/client';
+import { sendFiles } from '../../src/client/transfer';
+import type { Channel } from '../../src/net/channel';
+import type { ResponseOf } from '../../src/net/messages';
+import type { PeerLinks } from '../../src/net/pool';
 import type { HostPort } from '../../src/net/address';
 import { isDfsError } from '../../src/net/errors';
 
@@ -19,4 +25,26 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
   } catch (error) {
     return isDfsError(error) ? error.code : String(error);
   }
+}
+
+/** A put of one file, as most tests make one: the client's put of a list of one, then the file as the master has it. */
+export async function putFile(client: RemoteClient, localPath: string, remotePath: string, options?: PutOptions): Promise<Entry> {
+  await client.put([{ localPath, remotePath }], options);
+  return client.stat(remotePath);
+}
+
+/** file.put.begin of one file as a raw request on a logged-in channel: the master's answer, with its one blob id. */
+export async function beginPut(channel: Channel, path: string, size: number, overwrite = false): Promise<ResponseOf<'file.put.begin'> & { blobId: string }> {
+  const { data } = await channel.request('file.put.begin', { files: [{ path, size }], overwrite });
+  const [blobId] = data.blobIds;
+  if (blobId === undefined || data.blobIds.length !== 1) throw new Error(`the master booked ${data.blobIds.length} blobs for one file`);
+  return { ...data, blobId };
+}
+
+/** Upload step 3 of one file (sendFiles of a list of one): its blob as the node stored it. */
+export async function sendFile(links: PeerLinks, localPath: string, size: number, begin: ResponseOf<'file.put.begin'>, onProgress?: ProgressListener): Promise<{ size: number; sha256: string }> {
+  const { blobs } = await sendFiles(links, [{ localPath, size }], begin, onProgress);
+  const [stored] = blobs;
+  if (!stored || blobs.length !== 1) throw new Error(`the node answered for ${blobs.length} blobs where one was sent`);
+  return stored;
 }

@@ -196,11 +196,7 @@ export class MemoryCluster implements ClusterApi {
   }
 
   // The data path is not modelled here; the end-to-end tests (test/e2e/data.test.ts) cover it.
-  async put(): Promise<Entry> {
-    throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
-  }
-
-  async putBatch(): Promise<void> {
+  async put(): Promise<void> {
     throw new DfsError('UNAVAILABLE', 'the memory cluster holds no bytes');
   }
 

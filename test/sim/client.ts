@@ -84,13 +84,13 @@ export class SimClient {
     const sha256 = prng.hex(32);
     let begun;
     try {
-      begun = await this.master('file.put.begin', { path, size, overwrite });
+      begun = await this.master('file.put.begin', { files: [{ path, size }], overwrite });
     } catch {
       // Nothing was sent: no file can be committed from this upload (its booking lapses).
       this.failed++;
       return;
     }
-    const { blobId } = begun;
+    const blobId = begun.blobIds[0] ?? '';
     const upload = { blobId, sha256, size };
     // Once the bytes are sent the old file may be replaced (and its blob deleted) before the answer arrives.
     const before = this.files.get(path);
@@ -105,7 +105,7 @@ export class SimClient {
       this.failed++;
       this.world.note(`${this.id} put ${path} as ${blobId}: ${DfsError.wrap(error).message}`);
       try {
-        const { committed } = (await this.master('file.put.cancel', { files: [{ path, blobId }] }));
+        const { committed } = await this.master('file.put.cancel', { files: [{ path, blobId }] });
         this.world.note(`${this.id} cancelled ${path} (${blobId}): ${committed[0] === true ? 'committed after all' : 'not committed'}`);
         if (committed[0] === true) this.know(path, { ...upload, acked: true });
         else if (before) this.know(path, before); // not committed: an overwritten file keeps its old bytes
@@ -114,7 +114,7 @@ export class SimClient {
       }
       return;
     }
-    await this.master('file.put.wait', { path, blobId }).catch(() => undefined);
+    await this.master('file.put.wait', { files: [{ path, blobId }] }).catch(() => undefined);
   }
 
   /** Download steps 1-6: another replica after a failure, the bytes checked against the file's hash. */

@@ -257,7 +257,7 @@ export class SimNode {
     const epoch = this.epoch;
     const { blobId, size, content } = blob;
     const existing = this.blobs.get(blobId);
-    if (kind === 'node.replica.stored' && existing && !existing.lost && existing.size === size) return this.receiveHeld(blob, existing, chain, upstream);
+    if (kind === 'node.replica.stored' && existing && existing.size === size) return this.receiveHeld(blob, existing, chain, upstream);
     if (existing || this.receiving.has(blobId)) throw new DfsError('EXISTS', `blob ${blobId} exists (blobs are immutable)`);
     if (this.freeBytes < size) throw new DfsError('NO_SPACE', `${this.id} has ${this.freeBytes} bytes free, not ${size}`);
     this.reserved += size;
@@ -299,14 +299,22 @@ export class SimNode {
     const [next] = chain;
     if (next) void this.toMaster('node.replication.broken', { blobId, nodeId: next.nodeId, message: `${this.id} held the blob already and did not forward it` }).catch(() => undefined);
     // A refusal leaves the held copy alone: it was here before this transfer, and the master decides its fate.
-    await this.toMaster('node.replica.stored', { blobId, size, sha256: held.sha256 });
+    const { refused } = await this.toMaster('node.replica.stored', { blobs: [{ blobId, size, sha256: held.sha256 }] });
+    if (refused.length > 0) throw new DfsError('CORRUPT', `the master refused the copy of ${blobId} held here`);
     return { size, sha256: held.sha256 };
   }
 
-  /** The master commits before the sender hears of success; a refusal removes the copy, a lost answer keeps it. */
+  /** The master commits before the sender hears of success; a refusal removes the copy, a lost answer keeps it.
+   * A chain member's copy the master refuses (other bytes than the file's) is removed, and the member answers. */
   private async report(kind: 'node.blob.stored' | 'node.replica.stored', blob: { blobId: string; size: number; sha256: string }, epoch: number): Promise<void> {
     try {
-      await this.toMaster(kind, blob);
+      if (kind === 'node.replica.stored') {
+        const { refused } = await this.toMaster(kind, { blobs: [blob] });
+        this.alive(epoch);
+        if (refused.includes(blob.blobId)) this.blobs.delete(blob.blobId);
+      } else {
+        await this.toMaster(kind, { blobs: [blob] });
+      }
     } catch (error) {
       this.alive(epoch);
       this.world.note(`${this.id} ${kind} ${blob.blobId}: ${DfsError.wrap(error).message}`);

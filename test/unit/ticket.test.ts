@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { TICKET_CHARS_MAX, TICKET_NONCES_MAX, TICKET_TTL_MS_DEFAULT, TICKET_TTL_MS_MAX } from '../../src/limits';
 import { isDfsError, type ErrorCode } from '../../src/net/errors';
-import { batchSubject, chainSubject, createTicketKey, NO_CHAIN, nodeTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
+import { blobsSubject, chainSubject, createTicketKey, NO_CHAIN, nodeTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
 import { createBlobId, isBlobId } from '../../src/store/blobs';
 import { prng, seed } from '../helpers/random';
 
@@ -235,20 +235,20 @@ t.test('a clock stepping back does not revive an expired, forgotten ticket', (t)
   t.end();
 });
 
-t.test('a batch ticket covers exactly its blobs, in their order, for a batch op', (t) => {
+t.test('a put or replicate ticket covers exactly its blobs, in their order (blobsSubject)', (t) => {
   const { key, verifier } = setup();
   const ids = [createBlobId(), createBlobId(), createBlobId()];
-  const subject = batchSubject(ids);
+  const subject = blobsSubject(ids);
   t.ok(isBlobId(subject), 'the subject has a blob id\'s shape (the claims stay as they are)');
-  t.equal(batchSubject([...ids]), subject, 'the same blobs give the same subject');
-  t.not(batchSubject([ids[1], ids[0], ids[2]] as string[]), subject, 'another order, another subject');
-  t.not(batchSubject(ids.slice(0, 2)), subject, 'fewer blobs, another subject');
-  const batch = { blobId: subject, op: 'put.batch', bytesMax: 3000, nodeId: NODE, chain: CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS } as const;
-  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: ids[0] as string, op: 'put.batch', bytes: 1000, chain: CHAIN }), 'FORBIDDEN', 'for one of its blobs alone');
-  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put', bytes: 3000, chain: CHAIN }), 'FORBIDDEN', 'as a single put\'s ticket');
-  refused(t, () => verifier.verify(signTicket(key, { ...batch, op: 'put' }), { blobId: subject, op: 'put.batch', bytes: 3000, chain: CHAIN }), 'FORBIDDEN', 'a single put\'s ticket for a batch');
-  refused(t, () => verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3001, chain: CHAIN }), 'FORBIDDEN', 'more bytes than the batch holds');
-  t.ok(verifier.verify(signTicket(key, batch), { blobId: subject, op: 'put.batch', bytes: 3000, chain: CHAIN }), 'its own batch is accepted');
+  t.equal(blobsSubject([...ids]), subject, 'the same blobs give the same subject');
+  t.not(blobsSubject([ids[1], ids[0], ids[2]] as string[]), subject, 'another order, another subject');
+  t.not(blobsSubject(ids.slice(0, 2)), subject, 'fewer blobs, another subject');
+  const put = { blobId: subject, op: 'put', bytesMax: 3000, nodeId: NODE, chain: CHAIN, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs: START_MS } as const;
+  refused(t, () => verifier.verify(signTicket(key, put), { blobId: blobsSubject(ids.slice(0, 1)), op: 'put', bytes: 1000, chain: CHAIN }), 'FORBIDDEN', 'for one of its blobs alone');
+  refused(t, () => verifier.verify(signTicket(key, put), { blobId: subject, op: 'replicate', bytes: 3000, chain: CHAIN }), 'FORBIDDEN', 'a put ticket used to replicate the same blobs');
+  refused(t, () => verifier.verify(signTicket(key, { ...put, op: 'replicate' }), { blobId: subject, op: 'put', bytes: 3000, chain: CHAIN }), 'FORBIDDEN', 'a replicate ticket used to put them');
+  refused(t, () => verifier.verify(signTicket(key, put), { blobId: subject, op: 'put', bytes: 3001, chain: CHAIN }), 'FORBIDDEN', 'more bytes than the blobs hold');
+  t.ok(verifier.verify(signTicket(key, put), { blobId: subject, op: 'put', bytes: 3000, chain: CHAIN }), 'its own blobs are accepted');
   t.end();
 });
 

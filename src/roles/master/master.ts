@@ -161,14 +161,6 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return transfers.replicationBroken(state, request);
     case 'file.put.wait':
       return transfers.putWait(state, request);
-    case 'file.put.batch.begin':
-      return transfers.putBatchBegin(state, request);
-    case 'node.blobs.stored':
-      return transfers.blobsStored(state, request);
-    case 'node.replicas.stored':
-      return transfers.replicasStored(state, request);
-    case 'file.put.batch.wait':
-      return transfers.putBatchWait(state, request);
     case 'file.put.cancel':
       return transfers.putCancel(state, request);
     case 'node.blob.stored':

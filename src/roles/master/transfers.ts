@@ -1,13 +1,13 @@
-// The master's part of the data path (SPEC §3): it hands out upload tickets and the replication
+// The master's part of the data path: it hands out upload tickets and the replication
 // chain, commits a file when its first node reports the blob stored, records the chain's replicas as
 // they are reported (and what a broken chain lost), finds a node to serve a read, marks bad replicas, and asks
 // nodes to delete blobs no file needs any more. Bytes never pass through the master.
 
-import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, transferTimeoutMs, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
+import { BLOB_DELETE_BATCH_MAX, CHAIN_REPAIR_DELAY_MS, CHAIN_REPAIRS_MAX, PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, READ_PREPARE_TRIES_MAX, REPLICATION_WAIT_MS, REQUEST_TIMEOUT_MS, TICKET_TTL_MS_DEFAULT, transferTimeoutMs, UPLOAD_BOOKED_SHARE_PER_USER, UPLOAD_HOLD_MS, UPLOADS_PENDING_MAX, UPLOADS_PENDING_PER_SESSION_MAX } from '../../limits';
 import type { Incoming, Reply } from '../../net/channel';
 import type { MessageType } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
-import { batchSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } from '../../net/ticket';
+import { blobsSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } from '../../net/ticket';
 import { parentOf } from '../../paths';
 import type { Replica } from './catalog/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, writable, type Candidate } from './placement';
@@ -140,7 +140,7 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
 }
 
 /** The checks createFile will make, made before any byte moves: a parent directory, and no directory or
- * (without overwrite) file in the way. `parents` remembers directories already found (a batch's files share them). */
+ * (without overwrite) file in the way. `parents` remembers directories already found (a put's files share them). */
 function checkUploadTarget(state: MasterState, userId: number, path: string, overwrite: boolean, parents = new Set<string>()): void {
   const existing = state.catalog.lookup(userId, path);
   if (existing?.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory');
@@ -152,6 +152,29 @@ function checkUploadTarget(state: MasterState, userId: number, path: string, ove
   parents.add(parent);
 }
 
+/** A put's files checked before any byte moves: one of any size, or several small ones (PUT_* limits), each path
+ * once and each a target createFile will take (a failure names its path when there are several). Their bytes. */
+function checkUploadTargets(state: MasterState, userId: number, files: readonly { path: string; size: number }[], overwrite: boolean): number {
+  if (files.length === 0) throw new DfsError('BAD_REQUEST', 'no files to put');
+  if (new Set(files.map((file) => file.path)).size !== files.length) throw new DfsError('BAD_REQUEST', 'a path appears twice in the put');
+  const several = files.length > 1;
+  let total = 0;
+  const parents = new Set<string>();
+  for (const { path, size } of files) {
+    if (several && size > PUT_SMALL_FILE_BYTES_MAX) throw new DfsError('BAD_REQUEST', `${path}: files over ${PUT_SMALL_FILE_BYTES_MAX} bytes are put one at a time`);
+    total += size;
+    try {
+      checkUploadTarget(state, userId, path, overwrite, parents);
+    } catch (error) {
+      if (!several) throw error;
+      const failure = DfsError.wrap(error);
+      throw new DfsError(failure.code, `${path}: ${failure.message}`);
+    }
+  }
+  if (several && total > PUT_FILES_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a put of several files holds at most ${PUT_FILES_BYTES_MAX} bytes`);
+  return total;
+}
+
 /** Upload step 2: the node an upload of `bytes` goes to first; NO_NODES or NO_SPACE when there is none. */
 function firstNode(all: Candidate[], bytes: number): Candidate {
   const chosen = chooseWriteNode(all, bytes);
@@ -160,56 +183,13 @@ function firstNode(all: Candidate[], bytes: number): Candidate {
   throw new DfsError('NO_SPACE', `no storage node has room for ${bytes} bytes`);
 }
 
+/** Upload steps 1-2 and 5: the files checked, then one first node and one chain for them all, by available storage
+ * for their bytes, a booking per file, and one ticket per node naming all their blobs. */
 export async function putBegin(state: MasterState, request: Incoming<'file.put.begin'>): Promise<Reply<'file.put.begin'>> {
   const session = requireSession(state, request);
   const { userId } = session;
-  const { path, size, overwrite } = request.data;
-  checkUploadTarget(state, userId, path, overwrite);
-  const nowMs = state.now();
-  const all = candidates(state, nowMs);
-  const chosen = firstNode(all, size);
-  checkBookingShare(state, session, size, all, nowMs);
-  const { blobId, members, expiresMs } = beginUpload(state, { userId, session: sessionOf(state, request), path, size, overwrite }, chosen.nodeId, all, nowMs);
-  const address = advertisedAddress(state, chosen.nodeId);
-  const sign = ticketsFor(state, blobId, size, nowMs);
-  const chain = chainOf(state, members, (nodeId, rest) => sign(nodeId, 'replicate', rest));
-  return { data: { nodeId: chosen.nodeId, address, blobId, ticket: sign(chosen.nodeId, 'put', chainSubject(chain)), expiresMs, chain } };
-}
-
-/** Signs tickets for one transfer (a blob, or a batch's subject) of up to `bytesMax` bytes, per node (with that
- * node's own key), op and the chain (chainSubject) the node is to forward to. */
-function ticketsFor(state: MasterState, subject: string, bytesMax: number, nowMs: number): (nodeId: string, op: TicketOp, chain: string) => string {
-  return (nodeId, op, chain) => signTicket(nodeTicketKey(state.identity.ticketKey, nodeId), { blobId: subject, op, bytesMax, nodeId, chain, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
-}
-
-/** A replication chain as its first node is told it: each member's address and its ticket, which names the
- * members after it (so each member forwards only where the master said). */
-function chainOf(state: MasterState, members: readonly string[], ticket: (nodeId: string, rest: string) => string): { nodeId: string; address: string; ticket: string }[] {
-  const links = members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId) }));
-  return links.map((link, index) => ({ ...link, ticket: ticket(link.nodeId, chainSubject(links.slice(index + 1))) }));
-}
-
-/** Upload steps 1-2 and 5 for a batch of small files (put -r): checked like single puts, then one first node
- * and one chain, by available storage for the batch's bytes, and a booking per file. */
-export async function putBatchBegin(state: MasterState, request: Incoming<'file.put.batch.begin'>): Promise<Reply<'file.put.batch.begin'>> {
-  const session = requireSession(state, request);
-  const { userId } = session;
   const { files, overwrite } = request.data;
-  if (files.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
-  if (new Set(files.map((file) => file.path)).size !== files.length) throw new DfsError('BAD_REQUEST', 'a path appears twice in the batch');
-  let total = 0;
-  const parents = new Set<string>();
-  for (const { path, size } of files) {
-    if (size > PUT_BATCH_FILE_BYTES_MAX) throw new DfsError('BAD_REQUEST', `${path}: files over ${PUT_BATCH_FILE_BYTES_MAX} bytes are put one at a time`);
-    total += size;
-    try {
-      checkUploadTarget(state, userId, path, overwrite, parents);
-    } catch (error) {
-      const failure = DfsError.wrap(error);
-      throw new DfsError(failure.code, `${path}: ${failure.message}`);
-    }
-  }
-  if (total > PUT_BATCH_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a batch holds at most ${PUT_BATCH_BYTES_MAX} bytes`);
+  const total = checkUploadTargets(state, userId, files, overwrite);
   const nowMs = state.now();
   const all = candidates(state, nowMs);
   const chosen = firstNode(all, total);
@@ -224,18 +204,32 @@ export async function putBatchBegin(state: MasterState, request: Incoming<'file.
     throw error;
   }
   const blobIds = booked.map((upload) => upload.blobId);
-  const sign = ticketsFor(state, batchSubject(blobIds), total, nowMs);
-  const chain = chainOf(state, members, (nodeId, rest) => sign(nodeId, 'replicate.batch', rest));
+  const sign = ticketsFor(state, blobIds, total, nowMs);
+  const chain = chainOf(state, members, (nodeId, rest) => sign(nodeId, 'replicate', rest));
   return {
     data: {
       nodeId: chosen.nodeId,
       address: advertisedAddress(state, chosen.nodeId),
       expiresMs: booked[0]?.expiresMs ?? nowMs,
       blobIds,
-      ticket: sign(chosen.nodeId, 'put.batch', chainSubject(chain)),
+      ticket: sign(chosen.nodeId, 'put', chainSubject(chain)),
       chain,
     },
   };
+}
+
+/** Signs tickets for one transfer of these blobs (blobsSubject) of up to `bytesMax` bytes, per node (with that
+ * node's own key), op and the chain (chainSubject) the node is to forward to. */
+function ticketsFor(state: MasterState, blobIds: readonly string[], bytesMax: number, nowMs: number): (nodeId: string, op: TicketOp, chain: string) => string {
+  const subject = blobsSubject(blobIds);
+  return (nodeId, op, chain) => signTicket(nodeTicketKey(state.identity.ticketKey, nodeId), { blobId: subject, op, bytesMax, nodeId, chain, ttlMs: TICKET_TTL_MS_DEFAULT, nowMs });
+}
+
+/** A replication chain as its first node is told it: each member's address and its ticket, which names the
+ * members after it (so each member forwards only where the master said). */
+function chainOf(state: MasterState, members: readonly string[], ticket: (nodeId: string, rest: string) => string): { nodeId: string; address: string; ticket: string }[] {
+  const links = members.map((nodeId) => ({ nodeId, address: advertisedAddress(state, nodeId) }));
+  return links.map((link, index) => ({ ...link, ticket: ticket(link.nodeId, chainSubject(links.slice(index + 1))) }));
 }
 
 /**
@@ -274,11 +268,11 @@ function beginUpload(
   all: Candidate[],
   nowMs: number,
   members: readonly string[] = chooseChain(all, first, state.replicas, target.size).map((member) => member.nodeId),
-  /** A blob id of the same batch: the new one shares its fan-out directory (createBlobId). */
-  batchmate?: string,
+  /** A blob id of the same put: the new one shares its fan-out directory (createBlobId). */
+  putmate?: string,
 ): { blobId: string; members: readonly string[]; expiresMs: number } {
   const { userId, size } = target;
-  const blobId = state.newBlobId(batchmate);
+  const blobId = state.newBlobId(putmate);
   const expiresMs = nowMs + TICKET_TTL_MS_DEFAULT;
   // The booking lapses with its ticket (and the answer it may still be waiting for) unless bytes flow: then the
   // receiving node's heartbeats hold it (holdReceiving).
@@ -299,7 +293,7 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
   if (entry.kind === 'dir') throw new DfsError('IS_A_DIRECTORY', 'is a directory (cp -r copies directories)');
   if (entry.blobId === null) throw new Error(`transfers: file ${entry.path} has no blob`);
   if (entry.path === target) throw new DfsError('BAD_REQUEST', 'source and target are the same file');
-  checkUploadTarget(state, userId, target, overwrite);
+  checkUploadTargets(state, userId, [{ path: target, size: entry.size }], overwrite);
   const nowMs = state.now();
   const all = candidates(state, nowMs);
   const holders = new Set(state.catalog.replicasOf(entry.blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
@@ -312,7 +306,7 @@ export async function copyFile(state: MasterState, request: Incoming<'fs.copy'>)
   const upload = beginUpload(state, { userId, session: sessionOf(state, request), path: target, size: entry.size, overwrite }, holder.nodeId, all, nowMs);
   const timeoutMs = transferTimeoutMs(entry.size);
   try {
-    const sign = ticketsFor(state, upload.blobId, entry.size, nowMs);
+    const sign = ticketsFor(state, [upload.blobId], entry.size, nowMs);
     const chain = chainOf(state, upload.members, (nodeId, rest) => sign(nodeId, 'replicate', rest));
     await channel.request('node.copy', { sourceBlobId: entry.blobId, blobId: upload.blobId, size: entry.size, chain }, { timeoutMs });
   } catch (error) {
@@ -331,17 +325,12 @@ function advertisedAddress(state: MasterState, nodeId: string): string {
   return record.advertise;
 }
 
-/** Upload step 4: commit the file and its replica (journal fsynced), then answer the node. Chain members
- * that reported before the commit are committed with it; a failed commit abandons the chain. */
+/** Upload step 4: commit the files and their first replicas together (one journal record, fsynced), or none, then
+ * answer the node. Chain members that reported before the commit are committed with it; a failed commit abandons
+ * the chains. */
 export async function blobStored(state: MasterState, request: Incoming<'node.blob.stored'>): Promise<Reply<'node.blob.stored'>> {
-  await commitStored(state, requireNode(request), [request.data]);
-  return { data: {} };
-}
-
-/** Upload step 4 for a batch: every file of it committed together (one journal record), or none. */
-export async function blobsStored(state: MasterState, request: Incoming<'node.blobs.stored'>): Promise<Reply<'node.blobs.stored'>> {
   const nodeId = requireNode(request);
-  if (request.data.blobs.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
+  if (request.data.blobs.length === 0) throw new DfsError('BAD_REQUEST', 'no blobs stored');
   await commitStored(state, nodeId, request.data.blobs);
   return { data: {} };
 }
@@ -393,23 +382,16 @@ async function commitStored(state: MasterState, nodeId: string, blobs: readonly 
   for (const chain of chains) if (chain) settleIfDone(state, chain);
 }
 
-/** Upload step 7: a chain member holds its copy. Before the commit it is noted (and committed with the
- * file); after, it is recorded on its own (journal fsynced). A refusal tells the node to drop its copy. */
+/** Upload step 7: a chain member holds its copies. Before the commit each is noted (and committed with its file);
+ * after, recorded on its own (journal fsynced). Copies whose bytes are not their file's are refused: the node
+ * drops them. */
 export async function replicaStored(state: MasterState, request: Incoming<'node.replica.stored'>): Promise<Reply<'node.replica.stored'>> {
-  const [refused] = await noteReplicas(state, requireNode(request), [request.data]);
-  if (refused) throw new DfsError('CORRUPT', refused.why);
-  return { data: {} };
-}
-
-/** Upload step 7 for a batch: the member's copies, each noted or recorded as in replicaStored. */
-export async function replicasStored(state: MasterState, request: Incoming<'node.replicas.stored'>): Promise<Reply<'node.replicas.stored'>> {
-  const refused = await noteReplicas(state, requireNode(request), request.data.blobs);
-  return { data: { refused: refused.map((copy) => copy.blobId) } };
+  return { data: { refused: await noteReplicas(state, requireNode(request), request.data.blobs) } };
 }
 
 /** Checks every report first (a report that matches no chain refuses the lot), then notes or records each;
- * returns the copies whose bytes are not their file's. */
-async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<{ blobId: string; why: string }[]> {
+ * returns the blobs whose copies' bytes are not their file's. */
+async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<string[]> {
   const nowMs = state.now();
   const chains = blobs.map(({ blobId, size }) => {
     const chain = state.chains.get(blobId, nowMs);
@@ -428,10 +410,10 @@ async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly 
     chain.lost.delete(nodeId);
   }
   await recordReplicas(state, committed);
-  const refused: { blobId: string; why: string }[] = [];
-  for (const { chain, sha256 } of committed) {
+  const refused: string[] = [];
+  for (const { chain } of committed) {
     settleIfDone(state, chain);
-    if (!chain.stored.has(nodeId)) refused.push({ blobId: chain.blobId, why: `blob ${chain.blobId} on ${nodeId} hashes to ${sha256}, the file to ${chain.committedSha256 ?? '?'}` });
+    if (!chain.stored.has(nodeId)) refused.push(chain.blobId); // recordReplicas logged why
   }
   return refused;
 }
@@ -532,7 +514,7 @@ export function replicateFrom(
   const { blobId, size } = blob;
   const nowMs = state.now();
   const timeoutMs = transferTimeoutMs(size);
-  const sign = ticketsFor(state, blobId, size, nowMs);
+  const sign = ticketsFor(state, [blobId], size, nowMs);
   const chain = chainOf(state, targets, (nodeId, rest) => sign(nodeId, 'replicate', rest));
   const fields = { blobId, userId: blob.userId, size, first: source, members: [...targets] };
   const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs, committedSha256: blob.sha256 }, nowMs);
@@ -618,25 +600,14 @@ export async function abandonChain(state: MasterState, chain: Chain): Promise<vo
   }
 }
 
-/** Upload step 7, the shell's side: waits (bounded) for the file's chain to settle, then counts its copies. */
+/** Upload step 7, the shell's side: waits (bounded) for every file's chain to settle, then counts their copies. */
 export async function putWait(state: MasterState, request: Incoming<'file.put.wait'>): Promise<Reply<'file.put.wait'>> {
-  const { userId } = requireSession(state, request);
-  const { path, blobId } = request.data;
-  const entry = state.catalog.stat(userId, path);
-  if (entry.kind !== 'file' || entry.blobId !== blobId) throw new DfsError('NOT_FOUND', 'the file was replaced or removed meanwhile');
-  const chain = state.chains.get(blobId, state.now());
-  if (chain && chain.userId === userId) await state.chains.waitFor(chain, REPLICATION_WAIT_MS);
-  const complete = state.chains.get(blobId, state.now()) === undefined;
-  return { data: { ...replicaSummary(state, blobId), complete } };
-}
-
-/** Upload step 7, the shell's side, for a batch: waits (bounded) for every file's chain, then counts copies. */
-export async function putBatchWait(state: MasterState, request: Incoming<'file.put.batch.wait'>): Promise<Reply<'file.put.batch.wait'>> {
   const { userId } = requireSession(state, request);
   const { files } = request.data;
   for (const { path, blobId } of files) {
     const entry = state.catalog.stat(userId, path);
-    if (entry.kind !== 'file' || entry.blobId !== blobId) throw new DfsError('NOT_FOUND', `${path}: the file was replaced or removed meanwhile`);
+    const replaced = 'the file was replaced or removed meanwhile';
+    if (entry.kind !== 'file' || entry.blobId !== blobId) throw new DfsError('NOT_FOUND', files.length > 1 ? `${path}: ${replaced}` : replaced);
   }
   const nowMs = state.now();
   await Promise.all(

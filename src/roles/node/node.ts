@@ -124,10 +124,6 @@ function dispatch(context: NodeContext, request: IncomingOf<ServedBy<'node'>>): 
       return transfers.blobPut(context, request);
     case 'blob.replicate':
       return transfers.blobReplicate(context, request);
-    case 'blob.put.batch':
-      return transfers.blobPutBatch(context, request);
-    case 'blob.replicate.batch':
-      return transfers.blobReplicateBatch(context, request);
     case 'node.replicate':
       return transfers.replicateBlob(context, request);
     case 'node.copy':

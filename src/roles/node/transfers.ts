@@ -1,8 +1,9 @@
-// A node's part of the data path (SPEC §3): takes a ticketed upload into the blob store and has the
+// A node's part of the data path: takes a ticketed upload into the blob store and has the
 // master commit it before answering; stores a chain's copy while forwarding the bytes to the next
 // member as they arrive (a broken downstream is reported, never fails this copy); prepares and serves ticketed reads, checking the bytes as they
 // go out; deletes blobs the master no longer needs. A failed upload leaves nothing on disk.
 
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, pipeline, Transform } from 'node:stream';
 import { IO_CHUNK_BYTES, TICKET_TTL_MS_DEFAULT, transferTimeoutMs } from '../../limits';
@@ -11,7 +12,7 @@ import type { Channel, Incoming, OutgoingBody, Reply } from '../../net/channel';
 import type { RequestOf } from '../../net/messages';
 import { DfsError, isDfsError } from '../../net/errors';
 import type { PeerLinks } from '../../net/pool';
-import { batchSubject, chainSubject, NO_CHAIN, signTicket, type TicketExpectation, type TicketVerifier } from '../../net/ticket';
+import { blobsSubject, chainSubject, NO_CHAIN, signTicket, type TicketExpectation, type TicketVerifier } from '../../net/ticket';
 import { type BlobStore, type BlobWriter } from '../../store/blobs';
 
 export interface NodeContext {
@@ -35,53 +36,78 @@ export interface NodeContext {
 
 type ChainLink = RequestOf<'blob.replicate'>['chain'][number];
 
-/** Upload step 3-4 (and 6): ticket, space, bytes to disk (fsync, rename) while forwarded down the chain,
- * then the master's commit, then the answer (never waiting for the chain). */
+/** Upload steps 3-4 (and 6): ticket, space, the blobs' bytes to disk (fsync, rename) while forwarded down the
+ * chain, then the master's commit, then the answer (never waiting for the chain). */
 export async function blobPut(context: NodeContext, request: Incoming<'blob.put'>): Promise<Reply<'blob.put'>> {
-  const { blobId, size, ticket } = request.data;
-  if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
-  checkTicket(context, request, ticket, { blobId, op: 'put', bytes: size, chain: chainSubject(request.data.chain ?? []) });
-  const forward = forwardOne(request.data, request.data.chain ?? []);
-  const stored = await storeReporting(context, [{ blobId, size }], request.body ?? [], forward);
+  const { blobs, ticket, chain } = request.data;
+  checkUpload(context, request, blobs, ticket, chain, 'put');
+  const stored = await storeReporting(context, blobs, request.body ?? [], forwardTo(blobs, chain));
   await reportStored(context, stored, 'node.blob.stored');
-  return { data: asReply(onlyOne(stored)) };
+  return { data: { blobs: stored.map(asReply) } };
 }
 
-/** Upload step 6-7, from the previous chain member: store this copy while forwarding it, report it, answer. */
+/** Upload steps 6-7, from the previous chain member: store these copies while forwarding them, report them, answer. */
 export async function blobReplicate(context: NodeContext, request: Incoming<'blob.replicate'>): Promise<Reply<'blob.replicate'>> {
-  const { blobId, size, ticket } = request.data;
-  if (request.bodyBytes !== size) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${size}`);
-  checkTicket(context, request, ticket, { blobId, op: 'replicate', bytes: size, chain: chainSubject(request.data.chain) });
-  const stored = await storeAndForward(context, [{ blobId, size }], request.body ?? [], forwardOne(request.data, request.data.chain));
+  const { blobs, ticket, chain } = request.data;
+  checkUpload(context, request, blobs, ticket, chain, 'replicate');
+  if (blobs.every((blob) => context.store.info(blob.blobId)?.size === blob.size)) return replicateHeld(context, request);
+  const stored = await storeAndForward(context, blobs, request.body ?? [], forwardTo(blobs, chain));
   await reportStored(context, stored, 'node.replica.stored');
-  return { data: asReply(onlyOne(stored)) };
-}
-
-/** Upload steps 3-4 for a batch of small files: as blob.put, every blob of the body at once. */
-export async function blobPutBatch(context: NodeContext, request: Incoming<'blob.put.batch'>): Promise<Reply<'blob.put.batch'>> {
-  const { blobs, ticket, chain } = request.data;
-  checkBatch(context, request, blobs, ticket, chain, 'put.batch');
-  const stored = await storeReporting(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
-  await reportStored(context, stored, 'node.blobs.stored');
   return { data: { blobs: stored.map(asReply) } };
 }
 
-/** Upload steps 6-7 for a batch, from the previous chain member. */
-export async function blobReplicateBatch(context: NodeContext, request: Incoming<'blob.replicate.batch'>): Promise<Reply<'blob.replicate.batch'>> {
-  const { blobs, ticket, chain } = request.data;
-  checkBatch(context, request, blobs, ticket, chain, 'replicate.batch');
-  const stored = await storeAndForward(context, blobs, request.body ?? [], forwardBatch(blobs, chain));
-  await reportStored(context, stored, 'node.replicas.stored');
+/**
+ * A copy of blobs this node holds already: a repair of copies whose reports went unanswered (the node kept them,
+ * the master never heard of them). The bytes are hashed as they arrive and compared with the held copies', which
+ * are re-hashed; the same, the held copies are reported as this member's and the answer is theirs, so the chain settles instead of
+ * failing with EXISTS at every try. The members after this one get nothing: the master hears the chain broke
+ * there and completes it. Other bytes: EXISTS, as for any held blob. A refusal never deletes the held copies: they
+ * were here before this transfer, and the master decides their fate.
+ */
+async function replicateHeld(context: NodeContext, request: Incoming<'blob.replicate'>): Promise<Reply<'blob.replicate'>> {
+  const { blobs, chain } = request.data;
+  const hashes = blobs.map(() => createHash('sha256'));
+  let index = 0;
+  let left = blobs[0]?.size ?? 0;
+  for await (const chunk of request.body ?? []) {
+    if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
+    for (let offset = 0; offset < chunk.length; ) {
+      while (left === 0 && index < blobs.length - 1) left = blobs[++index]?.size ?? 0;
+      const take = Math.min(left, chunk.length - offset);
+      hashes[index]?.update(chunk.subarray(offset, offset + take));
+      offset += take;
+      left -= take;
+    }
+  }
+  const held = blobs.map(({ blobId }, at) => ({ blobId, info: context.store.info(blobId), sha256: hashes[at]?.digest('hex') }));
+  for (const { blobId, info, sha256 } of held) {
+    // The copy on disk must be whole too (re-hashed): a damaged or vanished one is the scrubber's to report.
+    const whole = info?.sha256 === sha256 && (await context.store.verify(blobId).catch(() => false));
+    if (!whole) throw new DfsError('EXISTS', `blob ${blobId} exists here with other bytes (blobs are immutable)`);
+  }
+  const [next] = chain;
+  if (next) {
+    for (const { blobId } of blobs) {
+      try {
+        void context.master().request('node.replication.broken', { blobId, nodeId: next.nodeId, message: `${context.nodeId} held the blob already and did not forward it` }).catch(() => undefined);
+      } catch {
+        // no link to the master now: the chain's deadline settles it there
+      }
+    }
+  }
+  const stored = held.map(({ blobId, info }) => ({ blobId, size: info?.size ?? 0, sha256: info?.sha256 ?? '' }));
+  const { refused } = (await context.master().request('node.replica.stored', { blobs: stored })).data;
+  if (refused.length > 0) throw new DfsError('CORRUPT', `the master refused the copies held here of ${refused.join(', ')}`);
   return { data: { blobs: stored.map(asReply) } };
 }
 
-/** A batch's body must hold exactly its blobs' bytes, and its ticket name exactly these blobs, in this order, for this node. */
-function checkBatch(context: NodeContext, request: Incoming, blobs: readonly BatchBlob[], ticket: string, chain: readonly ChainLink[], op: 'put.batch' | 'replicate.batch'): void {
-  if (blobs.length === 0) throw new DfsError('BAD_REQUEST', 'an empty batch');
+/** An upload's body must hold exactly its blobs' bytes, and its ticket name exactly these blobs, in this order, for this node. */
+function checkUpload(context: NodeContext, request: Incoming, blobs: readonly UploadBlob[], ticket: string, chain: readonly ChainLink[], op: 'put' | 'replicate'): void {
+  if (blobs.length === 0) throw new DfsError('BAD_REQUEST', 'no blobs to store');
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
-  if (request.bodyBytes !== total) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the batch declares ${total}`);
-  if (new Set(blobs.map((blob) => blob.blobId)).size !== blobs.length) throw new DfsError('BAD_REQUEST', 'a blob appears twice in the batch');
-  checkTicket(context, request, ticket, { blobId: batchSubject(blobs.map((blob) => blob.blobId)), op, bytes: total, chain: chainSubject(chain) });
+  if (request.bodyBytes !== total) throw new DfsError('BAD_REQUEST', `the body holds ${request.bodyBytes} bytes, the request declares ${total}`);
+  if (new Set(blobs.map((blob) => blob.blobId)).size !== blobs.length) throw new DfsError('BAD_REQUEST', 'a blob appears twice in the request');
+  checkTicket(context, request, ticket, { blobId: blobsSubject(blobs.map((blob) => blob.blobId)), op, bytes: total, chain: chainSubject(chain) });
 }
 
 /** A valid ticket is a client's proof: its connection is trusted from then on (larger frames, the long idle time),
@@ -91,7 +117,7 @@ function checkTicket(context: NodeContext, request: Incoming, ticket: string, ex
   if (request.channel.trusted === undefined) request.channel.trust(`tickets@${request.channel.remoteHost}`);
 }
 
-type BatchBlob = RequestOf<'blob.put.batch'>['blobs'][number];
+type UploadBlob = RequestOf<'blob.put'>['blobs'][number];
 
 /** A blob this node holds now: what it reports to the master. */
 interface StoredBlob {
@@ -103,29 +129,18 @@ interface StoredBlob {
 /** What the sender of the bytes hears of a stored blob (it named the blob). */
 const asReply = ({ size, sha256 }: StoredBlob): { size: number; sha256: string } => ({ size, sha256 });
 
-/** A single-blob store's one result, as its reply (and single report) carries it. */
-function onlyOne(stored: readonly StoredBlob[]): StoredBlob {
-  const [one] = stored;
-  if (!one || stored.length !== 1) throw new Error(`transfers: ${stored.length} blobs stored where one was sent`);
-  return one;
-}
-
 /** How a store's bytes go on to the next chain member: whom to, and the request that carries them. */
 interface ForwardPlan {
   next: { nodeId: string; address: string };
   send(channel: Channel, body: { body?: OutgoingBody }, timeoutMs: number): Promise<unknown>;
 }
 
-function forwardOne(blob: { blobId: string; size: number }, chain: readonly ChainLink[]): ForwardPlan | undefined {
+/** The one way blobs' bytes go on down a chain (an upload's, a copy's, a repair's): blob.replicate to its next
+ * member, with that member's ticket and the rest of the chain; none when the chain ends here. */
+function forwardTo(blobs: readonly UploadBlob[], chain: readonly ChainLink[]): ForwardPlan | undefined {
   const [next, ...rest] = chain;
   if (!next) return undefined;
-  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate', { blobId: blob.blobId, size: blob.size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }) };
-}
-
-function forwardBatch(blobs: BatchBlob[], chain: readonly ChainLink[]): ForwardPlan | undefined {
-  const [next, ...rest] = chain;
-  if (!next) return undefined;
-  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate.batch', { blobs, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }) };
+  return { next, send: (channel, body, timeoutMs) => channel.request('blob.replicate', { blobs: [...blobs], ticket: next.ticket, chain: rest }, { ...body, timeoutMs }) };
 }
 
 /** storeAndForward for the first node: a refusal (no space) or a cut-off upload is reported, so the master
@@ -196,9 +211,9 @@ async function storeAndForward(
 }
 
 /**
- * The bytes on their way to the next chain member (blob.replicate, or blob.replicate.batch, over mutual
- * TLS), which passes the rest of the chain on. If it cannot be reached or fails, the master is told where
- * the chain broke and the local copy carries on: writes to a broken forward return at once.
+ * The bytes on their way to the next chain member (forwardTo: blob.replicate over mutual TLS), which passes the
+ * rest of the chain on. If it cannot be reached or fails, the master is told where the chain broke and the local
+ * copy carries on: writes to a broken forward return at once.
  */
 class Forward {
   private readonly stream = new PassThrough({ highWaterMark: IO_CHUNK_BYTES });
@@ -265,8 +280,8 @@ class Forward {
 /** Upload step 7 (repair, asked by the master): this node's copy, checked as it is read, down a new chain. */
 export async function replicateBlob(context: NodeContext, request: Incoming<'node.replicate'>): Promise<Reply<'node.replicate'>> {
   const { blobId, size, chain } = request.data;
-  const [next, ...rest] = chain;
-  if (!next) throw new DfsError('BAD_REQUEST', 'an empty chain');
+  const plan = forwardTo([{ blobId, size }], chain);
+  if (!plan) throw new DfsError('BAD_REQUEST', 'an empty chain');
   const reader = await openReporting(context, blobId);
   if (reader.size !== size) {
     reader.stream.destroy();
@@ -274,9 +289,8 @@ export async function replicateBlob(context: NodeContext, request: Incoming<'nod
   }
   context.activeTransfers++;
   try {
-    const timeoutMs = transferTimeoutMs(size);
     const body = size > 0 ? { body: { stream: reader.stream, bytes: size } } : {};
-    await context.peers.use(next.address, next.nodeId, (channel) => channel.request('blob.replicate', { blobId, size, ticket: next.ticket, chain: rest }, { ...body, timeoutMs }));
+    await context.peers.use(plan.next.address, plan.next.nodeId, (channel) => plan.send(channel, body, transferTimeoutMs(size)));
     return { data: {} };
   } finally {
     reader.stream.destroy();
@@ -295,12 +309,14 @@ export async function copyBlob(context: NodeContext, request: Incoming<'node.cop
   }
   let stored;
   try {
-    stored = await storeAndForward(context, [{ blobId, size }], reader.stream, forwardOne({ blobId, size }, chain));
+    stored = await storeAndForward(context, [{ blobId, size }], reader.stream, forwardTo([{ blobId, size }], chain));
   } finally {
     reader.stream.destroy();
   }
   await reportStored(context, stored, 'node.blob.stored');
-  return { data: asReply(onlyOne(stored)) };
+  const [copy] = stored;
+  if (!copy) throw new Error('transfers: a copy stored no blob');
+  return { data: asReply(copy) };
 }
 
 /** Opens a held blob for reading; a missing or damaged one is reported to the master (download step 6). */
@@ -314,21 +330,17 @@ async function openReporting(context: NodeContext, blobId: string): Promise<Awai
   }
 }
 
-/** The master commits the file before the client hears of success. A refusal removes the blobs; a lost
- * answer leaves them (the master may have committed them), and the client is told the outcome is unknown. */
-async function reportStored(
-  context: NodeContext,
-  blobs: readonly StoredBlob[],
-  type: 'node.blob.stored' | 'node.replica.stored' | 'node.blobs.stored' | 'node.replicas.stored',
-): Promise<void> {
+/** The master commits the files before the client hears of success (node.blob.stored), or records a chain
+ * member's copies (node.replica.stored, which names copies it refused: they go). A refusal of the report removes
+ * the blobs; a lost answer leaves them (the master may have committed them), and the client is told the outcome
+ * is unknown. */
+async function reportStored(context: NodeContext, blobs: readonly StoredBlob[], type: 'node.blob.stored' | 'node.replica.stored'): Promise<void> {
   try {
-    if (type === 'node.replicas.stored') {
+    if (type === 'node.replica.stored') {
       const { refused } = (await context.master().request(type, { blobs: [...blobs] })).data;
       for (const blobId of refused) await context.store.remove(blobId);
-    } else if (type === 'node.blobs.stored') {
-      await context.master().request(type, { blobs: [...blobs] });
     } else {
-      await context.master().request(type, onlyOne(blobs));
+      await context.master().request(type, { blobs: [...blobs] });
     }
   } catch (error) {
     const named = blobs.length === 1 ? `blob ${blobs[0]?.blobId ?? ''}` : `${blobs.length} blobs`;

@@ -8,7 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { LocalFileError, type ProgressListener } from '../../../client/api';
 import { OutputClosed } from '../../../client/transfer';
-import { PUT_BATCH_BYTES_MAX, PUT_BATCH_FILE_BYTES_MAX, PUT_BATCH_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
+import { PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../../limits';
 import { isDfsError } from '../../../net/errors';
 import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../../paths';
 import { formatSize } from '../../../units';
@@ -99,17 +99,16 @@ async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest)
     let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
     if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
     const progress = progressLine(out);
-    let entry;
     try {
-      entry = await ctx.api.put(source, target, { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
+      await ctx.api.put([{ localPath: source, remotePath: target }], { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
     } catch (error) {
       throw existsHint(error);
     } finally {
       progress.done();
     }
-    const replicas = entry.replicas;
-    if (wait && replicas) out.stdout(`${printable(target)}: replicated ${replicas.have}/${replicas.want}\n`);
-    if (!wait) out.stdout(`${printable(target)}: stored; replication continues\n`);
+    if (!wait) return out.stdout(`${printable(target)}: stored; replication continues\n`);
+    const replicas = (await ctx.api.stat(target)).replicas;
+    if (replicas) out.stdout(`${printable(target)}: replicated ${replicas.have}/${replicas.want}\n`);
   });
 }
 
@@ -122,7 +121,7 @@ export const put: ShellCommand = {
     'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
     '-r         upload a directory and everything beneath it, empty directories too, like cp -r:',
     '           REMOTE is made with its parents, or an existing directory REMOTE receives it;',
-    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} transfers at a time, files up to ${formatSize(PUT_BATCH_FILE_BYTES_MAX)} in batches of up to ${PUT_BATCH_FILES_MAX};`,
+    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} transfers at a time, files up to ${formatSize(PUT_SMALL_FILE_BYTES_MAX)} in batches of up to ${PUT_FILES_MAX};`,
     '           symlinks and special files are skipped with a warning;',
     '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
     '-f         replace existing files',
@@ -246,7 +245,7 @@ function treeProgress(out: ShellOutput, totalBytes: number): TreeProgress {
 
 /**
  * Moves every file, `TREE_TRANSFERS_IN_FLIGHT_MAX` groups at once, reporting each failure as
- * `dfs: CMD: SUBJECT: reason`. A group of several files goes by `moveBatch` (all or nothing); if that fails,
+ * `dfs: CMD: SUBJECT: reason`. A group of several files goes by `moveGroup` (all or nothing); if that fails,
  * its files go one at a time, so each failure is reported for the file it concerns.
  */
 async function transferFiles(
@@ -255,7 +254,7 @@ async function transferFiles(
   groups: readonly (readonly TreeFile[])[],
   tally: TreeTally,
   move: (file: TreeFile, onProgress: ProgressListener | undefined) => Promise<number>,
-  moveBatch?: (files: readonly TreeFile[], onProgress: ProgressListener | undefined) => Promise<void>,
+  moveGroup?: (files: readonly TreeFile[], onProgress: ProgressListener | undefined) => Promise<void>,
 ): Promise<void> {
   const progress = treeProgress(out, groups.flat().reduce((sum, file) => sum + file.size, 0));
   const moveOne = async (file: TreeFile): Promise<void> => {
@@ -273,10 +272,10 @@ async function transferFiles(
   };
   try {
     await inParallel(groups, TREE_TRANSFERS_IN_FLIGHT_MAX, async (group) => {
-      if (group.length > 1 && moveBatch) {
+      if (group.length > 1 && moveGroup) {
         const onProgress = progress.forFile();
         try {
-          await moveBatch(group, onProgress);
+          await moveGroup(group, onProgress);
           for (const file of group) {
             tally.bytes += file.size;
             tally.files++;
@@ -293,24 +292,25 @@ async function transferFiles(
   }
 }
 
-/** put -r's groups, in walk order: runs of small files batched (PUT_BATCH_* limits), every larger file alone. */
+/** put -r's groups, in walk order: runs of small files that one put carries together (PUT_* limits), every larger
+ * file alone. */
 function putGroups(files: readonly TreeFile[]): TreeFile[][] {
   const groups: TreeFile[][] = [];
-  let batch: TreeFile[] = [];
-  let batchBytes = 0;
+  let group: TreeFile[] = [];
+  let groupBytes = 0;
   const close = (): void => {
-    if (batch.length > 0) groups.push(batch);
-    batch = [];
-    batchBytes = 0;
+    if (group.length > 0) groups.push(group);
+    group = [];
+    groupBytes = 0;
   };
   for (const file of files) {
-    if (file.size > PUT_BATCH_FILE_BYTES_MAX) {
+    if (file.size > PUT_SMALL_FILE_BYTES_MAX) {
       groups.push([file]);
       continue;
     }
-    if (batch.length === PUT_BATCH_FILES_MAX || batchBytes + file.size > PUT_BATCH_BYTES_MAX) close();
-    batch.push(file);
-    batchBytes += file.size;
+    if (group.length === PUT_FILES_MAX || groupBytes + file.size > PUT_FILES_BYTES_MAX) close();
+    group.push(file);
+    groupBytes += file.size;
   }
   close();
   return groups;
@@ -367,8 +367,12 @@ async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest)
     'put',
     putGroups(files),
     tally,
-    async (file, onProgress) => (await ctx.api.put(file.source, file.target, { ...options, ...(onProgress ? { onProgress } : {}) })).size,
-    (group, onProgress) => ctx.api.putBatch(group.map((file) => ({ localPath: file.source, remotePath: file.target, size: file.size })), { ...options, ...(onProgress ? { onProgress } : {}) }),
+    // A file going alone is looked at again as it goes (it may have changed since the walk); a group is sent as listed.
+    async (file, onProgress) => {
+      await ctx.api.put([{ localPath: file.source, remotePath: file.target }], { ...options, ...(onProgress ? { onProgress } : {}) });
+      return file.size;
+    },
+    (group, onProgress) => ctx.api.put(group.map((file) => ({ localPath: file.source, remotePath: file.target, size: file.size })), { ...options, ...(onProgress ? { onProgress } : {}) }),
   );
   finishTree(out, root, 'uploaded', tally);
 }
