@@ -4,12 +4,16 @@
 // completed by the master from the copy that exists.
 
 import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { nodeLinks } from '../../src/client/transfer';
+import { NODE_CN_PREFIX } from '../../src/net/ca';
+import { blobsSubject, NO_CHAIN, nodeTicketKey, signTicket } from '../../src/net/ticket';
+import { connectTls } from '../../src/net/tls';
+import { loadNodeIdentity } from '../../src/roles/node/identity';
 import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
-import { beginPut, loginAt, putFile, sendFile } from '../helpers/client';
+import { beginPut, codeOf, loginAt, putFile, sendFile } from '../helpers/client';
 import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
@@ -128,4 +132,38 @@ t.test('the client killed (SIGKILL) in the middle of a put: no file in the names
   t.same((await admin.list('/')).map((entry) => entry.name), [], 'nothing in the namespace');
   const again = await putFile(admin, local, '/big');
   t.equal(again.replicas?.have, 3, 'the same put then succeeds (the master holds no stale booking against it)');
+});
+
+t.test('a member sent a copy of a blob it holds already: the same bytes are reported as its copy instead of refused, other bytes are refused, and the held copy stays whole', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const work = await tempDir(t);
+  const size = 3 * MIB;
+  const local = path.join(work, 'f');
+  const other = path.join(work, 'other');
+  await randomFile(local, size);
+  await randomFile(other, size);
+  const sha256 = await sha256Of(local);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await putFile(admin, local, '/f');
+  const held = (await blobFiles(cluster)).find((file) => file.node === 'node2' && file.name.endsWith(`.${size}.${sha256}`));
+  if (!held) throw new Error('node2 holds a copy');
+  const blobId = held.name.slice(0, 32);
+  // node1 sends it to node2 as a chain member would, with a ticket signed the way the master signs one.
+  const sender = await loadNodeIdentity(path.join(cluster.dataDir, 'node1'));
+  const target = await loadNodeIdentity(path.join(cluster.dataDir, 'node2'));
+  if (!sender || !target) throw new Error('the nodes have identities');
+  const clusterKey = Buffer.from((await fs.readFile(path.join(cluster.masterDir, 'ticket-key'), 'utf8')).trim(), 'base64url');
+  const channel = await connectTls({ address: cluster.nodes[1]?.address ?? cluster.master.address, caPem: cluster.caPem, identity: sender, expectCommonName: `${NODE_CN_PREFIX}${target.nodeId}` });
+  t.teardown(() => channel.close());
+  const send = (file: string): Promise<string> => {
+    const ticket = signTicket(nodeTicketKey(clusterKey, target.nodeId), { blobId: blobsSubject([blobId]), op: 'replicate', bytesMax: size, nodeId: target.nodeId, chain: NO_CHAIN, ttlMs: 60_000, nowMs: Date.now() });
+    return codeOf(channel.request('blob.replicate', { blobs: [{ blobId, size }], ticket, chain: [] }, { body: { stream: createReadStream(file), bytes: size } }));
+  };
+  // No chain of that blob runs now, so the master turns the report down (NOT_FOUND): what matters is that the node
+  // compared the bytes and reported its copy, where it used to refuse any copy of a blob it holds (EXISTS).
+  t.equal(await send(local), 'NOT_FOUND', 'the same bytes: the held copy is reported to the master');
+  t.equal(await send(other), 'EXISTS', 'other bytes: refused as a blob that exists');
+  t.equal(await sha256Of(held.file), sha256, 'the held copy is whole and in place');
+  const fsck = await runDfs(['shell', masterAddress(cluster), '-c', 'fsck /'], { env: shellEnv(cluster) });
+  t.match(fsck.stdout, /HEALTHY/, `fsck: the file keeps its three copies\n${fsck.stdout}`);
 });
