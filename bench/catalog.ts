@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { JOURNAL_BYTES_MAX_DEFAULT, JOURNAL_RECORDS_MAX_DEFAULT, MIB } from '../src/limits';
-import { Catalog } from '../src/roles/master/catalog/catalog';
+import { Catalog } from '../src/master/catalog/catalog';
 
 const MB = 1e6;
 const directories = Number(process.argv[2] ?? 1000);

@@ -15,7 +15,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { connectCluster } from '../src/client/client';
-import { createCa, issueServerIdentity } from '../src/net/ca';
+import { createCa, issueServerIdentity } from '../src/trust/ca';
 import { randomFile } from '../test/helpers/files';
 import { ADMIN_PASSWORD, dfsCluster, median, report, sampleResident, stopCluster, tempDir, timed, type Role } from './lib';
 

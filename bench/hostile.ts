@@ -8,9 +8,9 @@
 
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import type { HostPort } from '../src/net/address';
-import type { Channel } from '../src/net/channel';
-import { connectTls, MASTER_CN } from '../src/net/tls';
+import type { HostPort } from '../src/wire/address';
+import type { Channel } from '../src/wire/channel';
+import { connectTls, MASTER_CN } from '../src/trust/tls';
 import { allButLastByte, attack, loopback } from '../test/helpers/hostile';
 import { ADMIN_PASSWORD, dfsCluster, median, residentBytes, stopCluster, tempDir } from './lib';
 

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseHostPort, type HostPort } from '../src/net/address';
+import { parseHostPort, type HostPort } from '../src/wire/address';
 
 export const DFS = process.env.DFS_BIN ?? path.resolve('build/dfs');
 export const ADMIN_PASSWORD = 'bench-admin';

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { connectCluster, type RemoteClient } from '../src/client/client';
-import { Catalog } from '../src/roles/master/catalog/catalog';
+import { Catalog } from '../src/master/catalog/catalog';
 import { ADMIN_PASSWORD, median, report, residentBytes, startRole, stopRole, tempDir, timed, type Role } from './lib';
 
 const CLIENTS = 8;

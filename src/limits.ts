@@ -121,7 +121,7 @@ assert(LOGIN_FAILURES_MAX <= LOGIN_USER_FAILURES_MAX, 'one address alone cannot 
 assert(SESSION_IDLE_MS <= SESSION_TTL_MS, 'an idle session ends before its lifetime does');
 assert(SESSIONS_PER_SOURCE_MAX <= SESSIONS_PER_USER_MAX && SESSIONS_PER_USER_MAX <= SESSIONS_MAX, 'session caps nest');
 
-// The master's catalog (src/roles/master/catalog/).
+// The master's catalog (src/master/catalog/).
 /** Entries (or du rows) in one page of ls, find, du or tree; cursors make the rest reachable. */
 export const PAGE_ENTRIES_DEFAULT = 10_000;
 export const PAGE_ENTRIES_MAX = 10_000;
@@ -154,7 +154,7 @@ assert(JOURNAL_RECORD_BYTES_MAX < 2 ** 32, 'record length fits the u32 header fi
 assert(JOURNAL_BATCH_BYTES_MAX <= JOURNAL_BACKLOG_BYTES_MAX, 'a batch fits in the backlog');
 assert(JOURNAL_RECORD_BYTES_MAX <= JOURNAL_BYTES_MAX_DEFAULT, 'a record fits in one journal generation');
 
-// The node's blob store (src/store/blobs.ts) and data-plane tickets (src/net/ticket.ts).
+// The node's blob store (src/store/blobs.ts) and data-plane tickets (src/trust/ticket.ts).
 /** Disk space the blob store leaves free for everything else on that disk (identity, logs, the OS). */
 export const BLOB_RESERVE_BYTES_DEFAULT = 64 * MIB;
 /** Bytes one blob writer has handed to the disk and not yet seen written; write() waits past it.
@@ -175,7 +175,7 @@ export const TICKET_CLOCK_SKEW_MS = 60_000;
 /** Ticket nonces a node remembers (until their ticket expires) to refuse replays; past it, RATE_LIMITED. */
 export const TICKET_NONCES_MAX = 100_000;
 
-// The data path (src/roles/master/transfers.ts, src/roles/node/node.ts, src/client/transfer.ts).
+// The data path (src/master/transfers.ts, src/node/node.ts, src/client/transfer.ts).
 /** Uploads begun (ticket handed out) and not yet stored that the master remembers; past it, RATE_LIMITED. */
 export const UPLOADS_PENDING_MAX = 10_000;
 /** Uploads one session may have begun and not finished (put -r holds 4 batches of up to 128 at once). */
@@ -254,7 +254,7 @@ assert(REPLICATION_WAIT_MS < REQUEST_TIMEOUT_MS, 'a held file.put.wait answers b
 assert(UPLOAD_HOLD_MS > 3 * HEARTBEAT_INTERVAL_MS, 'a booking outlives a few late heartbeats');
 assert(UPLOAD_BOOKED_SHARE_PER_USER > 0 && UPLOAD_BOOKED_SHARE_PER_USER < 1, 'a user books part of the free space, never all');
 
-// Background scrubbing on the nodes (src/roles/node/scrub.ts, BlobStore.verify).
+// Background scrubbing on the nodes (src/node/scrub.ts, BlobStore.verify).
 /** Bytes a second a node re-hashes its blobs at in the background (--scrub-rate; 0 turns scrubbing off). */
 export const SCRUB_BYTES_PER_S_DEFAULT = 32 * MIB;
 /** Pause between the end of one scrub pass over every blob and the start of the next (--scrub-interval). */

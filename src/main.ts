@@ -8,15 +8,15 @@ import * as path from 'node:path';
 import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
 import { removePartialFiles } from './client/transfer';
 import { createLog, type Log } from './log';
-import { formatHostPort, parseHostPort } from './net/address';
-import { DfsError } from './net/errors';
-import { startDemo } from './roles/demo';
-import { SHARED_USER } from './roles/master/users';
-import { startMaster } from './roles/master/master';
-import { startNode } from './roles/node/node';
-import { EXIT_SOFTWARE, LAST_RESORT_MARKER, LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './roles/process';
-import { commandList } from './roles/shell/commands/meta';
-import { COMMANDS as SHELL_COMMANDS } from './roles/shell/registry';
+import { formatHostPort, parseHostPort } from './wire/address';
+import { DfsError } from './wire/errors';
+import { startDemo } from './demo';
+import { SHARED_USER } from './master/users';
+import { startMaster } from './master/master';
+import { startNode } from './node/node';
+import { EXIT_SOFTWARE, LAST_RESORT_MARKER, LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './process';
+import { commandList } from './shell/commands/meta';
+import { COMMANDS as SHELL_COMMANDS } from './shell/registry';
 import { formatSize, parseCount, parseSeconds, parseSize } from './units';
 import { VERSION } from './version';
 
@@ -162,7 +162,7 @@ async function runDemo(flags: Flags): Promise<void> {
   void demo.failed.then((name) => {
     if (!stopping) process.stderr.write(`\ndfs demo: ${name} stopped unexpectedly; see ${dataDir}/logs/${name}.log\n`);
   });
-  const { runShell } = await import('./roles/shell/shell.js');
+  const { runShell } = await import('./shell/shell.js');
   const status = await runShell({ address: master, caFile: demo.caFile, user: SHARED_USER });
   await stop();
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
@@ -188,7 +188,7 @@ async function runShellRole(address: string | undefined, flags: Flags): Promise<
   if (Array.isArray(flags.c)) throw new UsageError('-c given more than once; separate commands with ";" in one -c');
   const command = text(flags, 'c');
   if (flags.c === true || command?.trim() === '') throw new UsageError('-c needs the commands to run: -c "CMD; CMD"');
-  const { runShell } = await import('./roles/shell/shell.js');
+  const { runShell } = await import('./shell/shell.js');
   const status = await runShell({
     address,
     caFile: text(flags, 'ca'),

@@ -3,7 +3,7 @@
 // PATH_BYTES_MAX bytes; no `/` or NUL in a name, no `.` or `..`).
 
 import { NAME_BYTES_MAX, PATH_BYTES_MAX } from './limits';
-import { DfsError } from './net/errors';
+import { DfsError } from './wire/errors';
 
 export const ROOT = '/';
 

@@ -1,6 +1,6 @@
 // Sizes and durations as people write and read them: the one parser and printer for both.
 
-import { DfsError } from './net/errors';
+import { DfsError } from './wire/errors';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
 

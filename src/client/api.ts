@@ -1,7 +1,7 @@
 // What a user-facing program (the shell, the TUI) can ask of the cluster. The shell and the TUI
 // call only this interface, never the wire; `RemoteClient` in client.ts implements it over TLS.
 
-import type { Entry as CatalogEntry, EntryKind, FindFilter, SizeFilter } from '../roles/master/catalog/namespace';
+import type { Entry as CatalogEntry, EntryKind, FindFilter, SizeFilter } from '../master/catalog/namespace';
 
 export type { EntryKind, FindFilter, SizeFilter };
 

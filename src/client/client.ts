@@ -1,14 +1,14 @@
 // The cluster as a user program sees it: ClusterApi over one TLS connection to the master, logged
 // in, reconnecting (and resuming the session, or logging in again) when the connection drops.
 
-import { formatHostPort, type HostPort } from '../net/address';
-import type { Channel } from '../net/channel';
-import { DfsError, isDfsError } from '../net/errors';
-import type { MessageType, RequestOf, ResponseOf } from '../net/messages';
-import { connectTls, MASTER_CN } from '../net/tls';
+import { formatHostPort, type HostPort } from '../wire/address';
+import type { Channel } from '../wire/channel';
+import { DfsError, isDfsError } from '../wire/errors';
+import type { MessageType, RequestOf, ResponseOf } from '../wire/messages';
+import { connectTls, MASTER_CN } from '../trust/tls';
 import { promises as fs } from 'node:fs';
 import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions } from './api';
-import { ChannelPool, type PeerLinks } from '../net/pool';
+import { ChannelPool, type PeerLinks } from '../wire/pool';
 import { transferTimeoutMs } from '../limits';
 import { download, nodeLinks, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
 

@@ -10,13 +10,13 @@ import { once } from 'node:events';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, PUT_SMALL_FILE_BYTES_MAX, transferTimeoutMs } from '../limits';
-import { parseHostPort } from '../net/address';
-import { NODE_CN_PREFIX } from '../net/ca';
-import { isBodyLengthMismatch, type Channel } from '../net/channel';
-import { DfsError, isDfsError } from '../net/errors';
-import type { ResponseOf } from '../net/messages';
-import { ChannelPool, peerLinks, type PeerLinks } from '../net/pool';
-import { connectTls } from '../net/tls';
+import { parseHostPort } from '../wire/address';
+import { NODE_CN_PREFIX } from '../trust/ca';
+import { isBodyLengthMismatch, type Channel } from '../wire/channel';
+import { DfsError, isDfsError } from '../wire/errors';
+import type { ResponseOf } from '../wire/messages';
+import { ChannelPool, peerLinks, type PeerLinks } from '../wire/pool';
+import { connectTls } from '../trust/tls';
 import { LocalFileError, type Fetched, type ProgressListener } from './api';
 
 /** A node's port, as a ticket holder (no client certificate), checking the node's certificate names it. */

@@ -3,7 +3,7 @@
 
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { DfsError } from '../net/errors';
+import { DfsError } from '../wire/errors';
 
 export const LOCK_FILE = 'LOCK';
 

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as local from 'node:path';
 import type { ClusterApi, Entry, EntryKind, ProgressListener } from '../client/api';
-import { isDfsError } from '../net/errors';
+import { isDfsError } from '../wire/errors';
 import { baseName, isWithin, joinPath, parentOf, resolvePath, ROOT } from '../paths';
 import { formatSize } from '../units';
 import { TUI_FIND_RESULTS_MAX } from './constants';

@@ -4,9 +4,9 @@
 
 import type * as blessed from 'blessed';
 import type { ClusterApi, Entry, Identity, ProgressListener } from '../client/api';
-import { isDfsError } from '../net/errors';
+import { isDfsError } from '../wire/errors';
 import { baseName, parentOf, ROOT } from '../paths';
-import { reasonOf } from '../roles/shell/errors';
+import { reasonOf } from '../shell/errors';
 import * as actions from './actions';
 import { TUI_DETAILS_DELAY_MS, TUI_HEALTH_INTERVAL_MS, TUI_POLL_INTERVAL_MS, TUI_PROGRESS_INTERVAL_MS } from './constants';
 import { DashboardView, RateHistory, type ClusterView } from './dashboard';

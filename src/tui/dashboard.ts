@@ -6,7 +6,7 @@ import * as blessed from 'blessed';
 import type { Widgets as ContribWidgets } from 'blessed-contrib';
 import line from 'blessed-contrib/lib/widget/charts/line';
 import type { ClusterTotal, FsckReport, NodeInfo } from '../client/api';
-import { totalText } from '../roles/shell/format';
+import { totalText } from '../shell/format';
 import { KIB, MIB } from '../limits';
 import { formatSize } from '../units';
 import { TUI_RATE_SAMPLES_MAX } from './constants';

@@ -4,7 +4,7 @@
 
 import * as blessed from 'blessed';
 import type { Entry } from '../client/api';
-import { timeText } from '../roles/shell/format';
+import { timeText } from '../shell/format';
 import { formatSize } from '../units';
 import { literal } from './dialogs';
 import { entryCells, entryHeader, fit, replicaText, treeRowText, underReplicated, type TreeRow } from './model';

@@ -6,7 +6,7 @@ import { printable } from '../printable';
 import type { Entry } from '../client/api';
 import { baseName, isWithin, joinPath, parentOf, ROOT } from '../paths';
 import { formatSize } from '../units';
-import { timeText } from '../roles/shell/format';
+import { timeText } from '../shell/format';
 import { TUI_TREE_ROWS_MAX } from './constants';
 
 /** Directories first, then by name (code point order, like the master's listing). */

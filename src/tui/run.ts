@@ -2,10 +2,10 @@
 // or DFS_MASTER, CA from --ca / DFS_CA / known_masters, user and password), then runs the explorer.
 // Exit status: 0 after q, 1 when the login failed, 2 for a bad invocation (no terminal, no master).
 
-import { formatHostPort } from '../net/address';
-import { DfsError } from '../net/errors';
-import { terminalPrompter } from '../roles/shell/prompt';
-import { openSession, type Session } from '../roles/shell/session';
+import { formatHostPort } from '../wire/address';
+import { DfsError } from '../wire/errors';
+import { terminalPrompter } from '../shell/prompt';
+import { openSession, type Session } from '../shell/session';
 import { runTui } from './app';
 
 export interface TuiRoleOptions {

@@ -6,11 +6,11 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { createCa, issueServerIdentity } from '../../src/net/ca';
-import { encodeFrame } from '../../src/net/frame';
+import { createCa, issueServerIdentity } from '../../src/trust/ca';
+import { encodeFrame } from '../../src/wire/frame';
 import { DFS, runDfs, startCluster, startDfs, tempDir, waitFor, type DfsProcess } from '../helpers/binary';
 
-async function ping(cluster: { client(): Promise<import('../../src/net/channel').Channel> }): Promise<string> {
+async function ping(cluster: { client(): Promise<import('../../src/wire/channel').Channel> }): Promise<string> {
   const channel = await cluster.client();
   const { data } = await channel.request('ping', {});
   channel.close();
@@ -50,7 +50,7 @@ function sendOverTls(address: { host: string; port: number }, caPem: string, byt
   });
 }
 
-async function nodeIds(cluster: { client(): Promise<import('../../src/net/channel').Channel> }): Promise<string[]> {
+async function nodeIds(cluster: { client(): Promise<import('../../src/wire/channel').Channel> }): Promise<string[]> {
   const channel = await cluster.client();
   const { data } = await channel.request('cluster.nodes', {});
   channel.close();

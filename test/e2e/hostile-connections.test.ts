@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import t, { type Test } from 'tap';
-import type { HostPort } from '../../src/net/address';
+import type { HostPort } from '../../src/wire/address';
 import { ADMIN_PASSWORD, runDfs, startCluster } from '../helpers/binary';
 import { masterAddress, shellEnv } from '../helpers/cluster';
 import { allButLastByte, attack, connectFrom, frameHeader, loopback, rssMb } from '../helpers/hostile';

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { formatHostPort } from '../../src/net/address';
+import { formatHostPort } from '../../src/wire/address';
 import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, type RunResult, type TestCluster } from '../helpers/binary';
 import { openTerminal, type Terminal } from '../helpers/terminal';
 

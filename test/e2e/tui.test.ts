@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { formatHostPort } from '../../src/net/address';
+import { formatHostPort } from '../../src/wire/address';
 import { ADMIN_PASSWORD, startCluster, startDfs, tempDir, type TestCluster } from '../helpers/binary';
 import { loginAt, putFile } from '../helpers/client';
 import { randomFile, sha256Of } from '../helpers/files';

@@ -7,8 +7,8 @@
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { nodeLinks } from '../../src/client/transfer';
-import type { Channel } from '../../src/net/channel';
-import { connectTls, MASTER_CN } from '../../src/net/tls';
+import type { Channel } from '../../src/wire/channel';
+import { connectTls, MASTER_CN } from '../../src/trust/tls';
 import { ADMIN_PASSWORD, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
 import { beginPut, codeOf, loginAt, sendFile } from '../helpers/client';
 import { blobFiles, processOf } from '../helpers/cluster';

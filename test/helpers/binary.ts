@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseHostPort, formatHostPort, type HostPort } from '../../src/net/address';
-import type { Channel } from '../../src/net/channel';
-import { connectTls, MASTER_CN } from '../../src/net/tls';
+import { parseHostPort, formatHostPort, type HostPort } from '../../src/wire/address';
+import type { Channel } from '../../src/wire/channel';
+import { connectTls, MASTER_CN } from '../../src/trust/tls';
 
 export const DFS = path.resolve(__dirname, '../../build/dfs');
 export const ADMIN_PASSWORD = 'admin-secret';

@@ -5,11 +5,11 @@ import type { Test } from 'tap';
 import type { Entry, ProgressListener, PutOptions } from '../../src/client/api';
 import { connectCluster, type RemoteClient } from '../../src/client/client';
 import { sendFiles } from '../../src/client/transfer';
-import type { Channel } from '../../src/net/channel';
-import type { ResponseOf } from '../../src/net/messages';
-import type { PeerLinks } from '../../src/net/pool';
-import type { HostPort } from '../../src/net/address';
-import { isDfsError } from '../../src/net/errors';
+import type { Channel } from '../../src/wire/channel';
+import type { ResponseOf } from '../../src/wire/messages';
+import type { PeerLinks } from '../../src/wire/pool';
+import type { HostPort } from '../../src/wire/address';
+import { isDfsError } from '../../src/wire/errors';
 
 export async function loginAt(t: Test, address: HostPort, caPem: string, user: string, password?: string): Promise<RemoteClient> {
   const client = await connectCluster({ address, caPem, user, password });

@@ -6,11 +6,11 @@ import { promises as fs } from 'node:fs';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Test } from 'tap';
 import { FRAME_BYTES_MAX } from '../../src/limits';
-import type { HostPort } from '../../src/net/address';
-import type { Channel } from '../../src/net/channel';
-import { isDfsError } from '../../src/net/errors';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION } from '../../src/net/frame';
-import { connectTls, MASTER_CN } from '../../src/net/tls';
+import type { HostPort } from '../../src/wire/address';
+import type { Channel } from '../../src/wire/channel';
+import { isDfsError } from '../../src/wire/errors';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION } from '../../src/wire/frame';
+import { connectTls, MASTER_CN } from '../../src/trust/tls';
 
 /** A frame header announcing `payloadBytes` of JSON. */
 export function frameHeader(payloadBytes: number): Buffer {

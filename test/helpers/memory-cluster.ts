@@ -1,10 +1,10 @@
 // A small, faithful in-memory ClusterApi for unit tests of the shell: one user's namespace with
-// the semantics and errors of the master's catalog (src/roles/master/catalog/: rm of an empty directory
+// the semantics and errors of the master's catalog (src/master/catalog/: rm of an empty directory
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
 import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type SizeFilter } from '../../src/client/api';
-import { DfsError } from '../../src/net/errors';
+import { DfsError } from '../../src/wire/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
 interface StoredEntry {

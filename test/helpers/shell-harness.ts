@@ -2,8 +2,8 @@
 // strings, and a scripted Prompter that answers questions in order (and records them).
 
 import type { Identity } from '../../src/client/api';
-import type { Prompter, ShellContext, ShellOutput } from '../../src/roles/shell/context';
-import { runLine, type LineStatus } from '../../src/roles/shell/registry';
+import type { Prompter, ShellContext, ShellOutput } from '../../src/shell/context';
+import { runLine, type LineStatus } from '../../src/shell/registry';
 import { MemoryCluster } from './memory-cluster';
 
 export interface Capture {

@@ -4,8 +4,8 @@
 // It keeps the model the invariants are checked against: which files it was told are stored, with which bytes.
 
 import type { Clock } from '../../src/clock';
-import { DfsError, isDfsError } from '../../src/net/errors';
-import type { MessageType, RequestOf, ResponseOf } from '../../src/net/messages';
+import { DfsError, isDfsError } from '../../src/wire/errors';
+import type { MessageType, RequestOf, ResponseOf } from '../../src/wire/messages';
 import { Conn, type SimLink } from './network';
 import type { World } from './world';
 

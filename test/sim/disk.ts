@@ -5,7 +5,7 @@
 
 import * as path from 'node:path';
 import type { AppendFile, Disk, ReadFile } from '../../src/store/disk';
-import { DfsError } from '../../src/net/errors';
+import { DfsError } from '../../src/wire/errors';
 import type { Prng } from './prng';
 
 interface Inode {

@@ -3,9 +3,9 @@
 // crashed process refuses new connections. Bytes are not moved: a blob's content is named by its SHA-256.
 
 import { REQUEST_TIMEOUT_MS } from '../../src/limits';
-import type { Link, OutgoingBody, Peer, Response } from '../../src/net/channel';
-import { DfsError } from '../../src/net/errors';
-import type { MessageType, RequestOf, ResponseOf } from '../../src/net/messages';
+import type { Link, OutgoingBody, Peer, Response } from '../../src/wire/channel';
+import { DfsError } from '../../src/wire/errors';
+import type { MessageType, RequestOf, ResponseOf } from '../../src/wire/messages';
 import type { SimClock } from './clock';
 import type { Prng } from './prng';
 

@@ -1,11 +1,11 @@
-// A simulated storage node, faithful to the real node's protocol (src/roles/node): it registers after every
+// A simulated storage node, faithful to the real node's protocol (src/node): it registers after every
 // (re)connect, reports what it holds, heartbeats its space and the blobs it is receiving, stores a blob before
 // reporting it (so what it reported survives its crash), forwards down the chain while it receives, tells the
 // master where a chain broke, refuses blobs it has no room for, and reports damaged copies it serves or scrubs.
 
 import { BLOB_REPORT_BATCH_MAX, FULL_REPORT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../src/limits';
-import { DfsError, isDfsError } from '../../src/net/errors';
-import type { MessageType, RequestOf, ResponseOf, ServedBy } from '../../src/net/messages';
+import { DfsError, isDfsError } from '../../src/wire/errors';
+import type { MessageType, RequestOf, ResponseOf, ServedBy } from '../../src/wire/messages';
 import type { Clock } from '../../src/clock';
 import { Conn, type SimLink } from './network';
 import type { World } from './world';

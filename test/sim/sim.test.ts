@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { silentLog } from '../../src/log';
-import { loadOrCreateMasterIdentity } from '../../src/roles/master/identity';
+import { loadOrCreateMasterIdentity } from '../../src/master/identity';
 import { simulate, type SimResult } from './world';
 
 const single = process.env.DFS_SIM_SEED;

@@ -4,15 +4,15 @@
 
 import { transferTimeoutMs } from '../../src/limits';
 import type { Log } from '../../src/log';
-import type { Peer } from '../../src/net/channel';
-import type { IncomingOf } from '../../src/net/channel';
-import { DfsError } from '../../src/net/errors';
-import type { MessageType, RequestOf, ResponseOf, ServedBy } from '../../src/net/messages';
-import type { MasterIdentity } from '../../src/roles/master/identity';
-import { createMasterState, dispatch, linkClosed } from '../../src/roles/master/master';
-import type { MasterState } from '../../src/roles/master/state';
-import { PasswordHasher } from '../../src/roles/master/users';
-import { Catalog } from '../../src/roles/master/catalog/catalog';
+import type { Peer } from '../../src/wire/channel';
+import type { IncomingOf } from '../../src/wire/channel';
+import { DfsError } from '../../src/wire/errors';
+import type { MessageType, RequestOf, ResponseOf, ServedBy } from '../../src/wire/messages';
+import type { MasterIdentity } from '../../src/master/identity';
+import { createMasterState, dispatch, linkClosed } from '../../src/master/master';
+import type { MasterState } from '../../src/master/state';
+import { PasswordHasher } from '../../src/master/users';
+import { Catalog } from '../../src/master/catalog/catalog';
 import { SimClient } from './client';
 import { SimClock } from './clock';
 import { SimDisk } from './disk';

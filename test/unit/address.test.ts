@@ -2,8 +2,8 @@
 // BAD_REQUEST that quotes the input; printing brackets IPv6 so that what is printed parses back.
 
 import t from 'tap';
-import { formatHostPort, isWildcard, parseHostPort } from '../../src/net/address';
-import { DfsError } from '../../src/net/errors';
+import { formatHostPort, isWildcard, parseHostPort } from '../../src/wire/address';
+import { DfsError } from '../../src/wire/errors';
 import { thrown } from '../helpers/errors';
 
 t.test('address: HOST:PORT, names, IPv4 and bracketed IPv6 parse', async (t) => {

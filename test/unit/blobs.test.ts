@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { KIB, MIB } from '../../src/limits';
-import { isDfsError, type ErrorCode } from '../../src/net/errors';
+import { isDfsError, type ErrorCode } from '../../src/wire/errors';
 import { BlobStore, createBlobId, isBlobId, writeStream, type BlobStoreOptions } from '../../src/store/blobs';
 import { prng, seed } from '../helpers/random';
 

@@ -17,8 +17,8 @@ import {
   NODE_CN_PREFIX,
   publicKeyFromCsr,
   type KeyCert,
-} from '../../src/net/ca';
-import { DfsError } from '../../src/net/errors';
+} from '../../src/trust/ca';
+import { DfsError } from '../../src/wire/errors';
 import { thrown } from '../helpers/errors';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { PAGE_ENTRIES_MAX, PATH_BYTES_MAX } from '../../src/limits';
-import { isDfsError } from '../../src/net/errors';
-import { Catalog, type CatalogOptions, type Entry } from '../../src/roles/master/catalog/catalog';
-import { toSqliteGlob } from '../../src/roles/master/catalog/glob';
+import { isDfsError } from '../../src/wire/errors';
+import { Catalog, type CatalogOptions, type Entry } from '../../src/master/catalog/catalog';
+import { toSqliteGlob } from '../../src/master/catalog/glob';
 import { prng, seed } from '../helpers/random';
 
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);

@@ -8,10 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, type Duplex } from 'node:stream';
 import t from 'tap';
 import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, KIB, MIB, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX } from '../../src/limits';
-import { Channel, service, type OutgoingBody, type Peer, type RoleHandler } from '../../src/net/channel';
-import { DfsError, type ErrorCode } from '../../src/net/errors';
-import { encodeFrame, FrameDecoder } from '../../src/net/frame';
-import type { RequestOf } from '../../src/net/messages';
+import { Channel, service, type OutgoingBody, type Peer, type RoleHandler } from '../../src/wire/channel';
+import { DfsError, type ErrorCode } from '../../src/wire/errors';
+import { encodeFrame, FrameDecoder } from '../../src/wire/frame';
+import type { RequestOf } from '../../src/wire/messages';
 import { duplexPair, tcpPair } from '../helpers/duplex-pair';
 
 /** The right side plays the master (it answers join and the node messages); the left side a node. */

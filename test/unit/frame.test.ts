@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { BODY_BYTES_MAX, FRAME_BYTES_MAX, FRAME_MEMORY_BYTES_MAX, KIB, MIB } from '../../src/limits';
-import { DfsError } from '../../src/net/errors';
-import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, payloadBudget, type FrameSink } from '../../src/net/frame';
+import { DfsError } from '../../src/wire/errors';
+import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC, FRAME_VERSION, FrameDecoder, payloadBudget, type FrameSink } from '../../src/wire/frame';
 import { prng, seed } from '../helpers/random';
 import { thrown } from '../helpers/errors';
 

@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { isDfsError } from '../../src/net/errors';
-import { Catalog, type CatalogOptions, type Entry, type SnapshotStep } from '../../src/roles/master/catalog/catalog';
+import { isDfsError } from '../../src/wire/errors';
+import { Catalog, type CatalogOptions, type Entry, type SnapshotStep } from '../../src/master/catalog/catalog';
 import { nodeDisk, type Disk } from '../../src/store/disk';
-import { encodeRecord, readJournal, RECORD_HEADER_BYTES } from '../../src/roles/master/catalog/journal';
-import { decodeStatements, encodeStatements } from '../../src/roles/master/catalog/sqljs';
+import { encodeRecord, readJournal, RECORD_HEADER_BYTES } from '../../src/master/catalog/journal';
+import { decodeStatements, encodeStatements } from '../../src/master/catalog/sqljs';
 import { prng, seed } from '../helpers/random';
 
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);

@@ -1,7 +1,7 @@
 // Placement decisions as pure functions: which node takes a new blob, which serve a read, in what order.
 
 import t from 'tap';
-import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from '../../src/roles/master/placement';
+import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, type Candidate } from '../../src/master/core/placement';
 
 function node(nodeId: string, fields: Partial<Candidate> = {}): Candidate {
   return { nodeId, alive: true, connected: true, freeBytes: 1000, reservedBytes: 0, activeTransfers: 0, ...fields };

@@ -3,9 +3,9 @@
 // one exists; surplus trimmed only when every live holder is trusted, fullest first.
 
 import t from 'tap';
-import type { Replica } from '../../src/roles/master/catalog/catalog';
-import type { Candidate } from '../../src/roles/master/placement';
-import { planFile, type RepairView } from '../../src/roles/master/repair-plan';
+import type { Replica } from '../../src/master/catalog/catalog';
+import type { Candidate } from '../../src/master/core/placement';
+import { planFile, type RepairView } from '../../src/master/core/repair-plan';
 
 const MIB = 1024 * 1024;
 const FILE = { blobId: 'ab'.repeat(16), size: MIB };

@@ -1,7 +1,7 @@
 // The master's book of replication chains: settling, breaking, waiting, bounded lifetimes.
 
 import t from 'tap';
-import { Chains, isSettled, type Chain } from '../../src/roles/master/replication';
+import { Chains, isSettled, type Chain } from '../../src/master/core/replication';
 
 const BLOB = 'ab'.repeat(16);
 

@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import { GIB, KIB, MIB } from '../../src/limits';
 import { silentLog } from '../../src/log';
 import { BlobStore, createBlobId, type BlobInfo, type VerifyOptions } from '../../src/store/blobs';
-import { Scrubber, type Damage, type ScrubbedStore } from '../../src/roles/node/scrub';
+import { Scrubber, type Damage, type ScrubbedStore } from '../../src/node/scrub';
 
 async function openStore(t: Test): Promise<{ store: BlobStore; dataDir: string }> {
   const dataDir = await fs.mkdtemp(path.join(tmpdir(), 'dfs-scrub-'));

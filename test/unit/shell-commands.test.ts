@@ -2,7 +2,7 @@
 // unknown commands, --help, and how `;` lines keep going after a failure but stop at exit.
 
 import t from 'tap';
-import { COMMANDS } from '../../src/roles/shell/registry';
+import { COMMANDS } from '../../src/shell/registry';
 import { MemoryCluster } from '../helpers/memory-cluster';
 import { run, sampleCluster, scriptedPrompter, testContext } from '../helpers/shell-harness';
 

@@ -3,8 +3,8 @@
 // word is being typed, and no candidates rather than errors when the directory does not exist.
 
 import t from 'tap';
-import { completeLine, quoteContinuation } from '../../src/roles/shell/complete';
-import { parseLine } from '../../src/roles/shell/parse';
+import { completeLine, quoteContinuation } from '../../src/shell/complete';
+import { parseLine } from '../../src/shell/parse';
 import { MemoryCluster } from '../helpers/memory-cluster';
 import { sampleCluster, testContext } from '../helpers/shell-harness';
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { tempDir } from '../helpers/binary';
 import { SHELL_HISTORY_LINES_MAX } from '../../src/limits';
-import { HistoryFile, historyFilePath, isRememberable } from '../../src/roles/shell/history';
+import { HistoryFile, historyFilePath, isRememberable } from '../../src/shell/history';
 
 t.test('history path: DFS_HISTORY, else ~/.dfs_history', async (t) => {
   t.equal(historyFilePath({ DFS_HISTORY: '/tmp/h' }), '/tmp/h');

@@ -2,8 +2,8 @@
 // comments, and flags parse like GNU tools (combined, permuted, `--`); bad lines are refused.
 
 import t from 'tap';
-import { UsageError } from '../../src/roles/shell/errors';
-import { expectOperands, LineSyntaxError, parseFlags, parseLine, scanLine } from '../../src/roles/shell/parse';
+import { UsageError } from '../../src/shell/errors';
+import { expectOperands, LineSyntaxError, parseFlags, parseLine, scanLine } from '../../src/shell/parse';
 
 t.test('parse: words and commands', async (t) => {
   const cases: Array<[string, string[][]]> = [

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import t from 'tap';
-import { runRepl } from '../../src/roles/shell/repl';
+import { runRepl } from '../../src/shell/repl';
 import { tempDir } from '../helpers/binary';
 import { MemoryCluster } from '../helpers/memory-cluster';
 import { capture, testContext } from '../helpers/shell-harness';

@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import type { ClusterApi } from '../../src/client/api';
-import { createCa } from '../../src/net/ca';
-import { DfsError } from '../../src/net/errors';
-import { runShell, type ShellOptions } from '../../src/roles/shell/shell';
-import type { ConnectClusterOptions } from '../../src/roles/shell/session';
+import { createCa } from '../../src/trust/ca';
+import { DfsError } from '../../src/wire/errors';
+import { runShell, type ShellOptions } from '../../src/shell/shell';
+import type { ConnectClusterOptions } from '../../src/shell/session';
 import { tempDir } from '../helpers/binary';
 import { MemoryCluster } from '../helpers/memory-cluster';
 

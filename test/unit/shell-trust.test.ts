@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { tempDir } from '../helpers/binary';
-import { caDigest, createCa, fingerprint } from '../../src/net/ca';
-import type { HostPort } from '../../src/net/address';
-import { knownMastersFile, parseKnownMasters, resolveTrustedCa, trustHome, type TrustOptions } from '../../src/roles/shell/trust';
+import { caDigest, createCa, fingerprint } from '../../src/trust/ca';
+import type { HostPort } from '../../src/wire/address';
+import { knownMastersFile, parseKnownMasters, resolveTrustedCa, trustHome, type TrustOptions } from '../../src/shell/trust';
 
 const caPem = createCa('dfs test CA').certPem;
 const otherCaPem = createCa('dfs impostor CA').certPem;

@@ -3,8 +3,8 @@
 
 import t from 'tap';
 import type { ClusterApi, Entry } from '../../src/client/api';
-import { UsageError } from '../../src/roles/shell/errors';
-import { parseFindArgs, parseSizeFilter } from '../../src/roles/shell/commands/walk';
+import { UsageError } from '../../src/shell/errors';
+import { parseFindArgs, parseSizeFilter } from '../../src/shell/commands/walk';
 import { MemoryCluster } from '../helpers/memory-cluster';
 import { run, sampleCluster, testContext } from '../helpers/shell-harness';
 

@@ -7,8 +7,8 @@
 import { createHmac } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { TICKET_CHARS_MAX, TICKET_NONCES_MAX, TICKET_TTL_MS_DEFAULT, TICKET_TTL_MS_MAX } from '../../src/limits';
-import { isDfsError, type ErrorCode } from '../../src/net/errors';
-import { blobsSubject, chainSubject, createTicketKey, NO_CHAIN, nodeTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/net/ticket';
+import { isDfsError, type ErrorCode } from '../../src/wire/errors';
+import { blobsSubject, chainSubject, createTicketKey, NO_CHAIN, nodeTicketKey, signTicket, TicketVerifier, type TicketClaims, type TicketExpectation, type TicketRequest } from '../../src/trust/ticket';
 import { createBlobId, isBlobId } from '../../src/store/blobs';
 import { prng, seed } from '../helpers/random';
 

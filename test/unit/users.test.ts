@@ -5,8 +5,8 @@
 
 import t from 'tap';
 import { LOGIN_FAILURES_MAX, LOGIN_LIMITER_KEYS_MAX, LOGIN_SOURCE_FAILURES_FREE, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, PASSWORD_HASHES_IN_FLIGHT_MAX, PASSWORD_HASHES_QUEUED_MAX, SESSION_IDLE_MS, SESSIONS_PER_SOURCE_MAX, SESSIONS_PER_USER_MAX } from '../../src/limits';
-import { DfsError } from '../../src/net/errors';
-import { LoginLimiter, PasswordHasher, Sessions, type LoginAttempt } from '../../src/roles/master/users';
+import { DfsError } from '../../src/wire/errors';
+import { LoginLimiter, PasswordHasher, Sessions, type LoginAttempt } from '../../src/master/users';
 
 function codeOf(run: () => unknown): string {
   try {

@@ -1,0 +1,77 @@
+// The master's view of its storage nodes: who registered, what space they report, when they were
+// last heard from. Liveness is derived from time, never stored, so it cannot go stale.
+
+import type { Link } from '../../wire/channel';
+
+export interface NodeSpace {
+  capacityBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+  blobs: number;
+}
+
+export interface NodeRecord extends NodeSpace {
+  nodeId: string;
+  advertise: string;
+  activeTransfers: number;
+  lastSeenMs: number;
+  channel: Link | undefined;
+  /** It said it is shutting down (node.leaving): no new blobs until it registers again. */
+  draining: boolean;
+  /** Its disk refuses writes (EROFS), as its last heartbeat said: no new blobs until one says otherwise. */
+  readOnly: boolean;
+}
+
+export type NodeState = 'alive' | 'dead';
+
+export class NodeRegistry {
+  private readonly nodes = new Map<string, NodeRecord>();
+
+  constructor(private readonly nodeTimeoutMs: number) {}
+
+  register(nodeId: string, advertise: string, space: NodeSpace & { readOnly?: boolean | undefined }, channel: Link, nowMs: number): NodeRecord {
+    const previous = this.nodes.get(nodeId);
+    // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
+    if (previous?.channel && previous.channel !== channel) previous.channel.close();
+    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false };
+    this.nodes.set(nodeId, record);
+    return record;
+  }
+
+  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined }, channel: Link, nowMs: number): boolean {
+    const record = this.nodes.get(nodeId);
+    if (!record || record.channel !== channel) return false;
+    const { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers } = space;
+    Object.assign(record, { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers, readOnly: space.readOnly === true, lastSeenMs: nowMs });
+    return true;
+  }
+
+  /** A blob of `bytes` was stored there: its free space shrinks now, not at the next heartbeat (placement
+   * would otherwise count those bytes free twice). */
+  stored(nodeId: string, bytes: number): void {
+    const record = this.nodes.get(nodeId);
+    if (!record) return;
+    record.freeBytes = Math.max(0, record.freeBytes - bytes);
+    record.usedBytes += bytes;
+  }
+
+  /** The node's link closed; true if it was its current one (not one a re-registration already replaced). */
+  disconnected(nodeId: string, channel: Link): boolean {
+    const record = this.nodes.get(nodeId);
+    if (record?.channel !== channel) return false;
+    record.channel = undefined;
+    return true;
+  }
+
+  get(nodeId: string): NodeRecord | undefined {
+    return this.nodes.get(nodeId);
+  }
+
+  stateOf(record: NodeRecord, nowMs: number): NodeState {
+    return nowMs - record.lastSeenMs <= this.nodeTimeoutMs ? 'alive' : 'dead';
+  }
+
+  list(): NodeRecord[] {
+    return [...this.nodes.values()].sort((a, b) => a.advertise.localeCompare(b.advertise));
+  }
+}

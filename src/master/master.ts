@@ -1,0 +1,195 @@
+// The master role: the cluster's trust (joins), its members (nodes), its users and namespace.
+// Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
+
+import { systemClock, type Clock } from '../clock';
+import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS } from '../limits';
+import { LogThrottle, type Log } from '../log';
+import type { HostPort } from '../wire/address';
+import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
+import { DfsError } from '../wire/errors';
+import type { ServedBy } from '../wire/messages';
+import { listenTls } from '../trust/tls';
+import { createBlobId } from '../store/blobs';
+import { Catalog } from './catalog/catalog';
+import { lockDirectory } from '../store/lock';
+import { VERSION } from '../version';
+import * as auth from './auth';
+import { ensureDataDirectory, loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
+import * as membership from './membership';
+import * as namespace from './namespace';
+import { NodeRegistry } from './core/nodes';
+import * as transfers from './transfers';
+import { PendingUploads } from './transfers';
+import { fsck } from './fsck';
+import { Repairer } from './repair';
+import { Chains } from './core/replication';
+import type { MasterState } from './state';
+import { LoginLimiter, PasswordHasher, Sessions } from './users';
+
+export interface MasterOptions {
+  dataDir: string;
+  listen: HostPort;
+  advertise?: HostPort;
+  replicas?: number;
+  nodeTimeoutMs?: number;
+  log: Log;
+  clock?: Clock;
+}
+
+export interface RunningMaster {
+  address: HostPort;
+  identity: MasterIdentity;
+  state: MasterState;
+  stop(): Promise<void>;
+}
+
+/** What a master is made of besides its listener: the simulation builds one from these with its own clock,
+ * catalog (on a simulated disk) and links. */
+export interface MasterParts {
+  identity: MasterIdentity;
+  catalog: Catalog;
+  passwords: PasswordHasher;
+  replicas?: number | undefined;
+  nodeTimeoutMs?: number | undefined;
+  log: Log;
+  clock: Clock;
+  newBlobId?: ((like?: string) => string) | undefined;
+}
+
+/** The master's state, its repairer started (stop it with state.repairer.stop()). */
+export function createMasterState(parts: MasterParts): MasterState {
+  const { clock, catalog, log } = parts;
+  const now = (): number => clock.now();
+  const nodeTimeoutMs = parts.nodeTimeoutMs ?? NODE_TIMEOUT_S_DEFAULT * 1000;
+  const state: MasterState = {
+    identity: parts.identity,
+    catalog,
+    nodes: new NodeRegistry(nodeTimeoutMs),
+    sessions: new Sessions(now),
+    logins: new LoginLimiter(now),
+    passwords: parts.passwords,
+    logThrottle: new LogThrottle(log, LOG_REPEAT_INTERVAL_MS),
+    channelTokens: new WeakMap(),
+    joinFailures: new Map(),
+    replicas: parts.replicas ?? REPLICAS_DEFAULT,
+    uploads: new PendingUploads(),
+    chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock),
+    repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs)),
+    log,
+    now,
+    clock,
+    newBlobId: parts.newBlobId ?? createBlobId,
+  };
+  state.repairer.start();
+  return state;
+}
+
+export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
+  const { log } = options;
+  const clock = options.clock ?? systemClock;
+  await ensureDataDirectory(options.dataDir);
+  const lock = await lockDirectory(options.dataDir, 'master');
+  const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
+  const catalog = await Catalog.open(options.dataDir, { now: () => clock.now(), log });
+  const passwords = new PasswordHasher();
+  await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
+  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock });
+  const server = await listenTls({
+    listen: options.listen,
+    identity: identity.tls,
+    acceptAnonymous: true,
+    label: 'the master',
+    service: service('master', (request) => dispatch(state, request)),
+    onChannel: (channel) => channel.on('close', () => linkClosed(state, channel)),
+    onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    onServerError: (error) => log.error(`listener: ${error.message}`),
+    onAdmission: (decision) => state.logThrottle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
+  });
+  log.info(`master ${VERSION} serving ${catalog.entryCount()} entries with replicas=${state.replicas}`);
+  return {
+    address: server.address,
+    identity,
+    state,
+    stop: async () => {
+      state.repairer.stop();
+      await server.close();
+      await catalog.close();
+      await lock.release();
+    },
+  };
+}
+
+/** A connection closed: a node's current link going abandons the uploads it was to report. */
+export function linkClosed(state: MasterState, link: Link): void {
+  if (link.peer.kind === 'node' && state.nodes.disconnected(link.peer.nodeId, link)) void transfers.linkLost(state, link.peer.nodeId);
+}
+
+/** One request to the master, answered by its handler. */
+export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): Promise<Reply> {
+  switch (request.type) {
+    case 'ping':
+      return Promise.resolve({ data: { role: 'master', version: VERSION } });
+    case 'join':
+      return membership.join(state, request);
+    case 'node.register':
+      return membership.register(state, request);
+    case 'cluster.fsck':
+      return fsck(state, request);
+    case 'node.leaving':
+      return membership.leaving(state, request);
+    case 'node.blob.report':
+      return state.repairer.report(request);
+    case 'node.heartbeat':
+      return membership.heartbeat(state, request);
+    case 'cluster.nodes':
+      return membership.listNodes(state, request);
+    case 'auth.login':
+      return auth.login(state, request);
+    case 'auth.resume':
+      return auth.resume(state, request);
+    case 'auth.whoami':
+      return auth.whoami(state, request);
+    case 'auth.passwd':
+      return auth.passwd(state, request);
+    case 'auth.useradd':
+      return auth.useradd(state, request);
+    case 'file.put.begin':
+      return transfers.putBegin(state, request);
+    case 'node.replica.stored':
+      return transfers.replicaStored(state, request);
+    case 'node.replication.broken':
+      return transfers.replicationBroken(state, request);
+    case 'file.put.wait':
+      return transfers.putWait(state, request);
+    case 'file.put.cancel':
+      return transfers.putCancel(state, request);
+    case 'node.blob.stored':
+      return transfers.blobStored(state, request);
+    case 'file.get.begin':
+      return transfers.getBegin(state, request);
+    case 'fs.copy':
+      return transfers.copyFile(state, request);
+    case 'node.blob.error':
+      return transfers.blobError(state, request);
+    case 'fs.stat':
+      return namespace.stat(state, request);
+    case 'fs.list':
+      return namespace.list(state, request);
+    case 'fs.mkdir':
+      return namespace.mkdir(state, request);
+    case 'fs.remove':
+      return namespace.remove(state, request);
+    case 'fs.move':
+      return namespace.move(state, request);
+    case 'fs.find':
+      return namespace.find(state, request);
+    case 'fs.du':
+      return namespace.du(state, request);
+    case 'fs.tree':
+      return namespace.tree(state, request);
+    default: {
+      const unhandled: never = request;
+      return Promise.reject(new DfsError('BAD_REQUEST', `${String((unhandled as { type: string }).type)} is not served by the master`));
+    }
+  }
+}

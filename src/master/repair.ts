@@ -1,0 +1,278 @@
+// Self-healing: the master keeps every file at N good copies on live nodes.
+// A sweep over the catalog — a page at a time, yielding between pages — finds blobs with too few live
+// good copies, copied again fewest-first from a live copy down a chain of nodes chosen by available
+// storage, at most REPAIR_STREAMS_PER_NODE copies per node (as source or target) and REPAIR_STREAMS_MAX
+// in all, so a recovery never starves users' transfers; blobs with too many (a dead node came back)
+// are trimmed, and damaged copies deleted once enough good ones exist (on nodes that reported). Nodes report what they hold after
+// every registration; the catalog is reconciled with it. After a start the master is in safe mode
+// until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
+// missing before its node had its say, so a restart never causes a replication storm.
+
+import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../limits';
+import type { Incoming, Reply } from '../wire/channel';
+import { DfsError } from '../wire/errors';
+import type { ReplicaState } from './catalog/catalog';
+import { chooseRepairTargets, type Candidate } from './core/placement';
+import { planFile } from './core/repair-plan';
+import { requireNode, type MasterState } from './state';
+import { candidates, replicateFrom, scheduleDeletions } from './transfers';
+
+interface Work {
+  blobId: string;
+  owner: number;
+  size: number;
+  sha256: string;
+  liveGood: string[];
+  /** Every node with any record of the blob: never a target. */
+  recorded: Set<string>;
+}
+
+export interface RepairStatus {
+  safeMode: boolean;
+  /** Copies being made now. */
+  copying: number;
+}
+
+export class Repairer {
+  private cancelTimer: (() => void) | undefined;
+  private sweeping = false;
+  private stopped = false;
+  private dirty = true;
+  private lastSweepMs = 0;
+  private lastLive = '';
+  private readonly streams = new Map<string, number>();
+  private copying = 0;
+  private readonly startedMs: number;
+  /** Nodes holding copies when the master started that have not reported yet. */
+  private readonly awaited: Set<string>;
+  /** Nodes whose report since their last registration is in: only their copies are trusted to trim others. */
+  private readonly reported = new Set<string>();
+  /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when the node
+   * registered (a copy recorded later is not judged by this report). */
+  private readonly reports = new Map<string, { held: Set<string>; mismatched: Set<string>; recorded: Map<string, ReplicaState> }>();
+
+  /** `stateOf`: the master's state (which holds this repairer); `awaited`: the nodes holding copies at the start. */
+  constructor(
+    private readonly stateOf: () => MasterState,
+    awaited: readonly string[],
+    startedMs: number,
+    /** At least the node timeout: a node is not judged before it could have been declared dead. */
+    private readonly safeModeMs = SAFE_MODE_MAX_MS,
+  ) {
+    this.startedMs = startedMs;
+    this.awaited = new Set(awaited);
+  }
+
+  private get state(): MasterState {
+    return this.stateOf();
+  }
+
+  start(): void {
+    const check = (): void => {
+      if (this.stopped) return;
+      this.cancelTimer = this.state.clock.after(REPAIR_CHECK_MS, check);
+      void this.tick();
+    };
+    this.cancelTimer = this.state.clock.after(REPAIR_CHECK_MS, check);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimer?.();
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** Something changed (a node died, came back or lost a copy): look again at the next check. */
+  poke(): void {
+    this.dirty = true;
+  }
+
+  /** A node (re-)registered: its report starts afresh, and until it is in, its copies are not trusted for trimming. */
+  registered(nodeId: string): void {
+    // What is recorded now was stored on the node before it lists its blobs (a node stores, then reports):
+    // a copy missing from its list is truly gone. Copies recorded later are not judged by this report.
+    this.reports.set(nodeId, { held: new Set<string>(), mismatched: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) });
+    this.reported.delete(nodeId);
+  }
+
+  status(): RepairStatus {
+    return { safeMode: this.inSafeMode(), copying: this.copying };
+  }
+
+  inSafeMode(): boolean {
+    return this.awaited.size > 0 && this.state.now() - this.startedMs < this.safeModeMs;
+  }
+
+  /** A page of a node's report of the blobs it holds; on the last one, the catalog is reconciled with it. */
+  async report(request: Incoming<'node.blob.report'>): Promise<Reply<'node.blob.report'>> {
+    const nodeId = requireNode(request);
+    const report = this.reports.get(nodeId) ?? { held: new Set<string>(), mismatched: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) };
+    this.reports.set(nodeId, report);
+    // Each copy is checked against its file: other bytes than the file's (by size or hash) make it bad.
+    const files = this.state.catalog.blobFiles(request.data.blobs.map((blob) => blob.blobId));
+    for (const blob of request.data.blobs) {
+      const file = files.get(blob.blobId);
+      if (file && (file.size !== blob.size || file.sha256 !== blob.sha256)) report.mismatched.add(blob.blobId);
+      else report.held.add(blob.blobId);
+    }
+    if (!request.data.last) return { data: {} };
+    this.reports.delete(nodeId);
+    await this.reconcile(nodeId, report.held, report.recorded, report.mismatched);
+    this.awaited.delete(nodeId);
+    this.reported.add(nodeId);
+    this.poke();
+    return { data: {} };
+  }
+
+  /**
+   * What the catalog records on a node against what the node holds: a copy the node no longer has is
+   * forgotten; one the catalog did not know is recorded good if a file still needs its blob, else to be
+   * deleted (an orphan: its upload or file went away while the node was out of reach); one whose size or
+   * hash is not its file's is bad.
+   */
+  private async reconcile(nodeId: string, held: ReadonlySet<string>, recorded: ReadonlyMap<string, ReplicaState>, mismatched: ReadonlySet<string>): Promise<void> {
+    const { catalog, log } = this.state;
+    const lost: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
+    for (const [blobId, state] of recorded) if (!held.has(blobId) && !mismatched.has(blobId)) lost.push({ blobId, nodeId, state: null });
+    // A copy whose size or hash is not its file's is damaged: replaced, then deleted, like any bad copy.
+    for (const blobId of mismatched) lost.push({ blobId, nodeId, state: 'bad' });
+    let orphans = 0;
+    let found = 0;
+    const now = catalog.replicasOn(nodeId); // recorded since the report began count as known too
+    for (const blobId of held) {
+      if (recorded.has(blobId) || now.has(blobId) || this.state.chains.has(blobId)) continue; // known, or its chain is still reporting
+      if ((await catalog.addReplica(blobId, nodeId)) === 'deleting') orphans++;
+      else found++;
+    }
+    await catalog.changeReplicas(lost);
+    const goodLost = lost.filter((change) => change.state === null && recorded.get(change.blobId) === 'good').length;
+    if (goodLost + orphans + found + mismatched.size > 0) {
+      const wrong = mismatched.size > 0 ? `, ${mismatched.size} with other bytes than their file's` : '';
+      log.info(`node ${nodeId} reported ${held.size + mismatched.size} blob(s): ${goodLost} recorded copies are gone, ${found} copies found, ${orphans} orphans to delete${wrong}`);
+    }
+    if (orphans > 0) scheduleDeletions(this.state);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.sweeping || this.inSafeMode()) return;
+    const nowMs = this.state.now();
+    const live = liveNodes(candidates(this.state, nowMs)).join(' ');
+    if (live !== this.lastLive) this.dirty = true; // a node died or came back
+    if (!this.dirty && nowMs - this.lastSweepMs < REPAIR_SWEEP_INTERVAL_MS) return;
+    this.lastLive = live;
+    this.sweeping = true;
+    this.dirty = false;
+    this.lastSweepMs = nowMs;
+    try {
+      await this.sweep();
+    } catch (error) {
+      this.state.log.warn(`repair sweep: ${DfsError.wrap(error).message}`);
+      this.dirty = true;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /**
+   * One pass over every file: deletions and trims at once; copies collected (at most REPAIR_QUEUE_MAX, by
+   * fewest live copies) and made after the pass. A file with nowhere to copy to is left to the next change
+   * in the live nodes (or the periodic sweep), not swept for again and again.
+   */
+  private async sweep(): Promise<void> {
+    const { state } = this;
+    const want = state.replicas;
+    const nodes = candidates(state, state.now());
+    // A copy counts while its node is alive (heard from within the node timeout), linked or not: a link
+    // that drops for a moment must not start copies. Deleting a copy needs more: good copies on linked
+    // nodes whose report since their registration is in (an unreported node's records may be stale).
+    const live = new Set(liveNodes(nodes));
+    const trusted = new Set(nodes.filter((node) => node.alive && node.connected && this.reported.has(node.nodeId)).map((node) => node.nodeId));
+    const view = { want, nodes, live, trusted };
+    const byLive: Work[][] = Array.from({ length: want }, () => []);
+    let queued = 0;
+    let afterId = 0;
+    for (;;) {
+      const page = state.catalog.filesAfter(afterId, REPAIR_SWEEP_PAGE);
+      const last = page[page.length - 1];
+      if (!last) break;
+      afterId = last.id;
+      state.chains.expire(state.now());
+      const copies = state.catalog.replicasOfBlobs(page.map((file) => file.blobId));
+      const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
+      for (const file of page) {
+        if (state.chains.has(file.blobId)) continue; // an upload or a copy is running
+        const { verdict, delete: doomed } = planFile(file, copies.get(file.blobId) ?? [], view);
+        for (const nodeId of doomed) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
+        if (verdict.kind !== 'copy') continue;
+        if (queued >= REPAIR_QUEUE_MAX) {
+          this.dirty = true; // the queue is full: the next sweep takes the rest
+          continue;
+        }
+        byLive[verdict.liveGood.length]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood: verdict.liveGood, recorded: verdict.recorded });
+        queued++;
+      }
+      if (changes.length > 0) {
+        await state.catalog.changeReplicas(changes);
+        state.log.info(`repair: ${changes.length} damaged or surplus copies to delete`);
+        scheduleDeletions(state);
+      }
+      await new Promise<void>((resolve) => state.clock.after(0, resolve)); // other work runs between pages
+    }
+    for (const works of byLive) for (const work of works) if (!this.stopped) await this.copy(work);
+  }
+
+  /** Waits for free streams, then starts copying the blob to as many nodes as it lacks (not waiting for it). */
+  private async copy(work: Work): Promise<void> {
+    const { state } = this;
+    let source: Candidate | undefined;
+    let targets: Candidate[] = [];
+    for (;;) {
+      while (this.copying >= REPAIR_STREAMS_MAX) await this.aStreamEnds();
+      const nodes = candidates(state, state.now()).filter((node) => (this.streams.get(node.nodeId) ?? 0) < REPAIR_STREAMS_PER_NODE);
+      source = nodes.filter((node) => work.liveGood.includes(node.nodeId) && node.alive && node.connected).sort(bySpareStreams(this.streams))[0];
+      targets = chooseRepairTargets(nodes, work.recorded, state.replicas - work.liveGood.length, work.size);
+      if (source && targets.length > 0) break;
+      // The nodes it needs are busy copying: wait for one of those copies to end, then look again.
+      if (this.copying > 0 && !this.stopped) await this.aStreamEnds();
+      else break;
+    }
+    if (!source || targets.length === 0 || state.chains.has(work.blobId)) return; // the next change in the nodes brings a sweep
+    const members = targets.map((target) => target.nodeId);
+    let chain;
+    try {
+      // As many tries as a broken upload chain gets already: a copy that fails is the next sweep's.
+      chain = replicateFrom(state, { blobId: work.blobId, userId: work.owner, size: work.size, sha256: work.sha256 }, source.nodeId, members, CHAIN_REPAIRS_MAX);
+    } catch (error) {
+      this.dirty = true;
+      state.log.warn(`repair of blob ${work.blobId}: ${DfsError.wrap(error).message}`);
+      return;
+    }
+    const busy = [source.nodeId, ...members];
+    for (const nodeId of busy) this.streams.set(nodeId, (this.streams.get(nodeId) ?? 0) + 1);
+    this.copying++;
+    void state.chains.waitFor(chain, chain.forgetMs - state.now() + REQUEST_TIMEOUT_MS).then(() => {
+      for (const nodeId of busy) this.streams.set(nodeId, (this.streams.get(nodeId) ?? 1) - 1);
+      this.copying--;
+      this.dirty = true; // lost members to retry, or damaged copies now safe to delete
+      this.wakeOne();
+    });
+  }
+
+  private waiting: (() => void)[] = [];
+
+  private aStreamEnds(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private wakeOne(): void {
+    this.waiting.shift()?.();
+  }
+}
+
+function liveNodes(nodes: readonly Candidate[]): string[] {
+  return nodes.filter((node) => node.alive).map((node) => node.nodeId);
+}
+
+function bySpareStreams(streams: ReadonlyMap<string, number>): (a: Candidate, b: Candidate) => number {
+  return (a, b) => (streams.get(a.nodeId) ?? 0) - (streams.get(b.nodeId) ?? 0) || a.activeTransfers - b.activeTransfers || a.nodeId.localeCompare(b.nodeId);
+}

@@ -1,0 +1,84 @@
+// The cluster itself: nodes, fsck.
+
+import { printable } from '../../printable';
+import type { FsckReport, NodeInfo } from '../../client/api';
+import { resolvePath } from '../../paths';
+import { formatSize } from '../../units';
+import type { ShellCommand } from '../context';
+import { CommandFailed } from '../errors';
+import { formatTable, totalText } from '../format';
+import { expectOperands, parseFlags } from '../parse';
+
+const NODE_HEADER = ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'FREE', 'BLOBS'];
+
+function nodeRow(node: NodeInfo): string[] {
+  return [
+    node.nodeId,
+    node.advertise,
+    node.state,
+    formatSize(node.capacityBytes),
+    formatSize(node.usedBytes),
+    formatSize(node.freeBytes),
+    String(node.blobs),
+  ];
+}
+
+export const nodes: ShellCommand = {
+  name: 'nodes',
+  usage: 'nodes',
+  summary: 'storage nodes: address, state, capacity, used, free, blobs (the admin); the totals (everyone)',
+  details: ['Each node\'s address and usage is shown to the admin only; everyone sees the totals.'],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    expectOperands(parseFlags(args, '').operands, 0, 0);
+    const { nodes: list, total } = await ctx.api.cluster();
+    if (total.nodes === 0) {
+      out.stdout('no storage nodes have registered; start one with: dfs node --master HOST:PORT --token-file join-token --data DIR\n');
+      return;
+    }
+    if (list.length > 0) out.stdout(formatTable([NODE_HEADER, ...list.map(nodeRow)], ['left', 'left', 'left', 'right', 'right', 'right', 'right']));
+    out.stdout(`${totalText(total)}\n`);
+  },
+};
+
+const PROBLEM_TEXTS: Record<FsckReport['problems'][number]['problem'], string> = {
+  under: 'under-replicated',
+  missing: 'MISSING',
+  corrupt: 'damaged copy',
+};
+
+export const fsck: ShellCommand = {
+  name: 'fsck',
+  usage: 'fsck [PATH]',
+  summary: 'check files: copies on live nodes against the replication factor, damaged copies',
+  details: [
+    'Lists each file that is under-replicated, missing (no good copy on a live node) or has a damaged',
+    'copy, then the totals. The admin at / sees every user\'s files, named user:/path.',
+    'Fails (exit 1) only when a file is missing: the others are being repaired and stay readable.',
+  ],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 0, 1);
+    const report = await ctx.api.fsck(resolvePath(ctx.cwd, operands[0] ?? '.'));
+    for (const problem of report.problems) {
+      const bad = problem.bad > 0 ? `, ${problem.bad} damaged` : '';
+      out.stdout(`${printable(problem.path)}: ${PROBLEM_TEXTS[problem.problem]}: ${problem.have}/${problem.want} live copies${bad}\n`);
+    }
+    const shown = report.under + report.missing + report.corrupt - report.problems.length;
+    if (shown > 0) out.stdout(`… and ${shown} more\n`);
+    const status = report.missing > 0 ? 'MISSING FILES' : report.under + report.corrupt > 0 ? 'DEGRADED (being repaired)' : 'HEALTHY';
+    const rows = [
+      ['Files:', `${report.files} (${formatSize(report.bytes)})`],
+      ['Healthy:', String(report.healthy)],
+      ['Under-replicated:', String(report.under)],
+      ['Missing:', String(report.missing)],
+      ['Damaged copies:', String(report.corrupt)],
+      ...(report.copying > 0 ? [['Copying now:', String(report.copying)]] : []),
+      ...(report.safeMode ? [['Safe mode:', 'the master waits for nodes to report; copies are not judged yet']] : []),
+      ['Status:', status],
+    ];
+    out.stdout(formatTable(rows, ['left', 'left']));
+    if (report.missing > 0) throw new CommandFailed(report.missing);
+  },
+};

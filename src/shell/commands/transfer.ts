@@ -1,0 +1,460 @@
+// Moving bytes: put, get, cat. Local paths are the shell process's own (relative to its working
+// directory); remote ones the user's. A progress line goes to stderr when stdout is a terminal.
+
+import { printable } from '../../printable';
+import { promises as fs } from 'node:fs';
+import * as localPath from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { Writable } from 'node:stream';
+import { LocalFileError, type ProgressListener } from '../../client/api';
+import { OutputClosed } from '../../client/transfer';
+import { PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
+import { isDfsError } from '../../wire/errors';
+import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../paths';
+import { formatSize } from '../../units';
+import type { ShellCommand, ShellContext, ShellOutput } from '../context';
+import { CommandError, CommandFailed, reasonOf, reportError } from '../errors';
+import { localReason, walkLocal } from './local-walk';
+import { expectOperands, parseFlags } from '../parse';
+
+const PROGRESS_INTERVAL_MS = 200;
+
+/** "12M / 48M  25%  110M/s  ETA 0:03" on one stderr line, redrawn at most every 200 ms; off unless stdout is a terminal. */
+export function progressLine(out: ShellOutput, now: () => number = Date.now): { listener: ProgressListener | undefined; done(): void } {
+  if (out.columns === undefined) return { listener: undefined, done: () => undefined };
+  const startMs = now();
+  let lastMs = 0;
+  let drawn = false;
+  const listener: ProgressListener = (bytes, totalBytes) => {
+    const nowMs = now();
+    if (nowMs - lastMs < PROGRESS_INTERVAL_MS && bytes < totalBytes) return;
+    lastMs = nowMs;
+    drawn = true;
+    out.stderr(`\r${formatProgress(bytes, totalBytes, nowMs - startMs)}\x1b[K`);
+  };
+  return { listener, done: () => drawn && out.stderr('\r\x1b[K') };
+}
+
+export function formatProgress(bytes: number, totalBytes: number, elapsedMs: number): string {
+  const percent = totalBytes === 0 ? 100 : Math.floor((bytes / totalBytes) * 100);
+  const rate = elapsedMs > 0 ? (bytes / elapsedMs) * 1000 : 0;
+  const remaining = rate > 0 ? Math.ceil((totalBytes - bytes) / rate) : undefined;
+  const eta = remaining === undefined ? '--:--' : `${Math.floor(remaining / 60)}:${String(remaining % 60).padStart(2, '0')}`;
+  return `${formatSize(bytes)} / ${formatSize(totalBytes)}  ${percent}%  ${formatSize(Math.round(rate))}/s  ETA ${eta}`;
+}
+
+async function isRemoteDirectory(ctx: ShellContext, path: string): Promise<boolean> {
+  try {
+    return (await ctx.api.stat(path)).kind === 'dir';
+  } catch (error) {
+    if (isDfsError(error, 'NOT_FOUND')) return false;
+    throw error;
+  }
+}
+
+async function isLocalDirectory(path: string): Promise<boolean> {
+  return fs.stat(path).then((stats) => stats.isDirectory(), () => false);
+}
+
+/** `dfs: CMD: SUBJECT: reason` for a failed transfer: the local path for this machine's failures, else SUBJECT. */
+function transferErrorLine(command: string, subject: string, error: unknown): string {
+  if (error instanceof LocalFileError) return `dfs: ${command}: ${printable(error.localPath)}: ${printable(error.reason)}\n`;
+  return `dfs: ${command}: ${printable(subject)}: ${printable(reasonOf(error))}\n`;
+}
+
+/**
+ * Runs one transfer, reporting its failure as `dfs: CMD: SUBJECT: reason`: the remote path for the
+ * cluster's refusals, the local path for this machine's.
+ */
+async function transfer(out: ShellOutput, command: string, subject: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    out.stderr(transferErrorLine(command, subject, error));
+    throw new CommandFailed(1);
+  }
+}
+
+/** A failed filesystem call on this machine (a directory where get -r writes a file) as a LocalFileError for `path`;
+ * Node's fs errors carry the path they were about, network ones do not. */
+function localFailure(path: string, error: unknown): unknown {
+  const fsError = error instanceof Error && !isDfsError(error) && typeof (error as NodeJS.ErrnoException).path === 'string';
+  return fsError ? new LocalFileError(path, localReason(error)) : error;
+}
+
+function existsHint(error: unknown): unknown {
+  return isDfsError(error, 'EXISTS') ? new CommandError('File exists (put -f replaces it)') : error;
+}
+
+interface PutRequest {
+  source: string;
+  typed: string | undefined;
+  overwrite: boolean;
+  wait: boolean;
+}
+
+async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest): Promise<void> {
+  const { source, typed, wait } = request;
+  await transfer(out, 'put', typed ?? localPath.basename(source), async () => {
+    let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
+    if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
+    const progress = progressLine(out);
+    try {
+      await ctx.api.put([{ localPath: source, remotePath: target }], { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
+    } catch (error) {
+      throw existsHint(error);
+    } finally {
+      progress.done();
+    }
+    if (!wait) return out.stdout(`${printable(target)}: stored; replication continues\n`);
+    const replicas = (await ctx.api.stat(target)).replicas;
+    if (replicas) out.stdout(`${printable(target)}: replicated ${replicas.have}/${replicas.want}\n`);
+  });
+}
+
+export const put: ShellCommand = {
+  name: 'put',
+  usage: 'put [-r] [-f] [--no-wait] LOCAL [REMOTE]',
+  summary: 'upload a local file or directory',
+  details: [
+    'REMOTE defaults to the file\'s name in the working directory; a directory there receives it.',
+    'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
+    '-r         upload a directory and everything beneath it, empty directories too, like cp -r:',
+    '           REMOTE is made with its parents, or an existing directory REMOTE receives it;',
+    `           ${TREE_TRANSFERS_IN_FLIGHT_MAX} transfers at a time, files up to ${formatSize(PUT_SMALL_FILE_BYTES_MAX)} in batches of up to ${PUT_FILES_MAX};`,
+    '           symlinks and special files are skipped with a warning;',
+    '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
+    '-f         replace existing files',
+    '--no-wait  return once the first copy is committed; replication carries on',
+  ],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const wait = !args.includes('--no-wait');
+    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'fr');
+    expectOperands(operands, 1, 2);
+    const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait };
+    if (!(await isLocalDirectory(request.source))) return putFile(ctx, out, request);
+    if (!flags.has('r')) {
+      reportError(out, 'put', request.source, new CommandError('Is a directory (put -r uploads a directory)'));
+      throw new CommandFailed(1);
+    }
+    await putTree(ctx, out, request);
+  },
+};
+
+export const get: ShellCommand = {
+  name: 'get',
+  usage: 'get [-r] REMOTE [LOCAL]',
+  summary: 'download a file or directory (verified; nothing is left behind if it fails)',
+  details: [
+    'LOCAL defaults to the file\'s name in the local working directory; a local directory receives it.',
+    'An existing local file is replaced, once the new bytes are complete and verified.',
+    '-r  download a directory and everything beneath it, empty directories too, like cp -r:',
+    '    LOCAL is made with its parents, or an existing directory LOCAL receives it;',
+    `    ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; a file that fails is reported and the others still come;`,
+    '    ends with "LOCAL: N files, SIZE downloaded"',
+  ],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const { flags, operands } = parseFlags(args, 'r');
+    expectOperands(operands, 1, 2);
+    const typed = operands[0] ?? '';
+    const typedLocal = operands[1];
+    if (flags.has('r')) {
+      let directory: string | undefined;
+      await transfer(out, 'get', typed, async () => {
+        const source = resolvePath(ctx.cwd, typed);
+        if (await isRemoteDirectory(ctx, source)) directory = source;
+      });
+      // Like cp -r, -r on a file is a plain get.
+      if (directory !== undefined) return getTree(ctx, out, directory, typedLocal);
+    }
+    await transfer(out, 'get', typed, async () => {
+      const source = resolvePath(ctx.cwd, typed);
+      let target = typedLocal ?? baseName(source);
+      if (await isLocalDirectory(target)) target = localPath.join(target, baseName(source));
+      const progress = progressLine(out);
+      try {
+        await ctx.api.get(source, target, progress.listener ? { onProgress: progress.listener } : {});
+      } catch (error) {
+        throw isDfsError(error, 'IS_A_DIRECTORY') ? new CommandError('Is a directory (get -r downloads a directory)') : error;
+      } finally {
+        progress.done();
+      }
+    });
+  },
+};
+
+/** One transfer of put -r or get -r: `source` and `target` are local and remote paths (or the reverse). */
+interface TreeFile {
+  source: string;
+  target: string;
+  size: number;
+}
+
+/** What a tree transfer did so far; failures were reported as they happened. */
+interface TreeTally {
+  files: number;
+  bytes: number;
+  failures: number;
+}
+
+/** Runs `work` on every item, at most `width` at once; `work` reports its own failures and never rejects. */
+export async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+interface TreeProgress {
+  /** A listener for one file that adds the bytes it moves to the tree's total; undefined off a terminal. */
+  forFile(): ProgressListener | undefined;
+  /** Writes a line to stderr without leaving it on the end of the progress line. */
+  warn(text: string): void;
+  done(): void;
+}
+
+/** One progress line for the whole tree, whichever files are moving. */
+function treeProgress(out: ShellOutput, totalBytes: number): TreeProgress {
+  const line = progressLine(out);
+  const listener = line.listener;
+  let movedBytes = 0;
+  return {
+    forFile() {
+      if (!listener) return undefined;
+      let fileBytes = 0;
+      // A retried download starts its count again from 0: the difference keeps the total right.
+      return (bytes) => {
+        movedBytes += bytes - fileBytes;
+        fileBytes = bytes;
+        listener(movedBytes, totalBytes);
+      };
+    },
+    warn(text) {
+      line.done();
+      out.stderr(text);
+    },
+    done: line.done,
+  };
+}
+
+/**
+ * Moves every file, `TREE_TRANSFERS_IN_FLIGHT_MAX` groups at once, reporting each failure as
+ * `dfs: CMD: SUBJECT: reason`. A group of several files goes by `moveGroup` (all or nothing); if that fails,
+ * its files go one at a time, so each failure is reported for the file it concerns.
+ */
+async function transferFiles(
+  out: ShellOutput,
+  command: 'put' | 'get',
+  groups: readonly (readonly TreeFile[])[],
+  tally: TreeTally,
+  move: (file: TreeFile, onProgress: ProgressListener | undefined) => Promise<number>,
+  moveGroup?: (files: readonly TreeFile[], onProgress: ProgressListener | undefined) => Promise<void>,
+): Promise<void> {
+  const progress = treeProgress(out, groups.flat().reduce((sum, file) => sum + file.size, 0));
+  const moveOne = async (file: TreeFile): Promise<void> => {
+    try {
+      // Awaited first: `tally.bytes += await …` would add to the total read before the wait.
+      const bytes = await move(file, progress.forFile());
+      tally.bytes += bytes;
+      tally.files++;
+    } catch (error) {
+      // The remote path names the file, as for one file: the target of put, the source of get.
+      const remote = command === 'put' ? file.target : file.source;
+      progress.warn(transferErrorLine(command, remote, command === 'put' ? existsHint(error) : localFailure(file.target, error)));
+      tally.failures++;
+    }
+  };
+  try {
+    await inParallel(groups, TREE_TRANSFERS_IN_FLIGHT_MAX, async (group) => {
+      if (group.length > 1 && moveGroup) {
+        const onProgress = progress.forFile();
+        try {
+          await moveGroup(group, onProgress);
+          for (const file of group) {
+            tally.bytes += file.size;
+            tally.files++;
+          }
+          return;
+        } catch {
+          onProgress?.(0, 0); // its bytes are counted again as the files go one at a time
+        }
+      }
+      for (const file of group) await moveOne(file);
+    });
+  } finally {
+    progress.done();
+  }
+}
+
+/** put -r's groups, in walk order: runs of small files that one put carries together (PUT_* limits), every larger
+ * file alone. */
+function putGroups(files: readonly TreeFile[]): TreeFile[][] {
+  const groups: TreeFile[][] = [];
+  let group: TreeFile[] = [];
+  let groupBytes = 0;
+  const close = (): void => {
+    if (group.length > 0) groups.push(group);
+    group = [];
+    groupBytes = 0;
+  };
+  for (const file of files) {
+    if (file.size > PUT_SMALL_FILE_BYTES_MAX) {
+      groups.push([file]);
+      continue;
+    }
+    if (group.length === PUT_FILES_MAX || groupBytes + file.size > PUT_FILES_BYTES_MAX) close();
+    group.push(file);
+    groupBytes += file.size;
+  }
+  close();
+  return groups;
+}
+
+/** The summary line, then the command fails if anything did. */
+function finishTree(out: ShellOutput, root: string, verb: 'uploaded' | 'downloaded', tally: TreeTally): void {
+  out.stdout(`${printable(root)}: ${tally.files} ${tally.files === 1 ? 'file' : 'files'}, ${formatSize(tally.bytes)} ${verb}\n`);
+  if (tally.failures > 0) throw new CommandFailed(tally.failures);
+}
+
+/** True when `path` lies inside a directory that could not be made (its failure is already reported). */
+const underFailed = (failed: readonly string[], path: string, within: (path: string, ancestor: string) => boolean): boolean =>
+  failed.some((directory) => within(path, directory));
+
+const isWithinLocal = (path: string, ancestor: string): boolean => path.startsWith(`${ancestor}${localPath.sep}`);
+
+/**
+ * put -r: the remote root is made (with parents; an existing directory is merged into), then every
+ * directory beneath in path order as the local walk finds it, then the files, several at once.
+ */
+async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest): Promise<void> {
+  const name = localPath.basename(localPath.resolve(request.source));
+  let root = '';
+  await transfer(out, 'put', request.typed ?? name, async () => {
+    root = resolvePath(ctx.cwd, request.typed ?? name);
+    if (request.typed !== undefined && name !== '' && (await isRemoteDirectory(ctx, root))) root = joinPath(root, name);
+    await ctx.api.mkdir(root, true);
+  });
+  const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
+  const files: TreeFile[] = [];
+  const failed: string[] = [];
+  for await (const entry of walkLocal(request.source)) {
+    const target = entry.relative === '' ? root : joinPath(root, entry.relative);
+    if (underFailed(failed, target, isWithin)) continue;
+    if (entry.kind === 'file') files.push({ source: entry.path, target, size: entry.size });
+    else if (entry.kind === 'other') out.stderr(`dfs: put: ${printable(entry.path)}: skipped: not a regular file\n`);
+    else if (entry.kind === 'unreadable') {
+      reportError(out, 'put', entry.path, new CommandError(entry.reason));
+      tally.failures++;
+    } else if (target !== root) {
+      try {
+        await ctx.api.mkdir(target, true);
+      } catch (error) {
+        reportError(out, 'put', target, error);
+        failed.push(target);
+        tally.failures++;
+      }
+    }
+  }
+  const options = { overwrite: request.overwrite, wait: request.wait };
+  await transferFiles(
+    out,
+    'put',
+    putGroups(files),
+    tally,
+    // A file going alone is looked at again as it goes (it may have changed since the walk); a group is sent as listed.
+    async (file, onProgress) => {
+      await ctx.api.put([{ localPath: file.source, remotePath: file.target }], { ...options, ...(onProgress ? { onProgress } : {}) });
+      return file.size;
+    },
+    (group, onProgress) => ctx.api.put(group.map((file) => ({ localPath: file.source, remotePath: file.target, size: file.size })), { ...options, ...(onProgress ? { onProgress } : {}) }),
+  );
+  finishTree(out, root, 'uploaded', tally);
+}
+
+/** A tree entry's path below `root` as local path components; a master listing anything else is refused. */
+function relativeParts(root: string, path: string): string[] {
+  validatePath(path);
+  if (path === root || !isWithin(path, root)) throw new CommandError(`the master listed ${path} in the tree of ${root}`);
+  return path.slice(root === '/' ? 1 : root.length + 1).split('/');
+}
+
+/**
+ * get -r: the local root is made (mkdir -p; an existing directory is merged into), then every
+ * directory as the remote tree lists it (in path order), then the files, several at once. An
+ * existing local file is replaced, as a single get replaces it.
+ */
+async function getTree(ctx: ShellContext, out: ShellOutput, source: string, typedLocal: string | undefined): Promise<void> {
+  const name = baseName(source);
+  let root = typedLocal ?? (name === '' ? '.' : name);
+  if (typedLocal !== undefined && name !== '' && (await isLocalDirectory(root))) root = localPath.join(root, name);
+  await transfer(out, 'get', root, () => makeLocalDirectory(root));
+  const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
+  const files: TreeFile[] = [];
+  const failed: string[] = [];
+  for await (const entry of ctx.api.tree(source)) {
+    if (entry.path === source) continue;
+    const target = localPath.join(root, ...relativeParts(source, entry.path));
+    if (underFailed(failed, target, isWithinLocal)) continue;
+    if (entry.kind === 'file') {
+      files.push({ source: entry.path, target, size: entry.size });
+      continue;
+    }
+    try {
+      await makeLocalDirectory(target);
+    } catch (error) {
+      out.stderr(transferErrorLine('get', entry.path, error));
+      failed.push(target);
+      tally.failures++;
+    }
+  }
+  await transferFiles(out, 'get', files.map((file) => [file]), tally, async (file, onProgress) => (await ctx.api.get(file.source, file.target, onProgress ? { onProgress } : {})).size);
+  finishTree(out, root, 'downloaded', tally);
+}
+
+async function makeLocalDirectory(path: string): Promise<void> {
+  await fs.mkdir(path, { recursive: true }).catch((error: unknown) => {
+    throw new LocalFileError(path, localReason(error));
+  });
+}
+
+/** The shell's stdout as a byte stream; a text-only output (tests) gets the bytes decoded as UTF-8. */
+function byteOutput(out: ShellOutput): NodeJS.WritableStream {
+  if (out.binary) return out.binary;
+  const decoder = new StringDecoder('utf8');
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      out.stdout(decoder.write(chunk));
+      callback();
+    },
+  });
+}
+
+export const cat: ShellCommand = {
+  name: 'cat',
+  usage: 'cat PATH…',
+  summary: 'print files',
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, Infinity);
+    const output = byteOutput(out);
+    let failures = 0;
+    for (const typed of operands) {
+      try {
+        await ctx.api.cat(resolvePath(ctx.cwd, typed), output);
+      } catch (error) {
+        if (error instanceof OutputClosed) return; // the reader has what it wanted, like cat into head
+        out.stderr(transferErrorLine('cat', typed, error));
+        failures++;
+        if (error instanceof LocalFileError) break; // the output failed: the next files would too
+      }
+    }
+    if (failures > 0) throw new CommandFailed(failures);
+  },
+};

@@ -1,0 +1,74 @@
+// Tab completion for the interactive shell: command names for a command's first word, remote
+// paths (or command names, for help) for the others. Quote-aware: what is added is escaped or
+// quoted the way the word being typed already is, so the result parses back to the real name.
+
+import type { Entry } from '../client/api';
+import { resolvePath } from '../paths';
+import type { ShellContext } from './context';
+import { COMMANDS, findCommand } from './registry';
+import { scanLine, type Quote } from './parse';
+
+/** readline's completer result: candidates for the end of the line, and the text they replace. */
+export type Completion = [string[], string];
+
+interface Candidate {
+  /** The whole word once completed, unquoted ("docs/my file.txt"). */
+  value: string;
+  /** A finished word (a command, a file) gets the closing quote and a space after it. */
+  final: boolean;
+}
+
+const SPECIAL_UNQUOTED = /[\s'"\\;#]/g;
+
+/** `text` written so that it continues a word whose open quote (if any) is `quote`. */
+export function quoteContinuation(text: string, quote: Quote | null): string {
+  if (quote === "'") return text.replace(/'/g, "'\\''");
+  if (quote === '"') return text.replace(/["\\]/g, (char) => `\\${char}`);
+  return text.replace(SPECIAL_UNQUOTED, (char) => `\\${char}`);
+}
+
+/** Completes `line` (the text before the cursor). Never throws: no candidates on any failure. */
+export async function completeLine(line: string, ctx: ShellContext): Promise<Completion> {
+  const scan = scanLine(line);
+  if (scan.inComment || scan.danglingEscape) return [[], ''];
+  const words = scan.commands.at(-1) ?? [];
+  const current = scan.wordAtEnd ? words.at(-1) : undefined;
+  const raw = current === undefined ? '' : line.slice(current.start);
+  const typed = current?.text ?? '';
+  const position = current === undefined ? words.length : words.length - 1;
+  const commandName = words[0]?.text ?? '';
+  const kind = position === 0 ? 'commands' : (findCommand(commandName)?.completes ?? 'nothing');
+  let candidates: Candidate[] = [];
+  if (kind === 'commands') candidates = completeCommandName(typed);
+  if (kind === 'paths') candidates = await completePath(typed, ctx).catch(() => []);
+  const closing = scan.openQuote ?? '';
+  const hits = candidates.map((candidate) => {
+    const added = quoteContinuation(candidate.value.slice(typed.length), scan.openQuote);
+    return `${raw}${added}${candidate.final ? `${closing} ` : ''}`;
+  });
+  return [hits, raw];
+}
+
+function completeCommandName(typed: string): Candidate[] {
+  return COMMANDS.map((command) => command.name)
+    .filter((name) => name.startsWith(typed))
+    .sort()
+    .map((name) => ({ value: name, final: true }));
+}
+
+/** Names in the directory part of `typed` that start with its last component; directories end in '/'. */
+async function completePath(typed: string, ctx: ShellContext): Promise<Candidate[]> {
+  if (typed === '~') return [{ value: '~/', final: false }];
+  const slash = typed.lastIndexOf('/');
+  const directoryPart = typed.slice(0, slash + 1);
+  const prefix = typed.slice(slash + 1);
+  const directory = resolvePath(ctx.cwd, directoryPart === '' ? '.' : directoryPart);
+  const entries: Entry[] = await ctx.api.list(directory);
+  if (entries.length === 1 && entries[0]?.path === directory) return [];
+  return entries
+    .filter((entry) => entry.name.startsWith(prefix) && (prefix.startsWith('.') || !entry.name.startsWith('.')))
+    .map((entry) => ({
+      value: `${directoryPart}${entry.name}${entry.kind === 'dir' ? '/' : ''}`,
+      final: entry.kind === 'file',
+    }));
+}

@@ -1,0 +1,69 @@
+// The shell's command table and how a line runs: look the command up, let it parse its words,
+// turn what it throws into `dfs: CMD: …` lines, and stop after `exit`.
+
+import { printable } from '../printable';
+import { cd, ls, pwd } from './commands/navigation';
+import { cp, mkdir, mv, rm, stat } from './commands/files';
+import { du, find, tree } from './commands/walk';
+import { passwd, useradd, whoami } from './commands/users';
+import { fsck, nodes } from './commands/cluster';
+import { cat, get, put } from './commands/transfer';
+import { tui } from './commands/tui';
+import { commandHelp, exit, helpCommand, quit } from './commands/meta';
+import type { ShellCommand, ShellContext, ShellOutput } from './context';
+import { CommandFailed, reportError, UsageError } from './errors';
+import { LineSyntaxError, parseLine } from './parse';
+
+const help = helpCommand(() => COMMANDS);
+
+export const COMMANDS: readonly ShellCommand[] = [
+  ls, cd, pwd, mkdir, rm, mv, cp, stat, put, get, cat, find, du, tree, whoami, passwd, useradd, nodes, fsck, tui, help, exit, quit,
+];
+
+export function findCommand(name: string): ShellCommand | undefined {
+  return COMMANDS.find((command) => command.name === name);
+}
+
+/** Runs one command's words; 0 when it succeeded, 1 when it failed (already reported on stderr). */
+export async function runCommand(words: readonly string[], ctx: ShellContext, out: ShellOutput): Promise<0 | 1> {
+  const [name, ...args] = words;
+  if (name === undefined) return 0;
+  const command = findCommand(name);
+  if (!command) {
+    out.stderr(`dfs: ${printable(name)}: command not found (type help for the list)\n`);
+    return 1;
+  }
+  if (args[0] === '--help') {
+    out.stdout(commandHelp(command));
+    return 0;
+  }
+  try {
+    await command.run(args, ctx, out);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) out.stderr(`dfs: ${name}: ${printable(error.message)}\nusage: ${command.usage}\n`);
+    else if (!(error instanceof CommandFailed)) reportError(out, name, undefined, error);
+    return 1;
+  }
+}
+
+/** What running a line came to: every command succeeded, one failed, or the line did not parse. */
+export type LineStatus = 'ok' | 'failed' | 'syntax-error';
+
+/** Runs the `;`-separated commands of a line in order, all of them, until one asks to exit. */
+export async function runLine(line: string, ctx: ShellContext, out: ShellOutput): Promise<LineStatus> {
+  let commands: string[][];
+  try {
+    commands = parseLine(line);
+  } catch (error) {
+    if (!(error instanceof LineSyntaxError)) throw error;
+    out.stderr(`dfs: syntax error: ${printable(error.message)}\n`);
+    return 'syntax-error';
+  }
+  let status: LineStatus = 'ok';
+  for (const words of commands) {
+    if ((await runCommand(words, ctx, out)) !== 0) status = 'failed';
+    if (ctx.exitRequested) break;
+  }
+  return status;
+}

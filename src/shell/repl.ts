@@ -1,0 +1,86 @@
+// The interactive shell: node:readline with the prompt `user@HOST:PORT:/cwd$ `, history kept in a
+// file across sessions, tab completion of commands and remote paths, Ctrl-C clearing the line and
+// Ctrl-D (or exit) leaving. Lines run one at a time; lines typed meanwhile wait their turn.
+
+import { printable } from '../printable';
+import { createInterface, type Interface } from 'node:readline';
+import { SHELL_HISTORY_LINES_MAX } from '../limits';
+import { completeLine } from './complete';
+import type { ShellContext, ShellOutput } from './context';
+import { HistoryFile } from './history';
+import { MutableOutput, readlinePrompter } from './prompt';
+import { runLine } from './registry';
+
+export interface ReplOptions {
+  ctx: ShellContext;
+  /** The terminal, which readline puts into raw mode. */
+  input: NodeJS.ReadStream;
+  output: NodeJS.WriteStream;
+  /** Where commands write. */
+  out: ShellOutput;
+  historyFile: string;
+}
+
+export function promptText(ctx: ShellContext): string {
+  return `${ctx.identity.user}@${ctx.master}:${printable(ctx.cwd)}$ `;
+}
+
+/** Ctrl-C: leave what was typed on screen with ^C after it, and start an empty line below. */
+function clearLine(rl: Interface, output: MutableOutput): void {
+  rl.write(null, { ctrl: true, name: 'e' });
+  output.writeThrough('^C\r\n');
+  rl.write(null, { ctrl: true, name: 'u' });
+}
+
+function createReadline(options: ReplOptions, output: MutableOutput, history: string[]): Interface {
+  return createInterface({
+    input: options.input,
+    output,
+    terminal: true,
+    history,
+    historySize: SHELL_HISTORY_LINES_MAX,
+    tabSize: 4,
+    completer: (line: string, callback: (error: Error | null, result: [string[], string]) => void): void => {
+      completeLine(line, options.ctx).then(
+        (result) => callback(null, result),
+        () => callback(null, [[], line]),
+      );
+    },
+  });
+}
+
+/** Runs until exit, quit or Ctrl-D; 'failed' if any command failed. */
+export async function runRepl(options: ReplOptions): Promise<'ok' | 'failed'> {
+  const { ctx, out } = options;
+  const history = await HistoryFile.open(options.historyFile, (message) => out.stderr(`dfs: ${message}\n`));
+  const readlineHistory = history.newestFirst();
+  const output = new MutableOutput(options.output);
+  const rl = createReadline(options, output, readlineHistory);
+  ctx.prompt = readlinePrompter(rl, output, readlineHistory);
+  let busy = false;
+  rl.on('SIGINT', () => {
+    if (!busy) clearLine(rl, output);
+  });
+  const admin = ctx.identity.admin ? ' (admin)' : '';
+  out.stdout(`Connected to ${ctx.master} as ${ctx.identity.user}${admin}. Type help for the commands; exit or Ctrl-D leaves.\n`);
+  let failed = false;
+  try {
+    rl.setPrompt(promptText(ctx));
+    rl.prompt();
+    for await (const line of rl) {
+      busy = true;
+      await history.remember(line);
+      if ((await runLine(line, ctx, out)) !== 'ok') failed = true;
+      busy = false;
+      if (ctx.exitRequested) break;
+      rl.setPrompt(promptText(ctx));
+      rl.prompt();
+    }
+    if (!ctx.exitRequested) output.writeThrough('\r\n');
+  } finally {
+    ctx.prompt = undefined;
+    rl.close();
+    output.dispose();
+  }
+  return failed ? 'failed' : 'ok';
+}
