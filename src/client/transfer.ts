@@ -90,10 +90,17 @@ export async function sendFiles(
   const blobs = files.map((file, index) => ({ blobId: begin.blobIds[index] ?? '', size: file.size }));
   // A failure closes the connection, which also stops sending a body the node refused.
   return links.use(begin.address, begin.nodeId, async (channel) => {
-    const body = metered(bodyOf(files, total), total, onProgress);
+    const source = bodyOf(files, total);
+    // A local file that failed while read (changed size, unreadable) is the put's error, not the channel's wrapping of it.
+    let localError: LocalFileError | undefined;
+    source.on('error', (error) => {
+      if (error instanceof LocalFileError) localError = error;
+    });
+    const body = metered(source, total, onProgress);
     try {
       return (await channel.request('blob.put', { blobs, ticket: begin.ticket, chain: begin.chain }, { body: { stream: body, bytes: total }, timeoutMs: transferTimeoutMs(total) })).data;
     } catch (error) {
+      if (localError) throw localError;
       // A streamed file held more or fewer bytes than it did when put began: the channel never sent a whole body.
       const [only] = files;
       if (only && files.length === 1 && isBodyLengthMismatch(error)) throw new LocalFileError(only.localPath, 'changed size while being put');
