@@ -27,7 +27,7 @@ export const SCRUB_DEFAULTS: ScrubSettings = Object.freeze({
 });
 
 /** What the scrubber needs of the blob store. */
-export type ScrubbedStore = Pick<BlobStore, 'list' | 'info' | 'verify'>;
+export type ScrubbedStore = Pick<BlobStore, 'list' | 'info' | 'verify' | 'remove'>;
 
 export interface ScrubberParts extends ScrubSettings {
   store: ScrubbedStore;
@@ -148,6 +148,8 @@ export class Scrubber {
     if (store.info(id) !== info) return 'removed';
     if (problem === undefined) return 'good';
     log.warn(`scrub: blob ${id} is damaged: ${problem}`);
+    // A vanished blob leaves the store's index too, so the node's next report of its blobs does not list it.
+    if (kind === 'missing') await store.remove(id);
     this.unreported.set(id, { info, problem: kind, message: `found by the scrub: ${problem}` });
     await this.sendUnreported();
     return 'damaged';
@@ -157,7 +159,7 @@ export class Scrubber {
   private async sendUnreported(): Promise<void> {
     for (const [id, damage] of this.unreported) {
       if (this.stopping.signal.aborted) return;
-      if (this.parts.store.info(id) !== damage.info) {
+      if (!stillSo(this.parts.store, id, damage)) {
         this.unreported.delete(id); // removed (or stored anew) since: nothing to tell
         continue;
       }
@@ -177,7 +179,7 @@ export class Scrubber {
   /** Blobs removed (or stored anew) since they were found damaged are no longer what was reported. */
   private forgetReplaced(): void {
     for (const damaged of [this.reported, this.unreported]) {
-      for (const [id, damage] of damaged) if (this.parts.store.info(id) !== damage.info) damaged.delete(id);
+      for (const [id, damage] of damaged) if (!stillSo(this.parts.store, id, damage)) damaged.delete(id);
     }
   }
 
@@ -208,4 +210,11 @@ export function startScrubbing(context: Pick<NodeContext, 'store' | 'log' | 'mas
   scrubber.start();
   context.log.info(`scrubbing blobs at ${formatSize(settings.bytesPerSecond)}/s, resting ${settings.intervalMs / 1000} s between passes`);
   return scrubber;
+}
+
+/** Whether a damage found still describes what the store holds: a damaged blob still held under the same record,
+ * a missing one (which the scrub took out of the index) not stored anew since. */
+function stillSo(store: ScrubbedStore, id: string, damage: Damage): boolean {
+  const info = store.info(id);
+  return damage.problem === 'missing' ? info === undefined : info === damage.info;
 }

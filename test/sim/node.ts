@@ -58,6 +58,8 @@ export class SimNode {
   /** Connections serving requests now, and transfers this node is sending: a crash breaks them all. */
   private readonly serving = new Set<Conn>();
   private readonly sending = new Set<Upstream>();
+  /** Blobs the scrub found gone from the disk whose loss the master has not heard of yet. */
+  private readonly missing = new Set<string>();
 
   constructor(
     private readonly world: World,
@@ -436,10 +438,15 @@ export class SimNode {
   private scheduleScrub(): void {
     this.clock.after(SCRUB_INTERVAL_MS + this.world.prng.int(0, SCRUB_INTERVAL_MS), () => {
       for (const [blobId, held] of this.blobs) {
-        if (held.reported) continue;
         if (held.lost) {
-          this.toMaster('node.blob.error', { blobId, problem: 'missing', message: `found by the scrub: ${blobId} is gone from the disk` }).then(() => (held.reported = true), () => undefined);
-        } else if (held.corrupt) this.damaged(blobId, held);
+          // As the real scrubber: the vanished blob leaves the index, and the master is told (again until it heard).
+          this.blobs.delete(blobId);
+          this.missing.add(blobId);
+        } else if (held.corrupt && !held.reported) this.damaged(blobId, held);
+      }
+      for (const blobId of this.missing) {
+        if (this.blobs.has(blobId)) this.missing.delete(blobId); // stored anew since
+        else this.toMaster('node.blob.error', { blobId, problem: 'missing', message: `found by the scrub: ${blobId} is gone from the disk` }).then(() => this.missing.delete(blobId), () => undefined);
       }
       this.scheduleScrub();
     });

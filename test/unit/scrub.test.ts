@@ -61,6 +61,7 @@ function watch(store: BlobStore): Watched {
     verified: [],
     onVerify: () => undefined,
     list: () => store.list(),
+    remove: (id: string) => store.remove(id),
     info: (id) => store.info(id),
     verify: async (id: string, options?: VerifyOptions) => {
       watched.verified.push(id);
@@ -166,7 +167,7 @@ t.test('a blob removed before its turn, or while it is re-hashed, is skipped (no
   t.notOk(watched.verified.includes(removedBefore.id), 'the one removed before its turn was never opened');
 });
 
-t.test('a blob whose file went from the disk behind the store\'s back is reported missing, once', async (t) => {
+t.test('a blob whose file went from the disk behind the store\'s back is reported missing, once, and leaves the store\'s index', async (t) => {
   const { store, dataDir } = await openStore(t);
   const whole = await putBlob(store, 100 * KIB);
   const gone = await putBlob(store, 200 * KIB);
@@ -176,7 +177,8 @@ t.test('a blob whose file went from the disk behind the store\'s back is reporte
   t.match(await scrub.pass(), { good: 1, damaged: 1, removed: 0, failed: 0 });
   t.same(heard.reports, [gone.id], 'the missing blob is reported');
   t.same(heard.problems, ['missing'], 'as missing, not corrupt');
-  t.match(await scrub.pass(), { good: 1, known: 1 }, 'the next pass knows it');
+  t.equal(store.info(gone.id), undefined, 'the store no longer lists it (the node\'s next report leaves it out)');
+  t.match(await scrub.pass(), { good: 1, damaged: 0 }, 'the next pass does not meet it');
   t.same(heard.reports, [gone.id], 'and does not report it again');
   t.ok(store.info(whole.id), 'the whole blob is untouched');
 });
@@ -216,6 +218,7 @@ t.test('started, the scrubber keeps passing and reports a damaged blob once; sto
     },
     info: (id) => store.info(id),
     verify: (id, options) => store.verify(id, options),
+    remove: (id) => store.remove(id),
   };
   const scrub = new Scrubber({ store: counted, report: heard.report, log: silentLog, bytesPerSecond: GIB, intervalMs: 1 });
   scrub.start();
