@@ -185,6 +185,11 @@ export const UPLOAD_BOOKED_SHARE_PER_USER = 0.5;
 /** An upload's booking lapses with its ticket unless bytes flow: a node receiving it names it in every heartbeat,
  * which holds the booking this much longer. */
 export const UPLOAD_HOLD_MS = 30_000;
+/** Once its file is committed, a chain waits this long for its members' reports (they receive the bytes alongside
+ * the first node, so they are moments behind it), longer only while their heartbeats say bytes still flow. Then
+ * the file's missing copies are the repairer's: a member whose report was lost no longer keeps the file at fewer
+ * copies until the ticket's lifetime ends. */
+export const COMMITTED_CHAIN_REPORTS_MS = 2 * REQUEST_TIMEOUT_MS;
 /** Blobs a heartbeat names as being received, at most (a node's oldest transfers first). */
 export const HEARTBEAT_RECEIVING_MAX = 4_096;
 /** Blob ids in one node.blob.delete request. */

@@ -73,7 +73,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     joinFailures: new Map(),
     replicas: parts.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
-    chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock),
+    chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock, () => state.repairer.poke()),
     repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs)),
     log,
     now,

@@ -374,7 +374,7 @@ async function commitStored(state: MasterState, nodeId: string, blobs: readonly 
     if (committed[index]?.replacedBlobId) scheduleDeletions(state);
     const chain = chains[index];
     if (chain) {
-      chain.committedSha256 = sha256;
+      state.chains.committed(chain, sha256, nowMs);
       for (const [member, reported] of chain.stored) if (!early.includes(member)) late.push({ chain, nodeId: member, sha256: reported });
     }
   }

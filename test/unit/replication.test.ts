@@ -1,6 +1,8 @@
 // The master's book of replication chains: settling, breaking, waiting, bounded lifetimes.
 
 import t from 'tap';
+import { systemClock } from '../../src/clock';
+import { COMMITTED_CHAIN_REPORTS_MS } from '../../src/limits';
 import { Chains, isSettled, type Chain } from '../../src/master/core/replication';
 
 const BLOB = 'ab'.repeat(16);
@@ -53,4 +55,22 @@ t.test('past its deadline a chain is forgotten; one whose file never committed h
   committed.stored.set('n2', 'sha');
   chains.get(BLOB, 200);
   t.same(abandoned, [BLOB], 'a committed chain\'s copies are the file\'s, not orphans');
+});
+
+t.test('once its file is committed, a chain waits COMMITTED_CHAIN_REPORTS_MS for its members, then hands the file\'s missing copies to the repairer', async (t) => {
+  const lapsed: string[] = [];
+  const chains = new Chains(() => t.fail('a committed chain is not abandoned'), systemClock, (chain) => lapsed.push(chain.blobId));
+  const chain = begin(chains, ['n2', 'n3'], 5 * 60_000);
+  chains.committed(chain, 'sha', 1_000);
+  t.equal(chain.committedSha256, 'sha');
+  t.equal(chains.get(BLOB, 1_000 + COMMITTED_CHAIN_REPORTS_MS - 1), chain, 'waiting for its members');
+  chains.hold(BLOB, 'n3', 1_000 + COMMITTED_CHAIN_REPORTS_MS + 5_000);
+  t.equal(chains.get(BLOB, 1_000 + COMMITTED_CHAIN_REPORTS_MS), chain, 'held while a member says bytes still flow');
+  t.equal(chains.get(BLOB, 1_000 + COMMITTED_CHAIN_REPORTS_MS + 5_000), undefined, 'then forgotten, long before the ticket lifetime');
+  t.same(lapsed, [BLOB], 'its members never reported: the repairer hears of it');
+  const settled = begin(chains, ['n2'], 5 * 60_000);
+  chains.committed(settled, 'sha', 0);
+  chains.breakAt(settled, 'n2');
+  chains.get(BLOB, COMMITTED_CHAIN_REPORTS_MS);
+  t.same(lapsed, [BLOB], 'a chain whose every member reported or was lost is not a lapse');
 });

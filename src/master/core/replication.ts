@@ -4,7 +4,7 @@
 // alongside the first node); they are kept and recorded with the file. Bounded, and every chain is forgotten past its deadline.
 
 import { systemClock, type Clock } from '../../clock';
-import { UPLOADS_PENDING_MAX } from '../../limits';
+import { COMMITTED_CHAIN_REPORTS_MS, UPLOADS_PENDING_MAX } from '../../limits';
 import { DfsError } from '../../wire/errors';
 
 export interface Chain {
@@ -37,10 +37,12 @@ export class Chains {
   /** No chain is forgotten before this: most calls skip the walk over every chain. */
   private earliestForgetMs = Infinity;
 
-  /** `abandoned` hears of chains forgotten before their file was committed (any copies are orphans). */
+  /** `abandoned` hears of chains forgotten before their file was committed (any copies are orphans); `lapsed` of
+   * committed chains forgotten with members that never reported (the file lacks copies: the repairer's now). */
   constructor(
     private readonly abandoned: (chain: Chain) => void,
     private readonly clock: Clock = systemClock,
+    private readonly lapsed: (chain: Chain) => void = () => undefined,
   ) {}
 
   begin(
@@ -75,6 +77,14 @@ export class Chains {
   finish(chain: Chain): void {
     this.chains.delete(chain.blobId);
     wake(chain);
+  }
+
+  /** The chain's file is committed: its members have COMMITTED_CHAIN_REPORTS_MS to report (or hold it while
+   * receiving), not the rest of the upload's ticket lifetime. */
+  committed(chain: Chain, sha256: string, nowMs: number): void {
+    chain.committedSha256 = sha256;
+    chain.forgetMs = Math.min(chain.forgetMs, nowMs + COMMITTED_CHAIN_REPORTS_MS);
+    this.earliestForgetMs = Math.min(this.earliestForgetMs, chain.forgetMs);
   }
 
   /** A node of the chain says it is receiving the blob's bytes: the chain is held until `untilMs`. */
@@ -123,6 +133,7 @@ export class Chains {
       }
       this.finish(chain);
       if (chain.committedSha256 === undefined) this.abandoned(chain);
+      else if (!isSettled(chain)) this.lapsed(chain);
     }
   }
 }
