@@ -1,14 +1,14 @@
-// Self-healing through real `build/dfs` processes: a node killed or frozen past the node
-// timeout, a damaged copy, a node restarted with copies gone or orphans on its disk, a master restart —
-// every file ends at its replication factor, with no copy lost or left over, on disk and in the catalog.
+// Self-healing through real `build/dfs` processes: a node killed past the node timeout, a damaged copy, a
+// node restarted with copies gone or orphans on its disk — every file ends at its replication factor, with no
+// copy lost or left over, on disk and in the catalog. A node frozen past the timeout and thawed (its surplus
+// trimmed) and a master restart with a late node (safe mode) are test/sim/scenarios.test.ts's, in virtual time.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import type { RemoteClient } from '../../src/client/client';
-import { REPAIR_CHECK_MS } from '../../src/limits';
-import { ADMIN_PASSWORD, runDfs, startCluster, startDfs, tempDir, waitFor, type RunResult, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor, type RunResult, type TestCluster } from '../helpers/binary';
 import { loginAt, putFile } from '../helpers/client';
 import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
@@ -83,25 +83,6 @@ t.test('a node holding copies is killed (SIGKILL): every file is back to 3 live 
   t.pass('every file has 3 live copies again');
 });
 
-t.test('a node frozen (SIGSTOP) past the timeout, then thawed (SIGCONT): copies made meanwhile, the surplus trimmed — exactly 3 of each', async (t) => {
-  const { cluster, admin } = await fourNodes(t);
-  const puts = await putFiles(t, admin, 8);
-  const frozenId = (await admin.stat(puts[0]?.path ?? '')).replicas?.nodes[0]?.split(' ')[0] ?? '';
-  const frozen = await processOf(cluster, admin, frozenId);
-  frozen.child.kill('SIGSTOP');
-  t.teardown(() => void frozen.child.kill('SIGCONT'));
-  await waitFor('the frozen node to be dead and its copies replaced', async () => {
-    const nodes = await admin.nodes();
-    if (nodes.find((node) => node.nodeId === frozenId)?.state !== 'dead') return undefined;
-    for (const put of puts) if ((await admin.stat(put.path)).replicas?.have !== 3) return undefined;
-    return true;
-  }, 60_000);
-  frozen.child.kill('SIGCONT');
-  await waitFor('exactly 3 copies of every file, in the catalog and on disk', () => settled(cluster, admin, puts, 3), 60_000);
-  t.pass('no duplicate and no lost copy');
-  t.equal((await admin.nodes()).filter((node) => node.state === 'alive').length, 4, 'all four nodes alive');
-});
-
 t.test('a damaged copy found by a read is replaced: get returns the right bytes and the file is back to 3 good copies', async (t) => {
   const cluster = await startCluster(t, 3, NODE_TIMEOUT);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
@@ -148,34 +129,6 @@ t.test('a node restarted with a copy gone and an orphan on its disk: the master 
   t.pass('the orphan was deleted');
   await waitFor('3 copies again', () => settled(cluster, admin, [put], 3), 60_000);
   t.same((await copiesOnDisk(cluster, put)).sort(), ['node1', 'node2', 'node3'], 'one on each node, node1\'s made again');
-});
-
-t.test('a master restart does not start copies (safe mode): it waits for a late node\'s report, and every file keeps its 3 copies', async (t) => {
-  // Four nodes, one of them late: a master that judged copies before every holder reported would copy
-  // the late node's blobs to the node that holds none of them.
-  const { cluster, admin } = await fourNodes(t);
-  const puts = await putFiles(t, admin, 10);
-  const lateId = (await admin.stat(puts[0]?.path ?? '')).replicas?.nodes[0]?.split(' ')[0] ?? '';
-  const late = await processOf(cluster, admin, lateId);
-  admin.close();
-  cluster.master.child.kill('SIGKILL');
-  await cluster.master.exited;
-  late.child.kill('SIGSTOP');
-  t.teardown(() => void late.child.kill('SIGCONT'));
-  const port = cluster.master.address.port;
-  const master = await startDfs(t, ['master', '--data', cluster.masterDir, '--listen', `127.0.0.1:${port}`, ...NODE_TIMEOUT], { env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-  const again = await loginAt(t, master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  await waitFor('the three punctual nodes to reconnect', async () => ((await again.nodes()).filter((node) => node.state === 'alive').length === 3 ? true : undefined), 30_000);
-  // In safe mode the repairer's checks return before any sweep: no copy is judged, so none is made.
-  t.equal((await again.fsck('/')).safeMode, true, 'the master is in safe mode while the late node has not reported');
-  t.notMatch(master.output().stderr, /copying from/, 'nothing copied while the late node had not reported');
-  late.child.kill('SIGCONT');
-  await waitFor('the late node to report: safe mode over', async () => ((await again.fsck('/')).safeMode ? undefined : true), 30_000);
-  // No event marks a sweep that finds nothing to do: give the repairer two checks (a deterministic simulation
-  // would advance its clock instead).
-  await new Promise((resolve) => setTimeout(resolve, 2 * REPAIR_CHECK_MS));
-  t.equal(await settled(cluster, again, puts, 3), true, 'every file has exactly 3 copies');
-  t.notMatch(master.output().stderr, /copying from/, 'and the restarted master copied nothing, in safe mode or after it');
 });
 
 t.test('fsck: healthy, then under-replicated as nodes die (nowhere to copy to), then missing (exit 1); a user sees only their files', async (t) => {

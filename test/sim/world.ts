@@ -114,7 +114,7 @@ export class World {
 
   // ---- The master
 
-  private async startMaster(): Promise<void> {
+  async startMaster(): Promise<void> {
     const scope = this.clock.scope();
     const catalog = await Catalog.open(DATA_DIR, { disk: this.disk.view(), now: () => this.clock.now(), log: this.log, journalRecordsMax: 64 });
     if (this.masterStarts === 0) {
@@ -144,7 +144,7 @@ export class World {
     this.note(`master started (start ${this.masterStarts}) with ${catalog.entryCount()} entries`);
   }
 
-  private crashMaster(): void {
+  crashMaster(): void {
     const master = this.master;
     if (!master) return;
     this.master = undefined;
@@ -211,7 +211,8 @@ export class World {
 
   // ---- The run
 
-  async run(): Promise<SimResult> {
+  /** The master, its nodes (started) and clients (idle): what a run starts from, and a scripted scenario too. */
+  async boot(): Promise<void> {
     const nodeCount = this.options.nodes ?? 4;
     const clientCount = this.options.clients ?? 2;
     await this.startMaster();
@@ -222,6 +223,20 @@ export class World {
       this.clients.push(new SimClient(this, `c${index}`, this.userId(user), user));
     }
     for (const node of this.nodes) node.start();
+  }
+
+  /** The master's state (a scenario's checks read its catalog and registry); undefined while it is down. */
+  get masterState(): MasterState | undefined {
+    return this.master?.state;
+  }
+
+  /** The trace kept so far (a scenario's checks look for what the master logged). */
+  get lines(): readonly string[] {
+    return this.trace;
+  }
+
+  async run(): Promise<SimResult> {
+    await this.boot();
     const loops = this.clients.map((client) => client.loop());
     const endMs = this.options.minutes * 60_000;
     if (this.options.faults !== false) this.scheduleFaults(endMs);
@@ -260,7 +275,7 @@ export class World {
   }
 
   /** Runs the clock until `work` is done (at most 10 virtual minutes: longer is a violation). */
-  private async runWhile(work: Promise<unknown>, what: string): Promise<void> {
+  async runWhile(work: Promise<unknown>, what: string): Promise<void> {
     let running = true;
     const done = work.finally(() => (running = false));
     for (let step = 0; running && step < 60; step++) await this.clock.runUntil(this.clock.now() + 10_000);
@@ -357,7 +372,7 @@ export class World {
   }
 
   /** After settling: every file at its replication factor on nodes that hold it, nothing else anywhere. */
-  private unsettled(): string[] {
+  unsettled(): string[] {
     const problems: string[] = [];
     const master = this.master;
     if (!master) return ['the master is not running after settling'];
