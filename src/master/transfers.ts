@@ -337,6 +337,7 @@ export async function blobStored(state: MasterState, request: Incoming<'node.blo
 
 async function commitStored(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<void> {
   const nowMs = state.now();
+  const beat = state.nodes.beatOf(nodeId);
   const uploads = blobs.map(({ blobId }) => state.uploads.take(blobId, nowMs));
   const chains = blobs.map(({ blobId }) => state.chains.get(blobId, nowMs));
   const abandonAll = async (): Promise<void> => {
@@ -369,13 +370,13 @@ async function commitStored(state: MasterState, nodeId: string, blobs: readonly 
   // Members that reported while the commit was being written, or reported other bytes.
   const late = [];
   for (const [index, { size, sha256, early }] of files.entries()) {
-    state.nodes.stored(nodeId, size);
-    for (const member of early) state.nodes.stored(member, size);
+    state.nodes.stored(nodeId, size, beat);
+    for (const member of early) state.nodes.stored(member, size, chains[index]?.reportBeats.get(member));
     if (committed[index]?.replacedBlobId) scheduleDeletions(state);
     const chain = chains[index];
     if (chain) {
       state.chains.committed(chain, sha256, nowMs);
-      for (const [member, reported] of chain.stored) if (!early.includes(member)) late.push({ chain, nodeId: member, sha256: reported });
+      for (const [member, reported] of chain.stored) if (!early.includes(member)) late.push({ chain, nodeId: member, sha256: reported, beat: chain.reportBeats.get(member) });
     }
   }
   await recordReplicas(state, late);
@@ -393,6 +394,7 @@ export async function replicaStored(state: MasterState, request: Incoming<'node.
  * returns the blobs whose copies' bytes are not their file's. */
 async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly { blobId: string; size: number; sha256: string }[]): Promise<string[]> {
   const nowMs = state.now();
+  const beat = state.nodes.beatOf(nodeId);
   const chains = blobs.map(({ blobId, size }) => {
     const chain = state.chains.get(blobId, nowMs);
     if (!chain || !chain.members.includes(nodeId)) throw new DfsError('NOT_FOUND', `no chain of blob ${blobId} through ${nodeId} is in progress`);
@@ -403,10 +405,11 @@ async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly 
   for (const [index, { sha256 }] of blobs.entries()) {
     const chain = chains[index] as Chain;
     if (chain.committedSha256 !== undefined) {
-      committed.push({ chain, nodeId, sha256 });
+      committed.push({ chain, nodeId, sha256, beat });
       continue;
     }
     chain.stored.set(nodeId, sha256);
+    chain.reportBeats.set(nodeId, beat);
     chain.lost.delete(nodeId);
   }
   await recordReplicas(state, committed);
@@ -420,7 +423,7 @@ async function noteReplicas(state: MasterState, nodeId: string, blobs: readonly 
 
 /** Records members' copies of committed blobs: each good if its bytes are the file's (and the file is still
  * there); the good ones in one journal record. */
-async function recordReplicas(state: MasterState, copies: readonly { chain: Chain; nodeId: string; sha256: string }[]): Promise<void> {
+async function recordReplicas(state: MasterState, copies: readonly { chain: Chain; nodeId: string; sha256: string; beat: number | undefined }[]): Promise<void> {
   const good = [];
   for (const copy of copies) {
     const { chain, nodeId, sha256 } = copy;
@@ -434,7 +437,7 @@ async function recordReplicas(state: MasterState, copies: readonly { chain: Chai
     }
     chain.stored.set(nodeId, sha256);
     chain.lost.delete(nodeId);
-    state.nodes.stored(nodeId, chain.size);
+    state.nodes.stored(nodeId, chain.size, copy.beat);
     good.push(copy);
   }
   if (good.length === 0) return;

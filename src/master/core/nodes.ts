@@ -20,12 +20,16 @@ export interface NodeRecord extends NodeSpace {
   draining: boolean;
   /** Its disk refuses writes (EROFS), as its last heartbeat said: no new blobs until one says otherwise. */
   readOnly: boolean;
+  /** Which registration or heartbeat its space figures come from (see stored()). */
+  beat: number;
 }
 
 export type NodeState = 'alive' | 'dead';
 
 export class NodeRegistry {
   private readonly nodes = new Map<string, NodeRecord>();
+  /** Numbers every registration and heartbeat, of every node. */
+  private beats = 0;
 
   constructor(private readonly nodeTimeoutMs: number) {}
 
@@ -33,7 +37,7 @@ export class NodeRegistry {
     const previous = this.nodes.get(nodeId);
     // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
-    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false };
+    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false, beat: ++this.beats };
     this.nodes.set(nodeId, record);
     return record;
   }
@@ -42,15 +46,22 @@ export class NodeRegistry {
     const record = this.nodes.get(nodeId);
     if (!record || record.channel !== channel) return false;
     const { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers } = space;
-    Object.assign(record, { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers, readOnly: space.readOnly === true, lastSeenMs: nowMs });
+    Object.assign(record, { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers, readOnly: space.readOnly === true, lastSeenMs: nowMs, beat: ++this.beats });
     return true;
   }
 
+  /** The registration or heartbeat the node's space figures now come from: a report of a stored blob notes it
+   * when it arrives. */
+  beatOf(nodeId: string): number | undefined {
+    return this.nodes.get(nodeId)?.beat;
+  }
+
   /** A blob of `bytes` was stored there: its free space shrinks now, not at the next heartbeat (placement
-   * would otherwise count those bytes free twice). */
-  stored(nodeId: string, bytes: number): void {
+   * would otherwise count those bytes free twice) — unless a heartbeat came after the report arrived
+   * (`sinceBeat`, from beatOf then): the node sent it after storing the blob, so its figures count it already. */
+  stored(nodeId: string, bytes: number, sinceBeat: number | undefined): void {
     const record = this.nodes.get(nodeId);
-    if (!record) return;
+    if (!record || record.beat !== sinceBeat) return;
     record.freeBytes = Math.max(0, record.freeBytes - bytes);
     record.usedBytes += bytes;
   }

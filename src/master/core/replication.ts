@@ -17,6 +17,8 @@ export interface Chain {
   members: readonly string[];
   /** Members that reported their copy, with the SHA-256 they reported. */
   stored: Map<string, string>;
+  /** For each member that reported: its node's beat when the report arrived (NodeRegistry.stored). */
+  reportBeats: Map<string, number | undefined>;
   /** Members that will not report: the chain broke at or before them. */
   lost: Set<string>;
   /** The file's SHA-256 once the first node's copy is committed. */
@@ -52,7 +54,7 @@ export class Chains {
     this.forgetExpired(nowMs);
     if (this.chains.size >= UPLOADS_PENDING_MAX) throw new DfsError('RATE_LIMITED', 'too many uploads in progress; retry shortly');
     if (this.chains.has(fields.blobId)) throw new Error(`replication: blob ${fields.blobId} has a chain already`);
-    const chain: Chain = { committedSha256: undefined, repairs: 0, ...fields, stored: new Map(), lost: new Set(), waiters: new Set() };
+    const chain: Chain = { committedSha256: undefined, repairs: 0, ...fields, stored: new Map(), reportBeats: new Map(), lost: new Set(), waiters: new Set() };
     this.chains.set(chain.blobId, chain);
     this.earliestForgetMs = Math.min(this.earliestForgetMs, chain.forgetMs);
     return chain;
