@@ -67,17 +67,9 @@ export async function blobReplicate(context: NodeContext, request: Incoming<'blo
 async function replicateHeld(context: NodeContext, request: Incoming<'blob.replicate'>): Promise<Reply<'blob.replicate'>> {
   const { blobs, chain } = request.data;
   const hashes = blobs.map(() => createHash('sha256'));
-  let index = 0;
-  let left = blobs[0]?.size ?? 0;
+  const cursor = startOf(blobs);
   for await (const chunk of request.body ?? []) {
-    if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
-    for (let offset = 0; offset < chunk.length; ) {
-      while (left === 0 && index < blobs.length - 1) left = blobs[++index]?.size ?? 0;
-      const take = Math.min(left, chunk.length - offset);
-      hashes[index]?.update(chunk.subarray(offset, offset + take));
-      offset += take;
-      left -= take;
-    }
+    for (const { index, part } of blobParts(chunk, blobs, cursor)) hashes[index]?.update(part);
   }
   const held = blobs.map(({ blobId }, at) => ({ blobId, info: context.store.info(blobId), sha256: hashes[at]?.digest('hex') }));
   for (const { blobId, info, sha256 } of held) {
@@ -86,15 +78,7 @@ async function replicateHeld(context: NodeContext, request: Incoming<'blob.repli
     if (!whole) throw new DfsError('EXISTS', `blob ${blobId} exists here with other bytes (blobs are immutable)`);
   }
   const [next] = chain;
-  if (next) {
-    for (const { blobId } of blobs) {
-      try {
-        void context.master().request('node.replication.broken', { blobId, nodeId: next.nodeId, message: `${context.nodeId} held the blob already and did not forward it` }).catch(() => undefined);
-      } catch {
-        // no link to the master now: the chain's deadline settles it there
-      }
-    }
-  }
+  if (next) reportChainBroken(context, blobs.map((blob) => blob.blobId), next.nodeId, `${context.nodeId} held the blob already and did not forward it`);
   const stored = held.map(({ blobId, info }) => ({ blobId, size: info?.size ?? 0, sha256: info?.sha256 ?? '' }));
   const { refused } = (await context.master().request('node.replica.stored', { blobs: stored })).data;
   if (refused.length > 0) throw new DfsError('CORRUPT', `the master refused the copies held here of ${refused.join(', ')}`);
@@ -175,20 +159,11 @@ async function storeAndForward(
   try {
     writers.push(...(await context.store.createWriters(blobs.map(({ blobId, size }) => ({ id: blobId, size }))))); // NO_SPACE before a byte is read
     forward = plan ? new Forward(context, blobs.map((blob) => blob.blobId), total, plan) : undefined;
-    let index = 0;
-    let left = blobs[0]?.size ?? 0;
+    const cursor = startOf(blobs);
     for await (const chunk of source) {
-      if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
-      const writes: (Promise<void> | undefined)[] = [forward?.write(chunk)];
-      for (let offset = 0; offset < chunk.length; ) {
-        while (left === 0 && index < blobs.length - 1) left = blobs[++index]?.size ?? 0;
-        const writer = writers[index];
-        if (!writer || left === 0) throw new DfsError('BAD_REQUEST', `more than the declared ${total} bytes`);
-        const take = Math.min(left, chunk.length - offset);
-        writes.push(writer.write(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take)));
-        offset += take;
-        left -= take;
-      }
+      const writes: (Promise<void> | undefined)[] = [];
+      for (const { index, part } of blobParts(chunk, blobs, cursor)) writes.push(writers[index]?.write(part));
+      writes.push(forward?.write(chunk as Buffer));
       await Promise.all(writes);
     }
     forward?.end();
@@ -207,6 +182,42 @@ async function storeAndForward(
   } finally {
     context.activeTransfers--;
     for (const { blobId } of blobs) context.receiving.delete(blobId);
+  }
+}
+
+/** Where a body of blobs one after another stands: the blob being filled, and the bytes it still lacks. */
+interface BodyCursor {
+  index: number;
+  left: number;
+}
+
+function startOf(blobs: readonly { size: number }[]): BodyCursor {
+  return { index: 0, left: blobs[0]?.size ?? 0 };
+}
+
+/** A chunk of such a body cut at the blobs' boundaries, each part with the index of its blob; BAD_REQUEST for a chunk
+ * that is not bytes or runs past the last blob's end. */
+function* blobParts(chunk: unknown, blobs: readonly { size: number }[], cursor: BodyCursor): Generator<{ index: number; part: Buffer }> {
+  if (!Buffer.isBuffer(chunk)) throw new DfsError('BAD_REQUEST', 'a blob body must be bytes');
+  for (let offset = 0; offset < chunk.length; ) {
+    while (cursor.left === 0 && cursor.index < blobs.length - 1) cursor.left = blobs[++cursor.index]?.size ?? 0;
+    if (cursor.left === 0) throw new DfsError('BAD_REQUEST', `more than the declared ${blobs.reduce((sum, blob) => sum + blob.size, 0)} bytes`);
+    const take = Math.min(cursor.left, chunk.length - offset);
+    yield { index: cursor.index, part: offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take) };
+    offset += take;
+    cursor.left -= take;
+  }
+}
+
+/** Tells the master a chain broke at `nodeId` for these blobs, best effort: without a link to the master now, the
+ * chain's deadline settles it there. */
+function reportChainBroken(context: NodeContext, blobIds: readonly string[], nodeId: string, message: string): void {
+  for (const blobId of blobIds) {
+    try {
+      void context.master().request('node.replication.broken', { blobId, nodeId, message: message.slice(0, 1024) }).catch(() => undefined);
+    } catch {
+      // no link to the master now
+    }
   }
 }
 
@@ -267,13 +278,7 @@ class Forward {
 
   private reportBroken(nodeId: string, message: string): void {
     this.context.log.warn(`blob(s) ${this.blobIds.join(', ')}: replication to ${nodeId} failed: ${message}`);
-    for (const blobId of this.blobIds) {
-      try {
-        void this.context.master().request('node.replication.broken', { blobId, nodeId, message: message.slice(0, 1024) }).catch(() => undefined);
-      } catch {
-        // no link to the master now: the chain's deadline settles it there
-      }
-    }
+    reportChainBroken(this.context, this.blobIds, nodeId, message);
   }
 }
 
