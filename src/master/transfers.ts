@@ -663,23 +663,18 @@ export async function blobError(state: MasterState, request: Incoming<'node.blob
     if (state.uploads.peek(blobId)?.nodeId === nodeId) await abandonUpload(state, blobId);
     return { data: {} };
   }
-  const known = state.catalog.replicasOf(blobId).some((replica) => replica.nodeId === nodeId);
-  if (problem === 'corrupt' && !known && state.catalog.blobFiles([blobId]).has(blobId)) {
-    // A copy the master never heard of (its report went unanswered) is damaged: remembered as bad, so a later
-    // report of the node's blobs does not count it good, and it is deleted like any bad copy.
-    state.log.warn(`an unrecorded copy of blob ${blobId} on ${nodeId} is damaged: ${message}`);
-    await state.catalog.setReplica(blobId, nodeId, 'bad');
-    state.repairer.poke();
-    return { data: {} };
-  }
-  await markBad(state, blobId, nodeId, `${problem}: ${message}`);
+  await markBad(state, blobId, nodeId, `${problem}: ${message}`, problem === 'corrupt');
   return { data: {} };
 }
 
-/** A copy that is missing or damaged no longer counts; the repairer copies the blob again, then deletes it. */
-async function markBad(state: MasterState, blobId: string, nodeId: string, why: string): Promise<void> {
+/** A copy that is missing or damaged no longer counts; the repairer copies the blob again, then deletes it. With
+ * `evenIfUnrecorded` (its node found it damaged), a copy the catalog has no record of is recorded bad too. */
+async function markBad(state: MasterState, blobId: string, nodeId: string, why: string, evenIfUnrecorded = false): Promise<void> {
   const known = state.catalog.replicasOf(blobId).find((replica) => replica.nodeId === nodeId);
-  if (known?.state !== 'good') return;
+  // A damaged copy the master never heard of (its report went unanswered) is remembered as bad, so a later report
+  // of the node's blobs does not count it good, and it is deleted like any bad copy.
+  const unrecorded = known === undefined && evenIfUnrecorded && state.catalog.blobFiles([blobId]).has(blobId);
+  if (known?.state !== 'good' && !unrecorded) return;
   state.log.warn(`replica of blob ${blobId} on ${nodeId} is bad: ${why}`);
   await state.catalog.setReplica(blobId, nodeId, 'bad');
   state.repairer.poke();
