@@ -3,7 +3,6 @@
 // node it names, cancel a failed upload (asking whether it was committed after all), retry a read elsewhere.
 // It keeps the model the invariants are checked against: which files it was told are stored, with which bytes.
 
-import type { Clock } from '../../src/clock';
 import { DfsError, isDfsError } from '../../src/wire/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../../src/wire/messages';
 import { Conn, type SimLink } from './network';
@@ -27,22 +26,19 @@ export class SimClient {
   /** Operations that ended as the model expects, and those the cluster refused or lost during faults. */
   ok = 0;
   failed = 0;
-  private readonly clock: Clock;
 
   constructor(
     private readonly world: World,
     readonly id: string,
     readonly userId: number,
     readonly user: string,
-  ) {
-    this.clock = world.clock;
-  }
+  ) {}
 
   /** Works until the world stops asking for traffic. */
   async loop(): Promise<void> {
     const { prng } = this.world;
     while (this.world.traffic) {
-      await new Promise<void>((resolve) => this.clock.after(prng.int(200, 6_000), resolve));
+      await this.world.clock.sleep(prng.int(200, 6_000));
       if (!this.world.traffic) break;
       const roll = prng.next();
       const paths = [...this.files.keys()];

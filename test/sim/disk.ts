@@ -19,7 +19,6 @@ export class SimDisk {
   private durable = new Map<string, Inode>();
   private directories = new Set<string>();
   private epoch = 0;
-  syncs = 0;
 
   constructor(private readonly prng: Prng) {}
 
@@ -88,7 +87,6 @@ export class SimDisk {
           },
           datasync: async () => {
             alive();
-            this.syncs++;
             target.durable = target.current;
           },
           close: async () => undefined,

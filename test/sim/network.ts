@@ -27,7 +27,6 @@ export class SimNetwork {
   /** Until then every message may take up to `slowMs` (a congested or flapping network). */
   private slowUntilMs = 0;
   private slowMs = 0;
-  delivered = 0;
 
   constructor(
     private readonly clock: SimClock,
@@ -50,10 +49,6 @@ export class SimNetwork {
 
   reachable(a: string, b: string): boolean {
     return !this.cuts.has(pairKey(a, b));
-  }
-
-  get partitioned(): boolean {
-    return this.cuts.size > 0;
   }
 
   latency(): number {
@@ -84,7 +79,6 @@ export class SimNetwork {
       if (!this.reachable(from, to)) return; // swallowed: the sender times out
       this.clock.after(this.latency(), () => {
         if (!conn.open || !this.reachable(from, to)) return;
-        this.delivered++;
         const answer = (finish: () => void): void => {
           this.clock.after(this.latency(), () => {
             if (conn.open && this.reachable(to, from)) settle(finish);
