@@ -2,14 +2,11 @@
 // processes can show only by waiting out real timeouts: a node dead past the node timeout and coming back, and a
 // master restart with a node late to report (safe mode). Virtual time: each runs in well under a second.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { NODE_TIMEOUT_S_DEFAULT, SAFE_MODE_MAX_MS } from '../../src/limits';
-import { silentLog } from '../../src/log';
-import { loadOrCreateMasterIdentity, type MasterIdentity } from '../../src/master/identity';
+import type { MasterIdentity } from '../../src/master/identity';
 import type { MasterState } from '../../src/master/state';
+import { simIdentity } from './seeds';
 import { World } from './world';
 
 const FILES = 20;
@@ -55,9 +52,7 @@ function copiesStartedAfter(world: World, sinceMs: number): string[] {
 }
 
 t.test('scenarios', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dfs-sim-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const identity = await loadOrCreateMasterIdentity(dir, ['127.0.0.1'], silentLog);
+  const identity = await simIdentity(t);
 
   await t.test('a node dead past the node timeout: nothing is copied before, every file is back at 3 live copies after; back, its surplus is trimmed to exactly 3', async (t) => {
     const world = await settledWorld(t, identity);

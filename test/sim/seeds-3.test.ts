@@ -1,0 +1,5 @@
+// Shard 3 of the simulation's seeds (see seeds.ts).
+
+import { runShard } from './seeds';
+
+runShard(3);
