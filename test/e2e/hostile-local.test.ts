@@ -7,19 +7,21 @@ import { execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, DFS, runDfs, sharedCluster, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { masterAddress, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
+/** One node and one copy per file, for the tests below that only put and read their own paths. */
+const oneNode = sharedCluster(t, 1, ['--replicas', '1']);
 
 function shell(cluster: TestCluster, command: string, user = 'admin'): ReturnType<typeof runDfs> {
   return runDfs(['shell', masterAddress(cluster), '-c', command], { env: shellEnv(cluster, user, user === 'admin' ? ADMIN_PASSWORD : undefined) });
 }
 
 t.test('put -f of a file that changes size while it is read fails and leaves the remote file as it was', async (t) => {
-  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const cluster = await oneNode();
   const work = await tempDir(t);
   const local = path.join(work, 'status');
   await fs.copyFile('/proc/self/status', local);
@@ -34,7 +36,7 @@ t.test('put -f of a file that changes size while it is read fails and leaves the
 });
 
 t.test('get follows a symlink, writes into /dev/null and a FIFO, keeps a 0600 file private, and an interrupted get leaves no .part', async (t) => {
-  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const cluster = await oneNode();
   const work = await tempDir(t);
   const source = path.join(work, 'source');
   await randomFile(source, 3 * MIB);
@@ -84,7 +86,7 @@ t.test('get follows a symlink, writes into /dev/null and a FIFO, keeps a 0600 fi
 });
 
 t.test('names with ESC, BEL, newlines and bidi controls are shown escaped by ls, find, tree, stat and in errors', async (t) => {
-  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const cluster = await oneNode();
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const hostile = ['title\x1b]0;pwned\x07', 'two\nlines', 'gpj.\u202eexe', 'red\x1b[31m'];
   await admin.mkdir('/d', false);
@@ -100,7 +102,7 @@ t.test('names with ESC, BEL, newlines and bidi controls are shown escaped by ls,
 });
 
 t.test('cat into a closed pipe ends quietly with status 0; into a full disk with one line and status 1', async (t) => {
-  const cluster = await startCluster(t, 1, ['--replicas', '1']);
+  const cluster = await oneNode();
   const work = await tempDir(t);
   const local = path.join(work, 'big');
   await randomFile(local, 20 * MIB);

@@ -149,6 +149,15 @@ export async function startCluster(t: Teardown, nodeCount: number, masterArgs: s
   return cluster;
 }
 
+/**
+ * One cluster for the tests of a file that do not disturb each other (each its own paths, no process killed, no
+ * count of what is on the disks): started by the first test that asks, stopped when the file's tests end.
+ */
+export function sharedCluster(file: Teardown, nodeCount: number, masterArgs: string[] = []): () => Promise<TestCluster> {
+  let started: Promise<TestCluster> | undefined;
+  return () => (started ??= startCluster(file, nodeCount, masterArgs));
+}
+
 /** What a process has read or written so far (files and sockets), from /proc/PID/io. */
 export async function ioBytes(pid: number, field: 'rchar' | 'wchar'): Promise<number> {
   const io = await fs.readFile(`/proc/${pid}/io`, 'utf8');
