@@ -22,10 +22,10 @@ const MIB = 1024 * 1024;
 t.test('replication 3: every size lands on all three nodes byte for byte; the shell waits and says so', async (t) => {
   const cluster = await startCluster(t, 3);
   const work = await tempDir(t);
-  const sizes = [0, 1, 65535, 65536, 65537, 48 * MIB];
+  const sizes = [0, 1, 65535, 65536, 65537, 16 * MIB];
   for (const size of sizes) await randomFile(path.join(work, `f${size}`), size);
   const commands = sizes.map((size) => `put ${work}/f${size} /f${size}`).join('; ');
-  const run = await runDfs(['shell', masterAddress(cluster), '-c', `${commands}; stat /f${48 * MIB}; ls -l /`], { env: shellEnv(cluster), timeoutMs: 120_000 });
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `${commands}; stat /f${16 * MIB}; ls -l /`], { env: shellEnv(cluster), timeoutMs: 120_000 });
   t.equal(run.code, 0, `the shell succeeded\n${run.stderr}`);
   for (const size of sizes) t.match(run.stdout, `/f${size}: replicated 3/3`, `put of ${size} bytes waited for 3/3`);
   t.match(run.stdout, /Replicas:\s+3\/3/, 'stat shows 3/3');
@@ -113,7 +113,7 @@ t.test('chain: middle node killed (SIGKILL) mid-put → the put succeeds, the ma
 t.test('the client killed (SIGKILL) in the middle of a put: no file in the namespace, no blob or temp file left on any node', async (t) => {
   const cluster = await startCluster(t, 3);
   const work = await tempDir(t);
-  const size = 256 * MIB;
+  const size = 128 * MIB;
   const local = path.join(work, 'big');
   await randomFile(local, size);
   const shell = spawn(DFS, ['shell', masterAddress(cluster), '-c', `put ${local} /big`], { env: shellEnv(cluster), stdio: 'ignore' });
