@@ -45,7 +45,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       Array.from({ length: options.nodes }, (_, index) => {
         const name = `node${index + 1}`;
         const args = ['node', '--master', formatHostPort(master.address), '--token-file', tokenFile, '--data', path.join(dataDir, name), '--listen', '127.0.0.1:0'];
-        return spawnRole(name, args, logFile(logDir, name));
+        return spawnRole(name, args, logFile(logDir, name), roleEnv());
       }),
     );
     children.push(...nodes);
@@ -66,11 +66,19 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 async function startDemoMaster(masterDir: string, logDir: string): Promise<ChildRole> {
   const args = (port: number): string[] => ['master', '--data', masterDir, '--listen', `127.0.0.1:${port}`];
   try {
-    return await spawnRole('master', args(DEMO_MASTER_PORT), logFile(logDir, 'master'));
+    return await spawnRole('master', args(DEMO_MASTER_PORT), logFile(logDir, 'master'), roleEnv());
   } catch (error) {
     if (!(error instanceof DfsError) || !error.message.includes('EADDRINUSE')) throw error;
-    return spawnRole('master', args(0), logFile(logDir, 'master'));
+    return spawnRole('master', args(0), logFile(logDir, 'master'), roleEnv());
   }
+}
+
+/**
+ * The environment of the demo's roles: their settings come from the flags above only. A DFS_CA or DFS_CONFIG the
+ * user set for another cluster (roles read every flag from DFS_ variables too) must not reach them.
+ */
+function roleEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DFS_') || name === 'DFS_ADMIN_PASSWORD'));
 }
 
 function logFile(logDir: string, name: string): NodeJS.WritableStream & import('node:stream').Writable {

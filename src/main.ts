@@ -1,12 +1,13 @@
 // The `dfs` command line: parses flags with cac and starts exactly one role.
 // Exit codes: 0 success, 1 failure at run time, 2 bad usage.
 
-import { cac } from 'cac';
+import { cac, type Command } from 'cac';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
 import { removePartialFiles } from './client/transfer';
+import { ConfigError, envName, Settings } from './config';
 import { createLog, type Log } from './log';
 import { formatHostPort, parseHostPort } from './wire/address';
 import { DfsError } from './wire/errors';
@@ -22,6 +23,8 @@ import { VERSION } from './version';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+const MASTER_LISTEN_DEFAULT = '0.0.0.0:7070';
+const NODE_LISTEN_DEFAULT = '0.0.0.0:7071';
 
 class UsageError extends Error {}
 
@@ -46,10 +49,16 @@ function typedValue(name: string, argv: readonly string[] = process.argv.slice(2
   return found;
 }
 
-function required(flags: Flags, name: string, flag: string, env?: string): string {
-  const value = text(flags, name, env);
-  if (value === undefined || value === '') throw new UsageError(`${flag} is required`);
+function required(settings: Settings, name: string): string {
+  const value = settings.get(name);
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required (or ${envName(name)}, or "${name} = …" in the --config file)`);
   return value;
+}
+
+/** A role's settings: its flags, its environment variables and its config file (src/config.ts). */
+function roleSettings(flags: Flags, command: Command): Settings {
+  const names = command.options.map((option) => /--([a-z-]+)/.exec(option.rawName)?.[1]).filter((name): name is string => name !== undefined && name !== 'help' && name !== 'config');
+  return Settings.load((name) => text(flags, name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())), names);
 }
 
 /**
@@ -86,41 +95,43 @@ function serveUntilSignal(stop: () => Promise<void>): void {
   }
 }
 
-async function runMaster(flags: Flags): Promise<void> {
-  const advertise = text(flags, 'advertise');
+async function runMaster(settings: Settings): Promise<void> {
+  const advertise = settings.get('advertise');
   const log = createLog('master');
   exitOnUncaught(log);
   const master = await startMaster({
-    dataDir: required(flags, 'data', '--data DIR'),
-    listen: parseHostPort(text(flags, 'listen') ?? '0.0.0.0:7070'),
+    dataDir: required(settings, 'data'),
+    listen: parseHostPort(settings.get('listen') ?? MASTER_LISTEN_DEFAULT),
     ...(advertise ? { advertise: parseHostPort(advertise) } : {}),
-    replicas: parseCount(text(flags, 'replicas') ?? String(REPLICAS_DEFAULT), '--replicas', 1, REPLICAS_MAX),
-    nodeTimeoutMs: parseSeconds(text(flags, 'nodeTimeout') ?? String(NODE_TIMEOUT_S_DEFAULT), '--node-timeout') * 1000,
+    replicas: parseCount(settings.get('replicas') ?? String(REPLICAS_DEFAULT), '--replicas', 1, REPLICAS_MAX),
+    nodeTimeoutMs: parseSeconds(settings.get('node-timeout') ?? String(NODE_TIMEOUT_S_DEFAULT), '--node-timeout') * 1000,
     log,
   });
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(master.address)}\n`);
   serveUntilSignal(master.stop);
 }
 
-async function runNode(flags: Flags): Promise<void> {
-  const tokenFile = text(flags, 'tokenFile');
-  const caFile = text(flags, 'ca', 'DFS_CA');
-  const advertise = text(flags, 'advertise');
-  const capacity = text(flags, 'capacity');
-  const scrubRate = text(flags, 'scrubRate');
+async function runNode(settings: Settings): Promise<void> {
+  const tokenFile = settings.get('token-file');
+  const caFile = settings.get('ca');
+  const advertise = settings.get('advertise');
+  const capacity = settings.get('capacity');
+  const capacityBytes = capacity === undefined ? undefined : parseSize(capacity);
+  if (capacityBytes === 0) throw new UsageError('--capacity must be more than 0 (leave it out to offer the whole disk)');
+  const scrubRate = settings.get('scrub-rate');
   const log = createLog('node');
   exitOnUncaught(log);
   const node = await startNode({
-    master: parseHostPort(required(flags, 'master', '--master HOST:PORT', 'DFS_MASTER')),
-    tokenText: text(flags, 'token') ?? (tokenFile ? readFileSync(tokenFile, 'utf8') : undefined),
+    master: parseHostPort(required(settings, 'master')),
+    tokenText: settings.get('token') ?? (tokenFile ? readFileSync(tokenFile, 'utf8') : undefined),
     caPem: caFile ? readFileSync(caFile, 'utf8') : undefined,
-    dataDir: required(flags, 'data', '--data DIR'),
-    listen: parseHostPort(text(flags, 'listen') ?? '0.0.0.0:7071'),
+    dataDir: required(settings, 'data'),
+    listen: parseHostPort(settings.get('listen') ?? NODE_LISTEN_DEFAULT),
     advertise: advertise ? parseHostPort(advertise) : undefined,
-    capacityBytes: capacity ? parseSize(capacity) : undefined,
+    capacityBytes,
     scrub: {
       bytesPerSecond: scrubRate === undefined ? SCRUB_BYTES_PER_S_DEFAULT : parseSize(scrubRate),
-      intervalMs: parseSeconds(text(flags, 'scrubInterval') ?? String(SCRUB_INTERVAL_S_DEFAULT), '--scrub-interval') * 1000,
+      intervalMs: parseSeconds(settings.get('scrub-interval') ?? String(SCRUB_INTERVAL_S_DEFAULT), '--scrub-interval') * 1000,
     },
     log,
   });
@@ -209,35 +220,48 @@ async function runTuiCommand(address: string | undefined, flags: Flags): Promise
   process.exit(status);
 }
 
+const SETTINGS_HELP = {
+  title: 'Settings',
+  body: [
+    '  Every flag can also be set in the environment, as DFS_ and its name in capitals (--node-timeout is',
+    '  DFS_NODE_TIMEOUT), or in the --config file, one "name = value" per line (node-timeout = 30; # starts a',
+    '  comment). A flag beats the environment, which beats the file, which beats the default.',
+  ].join('\n'),
+};
+
 function shellHelpSection(): { title: string; body: string } {
   return { title: 'Shell commands', body: commandList(SHELL_COMMANDS).trimEnd() };
 }
 
 function buildCli(): ReturnType<typeof cac> {
   const cli = cac('dfs');
-  cli
+  const master = cli
     .command('master', 'Run the metadata server (namespace, users, placement)')
     .option('--data <dir>', 'Directory for the catalog, the cluster CA and the join token (required)')
-    .option('--listen <host:port>', 'Address to listen on; port 0 picks a free port', { default: '0.0.0.0:7070' })
+    .option('--listen <host:port>', `Address to listen on; port 0 picks a free port (default ${MASTER_LISTEN_DEFAULT})`)
     .option('--advertise <host:port>', 'Address clients and nodes use to reach this master')
-    .option('--replicas <n>', 'Copies kept of every file', { default: REPLICAS_DEFAULT })
-    .option('--node-timeout <seconds>', 'A node silent this long is dead', { default: NODE_TIMEOUT_S_DEFAULT })
+    .option('--replicas <n>', `Copies kept of every file (default ${REPLICAS_DEFAULT})`)
+    .option('--node-timeout <seconds>', `A node silent this long is dead (default ${NODE_TIMEOUT_S_DEFAULT})`)
+    .option('--config <file>', 'Read settings from this file (env DFS_CONFIG); see "Settings" below')
     .example('dfs master --data /var/lib/dfs/master --listen 0.0.0.0:7070')
-    .action((flags: Flags) => runMaster(flags));
-  cli
+    .example('DFS_DATA=/var/lib/dfs/master dfs master --config /etc/dfs/master.conf')
+    .action((flags: Flags) => runMaster(roleSettings(flags, master)));
+  const node = cli
     .command('node', 'Run a storage node')
-    .option('--master <host:port>', 'The master to join (env DFS_MASTER)')
-    .option('--token <token>', 'Join token from the master\'s data dir (first start only)')
+    .option('--master <host:port>', 'The master to join (required)')
+    .option('--token <token>', 'Join token from the master\'s data dir, first start only (ps shows it to every user: prefer --token-file or DFS_TOKEN)')
     .option('--token-file <file>', 'Read the join token from a file')
     .option('--ca <file>', 'Verify the master with this CA certificate instead of the token\'s digest')
     .option('--data <dir>', 'Directory for blobs and this node\'s identity (required)')
-    .option('--listen <host:port>', 'Address to listen on; port 0 picks a free port', { default: '0.0.0.0:7071' })
+    .option('--listen <host:port>', `Address to listen on; port 0 picks a free port (default ${NODE_LISTEN_DEFAULT})`)
     .option('--advertise <host:port>', 'Address other members use to reach this node')
     .option('--capacity <size>', 'Cap the space offered, e.g. 500G (default: the disk)')
-    .option('--scrub-rate <size>', 'Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns scrubbing off', { default: formatSize(SCRUB_BYTES_PER_S_DEFAULT) })
-    .option('--scrub-interval <seconds>', 'Rest between two scrub passes over every blob', { default: SCRUB_INTERVAL_S_DEFAULT })
+    .option('--scrub-rate <size>', `Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns scrubbing off (default ${formatSize(SCRUB_BYTES_PER_S_DEFAULT)})`)
+    .option('--scrub-interval <seconds>', `Rest between two scrub passes over every blob (default ${SCRUB_INTERVAL_S_DEFAULT})`)
+    .option('--config <file>', 'Read settings from this file (env DFS_CONFIG); see "Settings" below')
     .example('dfs node --master 10.0.0.1:7070 --token-file join-token --data /var/lib/dfs/node')
-    .action((flags: Flags) => runNode(flags));
+    .action((flags: Flags) => runNode(roleSettings(flags, node)));
+  cli.command('version', 'Print the version').action(() => cli.outputVersion());
   cli
     .command('demo', 'Start a master and nodes on this machine (loopback) and open the shell on them')
     .option('--nodes <n>', 'Number of storage nodes', { default: DEMO_NODES_DEFAULT })
@@ -259,7 +283,11 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--user <name>', 'Log in as this user (env DFS_USER; default shared); password from env DFS_PASSWORD or a prompt')
     .example('dfs tui 10.0.0.1:7070 --ca ca.pem --user alice')
     .action((address: string | undefined, flags: Flags) => runTuiCommand(address, flags));
-  cli.help((sections) => (cli.matchedCommandName === 'shell' ? [...sections, shellHelpSection()] : sections));
+  cli.help((sections) => {
+    if (cli.matchedCommandName === 'shell') return [...sections, shellHelpSection()];
+    if (cli.matchedCommandName === 'master' || cli.matchedCommandName === 'node') return [...sections, SETTINGS_HELP];
+    return sections;
+  });
   cli.version(VERSION);
   return cli;
 }
@@ -268,6 +296,10 @@ async function main(): Promise<void> {
   const cli = buildCli();
   try {
     cli.parse(process.argv, { run: false });
+    if (cli.options.version) {
+      cli.outputVersion(); // `dfs ROLE --version` too, not only `dfs --version`
+      return;
+    }
     if (!cli.matchedCommand && cli.args.length > 0) throw new UsageError(`unknown command "${cli.args.join(' ')}"`);
     if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
       cli.outputHelp();
@@ -281,7 +313,7 @@ async function main(): Promise<void> {
 }
 
 function reportAndExit(error: unknown): never {
-  if (error instanceof UsageError || (error instanceof Error && error.name === 'CACError')) {
+  if (error instanceof UsageError || error instanceof ConfigError || (error instanceof Error && error.name === 'CACError')) {
     process.stderr.write(`dfs: ${error.message}\nRun "dfs --help" or "dfs COMMAND --help" for usage.\n`);
     process.exit(EXIT_USAGE);
   }

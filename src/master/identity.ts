@@ -2,7 +2,6 @@
 // token. Created once, reused on every start.
 
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { caDigest, createCa, issueServerIdentity, type KeyCert } from '../trust/ca';
@@ -118,8 +117,4 @@ export function masterHosts(listenHost: string, advertiseHost: string | undefine
     }
   }
   return [...hosts].sort();
-}
-
-export async function ensureDataDirectory(dataDir: string): Promise<void> {
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
 }

@@ -8,13 +8,14 @@ import type { HostPort } from '../wire/address';
 import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
 import type { ServedBy } from '../wire/messages';
-import { listenTls } from '../trust/tls';
+import { bindTls, type BoundPort } from '../trust/tls';
+import { ensurePrivateDirectory } from '../store/files';
 import { createBlobId } from '../store/blobs';
 import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../store/lock';
 import { VERSION } from '../version';
 import * as auth from './auth';
-import { ensureDataDirectory, loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
+import { loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
 import * as membership from './membership';
 import * as namespace from './namespace';
 import { NodeRegistry } from './core/nodes';
@@ -85,17 +86,26 @@ export function createMasterState(parts: MasterParts): MasterState {
 }
 
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
-  const { log } = options;
   const clock = options.clock ?? systemClock;
-  await ensureDataDirectory(options.dataDir);
+  const port = await bindTls(options.listen); // a port taken fails the start before anything is written
+  try {
+    return await serveMaster(options, clock, port);
+  } catch (error) {
+    await port.close();
+    throw error;
+  }
+}
+
+async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort): Promise<RunningMaster> {
+  const { log } = options;
+  await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'master');
   const identity = await loadOrCreateMasterIdentity(options.dataDir, masterHosts(options.listen.host, options.advertise?.host), log);
   const catalog = await Catalog.open(options.dataDir, { now: () => clock.now(), log });
   const passwords = new PasswordHasher();
   await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
   const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock });
-  const server = await listenTls({
-    listen: options.listen,
+  const server = port.serve({
     identity: identity.tls,
     acceptAnonymous: true,
     label: 'the master',

@@ -13,7 +13,7 @@ import * as transfers from './transfers';
 import type { NodeContext } from './transfers';
 import type { ServedBy } from '../wire/messages';
 import { DfsError } from '../wire/errors';
-import { connectTls, listenTls, MASTER_CN, type TlsServer } from '../trust/tls';
+import { bindTls, connectTls, MASTER_CN, type BoundPort, type TlsServer } from '../trust/tls';
 import { ChannelPool, peerLinks } from '../wire/pool';
 import { VERSION } from '../version';
 import { ensurePrivateDirectory } from '../store/files';
@@ -42,6 +42,16 @@ export interface RunningNode {
 }
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const port = await bindTls(options.listen); // a port taken fails the start before anything is written or joined
+  try {
+    return await serveNode(options, port);
+  } catch (error) {
+    await port.close();
+    throw error;
+  }
+}
+
+async function serveNode(options: NodeOptions, port: BoundPort): Promise<RunningNode> {
   const { log } = options;
   await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'node');
@@ -69,8 +79,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const throttle = new LogThrottle(log, LOG_REPEAT_INTERVAL_MS);
   // Anonymous peers are let in for blob.put/blob.get (they carry tickets); the channel refuses them
   // every message whose caller is 'node' or 'master'.
-  const server = await listenTls({
-    listen: options.listen,
+  const server = port.serve({
     identity,
     acceptAnonymous: true,
     label: `node ${identity.nodeId}`,

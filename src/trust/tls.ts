@@ -21,8 +21,7 @@ export interface TlsIdentity {
   caPem: string;
 }
 
-export interface TlsServerOptions {
-  listen: HostPort;
+export interface TlsServeOptions {
   identity: TlsIdentity;
   service: Service;
   /** Whether peers without a certificate may talk at all (clients on the master: yes). */
@@ -44,49 +43,62 @@ export interface TlsServer {
   close(): Promise<void>;
 }
 
+/** A port held before there is anything to serve on it: connections are refused until `serve`. */
+export interface BoundPort {
+  address: HostPort;
+  serve(options: TlsServeOptions): TlsServer;
+  close(): Promise<void>;
+}
+
 const TLS_BASE = { minVersion: 'TLSv1.3' as const };
 
-export function listenTls(options: TlsServerOptions): Promise<TlsServer> {
-  const { identity } = options;
+/**
+ * Takes the port first, so that a role whose port is taken fails before it creates anything on disk (a CA, keys,
+ * an admin password) or joins a cluster. Until `serve` gives it a certificate, every handshake fails.
+ */
+export function bindTls(listen: HostPort): Promise<BoundPort> {
   const channels = new Set<Channel>();
   const server = tls.createServer({
     ...TLS_BASE,
-    key: identity.keyPem,
-    cert: identity.certPem + identity.caPem, // send the chain so pinned joins can check the CA
-    ca: identity.caPem,
     requestCert: true,
     rejectUnauthorized: false, // decided per connection below, so refusals can say why
     handshakeTimeout: CONNECT_TIMEOUT_MS,
   });
-  const admission = new Admission(admissionLimits(), options.onAdmission);
-  // Counted from the first TCP byte, before any TLS work: strangers that never finish a handshake count too.
-  server.on('connection', (socket: Socket) => admission.admit(socket));
-  server.on('secureConnection', (socket) => {
-    const channel = acceptChannel(socket, options);
-    if (!channel) return;
-    const raw = rawSocketOf(socket);
-    if (channel.trusted !== undefined) admission.trusted(raw, channel.trusted);
-    channel.on('trusted', (principal: string) => admission.trusted(raw, principal));
-    channels.add(channel);
-    channel.on('close', () => channels.delete(channel));
-    channel.on('bug', (error: unknown) => options.onBug?.(error));
-    options.onChannel?.(channel);
-  });
-  // Failed handshakes (plain HTTP, random bytes, bad certificates) only cost that socket.
+  // Failed handshakes (plain HTTP, random bytes, bad certificates, or anything before `serve`) only cost that socket.
   server.on('tlsClientError', (_error, socket) => socket.destroy());
+  let onServerError: ((error: Error) => void) | undefined;
+  const serve = (address: HostPort, options: TlsServeOptions): TlsServer => {
+    const { identity } = options;
+    server.setSecureContext({
+      key: identity.keyPem,
+      cert: identity.certPem + identity.caPem, // send the chain so pinned joins can check the CA
+      ca: identity.caPem,
+    });
+    const admission = new Admission(admissionLimits(), options.onAdmission);
+    // Counted from the first TCP byte, before any TLS work: strangers that never finish a handshake count too.
+    server.on('connection', (socket: Socket) => admission.admit(socket));
+    server.on('secureConnection', (socket) => {
+      const channel = acceptChannel(socket, options);
+      if (!channel) return;
+      const raw = rawSocketOf(socket);
+      if (channel.trusted !== undefined) admission.trusted(raw, channel.trusted);
+      channel.on('trusted', (principal: string) => admission.trusted(raw, principal));
+      channels.add(channel);
+      channel.on('close', () => channels.delete(channel));
+      channel.on('bug', (error: unknown) => options.onBug?.(error));
+      options.onChannel?.(channel);
+    });
+    onServerError = options.onServerError;
+    return { address, channels, admission, close: () => closeServer(server, channels) };
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
+    server.listen(listen.port, listen.host, () => {
       server.off('error', reject);
-      server.on('error', (error: Error) => options.onServerError?.(error));
+      server.on('error', (error: Error) => onServerError?.(error));
       const bound = server.address();
-      const port = typeof bound === 'object' && bound ? bound.port : options.listen.port;
-      resolve({
-        address: { host: options.listen.host, port },
-        channels,
-        admission,
-        close: () => closeServer(server, channels),
-      });
+      const address = { host: listen.host, port: typeof bound === 'object' && bound ? bound.port : listen.port };
+      resolve({ address, serve: (options) => serve(address, options), close: () => closeServer(server, channels) });
     });
   });
 }
@@ -96,7 +108,7 @@ function rawSocketOf(socket: tls.TLSSocket): Socket {
   return (socket as tls.TLSSocket & { _parent?: Socket })._parent ?? socket;
 }
 
-function acceptChannel(socket: tls.TLSSocket, options: TlsServerOptions): Channel | undefined {
+function acceptChannel(socket: tls.TLSSocket, options: TlsServeOptions): Channel | undefined {
   socket.setNoDelay(true);
   const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const presented = Object.keys(socket.getPeerCertificate()).length > 0;

@@ -75,7 +75,58 @@ t.test('the executable prints its version and every role\'s flags', async (t) =>
   t.match(unknown.stderr, /unknown command/);
   const missing = await runDfs(['master']);
   t.equal(missing.code, 2, 'a missing --data is a usage error');
-  t.match(missing.stderr, /--data DIR is required/);
+  t.match(missing.stderr, /--data is required \(or DFS_DATA/);
+});
+
+t.test('settings: a flag beats the environment, which beats the --config file; every role has --version; nonsense is a usage error', async (t) => {
+  for (const args of [['version'], ['master', '--version'], ['node', '--version'], ['shell', '--version']]) {
+    const run = await runDfs(args);
+    t.same([run.code, run.stdout.trim()], [0, `dfs/0.1.0 linux-x64 node-${process.version}`], `dfs ${args.join(' ')}`);
+  }
+  const dir = await tempDir(t);
+  const config = path.join(dir, 'master.conf');
+  await fs.writeFile(config, `# the master's settings\ndata = "${path.join(dir, 'from-file')}"\nlisten = 127.0.0.1:0\n\nreplicas = 2\nnode-timeout=40\n`);
+  const fromFile = await startDfs(t, ['master', '--config', config], { env: { DFS_ADMIN_PASSWORD: 'admin-secret' } });
+  t.match(fromFile.output().stderr, /serving \d+ entries with replicas=2/, 'replicas from the file');
+  t.ok(await fs.stat(path.join(dir, 'from-file', 'ca.pem')), 'and the data directory');
+  fromFile.child.kill('SIGTERM');
+  await fromFile.exited;
+  const fromEnv = await startDfs(t, ['master'], { env: { DFS_CONFIG: config, DFS_REPLICAS: '1', DFS_DATA: path.join(dir, 'from-env'), DFS_ADMIN_PASSWORD: 'admin-secret' } });
+  t.match(fromEnv.output().stderr, /serving \d+ entries with replicas=1/, 'the environment beats the file');
+  t.ok(await fs.stat(path.join(dir, 'from-env', 'ca.pem')), 'for the data directory too');
+  fromEnv.child.kill('SIGTERM');
+  await fromEnv.exited;
+  const fromFlag = await startDfs(t, ['master', '--replicas', '3', '--data', path.join(dir, 'from-env')], { env: { DFS_CONFIG: config, DFS_REPLICAS: '1' } });
+  t.match(fromFlag.output().stderr, /serving \d+ entries with replicas=3/, 'a flag beats both');
+  fromFlag.child.kill('SIGTERM');
+  await fromFlag.exited;
+
+  await fs.writeFile(config, 'listen = 127.0.0.1:0\nreplica = 2\n');
+  const typo = await runDfs(['master', '--config', config, '--data', path.join(dir, 'typo')]);
+  t.equal(typo.code, 2, 'an unknown setting in the file is a usage error');
+  t.match(typo.stderr, `${config}:2: unknown setting "replica"`, 'naming the file and line');
+  const capacity = await runDfs(['node', '--master', '127.0.0.1:1', '--token', 'x', '--data', path.join(dir, 'zero'), '--capacity', '0']);
+  t.same([capacity.code, capacity.stderr.split('\n')[0]], [2, 'dfs: --capacity must be more than 0 (leave it out to offer the whole disk)'], '--capacity 0 is a usage error');
+  for (const role of [['master'], ['node', '--master', '127.0.0.1:1', '--token', 'x']]) {
+    const proc = await runDfs([...role, '--data', '/proc/nope', '--listen', '127.0.0.1:0'], { timeoutMs: 10_000 });
+    t.same([proc.code, proc.stderr.split(' (')[0]], [1, 'dfs: cannot use /proc/nope as a data directory: it cannot be created there'], `${role[0]} --data /proc/nope exits 1 at once, saying why`);
+  }
+  t.same((await fs.readdir(dir)).sort(), ['from-env', 'from-file', 'master.conf'], 'the failed starts made nothing');
+});
+
+t.test('a start that fails because the port is taken changes nothing on disk and joins nothing', async (t) => {
+  const cluster = await startCluster(t, 1);
+  const taken = `127.0.0.1:${cluster.nodes[0]?.address.port ?? 0}`;
+  const dir = await tempDir(t);
+  const master = await runDfs(['master', '--data', path.join(dir, 'master'), '--listen', taken], { env: { ...process.env, DFS_ADMIN_PASSWORD: 'admin-secret' } });
+  t.equal(master.code, 1, 'the master fails');
+  t.match(master.stderr, /EADDRINUSE.*another program has that port/, 'saying the port is taken');
+  const node = await runDfs(['node', '--master', `127.0.0.1:${cluster.master.address.port}`, '--token-file', cluster.tokenFile, '--data', path.join(dir, 'node'), '--listen', taken]);
+  t.equal(node.code, 1, 'so does a node');
+  t.match(node.stderr, /EADDRINUSE/);
+  t.same(await fs.readdir(dir), [], 'neither created its data directory (no CA, no keys, no admin password)');
+  t.equal((await nodeIds(cluster)).length, 1, 'and the node did not join');
+  t.equal(cluster.master.output().stderr.match(/ joined from /g)?.length, 1, 'the master saw one join only: the first node\'s');
 });
 
 t.test('the executable runs from an empty folder without Node.js on the PATH', async (t) => {
