@@ -92,10 +92,11 @@ export class PendingUploads {
     return this.commits.get(blobId);
   }
 
-  /** Bytes promised to a node by uploads still in progress. */
-  reservedOn(nodeId: string): number {
+  /** Bytes promised to a node by uploads still in progress, but for the blobs in `counted` (its own free space
+   * counts them already). */
+  reservedOn(nodeId: string, counted: ReadonlySet<string> = new Set()): number {
     let bytes = 0;
-    for (const upload of this.uploads.values()) if (upload.nodeId === nodeId) bytes += upload.size;
+    for (const upload of this.uploads.values()) if (upload.nodeId === nodeId && !counted.has(upload.blobId)) bytes += upload.size;
     return bytes;
   }
 
@@ -132,7 +133,7 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
     alive: state.nodes.stateOf(node, nowMs) === 'alive',
     connected: node.channel !== undefined && !node.channel.closed,
     freeBytes: node.freeBytes,
-    reservedBytes: state.uploads.reservedOn(node.nodeId) + state.chains.reservedOn(node.nodeId),
+    reservedBytes: state.uploads.reservedOn(node.nodeId, node.receiving) + state.chains.reservedOn(node.nodeId, node.receiving),
     activeTransfers: node.activeTransfers,
     // A node shutting down, or whose disk refuses writes, serves what it holds and takes nothing new.
     draining: node.draining || node.readOnly,

@@ -29,3 +29,13 @@ t.test('a stored blob counts at once; a heartbeat between the report and the com
   nodes.stored('n9', MIB, undefined);
   t.equal(nodes.get('n9'), undefined, 'an unknown node is ignored');
 });
+
+t.test('the blobs a heartbeat says the node is receiving are kept: its free space counts them, bookings for them do not count again', async (t) => {
+  const nodes = new NodeRegistry(30_000);
+  nodes.register('n1', '10.0.0.1:7001', space(0), link, 0);
+  t.same([...(nodes.get('n1')?.receiving ?? [])], [], 'none at registration');
+  nodes.heartbeat('n1', { ...space(MIB), receiving: ['a', 'b'] }, link, 1_000);
+  t.same([...(nodes.get('n1')?.receiving ?? [])], ['a', 'b']);
+  nodes.heartbeat('n1', space(MIB), link, 2_000);
+  t.same([...(nodes.get('n1')?.receiving ?? [])], [], 'a heartbeat without the list: none');
+});

@@ -28,6 +28,7 @@ t.test('waiters hear of the finish, or give up after their timeout; a finished c
   const chains = new Chains(() => undefined);
   const chain = begin(chains, ['n2']);
   t.equal(chains.reservedOn('n2'), 10, 'a running member has the blob\'s size reserved');
+  t.equal(chains.reservedOn('n2', new Set([BLOB])), 0, 'unless the node\'s own free space counts the blob already (it is receiving it)');
   const waited = chains.waitFor(chain, 60_000);
   chains.finish(chain);
   await waited;

@@ -42,3 +42,13 @@ t.test('a session has at most UPLOADS_PENDING_PER_SESSION_MAX uploads in progres
   t.ok(uploads.peek('after-one-finished'), 'a finished upload makes room');
   t.end();
 });
+
+t.test('the bytes booked on a node, but for the blobs its own free space counts already (it said it receives them)', (t) => {
+  const uploads = new PendingUploads();
+  uploads.add(upload('a'), START_MS);
+  uploads.add(upload('b'), START_MS);
+  uploads.add(upload('c', { nodeId: 'n-2' }), START_MS);
+  t.equal(uploads.reservedOn('n-1'), 2_000);
+  t.equal(uploads.reservedOn('n-1', new Set(['a', 'c'])), 1_000, 'a is in the node\'s figures; c is not booked there');
+  t.end();
+});

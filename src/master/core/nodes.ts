@@ -22,6 +22,9 @@ export interface NodeRecord extends NodeSpace {
   readOnly: boolean;
   /** Which registration or heartbeat its space figures come from (see stored()). */
   beat: number;
+  /** The blobs it was receiving at its last heartbeat: its free space counts them taken already, so the bookings
+   * for them are not subtracted again (placement would see a nearly full node as full). */
+  receiving: ReadonlySet<string>;
 }
 
 export type NodeState = 'alive' | 'dead';
@@ -31,22 +34,23 @@ export class NodeRegistry {
   /** Numbers every registration and heartbeat, of every node. */
   private beats = 0;
 
-  constructor(private readonly nodeTimeoutMs: number) {}
+  /** How long a silent node stays alive; a reload (SIGHUP) may change it. */
+  constructor(public nodeTimeoutMs: number) {}
 
   register(nodeId: string, advertise: string, space: NodeSpace & { readOnly?: boolean | undefined }, channel: Link, nowMs: number): NodeRecord {
     const previous = this.nodes.get(nodeId);
     // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
-    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false, beat: ++this.beats };
+    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false, beat: ++this.beats, receiving: new Set<string>() };
     this.nodes.set(nodeId, record);
     return record;
   }
 
-  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined }, channel: Link, nowMs: number): boolean {
+  heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined; receiving?: readonly string[] | undefined }, channel: Link, nowMs: number): boolean {
     const record = this.nodes.get(nodeId);
     if (!record || record.channel !== channel) return false;
     const { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers } = space;
-    Object.assign(record, { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers, readOnly: space.readOnly === true, lastSeenMs: nowMs, beat: ++this.beats });
+    Object.assign(record, { capacityBytes, usedBytes, freeBytes, blobs, activeTransfers, readOnly: space.readOnly === true, lastSeenMs: nowMs, beat: ++this.beats, receiving: new Set(space.receiving ?? []) });
     return true;
   }
 

@@ -117,10 +117,11 @@ export class Chains {
   }
 
   /** Bytes promised to a node by chains still running: free space it will lose. */
-  reservedOn(nodeId: string): number {
+  /** The bytes booked on a node by chains, but for the blobs in `counted` (its own free space counts them already). */
+  reservedOn(nodeId: string, counted: ReadonlySet<string> = new Set()): number {
     let bytes = 0;
     for (const chain of this.chains.values()) {
-      if (chain.members.includes(nodeId) && !chain.stored.has(nodeId) && !chain.lost.has(nodeId)) bytes += chain.size;
+      if (chain.members.includes(nodeId) && !chain.stored.has(nodeId) && !chain.lost.has(nodeId) && !counted.has(chain.blobId)) bytes += chain.size;
     }
     return bytes;
   }
