@@ -37,6 +37,8 @@ export function parseConfig(text: string, file: string, known: readonly string[]
 export class Settings {
   private constructor(
     private readonly flag: (name: string) => string | undefined,
+    /** Every setting the role has. */
+    readonly names: readonly string[],
     private readonly env: NodeJS.ProcessEnv,
     private readonly file: ReadonlyMap<string, string>,
   ) {}
@@ -53,7 +55,12 @@ export class Settings {
       }
       file = parseConfig(text, configFile, known);
     }
-    return new Settings(flag, env, file);
+    return new Settings(flag, known, env, file);
+  }
+
+  /** The same flags and environment with the config file read again (SIGHUP). */
+  reload(): Settings {
+    return Settings.load(this.flag, this.names, this.env);
   }
 
   get(name: string): string | undefined {

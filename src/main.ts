@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
 import { removePartialFiles } from './client/transfer';
 import { ConfigError, envName, Settings } from './config';
+import { notifySystemd } from './systemd';
+import type { ScrubSettings } from './node/scrub';
 import { createLog, type Log } from './log';
 import { formatHostPort, parseHostPort } from './wire/address';
 import { DfsError } from './wire/errors';
@@ -76,23 +78,58 @@ function exitOnUncaught(log: Log): void {
   process.on('unhandledRejection', (reason) => die('rejection', reason));
 }
 
-/** Runs a server role until SIGTERM or SIGINT, then stops it cleanly and exits 0. */
-function serveUntilSignal(stop: () => Promise<void>): void {
+/**
+ * Runs a server role until SIGTERM or SIGINT, then stops it cleanly and exits 0. With `role`, SIGHUP never stops it:
+ * the role re-reads its settings (the config file; the environment is the process's own) and applies those that
+ * change without a restart; logs go to stderr, so there is no log file to re-open. Without (the demo, tied to its
+ * terminal), SIGHUP stops it like SIGTERM.
+ */
+function serveUntilSignal(stop: () => Promise<void>, role?: { log: Log; reload: () => Promise<void> }): void {
   let stopping = false;
   const onSignal = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`${signal}: shutting down\n`);
-    stop().then(
+    (role ? notifySystemd(role.log, 'STOPPING=1') : Promise.resolve()).then(stop).then(
       () => process.exit(0),
       () => process.exit(EXIT_FAILURE),
     );
   };
+  let reloading = Promise.resolve();
+  const onReload = (log: Log, reload: () => Promise<void>): void => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      await notifySystemd(log, 'RELOADING=1', `MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+      try {
+        await reload();
+      } catch (error) {
+        log.error(`SIGHUP: settings not changed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      await notifySystemd(log, 'READY=1');
+    });
+  };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGHUP', () => (role ? onReload(role.log, role.reload) : onSignal('SIGHUP')));
   if (process.env[STOP_ON_STDIN_EOF] === '1') {
     process.stdin.on('end', () => onSignal('parent process gone')).resume();
   }
+}
+
+/** What a reload found: the settings it applied, and those that only a restart changes. */
+function reloadReport(log: Log, before: Settings, after: Settings, live: readonly string[], names: readonly string[]): void {
+  const changed = names.filter((name) => before.get(name) !== after.get(name));
+  const applied = changed.filter((name) => live.includes(name));
+  const later = changed.filter((name) => !live.includes(name));
+  log.info(`SIGHUP: settings re-read; ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing to apply'}${later.length > 0 ? `; a restart is needed for ${later.join(', ')}` : ''}`);
+}
+
+/** The master's settings that a reload applies. */
+function masterTunables(settings: Settings): { replicas: number; nodeTimeoutMs: number } {
+  return {
+    replicas: parseCount(settings.get('replicas') ?? String(REPLICAS_DEFAULT), '--replicas', 1, REPLICAS_MAX),
+    nodeTimeoutMs: parseSeconds(settings.get('node-timeout') ?? String(NODE_TIMEOUT_S_DEFAULT), '--node-timeout') * 1000,
+  };
 }
 
 async function runMaster(settings: Settings): Promise<void> {
@@ -103,22 +140,40 @@ async function runMaster(settings: Settings): Promise<void> {
     dataDir: required(settings, 'data'),
     listen: parseHostPort(settings.get('listen') ?? MASTER_LISTEN_DEFAULT),
     ...(advertise ? { advertise: parseHostPort(advertise) } : {}),
-    replicas: parseCount(settings.get('replicas') ?? String(REPLICAS_DEFAULT), '--replicas', 1, REPLICAS_MAX),
-    nodeTimeoutMs: parseSeconds(settings.get('node-timeout') ?? String(NODE_TIMEOUT_S_DEFAULT), '--node-timeout') * 1000,
+    ...masterTunables(settings),
     log,
   });
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(master.address)}\n`);
-  serveUntilSignal(master.stop);
+  let current = settings;
+  serveUntilSignal(master.stop, { log, reload: async () => {
+    const next = current.reload();
+    master.reconfigure(masterTunables(next));
+    reloadReport(log, current, next, ['replicas', 'node-timeout'], settings.names);
+    current = next;
+  } });
+  void notifySystemd(log, 'READY=1', `STATUS=serving on ${formatHostPort(master.address)}`);
+}
+
+/** The node's settings that a reload applies. */
+function nodeTunables(settings: Settings): { capacityBytes: number | undefined; scrub: ScrubSettings } {
+  const capacity = settings.get('capacity');
+  const capacityBytes = capacity === undefined ? undefined : parseSize(capacity);
+  if (capacityBytes === 0) throw new UsageError('--capacity must be more than 0 (leave it out to offer the whole disk)');
+  const scrubRate = settings.get('scrub-rate');
+  return {
+    capacityBytes,
+    scrub: {
+      bytesPerSecond: scrubRate === undefined ? SCRUB_BYTES_PER_S_DEFAULT : parseSize(scrubRate),
+      intervalMs: parseSeconds(settings.get('scrub-interval') ?? String(SCRUB_INTERVAL_S_DEFAULT), '--scrub-interval') * 1000,
+    },
+  };
 }
 
 async function runNode(settings: Settings): Promise<void> {
   const tokenFile = settings.get('token-file');
   const caFile = settings.get('ca');
   const advertise = settings.get('advertise');
-  const capacity = settings.get('capacity');
-  const capacityBytes = capacity === undefined ? undefined : parseSize(capacity);
-  if (capacityBytes === 0) throw new UsageError('--capacity must be more than 0 (leave it out to offer the whole disk)');
-  const scrubRate = settings.get('scrub-rate');
+  const tunables = nodeTunables(settings);
   const log = createLog('node');
   exitOnUncaught(log);
   const node = await startNode({
@@ -128,15 +183,19 @@ async function runNode(settings: Settings): Promise<void> {
     dataDir: required(settings, 'data'),
     listen: parseHostPort(settings.get('listen') ?? NODE_LISTEN_DEFAULT),
     advertise: advertise ? parseHostPort(advertise) : undefined,
-    capacityBytes,
-    scrub: {
-      bytesPerSecond: scrubRate === undefined ? SCRUB_BYTES_PER_S_DEFAULT : parseSize(scrubRate),
-      intervalMs: parseSeconds(settings.get('scrub-interval') ?? String(SCRUB_INTERVAL_S_DEFAULT), '--scrub-interval') * 1000,
-    },
+    ...tunables,
     log,
+    // Ready for systemd once registered: before that the master would not place anything here.
+    onRegistered: () => void notifySystemd(log, 'READY=1', 'STATUS=registered with the master'),
   });
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(node.address)}\n`);
-  serveUntilSignal(node.stop);
+  let current = settings;
+  serveUntilSignal(node.stop, { log, reload: async () => {
+    const next = current.reload();
+    await node.reconfigure(nodeTunables(next));
+    reloadReport(log, current, next, ['capacity', 'scrub-rate', 'scrub-interval'], settings.names);
+    current = next;
+  } });
 }
 
 /** How to run this program again from the current directory, for hints printed to the user. */

@@ -41,6 +41,9 @@ export interface RunningMaster {
   address: HostPort;
   identity: MasterIdentity;
   state: MasterState;
+  /** Settings that change without a restart (a reload, SIGHUP): the factor every file is kept at (the repairer adds
+   * or trims copies) and the node timeout. */
+  reconfigure(settings: { replicas: number; nodeTimeoutMs: number }): void;
   stop(): Promise<void>;
 }
 
@@ -120,6 +123,11 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
     address: server.address,
     identity,
     state,
+    reconfigure: ({ replicas, nodeTimeoutMs }) => {
+      state.replicas = replicas;
+      state.nodes.nodeTimeoutMs = nodeTimeoutMs;
+      state.repairer.poke();
+    },
     stop: async () => {
       state.repairer.stop();
       await server.close();

@@ -33,11 +33,15 @@ export interface NodeOptions {
   /** --scrub-rate and --scrub-interval; SCRUB_DEFAULTS when absent. */
   scrub?: ScrubSettings;
   log: Log;
+  /** Called once, when the node first registered with the master: it serves the cluster from then on. */
+  onRegistered?: () => void;
 }
 
 export interface RunningNode {
   nodeId: string;
   address: HostPort;
+  /** Settings that change without a restart (a reload, SIGHUP): the space offered and the scrubbing. */
+  reconfigure(settings: { capacityBytes: number | undefined; scrub: ScrubSettings }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,10 +94,15 @@ async function serveNode(options: NodeOptions, port: BoundPort): Promise<Running
   });
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
-  const scrubber = startScrubbing(context, options.scrub ?? SCRUB_DEFAULTS);
+  let scrubber = startScrubbing(context, options.scrub ?? SCRUB_DEFAULTS);
   return {
     nodeId: identity.nodeId,
     address: server.address,
+    reconfigure: async ({ capacityBytes, scrub }) => {
+      store.setCapacity(capacityBytes);
+      await scrubber?.stop();
+      scrubber = startScrubbing(context, scrub);
+    },
     stop: async () => {
       const scrubbed = scrubber?.stop(); // a re-hash stops at once; a report in flight ends with the link
       await link.leave();
@@ -227,6 +236,7 @@ class MasterLink {
     this.ticketKey = Buffer.from(response.data.ticketKey, 'base64url');
     this.advertised = advertise;
     this.options.log.info(`${this.everRegistered ? 're-registered' : 'registered'} with the master at ${formatHostPort(this.options.master)} as ${this.identity.nodeId} (${advertise})`);
+    if (!this.everRegistered) this.options.onRegistered?.();
     this.everRegistered = true;
     this.reconnectDelayMs = RECONNECT_DELAY_MS_MIN;
     clearInterval(this.heartbeatTimer);
@@ -296,7 +306,7 @@ class MasterLink {
 
   private async space(): Promise<Space & { blobs: number; readOnly: boolean }> {
     const { store } = this.context;
-    const disk = await measureSpace(this.options.dataDir, store.usedBytes, this.options.capacityBytes);
+    const disk = await measureSpace(this.options.dataDir, store.usedBytes, store.capacityLimitBytes);
     const freeBytes = await store.freeBytes(); // probes a read-only disk
     return { ...disk, freeBytes, blobs: store.count, readOnly: !store.writable };
   }

@@ -145,10 +145,21 @@ export class BlobStore {
 
   private constructor(
     private readonly root: string,
-    private readonly capacityBytes: number | undefined,
+    private capacityBytes: number | undefined,
     private readonly reserveBytes: number,
     private readonly log: (message: string) => void,
   ) {}
+
+  /** The cap on the space offered (--capacity); undefined offers the whole disk. */
+  get capacityLimitBytes(): number | undefined {
+    return this.capacityBytes;
+  }
+
+  /** A new cap on the space offered (a reload, SIGHUP); undefined offers the whole disk. Blobs held stay. */
+  setCapacity(capacityBytes: number | undefined): void {
+    if (capacityBytes !== undefined) checkByteCount(capacityBytes, 'capacity');
+    this.capacityBytes = capacityBytes;
+  }
 
   /** Opens (creating if needed) the store under dataDir: removes crash leftovers and counts the blobs by name and size. */
   static async open(dataDir: string, options: BlobStoreOptions = {}): Promise<BlobStore> {
