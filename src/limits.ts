@@ -236,6 +236,16 @@ export const FULL_REPORT_INTERVAL_MS = 10 * 60_000;
  * and per node as source or target, so recovery never starves users' transfers. */
 export const REPAIR_SWEEP_INTERVAL_MS = 60_000;
 export const REPAIR_CHECK_MS = 1_000;
+/** How often the master probes the address of a node marked unreachable, to trust it again. */
+export const UNREACHABLE_PROBE_INTERVAL_MS = 15_000;
+/** Probes of one node's address are at least this far apart, however many clients report it unreachable. */
+export const UNREACHABLE_PROBE_GAP_MS = 2_000;
+/** How long a probe of a node's address may take to reach a TLS handshake. */
+export const UNREACHABLE_PROBE_TIMEOUT_MS = 5_000;
+/** How many nodes a put may find unreachable, one after another, before it gives up. */
+export const PUT_UNREACHABLE_RETRIES_MAX = 3;
+/** How often a repair under way logs its progress. */
+export const REPAIR_PROGRESS_LOG_MS = 60_000;
 export const REPAIR_SWEEP_PAGE = 5_000;
 export const REPAIR_STREAMS_MAX = 8;
 export const REPAIR_STREAMS_PER_NODE = 2;

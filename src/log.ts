@@ -1,21 +1,37 @@
-// Logging for long-running roles: one line per event on stderr, stdout kept for what scripts read.
+// Logging for long-running roles: one line per event on stderr, stdout kept for what scripts read. Lines below the
+// chosen level are dropped (--log-level; debug has what happens to each blob); --log-format json writes one JSON
+// object per line ({"time","role","level","message"}) for log collectors.
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Log {
+  debug(message: string): void;
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
 }
 
-export function createLog(role: string, write: (line: string) => void = (line) => process.stderr.write(line)): Log {
-  const emit = (level: string, message: string): void => write(`${new Date().toISOString()} ${role} ${level} ${message}\n`);
-  return {
-    info: (message) => emit('info', message),
-    warn: (message) => emit('warn', message),
-    error: (message) => emit('error', message),
-  };
+export interface LogOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  write?: (line: string) => void;
 }
 
-export const silentLog: Log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export function createLog(role: string, options: LogOptions = {}): Log {
+  const { level = 'info', format = 'text', write = (line: string) => process.stderr.write(line) } = options;
+  const lowest = LOG_LEVELS.indexOf(level);
+  const emitter = (at: LogLevel) => (message: string): void => {
+    if (LOG_LEVELS.indexOf(at) < lowest) return;
+    const time = new Date().toISOString();
+    write(format === 'json' ? `${JSON.stringify({ time, role, level: at, message })}\n` : `${time} ${role} ${at} ${message}\n`);
+  };
+  return { debug: emitter('debug'), info: emitter('info'), warn: emitter('warn'), error: emitter('error') };
+}
+
+export const silentLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * Warnings that an outsider can repeat at will (failed logins, refused connections) cost one line per kind per

@@ -10,7 +10,7 @@ import { removePartialFiles } from './client/transfer';
 import { ConfigError, envName, Settings } from './config';
 import { notifySystemd } from './systemd';
 import type { ScrubSettings } from './node/scrub';
-import { createLog, type Log } from './log';
+import { createLog, LOG_FORMATS, LOG_LEVELS, type Log, type LogFormat, type LogLevel } from './log';
 import { formatHostPort, parseHostPort } from './wire/address';
 import { DfsError } from './wire/errors';
 import { startDemo } from './demo';
@@ -124,6 +124,16 @@ function reloadReport(log: Log, before: Settings, after: Settings, live: readonl
   log.info(`SIGHUP: settings re-read; ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing to apply'}${later.length > 0 ? `; a restart is needed for ${later.join(', ')}` : ''}`);
 }
 
+/** A role's log, at the level and in the format its settings ask for. */
+function roleLog(role: string, settings: Settings): Log {
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const value = settings.get(name) ?? fallback;
+    if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+  return createLog(role, { level: oneOf<LogLevel>('log-level', LOG_LEVELS, 'info'), format: oneOf<LogFormat>('log-format', LOG_FORMATS, 'text') });
+}
+
 /** The master's settings that a reload applies. */
 function masterTunables(settings: Settings): { replicas: number; nodeTimeoutMs: number } {
   return {
@@ -134,7 +144,7 @@ function masterTunables(settings: Settings): { replicas: number; nodeTimeoutMs: 
 
 async function runMaster(settings: Settings): Promise<void> {
   const advertise = settings.get('advertise');
-  const log = createLog('master');
+  const log = roleLog('master', settings);
   exitOnUncaught(log);
   const master = await startMaster({
     dataDir: required(settings, 'data'),
@@ -174,7 +184,7 @@ async function runNode(settings: Settings): Promise<void> {
   const caFile = settings.get('ca');
   const advertise = settings.get('advertise');
   const tunables = nodeTunables(settings);
-  const log = createLog('node');
+  const log = roleLog('node', settings);
   exitOnUncaught(log);
   const node = await startNode({
     master: parseHostPort(required(settings, 'master')),
@@ -301,6 +311,8 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--advertise <host:port>', 'Address clients and nodes use to reach this master')
     .option('--replicas <n>', `Copies kept of every file (default ${REPLICAS_DEFAULT})`)
     .option('--node-timeout <seconds>', `A node silent this long is dead (default ${NODE_TIMEOUT_S_DEFAULT})`)
+    .option('--log-level <level>', `Log this and worse: ${LOG_LEVELS.join(', ')} (default info; debug adds a line per blob copied or deleted)`)
+    .option('--log-format <format>', 'text, or json: one {"time","role","level","message"} object per line (default text)')
     .option('--config <file>', 'Read settings from this file (env DFS_CONFIG); see "Settings" below')
     .example('dfs master --data /var/lib/dfs/master --listen 0.0.0.0:7070')
     .example('DFS_DATA=/var/lib/dfs/master dfs master --config /etc/dfs/master.conf')
@@ -317,6 +329,8 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--capacity <size>', 'Cap the space offered, e.g. 500G (default: the disk)')
     .option('--scrub-rate <size>', `Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns scrubbing off (default ${formatSize(SCRUB_BYTES_PER_S_DEFAULT)})`)
     .option('--scrub-interval <seconds>', `Rest between two scrub passes over every blob (default ${SCRUB_INTERVAL_S_DEFAULT})`)
+    .option('--log-level <level>', `Log this and worse: ${LOG_LEVELS.join(', ')} (default info)`)
+    .option('--log-format <format>', 'text, or json: one {"time","role","level","message"} object per line (default text)')
     .option('--config <file>', 'Read settings from this file (env DFS_CONFIG); see "Settings" below')
     .example('dfs node --master 10.0.0.1:7070 --token-file join-token --data /var/lib/dfs/node')
     .action((flags: Flags) => runNode(roleSettings(flags, node)));

@@ -20,6 +20,7 @@ export interface ClusterTotal {
   full: number;
   draining: number;
   readOnly: number;
+  unreachable: number;
   dead: number;
   capacityBytes: number;
   usedBytes: number;
@@ -37,6 +38,7 @@ export function clusterTotal(nodes: readonly Pick<NodeInfo, 'state' | 'capacityB
     full: count('full'),
     draining: count('draining'),
     readOnly: count('read-only'),
+    unreachable: count('unreachable'),
     dead: count('dead'),
     capacityBytes: sum((node) => node.capacityBytes),
     usedBytes: sum((node) => node.usedBytes),
@@ -48,7 +50,7 @@ export function clusterTotal(nodes: readonly Pick<NodeInfo, 'state' | 'capacityB
 export interface NodeInfo {
   nodeId: string;
   advertise: string;
-  state: 'alive' | 'full' | 'draining' | 'read-only' | 'dead';
+  state: 'alive' | 'full' | 'draining' | 'read-only' | 'unreachable' | 'dead';
   capacityBytes: number;
   usedBytes: number;
   freeBytes: number;

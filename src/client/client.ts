@@ -9,8 +9,8 @@ import { connectTls, MASTER_CN } from '../trust/tls';
 import { promises as fs } from 'node:fs';
 import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions } from './api';
 import { ChannelPool, type PeerLinks } from '../wire/pool';
-import { transferTimeoutMs } from '../limits';
-import { download, nodeLinks, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
+import { PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
+import { download, nodeLinks, NodeUnreachable, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -182,9 +182,24 @@ export class RemoteClient implements ClusterApi {
 
   async put(files: readonly PutFile[], options: PutOptions = {}): Promise<void> {
     const listed = await Promise.all(files.map(sized));
-    const begin = await this.call('file.put.begin', { files: listed.map((file) => ({ path: file.remotePath, size: file.size })), overwrite: options.overwrite ?? false });
-    const uploads = listed.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
-    await this.settleFailed(sendFiles(this.links, listed, begin, options.onProgress), uploads);
+    // A first node that cannot be reached (a wrong --advertise, a firewall) is reported, and the put goes elsewhere.
+    const unreachable: string[] = [];
+    let uploads: { path: string; blobId: string }[];
+    for (;;) {
+      const begin = await this.call('file.put.begin', {
+        files: listed.map((file) => ({ path: file.remotePath, size: file.size })),
+        overwrite: options.overwrite ?? false,
+        ...(unreachable.length > 0 ? { unreachable } : {}),
+      });
+      uploads = listed.map((file, index) => ({ path: file.remotePath, blobId: begin.blobIds[index] ?? '' }));
+      try {
+        await this.settleFailed(sendFiles(this.links, listed, begin, options.onProgress), uploads);
+        break;
+      } catch (error) {
+        if (!(error instanceof NodeUnreachable) || unreachable.length >= PUT_UNREACHABLE_RETRIES_MAX) throw error;
+        unreachable.push(error.nodeId);
+      }
+    }
     if (options.wait === false) return;
     await this.waitForReplicas(async () => (await this.call('file.put.wait', { files: uploads })).complete, listed.reduce((sum, file) => sum + file.size, 0));
   }

@@ -79,6 +79,16 @@ export interface LocalFile {
 
 /** Upload step 3: the files' bytes one after another in one body to the node under the ticket, in the order the
  * master booked them, with the chain it forwards them down; resolves when the node (after the master) answers. */
+/** The first node of a put could not be connected to (no byte was sent): the put may go to another node. */
+export class NodeUnreachable extends DfsError {
+  constructor(
+    readonly nodeId: string,
+    message: string,
+  ) {
+    super('UNAVAILABLE', message);
+  }
+}
+
 export async function sendFiles(
   links: PeerLinks,
   files: readonly LocalFile[],
@@ -89,7 +99,9 @@ export async function sendFiles(
   const total = files.reduce((sum, file) => sum + file.size, 0);
   const blobs = files.map((file, index) => ({ blobId: begin.blobIds[index] ?? '', size: file.size }));
   // A failure closes the connection, which also stops sending a body the node refused.
+  let connected = false;
   return links.use(begin.address, begin.nodeId, async (channel) => {
+    connected = true;
     const source = bodyOf(files, total);
     // A local file that failed while read (changed size, unreadable) is the put's error, not the channel's wrapping of it.
     let localError: LocalFileError | undefined;
@@ -106,6 +118,8 @@ export async function sendFiles(
       if (only && files.length === 1 && isBodyLengthMismatch(error)) throw new LocalFileError(only.localPath, 'changed size while being put');
       throw error;
     }
+  }).catch((error: unknown) => {
+    throw !connected && isDfsError(error, 'UNAVAILABLE') ? new NodeUnreachable(begin.nodeId, (error as DfsError).message) : error;
   });
 }
 

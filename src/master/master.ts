@@ -2,13 +2,16 @@
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
 import { systemClock, type Clock } from '../clock';
-import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS } from '../limits';
+import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS, UNREACHABLE_PROBE_TIMEOUT_MS } from '../limits';
 import { LogThrottle, type Log } from '../log';
 import type { HostPort } from '../wire/address';
 import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
 import type { ServedBy } from '../wire/messages';
-import { bindTls, type BoundPort } from '../trust/tls';
+import { bindTls, connectTls, type BoundPort } from '../trust/tls';
+import { NODE_CN_PREFIX } from '../trust/ca';
+import { parseHostPort } from '../wire/address';
+import { Reachability, type Probe } from './reachability';
 import { ensurePrivateDirectory } from '../store/files';
 import { createBlobId } from '../store/blobs';
 import { Catalog } from './catalog/catalog';
@@ -58,6 +61,8 @@ export interface MasterParts {
   log: Log;
   clock: Clock;
   newBlobId?: ((like?: string) => string) | undefined;
+  /** How the master checks a node's address (none: nothing is ever marked unreachable). */
+  probe?: Probe | undefined;
 }
 
 /** The master's state, its repairer started (stop it with state.repairer.stop()). */
@@ -78,6 +83,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     replicas: parts.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
     chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock, () => state.repairer.poke()),
+    reachability: new Reachability(() => state, parts.probe),
     repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs)),
     log,
     now,
@@ -85,6 +91,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     newBlobId: parts.newBlobId ?? createBlobId,
   };
   state.repairer.start();
+  state.reachability.start();
   return state;
 }
 
@@ -107,7 +114,15 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
   const catalog = await Catalog.open(options.dataDir, { now: () => clock.now(), log });
   const passwords = new PasswordHasher();
   await auth.ensureBuiltinUsers(catalog, passwords, options.dataDir, log);
-  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock });
+  const probe: Probe = (nodeId, address) =>
+    connectTls({ address: parseHostPort(address), caPem: identity.tls.caPem, expectCommonName: `${NODE_CN_PREFIX}${nodeId}`, timeoutMs: UNREACHABLE_PROBE_TIMEOUT_MS }).then(
+      (channel) => {
+        channel.close();
+        return true;
+      },
+      () => false,
+    );
+  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock, probe });
   const server = port.serve({
     identity: identity.tls,
     acceptAnonymous: true,
@@ -130,6 +145,7 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
     },
     stop: async () => {
       state.repairer.stop();
+      state.reachability.stop();
       await server.close();
       await catalog.close();
       await lock.release();

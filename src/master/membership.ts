@@ -1,5 +1,6 @@
 // Cluster membership on the master: nodes joining with the token, registering, heartbeating.
 
+import type { NodeInfo } from '../client/api';
 import { randomBytes } from 'node:crypto';
 import { clusterTotal } from '../client/api';
 import { HEARTBEAT_INTERVAL_MS, JOIN_FAILURES_MAX, JOIN_FAILURE_WINDOW_MS } from '../limits';
@@ -86,12 +87,13 @@ export async function listNodes(state: MasterState, request: Incoming<'cluster.n
   return { data: { nodes: session.admin ? nodes : [], total } };
 }
 
-/** What `nodes` shows: a live node shutting down is draining; one whose disk refuses writes, read-only; one with less
- * than 1% of its capacity free, full. */
-function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; draining: boolean; readOnly: boolean }): 'alive' | 'full' | 'draining' | 'read-only' | 'dead' {
+/** What `nodes` shows: a live node shutting down is draining; one whose disk refuses writes, read-only; one whose
+ * address cannot be reached, unreachable; one with less than 1% of its capacity free, full. */
+function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; draining: boolean; readOnly: boolean; unreachable: boolean }): NodeInfo['state'] {
   if (liveness === 'dead') return liveness;
   if (node.draining) return 'draining';
   if (node.readOnly) return 'read-only';
+  if (node.unreachable) return 'unreachable';
   return node.freeBytes * 100 < node.capacityBytes ? 'full' : liveness;
 }
 

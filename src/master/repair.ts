@@ -7,8 +7,11 @@
 // every registration; the catalog is reconciled with it. After a start the master is in safe mode
 // until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
 // missing before its node had its say, so a restart never causes a replication storm.
+//
+// The log tells the story once, not per blob (each copy is a debug line): safe mode starting and ending, a node found
+// dead or back, how many blobs a repair has to copy, its progress every REPAIR_PROGRESS_LOG_MS, and its outcome.
 
-import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../limits';
+import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_PROGRESS_LOG_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../limits';
 import type { Incoming, Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
 import type { ReplicaState } from './catalog/catalog';
@@ -50,6 +53,12 @@ export class Repairer {
   /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when the node
    * registered (a copy recorded later is not judged by this report). */
   private readonly reports = new Map<string, { held: Set<string>; mismatched: Set<string>; recorded: Map<string, ReplicaState> }>();
+  /** Nodes seen alive, and those logged dead (so their return is logged too). */
+  private readonly seenAlive = new Set<string>();
+  private readonly loggedDead = new Set<string>();
+  private safeModeLogged = false;
+  /** The repair under way, from the sweep that found blobs to copy until the last copy ended. */
+  private round: { startedMs: number; blobs: number; made: number; failed: number; loggedMs: number } | undefined;
 
   /** `stateOf`: the master's state (which holds this repairer); `awaited`: the nodes holding copies at the start. */
   constructor(
@@ -68,6 +77,10 @@ export class Repairer {
   }
 
   start(): void {
+    if (this.inSafeMode()) {
+      this.safeModeLogged = true;
+      this.state.log.info(`safe mode: nothing is copied or deleted until the ${this.awaited.size} node(s) holding copies have reported their blobs (at most ${Math.round(this.safeModeMs / 1000)} s)`);
+    }
     const check = (): void => {
       if (this.stopped) return;
       this.cancelTimer = this.state.clock.after(REPAIR_CHECK_MS, check);
@@ -154,8 +167,16 @@ export class Repairer {
   }
 
   private async tick(): Promise<void> {
-    if (this.sweeping || this.inSafeMode()) return;
     const nowMs = this.state.now();
+    this.logLiveness(candidates(this.state, nowMs));
+    if (this.inSafeMode()) return;
+    if (this.safeModeLogged) {
+      this.safeModeLogged = false;
+      const late = [...this.awaited];
+      this.state.log.info(late.length === 0 ? 'safe mode over: every node holding copies has reported' : `safe mode over after ${Math.round((nowMs - this.startedMs) / 1000)} s without a report from ${late.join(', ')}: their copies count as missing`);
+    }
+    this.logProgress(nowMs);
+    if (this.sweeping) return;
     const live = liveNodes(candidates(this.state, nowMs)).join(' ');
     if (live !== this.lastLive) this.dirty = true; // a node died or came back
     if (!this.dirty && nowMs - this.lastSweepMs < REPAIR_SWEEP_INTERVAL_MS) return;
@@ -218,7 +239,39 @@ export class Repairer {
       }
       await new Promise<void>((resolve) => state.clock.after(0, resolve)); // other work runs between pages
     }
+    if (queued > 0 && !this.round) {
+      const lastCopy = byLive[1]?.length ?? 0;
+      this.round = { startedMs: state.now(), blobs: queued, made: 0, failed: 0, loggedMs: state.now() };
+      state.log.info(`repair: ${queued} blob(s) lack copies${lastCopy > 0 ? ` (${lastCopy} with a single live copy left)` : ''}; copying, at most ${REPAIR_STREAMS_MAX} at a time`);
+    } else if (this.round) this.round.blobs = Math.max(this.round.blobs, this.round.made + this.round.failed + queued);
     for (const works of byLive) for (const work of works) if (!this.stopped) await this.copy(work);
+  }
+
+  private logLiveness(nodes: readonly Candidate[]): void {
+    const { log, nodes: registry } = this.state;
+    for (const node of nodes) {
+      if (node.alive) {
+        if (this.loggedDead.delete(node.nodeId)) log.info(`node ${node.nodeId} is alive again`);
+        this.seenAlive.add(node.nodeId);
+      } else if (this.seenAlive.delete(node.nodeId)) {
+        this.loggedDead.add(node.nodeId);
+        log.warn(`node ${node.nodeId} is dead: not heard from in ${Math.round(registry.nodeTimeoutMs / 1000)} s; the copies it held are made again on other nodes`);
+      }
+    }
+  }
+
+  /** Every REPAIR_PROGRESS_LOG_MS while copies are made, and once when the last one ended. */
+  private logProgress(nowMs: number): void {
+    const round = this.round;
+    if (!round) return;
+    const seconds = Math.round((nowMs - round.startedMs) / 1000);
+    if (this.copying === 0 && !this.sweeping && !this.dirty) {
+      this.round = undefined;
+      this.state.log.info(`repair: done in ${seconds} s: ${round.made} copies made${round.failed > 0 ? `, ${round.failed} failed (tried again at the next sweep)` : ''}`);
+    } else if (nowMs - round.loggedMs >= REPAIR_PROGRESS_LOG_MS) {
+      round.loggedMs = nowMs;
+      this.state.log.info(`repair: ${round.made} copies made of ${round.blobs} blob(s) lacking some, ${this.copying} under way (${seconds} s)`);
+    }
   }
 
   /** Waits for free streams, then starts copying the blob to as many nodes as it lacks (not waiting for it). */
@@ -253,6 +306,10 @@ export class Repairer {
     void state.chains.waitFor(chain, chain.forgetMs - state.now() + REQUEST_TIMEOUT_MS).then(() => {
       for (const nodeId of busy) this.streams.set(nodeId, (this.streams.get(nodeId) ?? 1) - 1);
       this.copying--;
+      if (this.round) {
+        this.round.made += chain.stored.size;
+        this.round.failed += chain.members.length - chain.stored.size;
+      }
       this.dirty = true; // lost members to retry, or damaged copies now safe to delete
       this.wakeOne();
     });

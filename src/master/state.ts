@@ -1,5 +1,6 @@
 // What every master handler works on: the catalog, the node registry, sessions, trust, a clock.
 
+import type { Reachability } from './reachability';
 import type { Clock } from '../clock';
 import type { Log, LogThrottle } from '../log';
 import type { Incoming, Link } from '../wire/channel';
@@ -32,6 +33,8 @@ export interface MasterState {
   chains: Chains;
   /** Keeps every file at its replicas; holds the safe mode after a start. */
   repairer: Repairer;
+  /** Probes nodes someone could not connect to; marks and unmarks them unreachable. */
+  reachability: Reachability;
   log: Log;
   /** The clock's now(): most handlers only read the time. */
   now: () => number;

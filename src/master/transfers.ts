@@ -137,6 +137,7 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
     activeTransfers: node.activeTransfers,
     // A node shutting down, or whose disk refuses writes, serves what it holds and takes nothing new.
     draining: node.draining || node.readOnly,
+    unreachable: node.unreachable,
   }));
 }
 
@@ -192,7 +193,10 @@ export async function putBegin(state: MasterState, request: Incoming<'file.put.b
   const { files, overwrite } = request.data;
   const total = checkUploadTargets(state, userId, files, overwrite);
   const nowMs = state.now();
-  const all = candidates(state, nowMs);
+  // Nodes this client could not connect to are not chosen now, whatever the master's probe finds.
+  const unreachable = new Set(request.data.unreachable ?? []);
+  for (const nodeId of unreachable) state.reachability.suspect(nodeId, `a client of ${session.user}`);
+  const all = candidates(state, nowMs).map((node) => (unreachable.has(node.nodeId) ? { ...node, unreachable: true } : node));
   const chosen = firstNode(all, total);
   checkBookingShare(state, session, total, all, nowMs);
   const members = chooseChain(all, chosen.nodeId, state.replicas, total).map((member) => member.nodeId);
@@ -454,6 +458,7 @@ export async function replicationBroken(state: MasterState, request: Incoming<'n
   if (!chain) return { data: {} }; // settled or forgotten already
   if (reporter !== chain.first && !chain.members.includes(reporter)) throw new DfsError('FORBIDDEN', `${reporter} is not in the chain of blob ${blobId}`);
   state.log.warn(`chain of blob ${blobId} broke at ${nodeId} (told by ${reporter}): ${message}`);
+  if (message.startsWith('cannot reach')) state.reachability.suspect(nodeId, `node ${reporter}`);
   state.chains.breakAt(chain, nodeId);
   settleIfDone(state, chain);
   return { data: {} };
@@ -523,7 +528,7 @@ export function replicateFrom(
   const fields = { blobId, userId: blob.userId, size, first: source, members: [...targets] };
   const repair = state.chains.begin({ ...fields, forgetMs: nowMs + TICKET_TTL_MS_DEFAULT + timeoutMs, repairs, committedSha256: blob.sha256 }, nowMs);
   const attempt = repairs > 0 && repairs < CHAIN_REPAIRS_MAX ? ` (try ${repairs})` : '';
-  state.log.info(`blob ${blobId}: copying from ${source} to ${targets.join(', ')}${attempt}`);
+  state.log.debug(`blob ${blobId}: copying from ${source} to ${targets.join(', ')}${attempt}`);
   void (async () => {
     try {
       const channel = state.nodes.get(source)?.channel;
@@ -659,7 +664,7 @@ export async function blobError(state: MasterState, request: Incoming<'node.blob
   const nodeId = requireNode(request);
   const { blobId, problem, message } = request.data;
   if (problem === 'aborted') {
-    state.log.info(`node ${nodeId}: transfer of blob ${blobId} aborted: ${message}`);
+    state.log.debug(`node ${nodeId}: transfer of blob ${blobId} aborted: ${message}`);
     // An upload the node refused or lost will never be stored: its booked space is free again now.
     if (state.uploads.peek(blobId)?.nodeId === nodeId) await abandonUpload(state, blobId);
     return { data: {} };

@@ -116,10 +116,11 @@ export const MESSAGES = {
    * first node and one chain for all: a blob id per file (in the files' order) and one ticket per node for them
    * all. The first node's allows one blob.put of exactly these blobs; `chain` is the rest of the replication chain
    * (N−1 more nodes by available storage, maybe fewer), each with its own 'replicate' ticket. The client hands the
-   * chain to the first node in blob.put. */
+   * chain to the first node in blob.put. `unreachable`: nodes this client could not connect to (a put tried
+   * again): none of them is chosen, and the master probes them (src/master/reachability.ts). */
   'file.put.begin': message(
     'master', 'user',
-    obj({ files: array(obj({ path, size: bytes }), { max: PUT_FILES_MAX }), overwrite: bool() }),
+    obj({ files: array(obj({ path, size: bytes }), { max: PUT_FILES_MAX }), overwrite: bool(), unreachable: optional(array(nodeId, { max: REPLICAS_MAX })) }),
     obj({ nodeId, address, expiresMs: int(), blobIds: array(blobId, { max: PUT_FILES_MAX }), ticket, chain }),
   ),
   /** Upload step 3: the body is the blobs' bytes one after another (exactly their sizes), forwarded down `chain` as
@@ -247,14 +248,14 @@ export const MESSAGES = {
           nodeId,
           advertise: address,
           // full: alive, with less than 1% of its capacity free (placement passes it by); draining: shutting down
-          state: literal('alive', 'full', 'draining', 'read-only', 'dead'),
+          state: literal('alive', 'full', 'draining', 'read-only', 'unreachable', 'dead'),
           ...space,
           lastSeenMs: int(),
           connected: bool(),
         }),
       ),
       // The cluster as a whole, for everyone; `nodes` (each node's address and usage) is the admin's only.
-      total: obj({ nodes: int(), alive: int(), full: int(), draining: int(), readOnly: int(), dead: int(), linked: int(), ...space }),
+      total: obj({ nodes: int(), alive: int(), full: int(), draining: int(), readOnly: int(), unreachable: int(), dead: int(), linked: int(), ...space }),
     }),
   ),
 } satisfies Record<string, MessageSpec<Server, unknown, unknown>>;

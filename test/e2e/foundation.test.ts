@@ -96,10 +96,14 @@ t.test('settings: a flag beats the environment, which beats the --config file; e
   t.ok(await fs.stat(path.join(dir, 'from-env', 'ca.pem')), 'for the data directory too');
   fromEnv.child.kill('SIGTERM');
   await fromEnv.exited;
-  const fromFlag = await startDfs(t, ['master', '--replicas', '3', '--data', path.join(dir, 'from-env')], { env: { DFS_CONFIG: config, DFS_REPLICAS: '1' } });
-  t.match(fromFlag.output().stderr, /serving \d+ entries with replicas=3/, 'a flag beats both');
+  const fromFlag = await startDfs(t, ['master', '--replicas', '3', '--data', path.join(dir, 'from-env'), '--log-format', 'json'], { env: { DFS_CONFIG: config, DFS_REPLICAS: '1' } });
+  const lines = fromFlag.output().stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.ok(lines.every((line) => Object.keys(line).join() === 'time,role,level,message' && line.role === 'master'), '--log-format json: one object per line');
+  t.ok(lines.some((line) => /^master \S+ serving \d+ entries with replicas=3$/.test(String(line.message))), 'a flag beats both');
   fromFlag.child.kill('SIGTERM');
   await fromFlag.exited;
+  const quiet = await runDfs(['master', '--log-level', 'loud', '--data', path.join(dir, 'quiet')]);
+  t.same([quiet.code, quiet.stderr.split('\n')[0]], [2, 'dfs: --log-level must be one of debug, info, warn, error, got "loud"'], 'an unknown log level is a usage error');
 
   await fs.writeFile(config, 'listen = 127.0.0.1:0\nreplica = 2\n');
   const typo = await runDfs(['master', '--config', config, '--data', path.join(dir, 'typo')]);

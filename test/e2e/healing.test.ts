@@ -81,6 +81,12 @@ t.test('a node holding copies is killed (SIGKILL): every file is back to 3 live 
   await admin.get(puts[0]?.path ?? '', back);
   t.equal(await sha256Of(back), puts[0]?.sha256, 'a file reads back whole');
   t.pass('every file has 3 live copies again');
+  // The log tells it in a few lines, not one per blob (those are --log-level debug).
+  await waitFor('the repair to be logged done', async () => (/repair: done in \d+ s: \d+ copies made/.test(cluster.master.output().stderr) ? true : undefined));
+  const log = cluster.master.output().stderr;
+  t.match(log, new RegExp(`master warn node ${victimId} is dead: not heard from in \\d+ s`), 'the death of the node');
+  t.match(log, /master info repair: \d+ blob\(s\) lack copies/, 'how many blobs to copy');
+  t.notMatch(log, /copying from/, 'and no line per blob');
 });
 
 t.test('a damaged copy found by a read is replaced: get returns the right bytes and the file is back to 3 good copies', async (t) => {

@@ -87,7 +87,7 @@ export class World {
     this.disk = new SimDisk(this.prng);
     this.replicas = options.replicas ?? 3;
     const line = (level: string) => (message: string) => this.note(`master ${level} ${message}`);
-    this.log = { info: line('info'), warn: line('warn'), error: line('error') };
+    this.log = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
   }
 
   note(line: string): void {

@@ -373,7 +373,7 @@ t.test('a failed write or fsync rolls its changes back, says so, and changes are
     await t.test(failing, async (t) => {
       const io = instrumentedIO();
       const lines: string[] = [];
-      const log = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+      const log = { debug: (line: string) => lines.push(line), info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
       const { catalog, directory, owner } = await running(t, { disk: io, log });
       await catalog.mkdir(owner, '/ok');
       io.failNext = failing;

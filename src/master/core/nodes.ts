@@ -25,6 +25,9 @@ export interface NodeRecord extends NodeSpace {
   /** The blobs it was receiving at its last heartbeat: its free space counts them taken already, so the bookings
    * for them are not subtracted again (placement would see a nearly full node as full). */
   receiving: ReadonlySet<string>;
+  /** Its advertised address could not be reached (a client or member said so, and the master's own probe failed):
+   * no new blobs go there, and it is read from last, until a probe reaches it. */
+  unreachable: boolean;
 }
 
 export type NodeState = 'alive' | 'dead';
@@ -41,7 +44,9 @@ export class NodeRegistry {
     const previous = this.nodes.get(nodeId);
     // A node that reconnects replaces its old connection; the old one is closed so it can't linger.
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
-    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false, beat: ++this.beats, receiving: new Set<string>() };
+    // Still unreachable if it comes back at the same address; a new address is tried afresh.
+    const unreachable = previous?.unreachable === true && previous.advertise === advertise;
+    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false, beat: ++this.beats, receiving: new Set<string>(), unreachable };
     this.nodes.set(nodeId, record);
     return record;
   }

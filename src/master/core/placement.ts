@@ -13,15 +13,18 @@ export interface Candidate {
   activeTransfers: number;
   /** The node announced it is shutting down: it serves what it holds, but takes no new blob. */
   draining?: boolean;
+  /** Its advertised address cannot be reached: it takes no new blob, and is read from only when nothing else holds
+   * the blob. */
+  unreachable?: boolean;
 }
 
 function usable(candidate: Candidate): boolean {
   return candidate.alive && candidate.connected;
 }
 
-/** Alive, linked, and taking new blobs (not shutting down, its disk not read-only). */
+/** Alive, linked, reachable, and taking new blobs (not shutting down, its disk not read-only). */
 export function writable(candidate: Candidate): boolean {
-  return usable(candidate) && candidate.draining !== true;
+  return usable(candidate) && candidate.draining !== true && candidate.unreachable !== true;
 }
 
 /** What a node can still take once the uploads already sent its way land. */
@@ -79,5 +82,5 @@ function writeOrder(a: Candidate, b: Candidate): number {
 export function rankReadNodes(candidates: readonly Candidate[], holders: ReadonlySet<string>): Candidate[] {
   return candidates
     .filter((candidate) => usable(candidate) && holders.has(candidate.nodeId))
-    .sort((a, b) => a.activeTransfers - b.activeTransfers || availableBytes(b) - availableBytes(a) || a.nodeId.localeCompare(b.nodeId));
+    .sort((a, b) => Number(a.unreachable === true) - Number(b.unreachable === true) || a.activeTransfers - b.activeTransfers || availableBytes(b) - availableBytes(a) || a.nodeId.localeCompare(b.nodeId));
 }
