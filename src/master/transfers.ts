@@ -181,7 +181,11 @@ function checkUploadTargets(state: MasterState, userId: number, files: readonly 
 function firstNode(all: Candidate[], bytes: number): Candidate {
   const chosen = chooseWriteNode(all, bytes);
   if (chosen) return chosen;
-  if (!all.some((node) => node.alive && node.connected)) throw new DfsError('NO_NODES', 'no storage node is available');
+  const live = all.filter((node) => node.alive && node.connected);
+  if (live.length === 0) throw new DfsError('NO_NODES', 'no storage node is available');
+  if (live.every((node) => node.unreachable === true)) {
+    throw new DfsError('UNAVAILABLE', `no storage node can be reached (${live.length} cannot): check their --advertise addresses and firewalls`);
+  }
   throw new DfsError('NO_SPACE', `no storage node has room for ${bytes} bytes`);
 }
 

@@ -53,3 +53,27 @@ t.test('a node nobody can reach: 10 of 10 puts succeed, the master marks it unre
   await waitFor('the node to be alive at its new address', async () => ((await admin.nodes()).find((node) => node.nodeId === lostId)?.state === 'alive' ? true : undefined));
   t.pass('registered at a reachable address, it is alive again');
 });
+
+t.test('a user who calls every node unreachable, 300 times, takes none out of service: the master believes only its own probes', async (t) => {
+  const cluster = await startCluster(t, 2);
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const nodeIds = (await admin.nodes()).map((node) => node.nodeId);
+  const liar = await cluster.client();
+  const answers = await Promise.all(
+    Array.from({ length: 300 }, (_, index) =>
+      liar.request('file.put.begin', { files: [{ path: `/lie${index}`, size: 1 }], overwrite: false, unreachable: nodeIds }).then(
+        () => 'placed',
+        (error: { code?: string }) => error.code ?? 'error',
+      ),
+    ),
+  );
+  t.same([...new Set(answers)], ['UNAVAILABLE'], 'each such put has nowhere to go (it named every node)');
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the probes those reports started
+  t.same((await admin.nodes()).map((node) => node.state), ['alive', 'alive'], 'both nodes stay in service');
+  const probes = cluster.master.output().stderr.match(/is unreachable at|is reachable again/g) ?? [];
+  t.same(probes, [], 'no node was marked');
+  const work = await tempDir(t);
+  await randomFile(path.join(work, 'f'), 1000);
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `put ${work}/f /f`], { env: shellEnv(cluster) });
+  t.equal(run.code, 0, 'an honest put still lands');
+});
