@@ -1,6 +1,8 @@
 // Logging for long-running roles: one line per event on stderr, stdout kept for what scripts read. Lines below the
 // chosen level are dropped (--log-level; debug has what happens to each blob); --log-format json writes one JSON
-// object per line ({"time","role","level","message"}) for log collectors.
+// object per line ({"time","role","level","message"}) for log collectors. Under systemd (JOURNAL_STREAM set: stderr
+// goes to the journal) a text line starts with its syslog priority (<7> debug … <3> error), so that
+// `journalctl -p warning` shows warnings and errors.
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,16 +19,21 @@ export interface Log {
 export interface LogOptions {
   level?: LogLevel;
   format?: LogFormat;
+  /** Prefix text lines with their syslog priority (default: when JOURNAL_STREAM is set). */
+  journal?: boolean;
   write?: (line: string) => void;
 }
 
+const SYSLOG_PRIORITY: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
 export function createLog(role: string, options: LogOptions = {}): Log {
-  const { level = 'info', format = 'text', write = (line: string) => process.stderr.write(line) } = options;
+  const { level = 'info', format = 'text', journal = process.env.JOURNAL_STREAM !== undefined, write = (line: string) => process.stderr.write(line) } = options;
   const lowest = LOG_LEVELS.indexOf(level);
   const emitter = (at: LogLevel) => (message: string): void => {
     if (LOG_LEVELS.indexOf(at) < lowest) return;
     const time = new Date().toISOString();
-    write(format === 'json' ? `${JSON.stringify({ time, role, level: at, message })}\n` : `${time} ${role} ${at} ${message}\n`);
+    if (format === 'json') write(`${JSON.stringify({ time, role, level: at, message })}\n`);
+    else write(`${journal ? `<${SYSLOG_PRIORITY[at]}>` : ''}${time} ${role} ${at} ${message}\n`);
   };
   return { debug: emitter('debug'), info: emitter('info'), warn: emitter('warn'), error: emitter('error') };
 }

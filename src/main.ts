@@ -11,7 +11,7 @@ import { ConfigError, envName, Settings } from './config';
 import { notifySystemd } from './systemd';
 import type { ScrubSettings } from './node/scrub';
 import { createLog, LOG_FORMATS, LOG_LEVELS, type Log, type LogFormat, type LogLevel } from './log';
-import { formatHostPort, parseHostPort } from './wire/address';
+import { formatHostPort, parseHostPort, type HostPort } from './wire/address';
 import { DfsError } from './wire/errors';
 import { startDemo } from './demo';
 import { SHARED_USER } from './master/users';
@@ -124,6 +124,11 @@ function reloadReport(log: Log, before: Settings, after: Settings, live: readonl
   log.info(`SIGHUP: settings re-read; ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing to apply'}${later.length > 0 ? `; a restart is needed for ${later.join(', ')}` : ''}`);
 }
 
+function optionalAddress(settings: Settings, name: string): HostPort | undefined {
+  const value = settings.get(name);
+  return value === undefined || value === '' ? undefined : parseHostPort(value);
+}
+
 /** A role's log, at the level and in the format its settings ask for. */
 function roleLog(role: string, settings: Settings): Log {
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
@@ -151,8 +156,10 @@ async function runMaster(settings: Settings): Promise<void> {
     listen: parseHostPort(settings.get('listen') ?? MASTER_LISTEN_DEFAULT),
     ...(advertise ? { advertise: parseHostPort(advertise) } : {}),
     ...masterTunables(settings),
+    metrics: optionalAddress(settings, 'metrics'),
     log,
   });
+  if (master.metricsAddress) process.stdout.write(`metrics on ${formatHostPort(master.metricsAddress)}\n`);
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(master.address)}\n`);
   let current = settings;
   serveUntilSignal(master.stop, { log, reload: async () => {
@@ -194,10 +201,12 @@ async function runNode(settings: Settings): Promise<void> {
     listen: parseHostPort(settings.get('listen') ?? NODE_LISTEN_DEFAULT),
     advertise: advertise ? parseHostPort(advertise) : undefined,
     ...tunables,
+    metrics: optionalAddress(settings, 'metrics'),
     log,
     // Ready for systemd once registered: before that the master would not place anything here.
     onRegistered: () => void notifySystemd(log, 'READY=1', 'STATUS=registered with the master'),
   });
+  if (node.metricsAddress) process.stdout.write(`metrics on ${formatHostPort(node.metricsAddress)}\n`);
   process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(node.address)}\n`);
   let current = settings;
   serveUntilSignal(node.stop, { log, reload: async () => {
@@ -311,6 +320,7 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--advertise <host:port>', 'Address clients and nodes use to reach this master')
     .option('--replicas <n>', `Copies kept of every file (default ${REPLICAS_DEFAULT})`)
     .option('--node-timeout <seconds>', `A node silent this long is dead (default ${NODE_TIMEOUT_S_DEFAULT})`)
+    .option('--metrics <host:port>', 'Serve /metrics (Prometheus) and /healthz here; off by default')
     .option('--log-level <level>', `Log this and worse: ${LOG_LEVELS.join(', ')} (default info; debug adds a line per blob copied or deleted)`)
     .option('--log-format <format>', 'text, or json: one {"time","role","level","message"} object per line (default text)')
     .option('--config <file>', 'Read settings from this file (env DFS_CONFIG); see "Settings" below')
@@ -329,6 +339,7 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--capacity <size>', 'Cap the space offered, e.g. 500G (default: the disk)')
     .option('--scrub-rate <size>', `Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns scrubbing off (default ${formatSize(SCRUB_BYTES_PER_S_DEFAULT)})`)
     .option('--scrub-interval <seconds>', `Rest between two scrub passes over every blob (default ${SCRUB_INTERVAL_S_DEFAULT})`)
+    .option('--metrics <host:port>', 'Serve /metrics (Prometheus) and /healthz here; off by default')
     .option('--log-level <level>', `Log this and worse: ${LOG_LEVELS.join(', ')} (default info)`)
     .option('--log-format <format>', 'text, or json: one {"time","role","level","message"} object per line (default text)')
     .option('--config <file>', 'Read settings from this file (env DFS_CONFIG); see "Settings" below')

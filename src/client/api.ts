@@ -1,6 +1,7 @@
 // What a user-facing program (the shell, the TUI) can ask of the cluster. The shell and the TUI
 // call only this interface, never the wire; `RemoteClient` in client.ts implements it over TLS.
 
+import type { NODE_STATES } from '../wire/messages';
 import type { Entry as CatalogEntry, EntryKind, FindFilter, SizeFilter } from '../master/catalog/namespace';
 
 export type { EntryKind, FindFilter, SizeFilter };
@@ -50,7 +51,7 @@ export function clusterTotal(nodes: readonly Pick<NodeInfo, 'state' | 'capacityB
 export interface NodeInfo {
   nodeId: string;
   advertise: string;
-  state: 'alive' | 'full' | 'draining' | 'read-only' | 'unreachable' | 'dead';
+  state: (typeof NODE_STATES)[number];
   capacityBytes: number;
   usedBytes: number;
   freeBytes: number;

@@ -7,11 +7,14 @@ import { LogThrottle, type Log } from '../log';
 import type { HostPort } from '../wire/address';
 import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
-import type { ServedBy } from '../wire/messages';
+import { NODE_STATES, type ServedBy } from '../wire/messages';
 import { bindTls, connectTls, type BoundPort } from '../trust/tls';
 import { NODE_CN_PREFIX } from '../trust/ca';
 import { parseHostPort } from '../wire/address';
 import { Reachability, type Probe } from './reachability';
+import { Metrics, serveMetrics, type MetricsServer } from '../metrics';
+import type { NodeInfo } from '../client/api';
+import { nodeInfos } from './membership';
 import { ensurePrivateDirectory } from '../store/files';
 import { createBlobId } from '../store/blobs';
 import { Catalog } from './catalog/catalog';
@@ -33,6 +36,8 @@ import { LoginLimiter, PasswordHasher, Sessions } from './users';
 export interface MasterOptions {
   dataDir: string;
   listen: HostPort;
+  /** Where to serve /metrics and /healthz (none: not served). */
+  metrics?: HostPort | undefined;
   advertise?: HostPort;
   replicas?: number;
   nodeTimeoutMs?: number;
@@ -42,6 +47,7 @@ export interface MasterOptions {
 
 export interface RunningMaster {
   address: HostPort;
+  metricsAddress: HostPort | undefined;
   identity: MasterIdentity;
   state: MasterState;
   /** Settings that change without a restart (a reload, SIGHUP): the factor every file is kept at (the repairer adds
@@ -97,16 +103,41 @@ export function createMasterState(parts: MasterParts): MasterState {
 
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
   const clock = options.clock ?? systemClock;
-  const port = await bindTls(options.listen); // a port taken fails the start before anything is written
+  // Ports taken fail the start before anything is written.
+  const port = await bindTls(options.listen);
+  const metrics = new Metrics();
+  const health = { problem: (): string | undefined => 'starting' };
+  let metricsServer: MetricsServer | undefined;
   try {
-    return await serveMaster(options, clock, port);
+    if (options.metrics) metricsServer = await serveMetrics(options.metrics, metrics, () => health.problem());
+    return await serveMaster(options, clock, port, metrics, metricsServer, health);
   } catch (error) {
     await port.close();
+    await metricsServer?.close();
     throw error;
   }
 }
 
-async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort): Promise<RunningMaster> {
+/** The master's figures at each scrape: nodes, space, the catalog and its journal, repair. */
+function masterGauges(metrics: Metrics, state: MasterState): void {
+  const live = (): NodeInfo[] => nodeInfos(state).filter((node) => node.state !== 'dead');
+  metrics.gauge('dfs_nodes', 'Storage nodes, by the state `nodes` shows.', () => {
+    const infos = nodeInfos(state);
+    return NODE_STATES.map((nodeState) => [{ state: nodeState }, infos.filter((node) => node.state === nodeState).length]);
+  });
+  metrics.gauge('dfs_capacity_bytes', 'Space the live nodes offer.', () => [[{}, live().reduce((sum, node) => sum + node.capacityBytes, 0)]]);
+  metrics.gauge('dfs_used_bytes', 'Space the live nodes use for blobs.', () => [[{}, live().reduce((sum, node) => sum + node.usedBytes, 0)]]);
+  metrics.gauge('dfs_free_bytes', 'Space left on the live nodes.', () => [[{}, live().reduce((sum, node) => sum + node.freeBytes, 0)]]);
+  metrics.gauge('dfs_catalog_entries', 'Files and directories in the catalog, every user\'s.', () => [[{}, state.catalog.entryCount()]]);
+  metrics.gauge('dfs_files_under_replicated', 'Files with fewer good copies on live nodes than wanted, at the last repair sweep.', () => [[{}, state.repairer.status().underReplicated]]);
+  metrics.gauge('dfs_files_missing', 'Files with no good copy on a live node, at the last repair sweep.', () => [[{}, state.repairer.status().missing]]);
+  metrics.gauge('dfs_repair_copies_in_progress', 'Copies the repairer is making now.', () => [[{}, state.repairer.status().copying]]);
+  metrics.gauge('dfs_safe_mode', '1 while the master waits for nodes to report after a start (nothing copied or deleted).', () => [[{}, state.repairer.status().safeMode ? 1 : 0]]);
+  metrics.gauge('dfs_journal_records_total', 'Catalog changes made durable in the journal.', () => [[{}, state.catalog.stats().records]]);
+  metrics.summary('dfs_journal_fsync_seconds', 'Time to write and fdatasync the journal, per group commit.', () => ({ sum: state.catalog.stats().syncSeconds, count: state.catalog.stats().flushes }));
+}
+
+async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort, metrics: Metrics, metricsServer: MetricsServer | undefined, health: { problem: () => string | undefined }): Promise<RunningMaster> {
   const { log } = options;
   await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'master');
@@ -127,15 +158,18 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
     identity: identity.tls,
     acceptAnonymous: true,
     label: 'the master',
-    service: service('master', (request) => dispatch(state, request)),
+    service: metrics.metered(service('master', (request) => dispatch(state, request))),
     onChannel: (channel) => channel.on('close', () => linkClosed(state, channel)),
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     onServerError: (error) => log.error(`listener: ${error.message}`),
     onAdmission: (decision) => state.logThrottle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
   });
+  masterGauges(metrics, state);
+  health.problem = () => (state.repairer.status().missing > 0 ? `${state.repairer.status().missing} file(s) have no good copy on a live node` : undefined);
   log.info(`master ${VERSION} serving ${catalog.entryCount()} entries with replicas=${state.replicas}`);
   return {
     address: server.address,
+    metricsAddress: metricsServer?.address,
     identity,
     state,
     reconfigure: ({ replicas, nodeTimeoutMs }) => {
@@ -147,6 +181,7 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
       state.repairer.stop();
       state.reachability.stop();
       await server.close();
+      await metricsServer?.close();
       await catalog.close();
       await lock.release();
     },

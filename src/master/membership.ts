@@ -71,8 +71,15 @@ export async function heartbeat(state: MasterState, request: Incoming<'node.hear
  * not which machines hold what. */
 export async function listNodes(state: MasterState, request: Incoming<'cluster.nodes'>): Promise<Reply<'cluster.nodes'>> {
   const session = requireSession(state, request);
+  const nodes = nodeInfos(state);
+  const total = { ...clusterTotal(nodes), linked: nodes.filter((node) => node.connected && node.state !== 'dead').length };
+  return { data: { nodes: session.admin ? nodes : [], total } };
+}
+
+/** Every node as `nodes` shows it (and the metrics count it). */
+export function nodeInfos(state: MasterState): (NodeInfo & { connected: boolean })[] {
   const nowMs = state.now();
-  const nodes = state.nodes.list().map((node) => ({
+  return state.nodes.list().map((node) => ({
     nodeId: node.nodeId,
     advertise: node.advertise,
     state: displayState(state.nodes.stateOf(node, nowMs), node),
@@ -83,8 +90,6 @@ export async function listNodes(state: MasterState, request: Incoming<'cluster.n
     lastSeenMs: node.lastSeenMs,
     connected: node.channel !== undefined,
   }));
-  const total = { ...clusterTotal(nodes), linked: nodes.filter((node) => node.connected && node.state !== 'dead').length };
-  return { data: { nodes: session.admin ? nodes : [], total } };
 }
 
 /** What `nodes` shows: a live node shutting down is draining; one whose disk refuses writes, read-only; one whose

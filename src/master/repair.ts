@@ -34,6 +34,9 @@ export interface RepairStatus {
   safeMode: boolean;
   /** Copies being made now. */
   copying: number;
+  /** What the last sweep found: files with fewer good live copies than wanted, and those with none. */
+  underReplicated: number;
+  missing: number;
 }
 
 export class Repairer {
@@ -57,6 +60,7 @@ export class Repairer {
   private readonly seenAlive = new Set<string>();
   private readonly loggedDead = new Set<string>();
   private safeModeLogged = false;
+  private found = { underReplicated: 0, missing: 0 };
   /** The repair under way, from the sweep that found blobs to copy until the last copy ended. */
   private round: { startedMs: number; blobs: number; made: number; failed: number; loggedMs: number } | undefined;
 
@@ -109,7 +113,7 @@ export class Repairer {
   }
 
   status(): RepairStatus {
-    return { safeMode: this.inSafeMode(), copying: this.copying };
+    return { safeMode: this.inSafeMode(), copying: this.copying, ...this.found };
   }
 
   inSafeMode(): boolean {
@@ -212,6 +216,7 @@ export class Repairer {
     const byLive: Work[][] = Array.from({ length: want }, () => []);
     let queued = 0;
     let afterId = 0;
+    const found = { underReplicated: 0, missing: 0 };
     for (;;) {
       const page = state.catalog.filesAfter(afterId, REPAIR_SWEEP_PAGE);
       const last = page[page.length - 1];
@@ -224,6 +229,8 @@ export class Repairer {
         if (state.chains.has(file.blobId)) continue; // an upload or a copy is running
         const { verdict, delete: doomed } = planFile(file, copies.get(file.blobId) ?? [], view);
         for (const nodeId of doomed) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
+        if (verdict.kind === 'stuck' || verdict.kind === 'copy') found.underReplicated++;
+        if (verdict.kind === 'stuck' && verdict.liveGood === 0) found.missing++;
         if (verdict.kind !== 'copy') continue;
         if (queued >= REPAIR_QUEUE_MAX) {
           this.dirty = true; // the queue is full: the next sweep takes the rest
@@ -239,6 +246,7 @@ export class Repairer {
       }
       await new Promise<void>((resolve) => state.clock.after(0, resolve)); // other work runs between pages
     }
+    this.found = found;
     if (queued > 0 && !this.round) {
       const lastCopy = byLive[1]?.length ?? 0;
       this.round = { startedMs: state.now(), blobs: queued, made: 0, failed: 0, loggedMs: state.now() };

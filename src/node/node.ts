@@ -2,9 +2,10 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
+import { Metrics, serveMetrics, type MetricsServer } from '../metrics';
 import { BLOB_REPORT_BATCH_MAX, FULL_REPORT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../limits';
 import { LogThrottle, type Log } from '../log';
-import { formatHostPort, isWildcard, parseHostPort, type HostPort } from '../wire/address';
+import { formatHostPort, isLoopback, isWildcard, parseHostPort, type HostPort } from '../wire/address';
 import { NODE_CN_PREFIX } from '../trust/ca';
 import { service, type Channel, type IncomingOf, type Reply, type Service } from '../wire/channel';
 import { TicketVerifier } from '../trust/ticket';
@@ -35,27 +36,36 @@ export interface NodeOptions {
   log: Log;
   /** Called once, when the node first registered with the master: it serves the cluster from then on. */
   onRegistered?: () => void;
+  /** Where to serve /metrics and /healthz (none: not served). */
+  metrics?: HostPort | undefined;
 }
 
 export interface RunningNode {
   nodeId: string;
   address: HostPort;
+  metricsAddress: HostPort | undefined;
   /** Settings that change without a restart (a reload, SIGHUP): the space offered and the scrubbing. */
   reconfigure(settings: { capacityBytes: number | undefined; scrub: ScrubSettings }): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
-  const port = await bindTls(options.listen); // a port taken fails the start before anything is written or joined
+  // Ports taken fail the start before anything is written or joined.
+  const port = await bindTls(options.listen);
+  const metrics = new Metrics();
+  const health = { problem: (): string | undefined => 'starting' };
+  let metricsServer: MetricsServer | undefined;
   try {
-    return await serveNode(options, port);
+    if (options.metrics) metricsServer = await serveMetrics(options.metrics, metrics, () => health.problem());
+    return await serveNode(options, port, metrics, metricsServer, health);
   } catch (error) {
     await port.close();
+    await metricsServer?.close();
     throw error;
   }
 }
 
-async function serveNode(options: NodeOptions, port: BoundPort): Promise<RunningNode> {
+async function serveNode(options: NodeOptions, port: BoundPort, metrics: Metrics, metricsServer: MetricsServer | undefined, health: { problem: () => string | undefined }): Promise<RunningNode> {
   const { log } = options;
   await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'node');
@@ -79,7 +89,7 @@ async function serveNode(options: NodeOptions, port: BoundPort): Promise<Running
     reportAgainSoon: () => link.reportAgainSoon(),
     log,
   };
-  const nodeService = service('node', (request) => dispatch(context, request));
+  const nodeService = metrics.metered(service('node', (request) => dispatch(context, request)));
   const throttle = new LogThrottle(log, LOG_REPEAT_INTERVAL_MS);
   // Anonymous peers are let in for blob.put/blob.get (they carry tickets); the channel refuses them
   // every message whose caller is 'node' or 'master'.
@@ -95,9 +105,16 @@ async function serveNode(options: NodeOptions, port: BoundPort): Promise<Running
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
   let scrubber = startScrubbing(context, options.scrub ?? SCRUB_DEFAULTS);
+  metrics.gauge('dfs_node_blobs', 'Blobs this node holds.', () => [[{}, store.count]]);
+  metrics.gauge('dfs_node_used_bytes', 'Bytes of the blobs this node holds.', () => [[{}, store.usedBytes]]);
+  metrics.gauge('dfs_node_transfers_active', 'Uploads, copies and reads under way on this node.', () => [[{}, context.activeTransfers]]);
+  metrics.gauge('dfs_node_registered', '1 while this node is registered with the master.', () => [[{}, link.registered ? 1 : 0]]);
+  metrics.gauge('dfs_node_disk_writable', '0 once the disk refused a write as read-only.', () => [[{}, store.writable ? 1 : 0]]);
+  health.problem = () => (!link.registered ? 'not registered with the master' : !store.writable ? 'the disk refuses writes (read-only)' : undefined);
   return {
     nodeId: identity.nodeId,
     address: server.address,
+    metricsAddress: metricsServer?.address,
     reconfigure: async ({ capacityBytes, scrub }) => {
       store.setCapacity(capacityBytes);
       await scrubber?.stop();
@@ -109,6 +126,7 @@ async function serveNode(options: NodeOptions, port: BoundPort): Promise<Running
       link.stop();
       peerPool.close();
       await server.close();
+      await metricsServer?.close();
       await scrubbed;
       await lock.release();
     },
@@ -184,6 +202,11 @@ class MasterLink {
     private readonly nodeService: Service,
   ) {}
 
+  /** Whether the node is registered with the master over a link that is open now. */
+  get registered(): boolean {
+    return this.channel !== undefined && !this.channel.closed && this.everRegistered;
+  }
+
   /** The registered link to the master, for reports; UNAVAILABLE while there is none. */
   requestChannel(): Channel {
     if (!this.channel || this.channel.closed || !this.everRegistered) throw new DfsError('UNAVAILABLE', 'no link to the master right now');
@@ -232,6 +255,9 @@ class MasterLink {
   private async register(channel: Channel): Promise<void> {
     const space = await this.space();
     const advertise = this.advertise(channel);
+    if (isLoopback(parseHostPort(advertise).host) && !isLoopback(this.options.master.host) && !this.everRegistered) {
+      this.options.log.warn(`advertising ${advertise}, a loopback address, to a master on ${formatHostPort(this.options.master)}: clients and nodes on other machines cannot reach this node there; give --advertise HOST:PORT with an address they can reach`);
+    }
     const response = await channel.request('node.register', { advertise, version: VERSION, ...space });
     this.ticketKey = Buffer.from(response.data.ticketKey, 'base64url');
     this.advertised = advertise;

@@ -28,6 +28,11 @@ export function formatHostPort({ host, port }: HostPort): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** True for loopback hosts (127.0.0.0/8, ::1, localhost), which only this machine can dial. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+}
+
 /** True for wildcard listen hosts, which a peer cannot dial. */
 export function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';

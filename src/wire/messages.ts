@@ -4,6 +4,9 @@
 import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
+/** A storage node as `nodes` shows it. */
+export const NODE_STATES = ['alive', 'full', 'draining', 'read-only', 'unreachable', 'dead'] as const;
+
 /**
  * Who may send a message: anyone who completed TLS, a node with a CA-signed certificate, the master
  * (its certificate, on a node's link to it), a client whose connection has logged in (the master
@@ -248,7 +251,7 @@ export const MESSAGES = {
           nodeId,
           advertise: address,
           // full: alive, with less than 1% of its capacity free (placement passes it by); draining: shutting down
-          state: literal('alive', 'full', 'draining', 'read-only', 'unreachable', 'dead'),
+          state: literal(...NODE_STATES),
           ...space,
           lastSeenMs: int(),
           connected: bool(),

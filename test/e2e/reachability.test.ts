@@ -3,9 +3,10 @@
 // succeed (the client reports the node and goes elsewhere), the master must find out by probing the node itself, stop
 // placing blobs there, say so in `nodes` and its log, and trust it again once a probe gets through.
 
+import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, waitFor } from '../helpers/binary';
+import { ADMIN_PASSWORD, runDfs, startCluster, startDfs, tempDir, waitFor } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
 import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
 import { randomFile } from '../helpers/files';
@@ -76,4 +77,14 @@ t.test('a user who calls every node unreachable, 300 times, takes none out of se
   await randomFile(path.join(work, 'f'), 1000);
   const run = await runDfs(['shell', masterAddress(cluster), '-c', `put ${work}/f /f`], { env: shellEnv(cluster) });
   t.equal(run.code, 0, 'an honest put still lands');
+});
+
+const lan = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address;
+
+t.test('a node about to advertise a loopback address to a master on another address warns loudly', { skip: lan ? false : 'this machine has no non-loopback IPv4 address' }, async (t) => {
+  const dir = await tempDir(t);
+  const master = await startDfs(t, ['master', '--data', path.join(dir, 'master'), '--listen', `${lan}:0`], { env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+  const node = await startDfs(t, ['node', '--master', `${lan}:${master.address.port}`, '--token-file', path.join(dir, 'master', 'join-token'), '--data', path.join(dir, 'node'), '--listen', '127.0.0.1:0']);
+  await waitFor('the node to register', async () => (/registered with the master/.test(node.output().stderr) ? true : undefined));
+  t.match(node.output().stderr, `node warn advertising 127.0.0.1:${node.address.port}, a loopback address, to a master on ${lan}:${master.address.port}: clients and nodes on other machines cannot reach this node there; give --advertise HOST:PORT`);
 });

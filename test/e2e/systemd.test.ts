@@ -1,7 +1,8 @@
 // The systemd units in contrib/systemd/ against real systemd tooling: `systemd-analyze verify` finds nothing wrong
 // with them, and the roles speak the notify protocol of Type=notify units (READY=1 once serving — a node once it has
 // registered —, RELOADING=1 and READY=1 around a SIGHUP, which re-reads the config file and never stops the role,
-// STOPPING=1 on SIGTERM), received here on a unix datagram socket as systemd would.
+// STOPPING=1 on SIGTERM), received here on a unix datagram socket as systemd would; with JOURNAL_STREAM set, log lines
+// carry syslog priorities.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
@@ -60,7 +61,7 @@ t.test('Type=notify: ready once serving, reload on SIGHUP without stopping, stop
   const config = path.join(dir, 'master.conf');
   await fs.writeFile(config, 'replicas = 3\n');
   const data = path.join(dir, 'master');
-  const master = await startDfs(t, ['master', '--config', config, '--data', data, '--listen', '127.0.0.1:0'], { env: { NOTIFY_SOCKET: masterSocket.path, DFS_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+  const master = await startDfs(t, ['master', '--config', config, '--data', data, '--listen', '127.0.0.1:0'], { env: { NOTIFY_SOCKET: masterSocket.path, JOURNAL_STREAM: '8:12345', DFS_ADMIN_PASSWORD: ADMIN_PASSWORD } });
   const pid = master.child.pid ?? 0;
   await waitFor('the master to say it is ready', async () => (masterSocket.messages().length > 0 ? true : undefined));
   t.same(masterSocket.messages(), [`MAINPID=${pid} READY=1 STATUS=serving on 127.0.0.1:${master.address.port}`], 'READY=1 once it serves, with a status line');
@@ -79,6 +80,8 @@ t.test('Type=notify: ready once serving, reload on SIGHUP without stopping, stop
   master.child.kill('SIGHUP');
   await waitFor('the refused reload', async () => (/SIGHUP: settings not changed: --replicas must be/.test(master.output().stderr) ? true : undefined));
   t.pass('a reload with a bad value changes nothing and says why');
+  const priorities = master.output().stderr.split('\n').filter((line) => / master (info|warn|error) /.test(line)).map((line) => /^<(\d)>\d{4}-/.exec(line)?.[1]);
+  t.ok(priorities.includes('6') && priorities.includes('3') && priorities.every((priority) => priority === '6' || priority === '4' || priority === '3'), `under the journal every line starts with its syslog priority, <6> info … <3> error (journalctl -p works): ${priorities.join(' ')}`);
 
   // A node is ready for systemd once it registered, not when it listens.
   const nodeSocket = await notifySocket(t);

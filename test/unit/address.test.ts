@@ -2,7 +2,7 @@
 // BAD_REQUEST that quotes the input; printing brackets IPv6 so that what is printed parses back.
 
 import t from 'tap';
-import { formatHostPort, isWildcard, parseHostPort } from '../../src/wire/address';
+import { formatHostPort, isLoopback, isWildcard, parseHostPort } from '../../src/wire/address';
 import { DfsError } from '../../src/wire/errors';
 import { thrown } from '../helpers/errors';
 
@@ -89,4 +89,9 @@ t.test('address: formatHostPort brackets IPv6, and what it prints parses back', 
 t.test('address: wildcard listen hosts are the unspecified addresses and nothing else', async (t) => {
   for (const host of ['0.0.0.0', '::', '']) t.ok(isWildcard(host), JSON.stringify(host));
   for (const host of ['127.0.0.1', '::1', 'localhost', '0.0.0.1']) t.notOk(isWildcard(host), JSON.stringify(host));
+});
+
+t.test('loopback hosts: only this machine can dial them', async (t) => {
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) t.ok(isLoopback(host), `${host} is loopback`);
+  for (const host of ['10.0.0.1', '0.0.0.0', '::', 'example.net', '128.0.0.1', '::ffff:10.0.0.1']) t.notOk(isLoopback(host), `${host} is not`);
 });

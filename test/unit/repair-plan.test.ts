@@ -37,8 +37,8 @@ t.test('too few live copies: copied from the live ones, never onto a node with a
 });
 
 t.test('no live copy, or nowhere to put one: stuck until the nodes change', async (t) => {
-  t.same(planFile(FILE, copies({ n1: 'good' }), view([node('n1', 0, false), node('n2'), node('n3')])).verdict, { kind: 'stuck' }, 'no live copy to copy from');
-  t.same(planFile(FILE, copies({ n1: 'good', n2: 'good' }), view([node('n1'), node('n2'), node('n3', MIB / 2)])).verdict, { kind: 'stuck' }, 'the only other node has no room');
+  t.same(planFile(FILE, copies({ n1: 'good' }), view([node('n1', 0, false), node('n2'), node('n3')])).verdict, { kind: 'stuck', liveGood: 0 }, 'no live copy to copy from');
+  t.same(planFile(FILE, copies({ n1: 'good', n2: 'good' }), view([node('n1'), node('n2'), node('n3', MIB / 2)])).verdict, { kind: 'stuck', liveGood: 2 }, 'the only other node has no room');
 });
 
 t.test('a damaged copy is deleted once a trusted good copy exists, and the file is copied again', async (t) => {

@@ -99,6 +99,8 @@ export interface JournalStats {
   flushes: number;
   /** Records made durable. */
   records: number;
+  /** Seconds spent writing and fdatasync'ing them, summed over the flushes. */
+  syncSeconds: number;
 }
 
 interface Pending {
@@ -115,7 +117,7 @@ interface Pending {
  * its records and every later one are rejected, never acknowledged.
  */
 export class JournalWriter {
-  readonly stats: JournalStats = { flushes: 0, records: 0 };
+  readonly stats: JournalStats = { flushes: 0, records: 0, syncSeconds: 0 };
   private readonly queue: Pending[] = [];
   private backlog = 0;
   private flushing = false;
@@ -220,8 +222,10 @@ export class JournalWriter {
       const generation = batch[0]?.generation ?? this.currentGeneration;
       try {
         const file = await this.fileFor(generation);
+        const started = process.hrtime.bigint();
         await file.append(batch.length === 1 ? (batch[0] as Pending).record : Buffer.concat(batch.map((item) => item.record)));
         await file.datasync();
+        this.stats.syncSeconds += Number(process.hrtime.bigint() - started) / 1e9;
       } catch (error) {
         this.fail(error, batch);
         break;

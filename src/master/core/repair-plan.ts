@@ -24,7 +24,7 @@ export type FileVerdict =
   /** Copy it to `want - liveGood.length` more nodes, from one of `liveGood`; `recorded` are never targets. */
   | { kind: 'copy'; liveGood: string[]; recorded: Set<string> }
   /** Too few copies and nowhere to put another (or no live copy to copy from): left for a change in the nodes. */
-  | { kind: 'stuck' }
+  | { kind: 'stuck'; liveGood: number }
   | { kind: 'ok' };
 
 export interface FilePlan {
@@ -45,9 +45,9 @@ export function planFile(file: { blobId: string; size: number }, replicas: reado
   }
   if (liveGood.length < want) {
     // None live: nothing to copy from until a holder comes back (fsck shows it missing).
-    if (liveGood.length === 0) return { verdict: { kind: 'stuck' }, delete: toDelete };
+    if (liveGood.length === 0) return { verdict: { kind: 'stuck', liveGood: 0 }, delete: toDelete };
     const recorded = new Set(replicas.map((replica) => replica.nodeId));
-    if (chooseRepairTargets(nodes, recorded, want - liveGood.length, file.size).length === 0) return { verdict: { kind: 'stuck' }, delete: toDelete };
+    if (chooseRepairTargets(nodes, recorded, want - liveGood.length, file.size).length === 0) return { verdict: { kind: 'stuck', liveGood: liveGood.length }, delete: toDelete };
     return { verdict: { kind: 'copy', liveGood, recorded }, delete: toDelete };
   }
   // Surplus: only when every live holder is trusted, and only among those.
