@@ -33,10 +33,12 @@ export async function tempDir(t: Teardown, prefix = 'dfs-test-'): Promise<string
   return dir;
 }
 
-/** Starts `dfs ARGS` and resolves once it prints "listening on HOST:PORT". */
-export function startDfs(t: Teardown, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<DfsProcess> {
+/** Starts `dfs ARGS` (in network namespace `netns`, if given) and resolves once it prints "listening on HOST:PORT". */
+export function startDfs(t: Teardown, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; netns?: string } = {}): Promise<DfsProcess> {
   requireBinary();
-  const child = spawn(DFS, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  // `ip netns exec` execs the program: the child's pid is dfs's own.
+  const [command, prefix] = options.netns === undefined ? [DFS, []] : ['ip', ['netns', 'exec', options.netns, DFS]];
+  const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
