@@ -163,6 +163,7 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     onServerError: (error) => log.error(`listener: ${error.message}`),
     onAdmission: (decision) => state.logThrottle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
+    onCertificateRefused: (remote) => state.logThrottle.warn('certificates refused', `connection from ${remote} refused: its certificate is not signed by this cluster's CA`),
   });
   masterGauges(metrics, state);
   health.problem = () => (state.repairer.status().missing > 0 ? `${state.repairer.status().missing} file(s) have no good copy on a live node` : undefined);

@@ -63,8 +63,27 @@ export async function heartbeat(state: MasterState, request: Incoming<'node.hear
   if (wasReadOnly !== (request.data.readOnly === true)) {
     state.log.warn(request.data.readOnly === true ? `node ${nodeId}: its disk is read-only: no new blobs go there` : `node ${nodeId}: its disk takes writes again`);
   }
+  const record = state.nodes.get(nodeId);
+  if (record && loggedFull.has(record) !== isFull(request.data)) {
+    if (isFull(request.data)) {
+      loggedFull.add(record);
+      state.log.warn(`node ${nodeId} is full (${request.data.freeBytes} of ${request.data.capacityBytes} bytes free): no new blobs go there`);
+    } else {
+      loggedFull.delete(record);
+      state.log.info(`node ${nodeId} has room again`);
+    }
+  }
   holdReceiving(state, nodeId, request.data.receiving ?? []);
   return { data: {} };
+}
+
+/** The nodes (their registrations) last logged full: the log says when one becomes full, by its own heartbeat's
+ * figures, and when it has room again (a blob reported stored counts against a node at once, before its heartbeat). */
+const loggedFull = new WeakSet<object>();
+
+/** Less than 1% of its capacity free: `nodes` shows it full, and the log says when it becomes so. */
+function isFull(space: { capacityBytes: number; freeBytes: number }): boolean {
+  return space.freeBytes * 100 < space.capacityBytes;
 }
 
 /** Every node with its address and usage for the admin; for anyone else only the totals (how much room there is),
@@ -99,7 +118,7 @@ function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number;
   if (node.draining) return 'draining';
   if (node.readOnly) return 'read-only';
   if (node.unreachable) return 'unreachable';
-  return node.freeBytes * 100 < node.capacityBytes ? 'full' : liveness;
+  return isFull(node) ? 'full' : liveness;
 }
 
 export async function leaving(state: MasterState, request: Incoming<'node.leaving'>): Promise<Reply<'node.leaving'>> {

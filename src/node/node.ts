@@ -101,6 +101,7 @@ async function serveNode(options: NodeOptions, port: BoundPort, metrics: Metrics
     onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
     onServerError: (error) => log.error(`listener: ${error.message}`),
     onAdmission: (decision) => throttle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
+    onCertificateRefused: (remote) => throttle.warn('certificates refused', `connection from ${remote} refused: its certificate is not signed by this cluster's CA`),
   });
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();

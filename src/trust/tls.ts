@@ -34,6 +34,8 @@ export interface TlsServeOptions {
   onServerError?: (error: Error) => void;
   /** A connection displaced or refused because too many are open (src/wire/admission.ts). */
   onAdmission?: (decision: Displacement) => void;
+  /** A peer presented a certificate this cluster's CA did not sign: the connection was refused. */
+  onCertificateRefused?: (remote: string) => void;
 }
 
 export interface TlsServer {
@@ -116,6 +118,7 @@ function acceptChannel(socket: tls.TLSSocket, options: TlsServeOptions): Channel
   const channel = new Channel(socket, { peer, service: options.service, label: remote, ...socketHosts(socket) });
   if (presented && !socket.authorized) {
     channel.failWithNotice(new DfsError('UNAUTHENTICATED', 'certificate not signed by this cluster\'s CA'));
+    options.onCertificateRefused?.(remote);
     return undefined;
   }
   if (peer.kind === 'anonymous' && !options.acceptAnonymous) {

@@ -196,6 +196,7 @@ async function fillUp(t: Test, largeMib: number): Promise<void> {
   const perNode = ['node1', 'node2', 'node3'].map((node) => `${node}: ${stored.filter((file) => file.node === node && !file.temporary).length}`).join(', ');
   t.same(failures, [], `every one of the ${FILES} puts succeeded (1 MiB blobs per node: ${perNode})`);
   t.ok(mostOnSmall <= SMALL, `the small node never held more than its capacity (at most ${mostOnSmall} of ${SMALL} bytes)`);
+
   const after = await admin.nodes();
   const smallInfo = infoOf(after, small);
   t.ok(smallInfo !== undefined && smallInfo.usedBytes <= smallInfo.capacityBytes, `nodes: the small node uses ${smallInfo?.usedBytes} of ${smallInfo?.capacityBytes} bytes`);
@@ -279,4 +280,11 @@ t.test('a node\'s disk full from the node\'s point of view: puts that do not fit
   });
   t.ok(used.usedBytes <= used.capacityBytes, `nodes: ${used.usedBytes} of ${used.capacityBytes} bytes used, ${used.freeBytes} free`);
   t.ok(await bytesOnNode(cluster, 'node1') <= CAPACITY, 'the node\'s disk holds no more than its capacity');
+  t.equal(twoCode, 'OK', 'the node is full');
+  const full = /master warn node (\S+) is full \(0 of \d+ bytes free\): no new blobs go there/;
+  await waitFor('the master to log it full', async () => (full.test(cluster.master.output().stderr) ? true : undefined));
+  t.pass('the master logs a node that became full');
+  await admin.remove('/two', false);
+  await waitFor('the master to log it has room again', async () => (/master info node \S+ has room again/.test(cluster.master.output().stderr) ? true : undefined));
+  t.pass('and when it has room again');
 });

@@ -227,6 +227,8 @@ t.test('garbage on the master\'s and a node\'s port leaves both serving', async 
   const strangerCert = issueServerIdentity(stranger, { commonName: 'node:n-00000000', hosts: ['127.0.0.1'] });
   const refused = await sendOverTls(node, cluster.caPem, encodeFrame(Buffer.from('{}')), { key: strangerCert.keyPem, cert: strangerCert.certPem });
   t.match(refused, /UNAUTHENTICATED|not signed|error/, 'a node refuses a certificate from another CA');
+  await waitFor('the refusal in the node\'s log', async () => (/node warn connection from 127\.0\.0\.1:\d+ refused: its certificate is not signed by this cluster's CA/.test((cluster.nodes[0] as DfsProcess).output().stderr) ? true : undefined));
+  t.pass('and logs it');
 
   t.equal(await ping(cluster), 'master', 'the master still serves');
   t.equal((await nodeIds(cluster)).length, 1, 'the node is still registered');
