@@ -39,3 +39,16 @@ t.test('the blobs a heartbeat says the node is receiving are kept: its free spac
   nodes.heartbeat('n1', space(MIB), link, 2_000);
   t.same([...(nodes.get('n1')?.receiving ?? [])], [], 'a heartbeat without the list: none');
 });
+
+t.test('a blob stored after a heartbeat that named it as being received is not subtracted again: that heartbeat counted its space', async (t) => {
+  const nodes = new NodeRegistry(30_000);
+  nodes.register('n1', '10.0.0.1:7001', space(0), link, 0);
+  // Sent while the blob arrived: the node's free space already holds its space back.
+  nodes.heartbeat('n1', { ...space(0), freeBytes: 9 * MIB, receiving: ['blob-a'] }, link, 1_000);
+  const beat = nodes.beatOf('n1');
+  nodes.stored('n1', MIB, beat, 'blob-a');
+  t.equal(nodes.get('n1')?.freeBytes, 9 * MIB, 'not counted twice');
+  t.equal(nodes.get('n1')?.usedBytes, MIB, 'but it is used');
+  nodes.stored('n1', MIB, beat, 'blob-b');
+  t.equal(nodes.get('n1')?.freeBytes, 8 * MIB, 'a blob the heartbeat did not name is counted at once');
+});

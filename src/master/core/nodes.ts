@@ -67,11 +67,12 @@ export class NodeRegistry {
 
   /** A blob of `bytes` was stored there: its free space shrinks now, not at the next heartbeat (placement
    * would otherwise count those bytes free twice) — unless a heartbeat came after the report arrived
-   * (`sinceBeat`, from beatOf then): the node sent it after storing the blob, so its figures count it already. */
-  stored(nodeId: string, bytes: number, sinceBeat: number | undefined): void {
+   * (`sinceBeat`, from beatOf then): the node sent it after storing the blob, so its figures count it already. If
+   * that heartbeat named the blob as being received, its free space counted the blob's space taken already. */
+  stored(nodeId: string, bytes: number, sinceBeat: number | undefined, blobId?: string): void {
     const record = this.nodes.get(nodeId);
     if (!record || record.beat !== sinceBeat) return;
-    record.freeBytes = Math.max(0, record.freeBytes - bytes);
+    if (blobId === undefined || !record.receiving.has(blobId)) record.freeBytes = Math.max(0, record.freeBytes - bytes);
     record.usedBytes += bytes;
   }
 
