@@ -116,12 +116,25 @@ function serveUntilSignal(stop: () => Promise<void>, role?: { log: Log; reload: 
   }
 }
 
-/** What a reload found: the settings it applied, and those that only a restart changes. */
-function reloadReport(log: Log, before: Settings, after: Settings, live: readonly string[], names: readonly string[]): void {
-  const changed = names.filter((name) => before.get(name) !== after.get(name));
-  const applied = changed.filter((name) => live.includes(name));
-  const later = changed.filter((name) => !live.includes(name));
-  log.info(`SIGHUP: settings re-read; ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing to apply'}${later.length > 0 ? `; a restart is needed for ${later.join(', ')}` : ''}`);
+/**
+ * A started role until a signal: it says where it serves (metrics first, so that whoever waits for "listening on"
+ * finds both), and on SIGHUP `reconfigure` gets the settings read again; the log says which changed settings were
+ * applied (`live`) and which only a restart applies.
+ */
+function serveRole(log: Log, role: { address: HostPort; metricsAddress: HostPort | undefined; stop(): Promise<void> }, settings: Settings, live: readonly string[], reconfigure: (next: Settings) => Promise<void> | void): void {
+  if (role.metricsAddress) process.stdout.write(`metrics on ${formatHostPort(role.metricsAddress)}\n`);
+  process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(role.address)}\n`);
+  let current = settings;
+  const reload = async (): Promise<void> => {
+    const next = current.reload();
+    await reconfigure(next);
+    const changed = settings.names.filter((name) => current.get(name) !== next.get(name));
+    const applied = changed.filter((name) => live.includes(name));
+    const later = changed.filter((name) => !live.includes(name));
+    log.info(`SIGHUP: settings re-read; ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing to apply'}${later.length > 0 ? `; a restart is needed for ${later.join(', ')}` : ''}`);
+    current = next;
+  };
+  serveUntilSignal(role.stop, { log, reload });
 }
 
 function optionalAddress(settings: Settings, name: string): HostPort | undefined {
@@ -159,15 +172,7 @@ async function runMaster(settings: Settings): Promise<void> {
     metrics: optionalAddress(settings, 'metrics'),
     log,
   });
-  if (master.metricsAddress) process.stdout.write(`metrics on ${formatHostPort(master.metricsAddress)}\n`);
-  process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(master.address)}\n`);
-  let current = settings;
-  serveUntilSignal(master.stop, { log, reload: async () => {
-    const next = current.reload();
-    master.reconfigure(masterTunables(next));
-    reloadReport(log, current, next, ['replicas', 'node-timeout'], settings.names);
-    current = next;
-  } });
+  serveRole(log, master, settings, ['replicas', 'node-timeout'], (next) => master.reconfigure(masterTunables(next)));
   void notifySystemd(log, 'READY=1', `STATUS=serving on ${formatHostPort(master.address)}`);
 }
 
@@ -206,15 +211,7 @@ async function runNode(settings: Settings): Promise<void> {
     // Ready for systemd once registered: before that the master would not place anything here.
     onRegistered: () => void notifySystemd(log, 'READY=1', 'STATUS=registered with the master'),
   });
-  if (node.metricsAddress) process.stdout.write(`metrics on ${formatHostPort(node.metricsAddress)}\n`);
-  process.stdout.write(`${LISTENING_PREFIX}${formatHostPort(node.address)}\n`);
-  let current = settings;
-  serveUntilSignal(node.stop, { log, reload: async () => {
-    const next = current.reload();
-    await node.reconfigure(nodeTunables(next));
-    reloadReport(log, current, next, ['capacity', 'scrub-rate', 'scrub-interval'], settings.names);
-    current = next;
-  } });
+  serveRole(log, node, settings, ['capacity', 'scrub-rate', 'scrub-interval'], (next) => node.reconfigure(nodeTunables(next)));
 }
 
 /** How to run this program again from the current directory, for hints printed to the user. */

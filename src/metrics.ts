@@ -25,6 +25,16 @@ interface Family {
 
 export class Metrics {
   private readonly families = new Map<string, Family>();
+  private check: () => string | undefined = () => 'starting';
+
+  /** What /healthz reports: what is wrong, or undefined when all is well ('starting' until the role sets it). */
+  health(check: () => string | undefined): void {
+    this.check = check;
+  }
+
+  get problem(): string | undefined {
+    return this.check();
+  }
 
   counter(name: string, help: string): (labels: Labels, by?: number) => void {
     const values = new Map<string, { labels: Labels; value: number }>();
@@ -126,8 +136,8 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves /metrics and /healthz; `health` says what is wrong, or undefined when all is well. */
-export function serveMetrics(listen: HostPort, metrics: Metrics, health: () => string | undefined): Promise<MetricsServer> {
+/** Serves /metrics and /healthz (metrics.problem). */
+export function serveMetrics(listen: HostPort, metrics: Metrics): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (request.method !== 'GET') {
@@ -135,7 +145,7 @@ export function serveMetrics(listen: HostPort, metrics: Metrics, health: () => s
     } else if (path === '/metrics') {
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.render());
     } else if (path === '/healthz') {
-      const problem = health();
+      const problem = metrics.problem;
       response.writeHead(problem === undefined ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8' }).end(problem === undefined ? 'ok\n' : `${problem}\n`);
     } else {
       response.writeHead(404).end();

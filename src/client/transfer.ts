@@ -77,8 +77,6 @@ export interface LocalFile {
   size: number;
 }
 
-/** Upload step 3: the files' bytes one after another in one body to the node under the ticket, in the order the
- * master booked them, with the chain it forwards them down; resolves when the node (after the master) answers. */
 /** The first node of a put could not be connected to (no byte was sent): the put may go to another node. */
 export class NodeUnreachable extends DfsError {
   constructor(
@@ -89,6 +87,9 @@ export class NodeUnreachable extends DfsError {
   }
 }
 
+/** Upload step 3: the files' bytes one after another in one body to the node under the ticket, in the order the
+ * master booked them, with the chain it forwards them down; resolves when the node (after the master) answers. A
+ * node that cannot be connected to is a NodeUnreachable. */
 export async function sendFiles(
   links: PeerLinks,
   files: readonly LocalFile[],

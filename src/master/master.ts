@@ -8,11 +8,12 @@ import type { HostPort } from '../wire/address';
 import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
 import { NODE_STATES, type ServedBy } from '../wire/messages';
-import { bindTls, connectTls, type BoundPort } from '../trust/tls';
+import { connectTls } from '../trust/tls';
+import { listenerLogging, onRolePorts, type RolePorts } from '../ports';
 import { NODE_CN_PREFIX } from '../trust/ca';
 import { parseHostPort } from '../wire/address';
 import { Reachability, type Probe } from './reachability';
-import { Metrics, serveMetrics, type MetricsServer } from '../metrics';
+import type { Metrics } from '../metrics';
 import type { NodeInfo } from '../client/api';
 import { nodeInfos } from './membership';
 import { ensurePrivateDirectory } from '../store/files';
@@ -102,20 +103,7 @@ export function createMasterState(parts: MasterParts): MasterState {
 }
 
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
-  const clock = options.clock ?? systemClock;
-  // Ports taken fail the start before anything is written.
-  const port = await bindTls(options.listen);
-  const metrics = new Metrics();
-  const health = { problem: (): string | undefined => 'starting' };
-  let metricsServer: MetricsServer | undefined;
-  try {
-    if (options.metrics) metricsServer = await serveMetrics(options.metrics, metrics, () => health.problem());
-    return await serveMaster(options, clock, port, metrics, metricsServer, health);
-  } catch (error) {
-    await port.close();
-    await metricsServer?.close();
-    throw error;
-  }
+  return onRolePorts(options.listen, options.metrics, (ports) => serveMaster(options, options.clock ?? systemClock, ports));
 }
 
 /** The master's figures at each scrape: nodes, space, the catalog and its journal, repair. */
@@ -137,7 +125,7 @@ function masterGauges(metrics: Metrics, state: MasterState): void {
   metrics.summary('dfs_journal_fsync_seconds', 'Time to write and fdatasync the journal, per group commit.', () => ({ sum: state.catalog.stats().syncSeconds, count: state.catalog.stats().flushes }));
 }
 
-async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort, metrics: Metrics, metricsServer: MetricsServer | undefined, health: { problem: () => string | undefined }): Promise<RunningMaster> {
+async function serveMaster(options: MasterOptions, clock: Clock, { tls, metrics, metricsServer }: RolePorts): Promise<RunningMaster> {
   const { log } = options;
   await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'master');
@@ -154,19 +142,16 @@ async function serveMaster(options: MasterOptions, clock: Clock, port: BoundPort
       () => false,
     );
   const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock, probe });
-  const server = port.serve({
+  const server = tls.serve({
     identity: identity.tls,
     acceptAnonymous: true,
     label: 'the master',
     service: metrics.metered(service('master', (request) => dispatch(state, request))),
     onChannel: (channel) => channel.on('close', () => linkClosed(state, channel)),
-    onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
-    onServerError: (error) => log.error(`listener: ${error.message}`),
-    onAdmission: (decision) => state.logThrottle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
-    onCertificateRefused: (remote) => state.logThrottle.warn('certificates refused', `connection from ${remote} refused: its certificate is not signed by this cluster's CA`),
+    ...listenerLogging(log, state.logThrottle),
   });
   masterGauges(metrics, state);
-  health.problem = () => (state.repairer.status().missing > 0 ? `${state.repairer.status().missing} file(s) have no good copy on a live node` : undefined);
+  metrics.health(() => (state.repairer.status().missing > 0 ? `${state.repairer.status().missing} file(s) have no good copy on a live node` : undefined));
   log.info(`master ${VERSION} serving ${catalog.entryCount()} entries with replicas=${state.replicas}`);
   return {
     address: server.address,

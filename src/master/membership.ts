@@ -1,8 +1,7 @@
 // Cluster membership on the master: nodes joining with the token, registering, heartbeating.
 
-import type { NodeInfo } from '../client/api';
 import { randomBytes } from 'node:crypto';
-import { clusterTotal } from '../client/api';
+import { clusterTotal, type NodeInfo } from '../client/api';
 import { HEARTBEAT_INTERVAL_MS, JOIN_FAILURES_MAX, JOIN_FAILURE_WINDOW_MS } from '../limits';
 import { parseHostPort } from '../wire/address';
 import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../trust/ca';

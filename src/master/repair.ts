@@ -172,7 +172,8 @@ export class Repairer {
 
   private async tick(): Promise<void> {
     const nowMs = this.state.now();
-    this.logLiveness(candidates(this.state, nowMs));
+    const nodes = candidates(this.state, nowMs);
+    this.logLiveness(nodes);
     if (this.inSafeMode()) return;
     if (this.safeModeLogged) {
       this.safeModeLogged = false;
@@ -181,7 +182,7 @@ export class Repairer {
     }
     this.logProgress(nowMs);
     if (this.sweeping) return;
-    const live = liveNodes(candidates(this.state, nowMs)).join(' ');
+    const live = liveNodes(nodes).join(' ');
     if (live !== this.lastLive) this.dirty = true; // a node died or came back
     if (!this.dirty && nowMs - this.lastSweepMs < REPAIR_SWEEP_INTERVAL_MS) return;
     this.lastLive = live;

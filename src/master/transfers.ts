@@ -379,8 +379,8 @@ async function commitStored(state: MasterState, nodeId: string, blobs: readonly 
   // Members that reported while the commit was being written, or reported other bytes.
   const late = [];
   for (const [index, { size, sha256, early, blobId }] of files.entries()) {
-    state.nodes.stored(nodeId, size, beat, blobId);
-    for (const member of early) state.nodes.stored(member, size, chains[index]?.reportBeats.get(member), blobId);
+    state.nodes.stored(nodeId, blobId, size, beat);
+    for (const member of early) state.nodes.stored(member, blobId, size, chains[index]?.reportBeats.get(member));
     if (committed[index]?.replacedBlobId) scheduleDeletions(state);
     const chain = chains[index];
     if (chain) {
@@ -446,7 +446,7 @@ async function recordReplicas(state: MasterState, copies: readonly { chain: Chai
     }
     chain.stored.set(nodeId, sha256);
     chain.lost.delete(nodeId);
-    state.nodes.stored(nodeId, chain.size, copy.beat, chain.blobId);
+    state.nodes.stored(nodeId, chain.blobId, chain.size, copy.beat);
     good.push(copy);
   }
   if (good.length === 0) return;

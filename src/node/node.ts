@@ -2,7 +2,7 @@
 // to cluster members only), and keeps one mutual-TLS link to the master, registering after every
 // (re)connect, heartbeating its space, and answering the master's requests on that link.
 
-import { Metrics, serveMetrics, type MetricsServer } from '../metrics';
+import { listenerLogging, onRolePorts, type RolePorts } from '../ports';
 import { BLOB_REPORT_BATCH_MAX, FULL_REPORT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, HEARTBEAT_RECEIVING_MAX, LOG_REPEAT_INTERVAL_MS, LEAVING_NOTICE_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../limits';
 import { LogThrottle, type Log } from '../log';
 import { formatHostPort, isLoopback, isWildcard, parseHostPort, type HostPort } from '../wire/address';
@@ -14,7 +14,7 @@ import * as transfers from './transfers';
 import type { NodeContext } from './transfers';
 import type { ServedBy } from '../wire/messages';
 import { DfsError } from '../wire/errors';
-import { bindTls, connectTls, MASTER_CN, type BoundPort, type TlsServer } from '../trust/tls';
+import { connectTls, MASTER_CN, type TlsServer } from '../trust/tls';
 import { ChannelPool, peerLinks } from '../wire/pool';
 import { VERSION } from '../version';
 import { ensurePrivateDirectory } from '../store/files';
@@ -50,22 +50,10 @@ export interface RunningNode {
 }
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
-  // Ports taken fail the start before anything is written or joined.
-  const port = await bindTls(options.listen);
-  const metrics = new Metrics();
-  const health = { problem: (): string | undefined => 'starting' };
-  let metricsServer: MetricsServer | undefined;
-  try {
-    if (options.metrics) metricsServer = await serveMetrics(options.metrics, metrics, () => health.problem());
-    return await serveNode(options, port, metrics, metricsServer, health);
-  } catch (error) {
-    await port.close();
-    await metricsServer?.close();
-    throw error;
-  }
+  return onRolePorts(options.listen, options.metrics, (ports) => serveNode(options, ports));
 }
 
-async function serveNode(options: NodeOptions, port: BoundPort, metrics: Metrics, metricsServer: MetricsServer | undefined, health: { problem: () => string | undefined }): Promise<RunningNode> {
+async function serveNode(options: NodeOptions, { tls, metrics, metricsServer }: RolePorts): Promise<RunningNode> {
   const { log } = options;
   await ensurePrivateDirectory(options.dataDir);
   const lock = await lockDirectory(options.dataDir, 'node');
@@ -90,18 +78,14 @@ async function serveNode(options: NodeOptions, port: BoundPort, metrics: Metrics
     log,
   };
   const nodeService = metrics.metered(service('node', (request) => dispatch(context, request)));
-  const throttle = new LogThrottle(log, LOG_REPEAT_INTERVAL_MS);
   // Anonymous peers are let in for blob.put/blob.get (they carry tickets); the channel refuses them
   // every message whose caller is 'node' or 'master'.
-  const server = port.serve({
+  const server = tls.serve({
     identity,
     acceptAnonymous: true,
     label: `node ${identity.nodeId}`,
     service: nodeService,
-    onBug: (error) => log.error(`handler bug: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
-    onServerError: (error) => log.error(`listener: ${error.message}`),
-    onAdmission: (decision) => throttle.warn(`connections ${decision.kind}`, `connection from ${decision.source} ${decision.kind}: ${decision.why}`),
-    onCertificateRefused: (remote) => throttle.warn('certificates refused', `connection from ${remote} refused: its certificate is not signed by this cluster's CA`),
+    ...listenerLogging(log, new LogThrottle(log, LOG_REPEAT_INTERVAL_MS)),
   });
   const link: MasterLink = new MasterLink(options, identity, server, context, nodeService);
   link.start();
@@ -111,7 +95,7 @@ async function serveNode(options: NodeOptions, port: BoundPort, metrics: Metrics
   metrics.gauge('dfs_node_transfers_active', 'Uploads, copies and reads under way on this node.', () => [[{}, context.activeTransfers]]);
   metrics.gauge('dfs_node_registered', '1 while this node is registered with the master.', () => [[{}, link.registered ? 1 : 0]]);
   metrics.gauge('dfs_node_disk_writable', '0 once the disk refused a write as read-only.', () => [[{}, store.writable ? 1 : 0]]);
-  health.problem = () => (!link.registered ? 'not registered with the master' : !store.writable ? 'the disk refuses writes (read-only)' : undefined);
+  metrics.health(() => (!link.registered ? 'not registered with the master' : !store.writable ? 'the disk refuses writes (read-only)' : undefined));
   return {
     nodeId: identity.nodeId,
     address: server.address,

@@ -69,10 +69,10 @@ export class NodeRegistry {
    * would otherwise count those bytes free twice) — unless a heartbeat came after the report arrived
    * (`sinceBeat`, from beatOf then): the node sent it after storing the blob, so its figures count it already. If
    * that heartbeat named the blob as being received, its free space counted the blob's space taken already. */
-  stored(nodeId: string, bytes: number, sinceBeat: number | undefined, blobId?: string): void {
+  stored(nodeId: string, blobId: string, bytes: number, sinceBeat: number | undefined): void {
     const record = this.nodes.get(nodeId);
     if (!record || record.beat !== sinceBeat) return;
-    if (blobId === undefined || !record.receiving.has(blobId)) record.freeBytes = Math.max(0, record.freeBytes - bytes);
+    if (!record.receiving.has(blobId)) record.freeBytes = Math.max(0, record.freeBytes - bytes);
     record.usedBytes += bytes;
   }
 

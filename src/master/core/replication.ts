@@ -116,8 +116,8 @@ export class Chains {
     });
   }
 
-  /** Bytes promised to a node by chains still running: free space it will lose. */
-  /** The bytes booked on a node by chains, but for the blobs in `counted` (its own free space counts them already). */
+  /** Bytes promised to a node by chains still running (free space it will lose), but for the blobs in `counted` (its
+   * own free space counts them already). */
   reservedOn(nodeId: string, counted: ReadonlySet<string> = new Set()): number {
     let bytes = 0;
     for (const chain of this.chains.values()) {
