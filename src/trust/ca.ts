@@ -1,8 +1,9 @@
 // The cluster's certificate authority: creating the CA, issuing leaf certificates for the master
 // and for joining nodes, checking CSRs, and the digests users and join tokens use to pin the CA.
-// Keys come from Node's crypto (native, fast); certificates and CSRs are built with node-forge.
+// Keys and signatures come from Node's crypto (native, fast); certificates and CSRs are built with node-forge
+// (its pure-JS RSA took about a second of CPU for each cluster's first start).
 
-import { createHash, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, privateEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { DfsError } from '../wire/errors';
@@ -53,7 +54,6 @@ const invalidCsr = (): DfsError => new DfsError('BAD_REQUEST', 'invalid certific
 
 export function createCa(commonName: string): KeyCert {
   const keys = generateRsaKeys();
-  const privateKey = forge.pki.privateKeyFromPem(keys.privateKeyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
   cert.serialNumber = serialNumber();
@@ -70,7 +70,7 @@ export function createCa(commonName: string): KeyCert {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(privateKey, forge.md.sha256.create());
+  cert.sign(nativeSigner(createPrivateKey(keys.privateKeyPem)), forge.md.sha256.create());
   return { keyPem: keys.privateKeyPem, certPem: forge.pki.certificateToPem(cert) };
 }
 
@@ -100,7 +100,7 @@ export function issueCertificate(
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
+  cert.sign(nativeSigner(caKey), forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);
 }
 
@@ -116,7 +116,7 @@ export function createCsr(commonName: string): KeyCsr {
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
   csr.setSubject(nameAttributes(commonName));
-  csr.sign(forge.pki.privateKeyFromPem(keys.privateKeyPem), forge.md.sha256.create());
+  csr.sign(nativeSigner(createPrivateKey(keys.privateKeyPem)), forge.md.sha256.create());
   return { keyPem: keys.privateKeyPem, csrPem: forge.pki.certificationRequestToPem(csr) };
 }
 
@@ -292,20 +292,40 @@ function verifyCsr(csr: forge.pki.CertificateSigningRequest): boolean {
 }
 
 /** A CA whose key and certificate disagree would issue certificates nobody can verify: a bug. */
-function parseCa(ca: KeyCert): { caCert: forge.pki.Certificate; caKey: forge.pki.rsa.PrivateKey } {
+function parseCa(ca: KeyCert): { caCert: forge.pki.Certificate; caKey: KeyObject } {
   let caCert: forge.pki.Certificate;
-  let caKey: forge.pki.rsa.PrivateKey;
+  let caKey: KeyObject;
+  let certKeyDer: Buffer;
   try {
     caCert = forge.pki.certificateFromPem(ca.certPem);
-    caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+    caKey = createPrivateKey(ca.keyPem);
+    certKeyDer = new X509Certificate(ca.certPem).publicKey.export({ type: 'spki', format: 'der' });
   } catch {
     throw new DfsError('INTERNAL', 'unreadable CA key or certificate');
   }
-  const publicKey = caCert.publicKey;
-  if (!('n' in publicKey) || publicKey.n.compareTo(caKey.n) !== 0) {
+  if (!createPublicKey(caKey).export({ type: 'spki', format: 'der' }).equals(certKeyDer)) {
     throw new DfsError('INTERNAL', 'CA key does not match the CA certificate');
   }
   return { caCert, caKey };
+}
+
+/** DER of DigestInfo's prefix for SHA-256 (RFC 8017 §9.2): what PKCS#1 v1.5 signs, before the digest itself. */
+const SHA256_DIGEST_INFO_PREFIX = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * What forge's cert.sign and csr.sign call `key.sign(md)` on, backed by Node's RSA: a PKCS#1 v1.5 signature is
+ * the private-key operation on DigestInfo with type-1 padding, which privateEncrypt with RSA_PKCS1_PADDING is.
+ * forge types the argument as its own key; only `sign` is ever called on it.
+ */
+function nativeSigner(key: KeyObject): forge.pki.rsa.PrivateKey {
+  const signer = {
+    sign(md: forge.md.MessageDigest): forge.Bytes {
+      if (md.algorithm !== 'sha256') throw new DfsError('INTERNAL', `unsupported signature digest ${md.algorithm}`);
+      const digestInfo = Buffer.concat([SHA256_DIGEST_INFO_PREFIX, Buffer.from(md.digest().getBytes(), 'binary')]);
+      return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, digestInfo).toString('binary');
+    },
+  };
+  return signer as unknown as forge.pki.rsa.PrivateKey;
 }
 
 function parseX509(certPem: string): X509Certificate {
