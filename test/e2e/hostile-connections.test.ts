@@ -1,11 +1,12 @@
 // Hostile connections against real processes: strangers announcing huge frames are cut off
-// at the header; logged-in users' large frames share one memory budget; 20,000 idle connections never lock out a
+// at the header; logged-in users' large frames share one memory budget; 2.5 times as many idle connections as it holds never lock out a
 // new `dfs shell` and never displace a logged-in session; the master stays within its normal memory + 300 MB.
 
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import t, { type Test } from 'tap';
+import { CONNECTIONS_MAX } from '../../src/limits';
 import type { HostPort } from '../../src/wire/address';
 import { ADMIN_PASSWORD, runDfs, startCluster } from '../helpers/binary';
 import { masterAddress, shellEnv } from '../helpers/cluster';
@@ -46,15 +47,16 @@ t.test('100 logged-in connections each sending all but the last byte of a 16 MiB
   t.ok(after - before < 300, `the master grew by ${(after - before).toFixed(0)} MB (at most 300)`);
 });
 
-t.test('20,000 idle connections (1,000 of them through TLS) lock out neither a new shell nor a logged-in session', async (t) => {
+t.test(`${(CONNECTIONS_MAX * 2.5).toLocaleString('en')} idle connections (500 of them through TLS), two and a half times what the master holds, lock out neither a new shell nor a logged-in session`, async (t) => {
   const cluster = await startCluster(t, 0);
   const admin = await connectFrom(t, cluster.master.address, cluster.caPem);
   await admin.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
   const before = await rssMb(cluster.master.child.pid);
-  // One block from 10 addresses (1,000 each: past the per-address cap, so displacement is certain), one from 40.
+  // Half from 5 addresses (past the per-address cap, so displacement is certain), half from 20.
+  const half = (CONNECTIONS_MAX * 2.5) / 2;
   const floods = await Promise.all([
-    flood(t, cluster.master.address, 10_000, 500, 40, 1_000),
-    flood(t, cluster.master.address, 10_000, 500, 41, 250),
+    flood(t, cluster.master.address, half, 250, 40, half / 5),
+    flood(t, cluster.master.address, half, 250, 41, half / 20),
   ]);
   t.comment(`flood: ${floods.map((line) => JSON.stringify(line)).join(', ')}`);
   const during = await rssMb(cluster.master.child.pid);

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { parseHostPort, formatHostPort, type HostPort } from '../../src/wire/address';
 import type { Channel } from '../../src/wire/channel';
 import { connectTls, MASTER_CN } from '../../src/trust/tls';
+import { silentLog } from '../../src/log';
+import { loadOrCreateMasterIdentity, masterHosts, MASTER_FILES } from '../../src/master/identity';
 
 export const DFS = path.resolve(__dirname, '../../build/dfs');
 export const ADMIN_PASSWORD = 'admin-secret';
@@ -124,10 +126,39 @@ export interface TestCluster {
   client(): Promise<Channel>;
 }
 
-/** A master and `nodeCount` nodes as real processes on 127.0.0.1, every node registered. */
+/** The files of a master's CA and TLS identity, which test clusters share (see startCluster). */
+const IDENTITY_FILES = [MASTER_FILES.caCert, MASTER_FILES.caKey, MASTER_FILES.serverCert, MASTER_FILES.serverKey];
+let identityTemplate: Promise<string> | undefined;
+
+/**
+ * A directory holding a CA and a master certificate for 127.0.0.1, made once for all test processes of this
+ * checkout (node_modules/.cache) and kept: making their two RSA keys costs a master ~0.4 CPU-s, and a run starts
+ * some 60 clusters. Made aside and renamed into place, as test files run side by side.
+ */
+function clusterIdentity(): Promise<string> {
+  identityTemplate ??= (async () => {
+    const directory = path.resolve(__dirname, '../../node_modules/.cache/dfs-tests', `master-identity-${os.hostname()}`);
+    if (IDENTITY_FILES.every((name) => existsSync(path.join(directory, name)))) return directory;
+    await fs.mkdir(path.dirname(directory), { recursive: true });
+    const making = await fs.mkdtemp(`${directory}.`);
+    await loadOrCreateMasterIdentity(making, masterHosts('127.0.0.1', undefined), silentLog);
+    await fs.rename(making, directory).catch(() => fs.rm(making, { recursive: true, force: true })); // another made it first
+    return directory;
+  })();
+  return identityTemplate;
+}
+
+/**
+ * A master and `nodeCount` nodes as real processes on 127.0.0.1, every node registered. The master starts from
+ * the CA and certificate test clusters share (as a master restarts with its own), and makes its own join token,
+ * ticket key, admin password and catalog; a master's very first start is what foundation.test.ts tests.
+ */
 export async function startCluster(t: Teardown, nodeCount: number, masterArgs: string[] = []): Promise<TestCluster> {
   const dataDir = await tempDir(t);
   const masterDir = path.join(dataDir, 'master');
+  const identity = await clusterIdentity();
+  await fs.mkdir(masterDir, { mode: 0o700 });
+  for (const name of IDENTITY_FILES) await fs.copyFile(path.join(identity, name), path.join(masterDir, name));
   const master = await startDfs(t, ['master', '--data', masterDir, '--listen', '127.0.0.1:0', ...masterArgs], {
     env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD },
   });
