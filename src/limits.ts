@@ -126,6 +126,8 @@ assert(SESSIONS_PER_SOURCE_MAX <= SESSIONS_PER_USER_MAX && SESSIONS_PER_USER_MAX
 export const PAGE_ENTRIES_DEFAULT = 10_000;
 export const PAGE_ENTRIES_MAX = 10_000;
 export const USER_NAME_BYTES_MAX = 32;
+/** Users in one page of `users` (the admin's list); the client fetches the rest page by page. */
+export const USERS_PAGE_MAX = 1_000;
 /** A `find -name` pattern. */
 export const GLOB_BYTES_MAX = 1024;
 /** A blob id as the nodes name blobs; opaque to the catalog. */

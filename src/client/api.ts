@@ -82,6 +82,21 @@ export interface Identity {
   admin: boolean;
 }
 
+/** A user's files, their bytes (sizes, not counting replicas) and quotas (absent: none). */
+export interface Usage {
+  files: number;
+  bytes: number;
+  quotaBytes?: number;
+  quotaFiles?: number;
+}
+
+/** A user as the admin's `users` lists them; `lockedForMs`: how long their logins are still refused. */
+export interface UserInfo extends Usage {
+  user: string;
+  admin: boolean;
+  lockedForMs: number;
+}
+
 /** How far a transfer is; called as bytes move (often: keep it cheap). */
 export type ProgressListener = (bytes: number, totalBytes: number) => void;
 
@@ -119,6 +134,18 @@ export interface ClusterApi {
   whoami(): Promise<Identity>;
   passwd(oldPassword: string | undefined, newPassword: string): Promise<void>;
   useradd(user: string, password: string | undefined): Promise<void>;
+  /** Every user with usage, quotas and lockout (the admin's). */
+  users(): Promise<UserInfo[]>;
+  /** A new password for another user, whose sessions end (the admin's). */
+  resetPassword(user: string, password: string): Promise<void>;
+  /** Deletes a user; one owning files only with `withFiles`, which deletes them too (the admin's). */
+  userdel(user: string, withFiles: boolean): Promise<{ files: number }>;
+  /** Clears a user's failed logins (the admin's); whether they were locked out. */
+  unlock(user: string): Promise<boolean>;
+  /** Sets a user's quotas; an absent one is no limit (the admin's). */
+  setQuota(user: string, quota: { bytes?: number; files?: number }): Promise<void>;
+  /** The cluster's space and your own usage and quotas. */
+  df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }>;
   stat(path: string): Promise<Entry>;
   /** Directory children sorted by name (all pages fetched). A file path yields that file alone. */
   list(path: string): Promise<Entry[]>;

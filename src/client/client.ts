@@ -7,7 +7,7 @@ import { DfsError, isDfsError } from '../wire/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../wire/messages';
 import { connectTls, MASTER_CN } from '../trust/tls';
 import { promises as fs } from 'node:fs';
-import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions } from './api';
+import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions, type Usage, type UserInfo } from './api';
 import { ChannelPool, type PeerLinks } from '../wire/pool';
 import { PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
 import { download, nodeLinks, NodeUnreachable, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
@@ -125,6 +125,39 @@ export class RemoteClient implements ClusterApi {
   async useradd(user: string, password: string | undefined): Promise<void> {
     if (!password) throw new DfsError('BAD_REQUEST', 'a new user needs a password');
     await this.call('auth.useradd', { user, password });
+  }
+
+  async users(): Promise<UserInfo[]> {
+    const users: UserInfo[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.call('auth.users', after !== undefined ? { after } : {});
+      users.push(...page.users);
+      after = page.next;
+    } while (after !== undefined);
+    return users;
+  }
+
+  async resetPassword(user: string, password: string): Promise<void> {
+    await this.call('auth.reset', { user, password });
+  }
+
+  async userdel(user: string, withFiles: boolean): Promise<{ files: number }> {
+    return this.call('auth.userdel', { user, withFiles });
+  }
+
+  async unlock(user: string): Promise<boolean> {
+    return (await this.call('auth.unlock', { user })).wasLocked;
+  }
+
+  async setQuota(user: string, quota: { bytes?: number; files?: number }): Promise<void> {
+    await this.call('auth.quota', { user, ...quota });
+  }
+
+  async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
+    const { total, user } = await this.call('cluster.df', {});
+    const { linked: _linked, ...totals } = total;
+    return { total: totals, user };
   }
 
   async stat(path: string): Promise<Entry> {

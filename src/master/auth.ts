@@ -86,7 +86,7 @@ export async function useradd(state: MasterState, request: Incoming<'auth.userad
 }
 
 /** A password a user chooses: long enough to resist guessing at the rate logins allow. */
-function checkNewPassword(password: string): void {
+export function checkNewPassword(password: string): void {
   if ([...password].length < PASSWORD_CHARS_MIN) throw new DfsError('BAD_REQUEST', `a password needs at least ${PASSWORD_CHARS_MIN} characters`);
 }
 

@@ -21,6 +21,7 @@ import { createBlobId } from '../store/blobs';
 import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../store/lock';
 import { VERSION } from '../version';
+import * as accounts from './accounts';
 import * as auth from './auth';
 import { loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
 import * as membership from './membership';
@@ -208,6 +209,18 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return auth.passwd(state, request);
     case 'auth.useradd':
       return auth.useradd(state, request);
+    case 'auth.users':
+      return accounts.users(state, request);
+    case 'auth.reset':
+      return accounts.reset(state, request);
+    case 'auth.userdel':
+      return accounts.userdel(state, request);
+    case 'auth.unlock':
+      return accounts.unlock(state, request);
+    case 'auth.quota':
+      return accounts.quota(state, request);
+    case 'cluster.df':
+      return accounts.df(state, request);
     case 'file.put.begin':
       return transfers.putBegin(state, request);
     case 'node.replica.stored':

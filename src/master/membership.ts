@@ -1,7 +1,7 @@
 // Cluster membership on the master: nodes joining with the token, registering, heartbeating.
 
 import { randomBytes } from 'node:crypto';
-import { clusterTotal, type NodeInfo } from '../client/api';
+import { clusterTotal, type ClusterTotal, type NodeInfo } from '../client/api';
 import { HEARTBEAT_INTERVAL_MS, JOIN_FAILURES_MAX, JOIN_FAILURE_WINDOW_MS } from '../limits';
 import { parseHostPort } from '../wire/address';
 import { issueCertificate, NODE_CN_PREFIX, publicKeyFromCsr } from '../trust/ca';
@@ -90,8 +90,12 @@ function isFull(space: { capacityBytes: number; freeBytes: number }): boolean {
 export async function listNodes(state: MasterState, request: Incoming<'cluster.nodes'>): Promise<Reply<'cluster.nodes'>> {
   const session = requireSession(state, request);
   const nodes = nodeInfos(state);
-  const total = { ...clusterTotal(nodes), linked: nodes.filter((node) => node.connected && node.state !== 'dead').length };
-  return { data: { nodes: session.admin ? nodes : [], total } };
+  return { data: { nodes: session.admin ? nodes : [], total: clusterTotals(state, nodes) } };
+}
+
+/** The cluster as a whole: nodes by state, and its space. */
+export function clusterTotals(state: MasterState, nodes = nodeInfos(state)): ClusterTotal & { linked: number } {
+  return { ...clusterTotal(nodes), linked: nodes.filter((node) => node.connected && node.state !== 'dead').length };
 }
 
 /** Every node as `nodes` shows it (and the metrics count it). */

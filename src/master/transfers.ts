@@ -11,6 +11,7 @@ import { blobsSubject, chainSubject, nodeTicketKey, signTicket, type TicketOp } 
 import { parentOf } from '../paths';
 import type { Replica } from './catalog/catalog';
 import { availableBytes, chooseChain, chooseRepairTargets, chooseWriteNode, rankReadNodes, writable, type Candidate } from './core/placement';
+import { quotaRefusal } from './core/quota';
 import { isSettled, type Chain } from './core/replication';
 import { requireNode, requireSession, type MasterState } from './state';
 import type { Session } from './users';
@@ -35,6 +36,7 @@ export class PendingUploads {
   /** Uploads per session and booked bytes per user, kept as uploads come and go. */
   private readonly perSession = new Map<string, number>();
   private readonly bookedPerUser = new Map<number, number>();
+  private readonly filesPerUser = new Map<number, number>();
   /** Commits under way, by blob: an upload taken for its commit is in neither state until the commit ends. */
   private readonly commits = new Map<string, Promise<unknown>>();
   /** No upload is forgotten before this: most calls skip the walk over every upload. */
@@ -54,6 +56,12 @@ export class PendingUploads {
   bookedBy(userId: number, nowMs: number): number {
     this.forgetExpired(nowMs);
     return this.bookedPerUser.get(userId) ?? 0;
+  }
+
+  /** Files a user's uploads in progress would add or replace. */
+  filesBy(userId: number, nowMs: number): number {
+    this.forgetExpired(nowMs);
+    return this.filesPerUser.get(userId) ?? 0;
   }
 
   /** The node receiving this upload's bytes says they flow: its booking is held until `untilMs`. */
@@ -108,6 +116,7 @@ export class PendingUploads {
   private count(upload: PendingUpload, sign: 1 | -1): void {
     adjust(this.perSession, upload.session, sign);
     adjust(this.bookedPerUser, upload.userId, sign * upload.size);
+    adjust(this.filesPerUser, upload.userId, sign);
   }
 
   private forgetExpired(nowMs: number): void {
@@ -174,7 +183,24 @@ function checkUploadTargets(state: MasterState, userId: number, files: readonly 
     }
   }
   if (several && total > PUT_FILES_BYTES_MAX) throw new DfsError('BAD_REQUEST', `a put of several files holds at most ${PUT_FILES_BYTES_MAX} bytes`);
+  checkQuota(state, userId, files);
   return total;
+}
+
+/** QUOTA_EXCEEDED if these files (replacing those at their paths) would take the user past a quota. */
+function checkQuota(state: MasterState, userId: number, files: readonly { path: string; size: number }[]): void {
+  const user = state.catalog.getUserById(userId);
+  if (!user || (user.quotaBytes === null && user.quotaFiles === null)) return;
+  const adding = { files: 0, bytes: 0 };
+  for (const { path, size } of files) {
+    const replaced = state.catalog.lookup(userId, path);
+    adding.bytes += size - (replaced?.size ?? 0);
+    if (!replaced) adding.files++;
+  }
+  const nowMs = state.now();
+  const booked = { files: state.uploads.filesBy(userId, nowMs), bytes: state.uploads.bookedBy(userId, nowMs) };
+  const refusal = quotaRefusal({ used: state.catalog.usage(userId), booked, quota: { files: user.quotaFiles, bytes: user.quotaBytes } }, adding);
+  if (refusal !== undefined) throw new DfsError('QUOTA_EXCEEDED', refusal);
 }
 
 /** Upload step 2: the node an upload of `bytes` goes to first; NO_NODES or NO_SPACE when there is none. */

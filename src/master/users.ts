@@ -218,6 +218,25 @@ export class LoginLimiter {
     if (bySource) bySource.failures = Math.max(0, bySource.failures - 1);
   }
 
+  /** How long logins for `user` are still refused, from anywhere (the user's own book) or from one of the addresses
+   * it failed from (the longest); 0 if none is. */
+  lockedForMs(user: string): number {
+    const nowMs = this.now();
+    let waitMs = this.windowWaitMs(this.perUser, user, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, nowMs);
+    const prefix = `${user}\0`;
+    for (const key of this.perUserSource.keys()) {
+      if (key.startsWith(prefix)) waitMs = Math.max(waitMs, this.windowWaitMs(this.perUserSource, key, LOGIN_FAILURES_MAX, LOGIN_FAILURE_WINDOW_MS, nowMs));
+    }
+    return waitMs;
+  }
+
+  /** Forgets the user's failures (the admin's unlock); an address's own back-off, which is not the user's, stays. */
+  unlock(user: string): void {
+    this.perUser.delete(user);
+    const prefix = `${user}\0`;
+    for (const key of [...this.perUserSource.keys()]) if (key.startsWith(prefix)) this.perUserSource.delete(key);
+  }
+
   /** How long the address must still wait: none for its first failures, then 1 s, 2 s, 4 s … since its last. */
   private sourceWaitMs(source: string, nowMs: number): number {
     const entry = this.perSource.get(source);

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'NOT_A_DIRECTORY',
   'IS_A_DIRECTORY',
   'NO_SPACE',
+  'QUOTA_EXCEEDED', // the user's quota (bytes or files) would be passed
   'NO_NODES',
   'RATE_LIMITED',
   'TIMEOUT',

@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX, USERS_PAGE_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /** A storage node as `nodes` shows it. */
@@ -58,6 +58,7 @@ const space = {
   freeBytes: bytes,
   blobs: int(),
 };
+const clusterTotal = obj({ nodes: int(), alive: int(), full: int(), draining: int(), readOnly: int(), unreachable: int(), dead: int(), linked: int(), ...space });
 
 // Paths are validated for their rules by the master (paths.ts); here only their size is bounded.
 const path = str({ min: 1, max: 4096 * 4 });
@@ -77,6 +78,8 @@ const entry = obj({
 });
 const entryPage = obj({ entries: array(entry, { max: 10_000 }), next: cursor });
 const identity = obj({ user: userName, admin: bool() });
+/** A user's files, their bytes (sizes, not counting replicas), and quotas (absent: none). */
+const usage = { files: int(), bytes, quotaBytes: optional(int()), quotaFiles: optional(int()) };
 
 export const MESSAGES = {
   /** Liveness and identification; answers who this peer is. */
@@ -199,6 +202,20 @@ export const MESSAGES = {
   'auth.whoami': message('master', 'user', empty, identity),
   'auth.passwd': message('master', 'user', obj({ oldPassword: optional(password), newPassword: password }), empty),
   'auth.useradd': message('master', 'user', obj({ user: userName, password }), empty),
+  /** The admin's: every user (by name, a page at a time) with usage, quotas, and how long logins are still refused. */
+  'auth.users': message(
+    'master', 'user',
+    obj({ after: optional(userName) }),
+    obj({ users: array(obj({ user: userName, admin: bool(), ...usage, lockedForMs: int() }), { max: USERS_PAGE_MAX }), next: optional(userName) }),
+  ),
+  /** The admin's: a new password for another user, whose sessions all end. */
+  'auth.reset': message('master', 'user', obj({ user: userName, password }), empty),
+  /** The admin's: deletes a user; one who owns files only `withFiles`, which deletes them too. */
+  'auth.userdel': message('master', 'user', obj({ user: userName, withFiles: bool() }), obj({ files: int() })),
+  /** The admin's: forgets a user's failed logins, so none is refused for them. */
+  'auth.unlock': message('master', 'user', obj({ user: userName }), obj({ wasLocked: bool() })),
+  /** The admin's: a user's quotas (an absent one: no limit). */
+  'auth.quota': message('master', 'user', obj({ user: userName, bytes: optional(int({ min: 0 })), files: optional(int({ min: 0 })) }), empty),
 
   'fs.stat': message('master', 'user', obj({ path }), entry),
   'fs.list': message('master', 'user', obj({ path, after: cursor, limit }), entryPage),
@@ -241,6 +258,8 @@ export const MESSAGES = {
       problems: array(obj({ path: str({ max: 4096 * 4 + 80 }), problem: literal('under', 'missing', 'corrupt'), have: int(), want: int(), bad: int() }), { max: FSCK_PROBLEMS_MAX }),
     }),
   ),
+  /** The cluster's space and the caller's own usage and quotas. */
+  'cluster.df': message('master', 'user', empty, obj({ total: clusterTotal, user: obj({ user: userName, ...usage }) })),
   /** The cluster as the master sees it. */
   'cluster.nodes': message(
     'master', 'user',
@@ -258,7 +277,7 @@ export const MESSAGES = {
         }),
       ),
       // The cluster as a whole, for everyone; `nodes` (each node's address and usage) is the admin's only.
-      total: obj({ nodes: int(), alive: int(), full: int(), draining: int(), readOnly: int(), unreachable: int(), dead: int(), linked: int(), ...space }),
+      total: clusterTotal,
     }),
   ),
 } satisfies Record<string, MessageSpec<Server, unknown, unknown>>;

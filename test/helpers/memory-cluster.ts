@@ -3,7 +3,7 @@
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
-import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type SizeFilter } from '../../src/client/api';
+import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type SizeFilter, type Usage, type UserInfo } from '../../src/client/api';
 import { DfsError } from '../../src/wire/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
@@ -48,7 +48,7 @@ function matchesSize(bytes: number, filter: SizeFilter): boolean {
 export class MemoryCluster implements ClusterApi {
   readonly masterAddress: string;
   readonly entries = new Map<string, StoredEntry>([[ROOT, { kind: 'dir', bytes: 0, mtimeMs: 0, sha256: null, replicas: null }]]);
-  readonly users = new Map<string, { password: string | undefined; admin: boolean }>([
+  readonly accounts = new Map<string, { password: string | undefined; admin: boolean; locked?: boolean; quota?: { bytes?: number; files?: number } }>([
     ['shared', { password: undefined, admin: false }],
     ['admin', { password: 'admin-secret', admin: true }],
   ]);
@@ -93,7 +93,7 @@ export class MemoryCluster implements ClusterApi {
 
   async passwd(oldPassword: string | undefined, newPassword: string): Promise<void> {
     this.calls.push('passwd');
-    const user = this.users.get(this.identity.user);
+    const user = this.accounts.get(this.identity.user);
     if (!user || this.identity.user === 'shared') throw new DfsError('FORBIDDEN', 'the shared user has no password to change');
     if (user.password !== undefined && user.password !== oldPassword) throw new DfsError('UNAUTHENTICATED', 'wrong password');
     user.password = newPassword;
@@ -103,8 +103,8 @@ export class MemoryCluster implements ClusterApi {
     this.calls.push(`useradd ${name}`);
     if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'only admin adds users');
     validateName(name);
-    if (this.users.has(name)) throw new DfsError('EXISTS', `user ${name} exists`);
-    this.users.set(name, { password, admin: false });
+    if (this.accounts.has(name)) throw new DfsError('EXISTS', `user ${name} exists`);
+    this.accounts.set(name, { password, admin: false });
   }
 
   async stat(path: string): Promise<Entry> {
@@ -237,6 +237,59 @@ export class MemoryCluster implements ClusterApi {
     this.calls.push('nodes');
     const nodes = this.nodeList.map((node) => ({ ...node }));
     return { nodes: this.identity.admin ? nodes : [], total: clusterTotal(nodes) };
+  }
+
+  // The admin's user tools: the accounts above, everyone's files being this one namespace's.
+
+  private account(name: string, what: string): { password: string | undefined; admin: boolean; locked?: boolean; quota?: { bytes?: number; files?: number } } {
+    this.calls.push(`${what} ${name}`);
+    if (!this.identity.admin) throw new DfsError('FORBIDDEN', `${what} is for the admin user only`);
+    const account = this.accounts.get(name);
+    if (!account) throw new DfsError('NOT_FOUND', `no user ${name}`);
+    return account;
+  }
+
+  async users(): Promise<UserInfo[]> {
+    this.calls.push('users');
+    if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'users is for the admin user only');
+    return [...this.accounts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([user, account]) => ({ user, admin: account.admin, ...this.usage(user), lockedForMs: account.locked ? 60_000 : 0 }));
+  }
+
+  async resetPassword(user: string, password: string): Promise<void> {
+    this.account(user, 'reset').password = password;
+  }
+
+  async userdel(user: string, withFiles: boolean): Promise<{ files: number }> {
+    this.account(user, 'userdel');
+    const { files } = this.usage(user);
+    if (files > 0 && !withFiles) throw new DfsError('NOT_EMPTY', `${user} owns ${files} file(s)`);
+    this.accounts.delete(user);
+    return { files };
+  }
+
+  async unlock(user: string): Promise<boolean> {
+    const account = this.account(user, 'unlock');
+    const was = account.locked === true;
+    account.locked = false;
+    return was;
+  }
+
+  async setQuota(user: string, quota: { bytes?: number; files?: number }): Promise<void> {
+    this.account(user, 'quota').quota = quota;
+  }
+
+  async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
+    this.calls.push('df');
+    return { total: clusterTotal(this.nodeList), user: { user: this.identity.user, ...this.usage(this.identity.user) } };
+  }
+
+  /** The logged-in user owns this namespace's files; others own none. */
+  private usage(user: string): Usage {
+    const quota = this.accounts.get(user)?.quota ?? {};
+    const limits = { ...(quota.bytes !== undefined ? { quotaBytes: quota.bytes } : {}), ...(quota.files !== undefined ? { quotaFiles: quota.files } : {}) };
+    if (user !== this.identity.user) return { files: 0, bytes: 0, ...limits };
+    const files = [...this.entries.values()].filter((entry) => entry.kind === 'file');
+    return { files: files.length, bytes: files.reduce((sum, entry) => sum + entry.bytes, 0), ...limits };
   }
 
   close(): void {

@@ -11,6 +11,8 @@ import { PAGE_ENTRIES_MAX, PATH_BYTES_MAX } from '../../src/limits';
 import { isDfsError } from '../../src/wire/errors';
 import { Catalog, type CatalogOptions, type Entry } from '../../src/master/catalog/catalog';
 import { toSqliteGlob } from '../../src/master/catalog/glob';
+import { MIGRATE_2_TO_3, SQL } from '../../src/master/catalog/schema';
+import { loadSqlJs, SqlDatabase } from '../../src/master/catalog/sqljs';
 import { prng, seed } from '../helpers/random';
 
 t.comment(`seed ${seed} (replay with DFS_TEST_SEED=${seed})`);
@@ -607,6 +609,83 @@ t.test('users: create, duplicate, bad names, passwords, and the shared user with
   );
   t.equal(catalog.getUser('nobody'), undefined);
   t.equal(catalog.getUserById(999), undefined);
+});
+
+t.test('usage and quotas: file counts kept through every change, bytes as du counts them; both survive a restart', async (t) => {
+  const { catalog, directory, owner } = await fresh(t);
+  const bob = await catalog.createUser('bob', null, false);
+  t.same(catalog.usage(owner), { files: 0, bytes: 0 }, 'a new user has nothing');
+  await catalog.mkdir(owner, '/d/e', { parents: true });
+  await catalog.createFile(owner, '/d/f1', file(100, 'u1'));
+  await catalog.createFile(owner, '/d/e/f2', file(20, 'u2'));
+  await catalog.createFile(owner, '/d/f1', file(7, 'u3', true));
+  await catalog.createFile(bob.id, '/b', file(5, 'u4'));
+  t.same(catalog.usage(owner), { files: 2, bytes: 27 }, 'an overwrite counts once, with its new size');
+  await catalog.createFile(owner, '/g', file(1, 'u5'));
+  await catalog.move(owner, '/g', '/d/f1');
+  t.same(catalog.usage(owner), { files: 2, bytes: 21 }, 'a file moved onto another replaces it');
+  await catalog.remove(owner, '/d/e', { recursive: true });
+  t.same(catalog.usage(owner), { files: 1, bytes: 1 }, 'rm -r takes its files off');
+  t.same(catalog.usage(bob.id), { files: 1, bytes: 5 }, 'another user\'s count is their own');
+  await catalog.setQuota(owner, { bytes: 1000, files: 3 });
+  t.match(catalog.getUserById(owner), { files: 1, quotaBytes: 1000, quotaFiles: 3 });
+  t.equal(await codeOf(() => catalog.setQuota(owner, { bytes: -1, files: null })), 'BAD_REQUEST');
+  t.equal(await codeOf(() => catalog.setQuota(9999, { bytes: 1, files: null })), 'NOT_FOUND');
+  await catalog.close();
+  const reopened = await Catalog.open(directory);
+  t.teardown(() => reopened.close().catch(() => undefined));
+  t.same(reopened.usage(owner), { files: 1, bytes: 1 }, 'replayed from the journal, the triggers agree');
+  t.match(reopened.getUserById(owner), { quotaBytes: 1000, quotaFiles: 3 });
+  await reopened.setQuota(owner, { bytes: null, files: null });
+  t.match(reopened.getUserById(owner), { quotaBytes: null, quotaFiles: null }, 'quota none');
+});
+
+t.test('deleteUser: NOT_EMPTY while they own files; with them, every entry goes and their blobs are freed; ids are never given again', async (t) => {
+  const { catalog, directory, owner } = await fresh(t);
+  const carol = await catalog.createUser('carol', null, false);
+  await catalog.mkdir(carol.id, '/x', { parents: true });
+  t.equal(await codeOf(() => catalog.deleteUser(carol.id, false)), 'NOT_EMPTY', 'an empty directory counts as owning something');
+  await catalog.createFile(carol.id, '/x/c1', file(10, 'c1'));
+  await catalog.createFile(carol.id, '/c2', file(20, 'c2'));
+  await catalog.addReplicas([{ blobId: 'c1', nodeId: 'n1' }]);
+  await catalog.createFile(owner, '/mine', file(3, 'a1'));
+  const entriesBefore = catalog.entryCount();
+  const deleted = await catalog.deleteUser(carol.id, true);
+  t.same([deleted.files, deleted.blobIds.sort()], [2, ['c1', 'c2']]);
+  t.equal(catalog.entryCount(), entriesBefore - 4, 'her root, her directory and her two files are gone');
+  t.equal(catalog.getUser('carol'), undefined);
+  t.same(catalog.replicasOf('c1'), [{ nodeId: 'n1', state: 'deleting' }], 'her copies are to be deleted');
+  t.same(catalog.usage(owner), { files: 1, bytes: 3 }, 'nobody else\'s files moved');
+  const dave = await catalog.createUser('dave', null, false);
+  t.ok(dave.id > carol.id, `a new user gets a new id (${dave.id}, not ${carol.id})`);
+  const empty = await catalog.createUser('erin', null, false);
+  t.same(await catalog.deleteUser(empty.id, false), { files: 0, blobIds: [] }, 'a user who owns nothing goes without -r');
+  t.equal(await codeOf(() => catalog.deleteUser(empty.id, false)), 'NOT_FOUND');
+  await catalog.close();
+  const reopened = await Catalog.open(directory);
+  t.teardown(() => reopened.close().catch(() => undefined));
+  t.equal(reopened.getUser('carol'), undefined, 'still gone after a restart');
+  t.ok((await reopened.createUser('frank', null, false)).id > empty.id, 'and no id is given again after one');
+});
+
+t.test('schema 2 → 3: a catalog from before quotas gets its users\' file counts from their entries', async (t) => {
+  const sql = await loadSqlJs();
+  const db = SqlDatabase.open(sql);
+  t.teardown(() => db.close());
+  // Version 2's tables, as a snapshot of that version holds them.
+  db.script(`CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, salt BLOB, hash BLOB, admin INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+    CREATE TABLE entries (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL, parent INTEGER NOT NULL, name TEXT NOT NULL, path_key TEXT NOT NULL,
+      kind INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms INTEGER NOT NULL, blob TEXT, sha256 BLOB);
+    INSERT INTO meta VALUES ('schema', 2), ('generation', 1);
+    INSERT INTO users VALUES (1, 'a', NULL, NULL, 0, 0), (2, 'b', NULL, NULL, 0, 0);
+    INSERT INTO entries VALUES (1, 1, -1, '', '/', 0, 3, 0, NULL, NULL), (2, 1, 1, 'f', '/f', 1, 1, 0, 'x', NULL),
+      (3, 1, 1, 'g', '/g', 1, 2, 0, 'y', NULL), (4, 2, -2, '', '/', 0, 0, 0, NULL, NULL), (5, 2, 4, 'd', '/d', 0, 0, 0, NULL, NULL);`);
+  db.script(MIGRATE_2_TO_3);
+  t.same(db.all('SELECT id, files, quota_bytes, quota_files FROM users ORDER BY id', []), [[1, 2, null, null], [2, 0, null, null]]);
+  t.same(db.first(SQL.meta, ['schema']), [3]);
+  db.script(`INSERT INTO entries VALUES (6, 2, 4, 'h', '/h', 1, 1, 0, 'z', NULL); DELETE FROM entries WHERE id = 2;`);
+  t.same(db.all('SELECT files FROM users ORDER BY id', []), [[1], [1]], 'and the triggers keep them from then on');
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ t.test('passwd at a terminal: current password, new one twice', async (t) => {
   t.equal(result.stdout, 'password changed for admin\n');
   t.equal(result.status, 'ok');
   t.same(prompt.asked, ['Current password for admin: (hidden)', 'New password for admin: (hidden)', 'Retype the new password: (hidden)']);
-  t.equal(cluster.users.get('admin')?.password, 'n3w');
+  t.equal(cluster.accounts.get('admin')?.password, 'n3w');
 });
 
 t.test('passwd: mismatch, empty and wrong current password change nothing', async (t) => {
@@ -36,7 +36,7 @@ t.test('passwd: mismatch, empty and wrong current password change nothing', asyn
   const result = await run(wrong.ctx, 'passwd');
   t.equal(result.stderr, 'dfs: passwd: wrong password\n');
   t.equal(result.status, 'failed');
-  for (const { cluster } of [mismatch, empty, wrong]) t.equal(cluster.users.get('admin')?.password, 'admin-secret');
+  for (const { cluster } of [mismatch, empty, wrong]) t.equal(cluster.accounts.get('admin')?.password, 'admin-secret');
 });
 
 t.test('passwd in scripts: DFS_PASSWORD and DFS_NEW_PASSWORD, or a clear error', async (t) => {
@@ -46,7 +46,7 @@ t.test('passwd in scripts: DFS_PASSWORD and DFS_NEW_PASSWORD, or a clear error',
   t.equal(noTerminal.stderr, 'dfs: passwd: no terminal to ask for the current password: set DFS_PASSWORD and DFS_NEW_PASSWORD to run this in a script\n');
   Object.assign(ctx, { env: { DFS_PASSWORD: 'admin-secret', DFS_NEW_PASSWORD: 'from-env' } });
   t.equal((await run(ctx, 'passwd')).status, 'ok');
-  t.equal(cluster.users.get('admin')?.password, 'from-env');
+  t.equal(cluster.accounts.get('admin')?.password, 'from-env');
 });
 
 t.test('passwd for a user without a password asks no current one', async (t) => {
@@ -61,10 +61,10 @@ t.test('useradd: admin, password from the prompt or DFS_NEW_PASSWORD', async (t)
   const { cluster, prompt, ctx } = adminContext(scriptedPrompter(['pw', 'pw']));
   t.equal((await run(ctx, 'useradd alice')).stdout, 'added user alice\n');
   t.same(prompt.asked, ['New password for alice: (hidden)', 'Retype the new password: (hidden)']);
-  t.equal(cluster.users.get('alice')?.password, 'pw');
+  t.equal(cluster.accounts.get('alice')?.password, 'pw');
   Object.assign(ctx, { env: { DFS_NEW_PASSWORD: 'envpw' }, prompt: undefined });
   t.equal((await run(ctx, 'useradd bob')).status, 'ok');
-  t.equal(cluster.users.get('bob')?.password, 'envpw');
+  t.equal(cluster.accounts.get('bob')?.password, 'envpw');
   t.equal((await run(ctx, 'useradd bob')).stderr, 'dfs: useradd: user bob already exists\n');
   Object.assign(ctx, { env: {} });
   t.equal((await run(ctx, 'useradd carol')).stderr, 'dfs: useradd: no terminal to ask for a new password for carol: set DFS_NEW_PASSWORD to run this in a script\n');
@@ -77,7 +77,7 @@ t.test('useradd by a non-admin is refused before any password is asked', async (
   const result = await run(testContext(cluster, { prompt }), 'useradd eve');
   t.equal(result.stderr, 'dfs: useradd: only an admin can add users (you are shared); log in with --user admin\n');
   t.same(prompt.asked, []);
-  t.notOk(cluster.users.has('eve'));
+  t.notOk(cluster.accounts.has('eve'));
 });
 
 t.test('fsck: problem files, then totals and a status; exit 1 only for missing files', async (t) => {

@@ -101,7 +101,7 @@ t.test('repl: passwd prompts are hidden and kept out of every history', async (t
   repl.input.write('n3w-pass\r');
   await waitFor('retype question', () => repl.terminal.text.includes('Retype the new password: '));
   await repl.type('n3w-pass\r');
-  t.equal(cluster.users.get('admin')?.password, 'n3w-pass');
+  t.equal(cluster.accounts.get('admin')?.password, 'n3w-pass');
   t.notMatch(repl.terminal.text, 'admin-secret', 'typed passwords are not echoed');
   t.notMatch(repl.terminal.text, 'n3w-pass');
   await repl.type('\x1b[A', 0);
@@ -122,7 +122,7 @@ t.test('repl: Ctrl-C at a password question cancels the command', async (t) => {
   await waitFor('current password question', () => repl.terminal.text.includes('Current password for admin: '));
   await repl.type('\x03');
   t.equal(repl.captured.stderr(), 'dfs: passwd: cancelled\n');
-  t.equal(cluster.users.get('admin')?.password, 'admin-secret');
+  t.equal(cluster.accounts.get('admin')?.password, 'admin-secret');
   await repl.type('exit\r', 0);
   t.equal(await repl.done, 'failed');
 });

@@ -17,12 +17,12 @@ import { Namespace, type Entry, type FileCommit, type FindFilter, type Page, typ
 import { Replicas, type Replica, type ReplicaState } from './replicas';
 import { cutUnacknowledged, exportSnapshot, loadDurable, persistSnapshot, type SnapshotStep } from './snapshot';
 import { encodeStatements, type SqlDatabase, type StatementRecorder } from './sqljs';
-import { Users, type UserRecord } from './users';
+import { Users, type Quota, type UserRecord } from './users';
 
 export type { Entry, EntryKind, FileCommit, FindFilter, Page, PageOptions, SizeFilter, WrittenEntry } from './namespace';
 export type { Replica, ReplicaState } from './replicas';
 export type { SnapshotStep } from './snapshot';
-export type { UserRecord } from './users';
+export type { Quota, UserRecord } from './users';
 
 export interface CatalogOptions {
   now?: () => number;
@@ -111,6 +111,10 @@ export class Catalog {
     return this.users.listUsers();
   }
 
+  usersAfter(after: string | undefined): { users: UserRecord[]; next: string | undefined } {
+    return this.users.usersAfter(after);
+  }
+
   /** A new user with an empty root directory. EXISTS if the name is taken. */
   createUser(name: string, secret: { salt: Buffer; hash: Buffer } | null, admin: boolean): Promise<UserRecord> {
     return this.users.createUser(name, secret, admin);
@@ -119,6 +123,20 @@ export class Catalog {
   /** Sets (or with null, removes) a user's password. */
   setPassword(userId: number, secret: { salt: Buffer; hash: Buffer } | null): Promise<void> {
     return this.users.setPassword(userId, secret);
+  }
+
+  /** The user's files and their bytes (sizes, not replicas). */
+  usage(userId: number): { files: number; bytes: number } {
+    return this.users.usage(userId);
+  }
+
+  setQuota(userId: number, quota: Quota): Promise<void> {
+    return this.users.setQuota(userId, quota);
+  }
+
+  /** Deletes a user (NOT_EMPTY while they own files, unless `withFiles`); returns the blobs freed. */
+  deleteUser(userId: number, withFiles: boolean): Promise<{ files: number; blobIds: string[] }> {
+    return this.users.deleteUser(userId, withFiles);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -109,6 +109,11 @@ export class Namespace {
     this.pendingEntries = 0;
   }
 
+  /** Entries removed by a statement of the transaction in progress outside this class (a user deleted). */
+  forgetEntries(removed: number): void {
+    this.pendingEntries -= removed;
+  }
+
   entryCount(): number {
     return this.entries;
   }

@@ -1,7 +1,7 @@
 // The catalog's tables and every SQL statement it runs, with how their columns are encoded and read
 // back.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** entries.kind */
 export const DIR = 0;
@@ -23,18 +23,36 @@ CREATE INDEX replicas_by_state ON replicas (state, node);
 `;
 export const MIGRATE_1_TO_2 = `${REPLICAS_SCHEMA} UPDATE meta SET value = 2 WHERE key = 'schema';`;
 
+// Each user's count of files, kept by triggers as file entries come and go (a journal replayed re-runs the
+// statements, and with them the triggers; a statement's count of changed rows leaves out a trigger's), and the
+// user's quotas (NULL: none). Version 3 added them; a version-2 snapshot gets them at open (MIGRATE_2_TO_3), its
+// counts taken from its entries.
+const FILE_COUNT_TRIGGERS = `
+CREATE TRIGGER files_in AFTER INSERT ON entries WHEN NEW.kind = 1 BEGIN UPDATE users SET files = files + 1 WHERE id = NEW.owner; END;
+CREATE TRIGGER files_out AFTER DELETE ON entries WHEN OLD.kind = 1 BEGIN UPDATE users SET files = files - 1 WHERE id = OLD.owner; END;
+`;
+export const MIGRATE_2_TO_3 = `
+ALTER TABLE users ADD COLUMN files INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN quota_bytes INTEGER;
+ALTER TABLE users ADD COLUMN quota_files INTEGER;
+UPDATE users SET files = (SELECT count(*) FROM entries WHERE owner = users.id AND kind = 1);
+${FILE_COUNT_TRIGGERS}
+UPDATE meta SET value = 3 WHERE key = 'schema';`;
+
 // sha256 is stored as its 32 raw bytes (half the size of its hex). A root's parent is -(owner id),
 // never an entry id, so that (parent, name) stays unique across all users' roots.
 export const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, salt BLOB, hash BLOB,
-  admin INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+  admin INTEGER NOT NULL, created_ms INTEGER NOT NULL, files INTEGER NOT NULL DEFAULT 0, quota_bytes INTEGER,
+  quota_files INTEGER);
 CREATE TABLE entries (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL, parent INTEGER NOT NULL,
   name TEXT NOT NULL, path_key TEXT NOT NULL, kind INTEGER NOT NULL, size INTEGER NOT NULL,
   mtime_ms INTEGER NOT NULL, blob TEXT, sha256 BLOB);
 CREATE UNIQUE INDEX entries_by_path ON entries (owner, path_key);
 CREATE UNIQUE INDEX entries_by_parent ON entries (parent, name);
 ${REPLICAS_SCHEMA}
+${FILE_COUNT_TRIGGERS}
 INSERT INTO meta (key, value) VALUES ('schema', ${SCHEMA_VERSION}), ('generation', 1);
 `;
 
@@ -48,7 +66,7 @@ const ROW = 'id, parent, name, path_key, kind, size, mtime_ms, blob, hex(sha256)
 // Pages read only what an Entry needs: every column read through sql.js costs about a microsecond.
 const LISTED = 'name, kind, size, mtime_ms, blob, hex(sha256)';
 const LISTED_WITH_KEY = `${LISTED}, path_key`;
-const USER = 'id, name, admin, salt, hash, created_ms';
+const USER = 'id, name, admin, salt, hash, created_ms, files, quota_bytes, quota_files';
 
 // Every statement text is a constant: the statement cache is keyed by it and the journal records it.
 export const SQL = {
@@ -84,7 +102,16 @@ export const SQL = {
   user: `SELECT ${USER} FROM users WHERE name = ?1`,
   userById: `SELECT ${USER} FROM users WHERE id = ?1`,
   users: `SELECT ${USER} FROM users ORDER BY id`,
-  maxUserId: `SELECT coalesce(max(id), 0) FROM users`,
+  usersAfter: `SELECT ${USER} FROM users WHERE name > ?1 ORDER BY name LIMIT ?2`,
+  // A deleted user's id is never given again (meta 'last_user_id'): nothing keyed by it may reach a new user.
+  maxUserId: `SELECT max(coalesce((SELECT max(id) FROM users), 0), coalesce((SELECT value FROM meta WHERE key = 'last_user_id'), 0))`,
+  userUsage: `SELECT u.files, e.size FROM users u JOIN entries e ON e.owner = u.id AND e.parent = -u.id WHERE u.id = ?1`,
+  setQuota: `UPDATE users SET quota_bytes = ?2, quota_files = ?3 WHERE id = ?1`,
+  ownerBlobs: `SELECT blob FROM entries WHERE owner = ?1 AND kind = ${FILE}`,
+  ownerHasFiles: `SELECT 1 FROM entries WHERE owner = ?1 AND parent >= 0 LIMIT 1`,
+  deleteOwnerEntries: `DELETE FROM entries WHERE owner = ?1`,
+  deleteUser: `DELETE FROM users WHERE id = ?1`,
+  rememberUserId: `INSERT INTO meta (key, value) VALUES ('last_user_id', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)`,
   insertUser: `INSERT INTO users (id, name, salt, hash, admin, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
   setPassword: `UPDATE users SET salt = ?2, hash = ?3 WHERE id = ?1`,
   replicasOf: `SELECT node, state FROM replicas WHERE blob = ?1 ORDER BY node`,

@@ -1,4 +1,4 @@
-// The cluster itself: nodes, fsck.
+// The cluster itself: nodes, fsck, df.
 
 import { printable } from '../../printable';
 import type { FsckReport, NodeInfo } from '../../client/api';
@@ -80,5 +80,33 @@ export const fsck: ShellCommand = {
     ];
     out.stdout(formatTable(rows, ['left', 'left']));
     if (report.missing > 0) throw new CommandFailed(report.missing);
+  },
+};
+
+/** "5.0M of 10M (50%)", or the used part alone without a limit. */
+function againstLimit(used: number, limit: number | undefined, show: (value: number) => string): string {
+  if (limit === undefined) return `${show(used)} (no quota)`;
+  const percent = limit === 0 ? 100 : Math.round((used / limit) * 100);
+  return `${show(used)} of ${show(limit)} (${percent}%)`;
+}
+
+export const df: ShellCommand = {
+  name: 'df',
+  usage: 'df',
+  summary: 'the cluster\'s capacity, used and free space, and your own usage and quota',
+  details: [
+    'The cluster\'s numbers are the nodes\' disks (every replica counts); yours are your files\' sizes,',
+    'each counted once as du does, against your quota if the admin set one.',
+  ],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    expectOperands(parseFlags(args, '').operands, 0, 0);
+    const { total, user } = await ctx.api.df();
+    const usedPercent = total.capacityBytes === 0 ? 0 : Math.round((total.usedBytes / total.capacityBytes) * 100);
+    const rows = [
+      ['Cluster:', `${formatSize(total.capacityBytes)} capacity, ${formatSize(total.usedBytes)} used (${usedPercent}%), ${formatSize(total.freeBytes)} free on ${total.alive} of ${total.nodes} node(s) alive`],
+      [`${user.user}:`, `${againstLimit(user.bytes, user.quotaBytes, formatSize)}, ${againstLimit(user.files, user.quotaFiles, (count) => `${count} files`)}`],
+    ];
+    out.stdout(formatTable(rows, ['left', 'left']));
   },
 };
