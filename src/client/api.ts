@@ -19,7 +19,9 @@ export interface ClusterTotal {
   nodes: number;
   alive: number;
   full: number;
+  stopping: number;
   draining: number;
+  drained: number;
   readOnly: number;
   unreachable: number;
   dead: number;
@@ -37,7 +39,9 @@ export function clusterTotal(nodes: readonly Pick<NodeInfo, 'state' | 'capacityB
     nodes: nodes.length,
     alive: count('alive'),
     full: count('full'),
+    stopping: count('stopping'),
     draining: count('draining'),
+    drained: count('drained'),
     readOnly: count('read-only'),
     unreachable: count('unreachable'),
     dead: count('dead'),
@@ -144,6 +148,12 @@ export interface ClusterApi {
   unlock(user: string): Promise<boolean>;
   /** Sets a user's quotas; an absent one is no limit (the admin's). */
   setQuota(user: string, quota: { bytes?: number; files?: number }): Promise<void>;
+  /** Drains a node (by id or address), or with `drain: false` stops draining it (the admin's); its id. */
+  drain(node: string, drain: boolean): Promise<string>;
+  /** Forgets a dead or drained node (the admin's); its id. */
+  forget(node: string): Promise<string>;
+  /** A new join token in the master's data directory (the admin's). */
+  rotateToken(): Promise<void>;
   /** The cluster's space and your own usage and quotas. */
   df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }>;
   stat(path: string): Promise<Entry>;

@@ -154,6 +154,18 @@ export class RemoteClient implements ClusterApi {
     await this.call('auth.quota', { user, ...quota });
   }
 
+  async drain(node: string, drain: boolean): Promise<string> {
+    return (await this.call('cluster.drain', { node, drain })).nodeId;
+  }
+
+  async forget(node: string): Promise<string> {
+    return (await this.call('cluster.forget', { node })).nodeId;
+  }
+
+  async rotateToken(): Promise<void> {
+    await this.call('cluster.token.rotate', {});
+  }
+
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
     const { total, user } = await this.call('cluster.df', {});
     const { linked: _linked, ...totals } = total;

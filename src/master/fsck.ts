@@ -34,12 +34,14 @@ function checkTree(state: MasterState, userId: number, path: string, prefix: str
       report.files++;
       report.bytes += entry.size;
       const replicas = copies.get(entry.blobId) ?? [];
-      const have = replicas.filter((replica) => {
+      const live = replicas.filter((replica) => {
         const node = state.nodes.get(replica.nodeId);
         return replica.state === 'good' && node !== undefined && state.nodes.stateOf(node, nowMs) === 'alive';
-      }).length;
+      });
+      // A copy on a node being drained is read from, but does not count: the file needs its copies elsewhere.
+      const have = live.filter((replica) => state.nodes.get(replica.nodeId)?.drain !== true).length;
       const bad = replicas.filter((replica) => replica.state === 'bad').length;
-      const problem = have === 0 ? 'missing' : have < want ? 'under' : bad > 0 ? 'corrupt' : undefined;
+      const problem = live.length === 0 ? 'missing' : have < want ? 'under' : bad > 0 ? 'corrupt' : undefined;
       if (problem === undefined) {
         report.healthy++;
         continue;

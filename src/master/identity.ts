@@ -94,6 +94,13 @@ function coversHosts(certPem: string, caPem: string, hosts: string[]): boolean {
   return hosts.every((host) => names.includes(`:${host}`));
 }
 
+/** A new join token in place of the old one (which then joins nothing), written before it is used. */
+export async function rotateJoinToken(dataDir: string, identity: MasterIdentity): Promise<void> {
+  const token = createJoinToken(caDigest(identity.ca.certPem));
+  await writeFileAtomic(path.join(dataDir, MASTER_FILES.joinToken), `${formatJoinToken(token)}\n`, SECRET);
+  identity.joinToken = token;
+}
+
 async function loadOrCreateToken(file: (name: string) => string, ca: KeyCert): Promise<JoinToken> {
   const text = await readFileIfExists(file(MASTER_FILES.joinToken));
   const digest = caDigest(ca.certPem);

@@ -22,6 +22,7 @@ import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../store/lock';
 import { VERSION } from '../version';
 import * as accounts from './accounts';
+import * as nodeAdmin from './node-admin';
 import * as auth from './auth';
 import { loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
 import * as membership from './membership';
@@ -71,6 +72,8 @@ export interface MasterParts {
   newBlobId?: ((like?: string) => string) | undefined;
   /** How the master checks a node's address (none: nothing is ever marked unreachable). */
   probe?: Probe | undefined;
+  /** Where the identity's files are (none: `token rotate` is refused). */
+  dataDir?: string | undefined;
 }
 
 /** The master's state, its repairer started (stop it with state.repairer.stop()). */
@@ -97,7 +100,9 @@ export function createMasterState(parts: MasterParts): MasterState {
     now,
     clock,
     newBlobId: parts.newBlobId ?? createBlobId,
+    dataDir: parts.dataDir,
   };
+  state.nodes.restore(catalog.nodesKnown());
   state.repairer.start();
   state.reachability.start();
   return state;
@@ -142,7 +147,7 @@ async function serveMaster(options: MasterOptions, clock: Clock, { tls, metrics,
       },
       () => false,
     );
-  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock, probe });
+  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock, probe, dataDir: options.dataDir });
   const server = tls.serve({
     identity: identity.tls,
     acceptAnonymous: true,
@@ -182,6 +187,10 @@ export function linkClosed(state: MasterState, link: Link): void {
 
 /** One request to the master, answered by its handler. */
 export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): Promise<Reply> {
+  // A forgotten node's certificate is revoked: nothing it says counts.
+  if (request.peer.kind === 'node' && state.nodes.isForgotten(request.peer.nodeId)) {
+    return Promise.reject(new DfsError('FORBIDDEN', `node ${request.peer.nodeId} was forgotten: wipe its data directory and join it again`));
+  }
   switch (request.type) {
     case 'ping':
       return Promise.resolve({ data: { role: 'master', version: VERSION } });
@@ -221,6 +230,12 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return accounts.quota(state, request);
     case 'cluster.df':
       return accounts.df(state, request);
+    case 'cluster.drain':
+      return nodeAdmin.drain(state, request);
+    case 'cluster.forget':
+      return nodeAdmin.forget(state, request);
+    case 'cluster.token.rotate':
+      return nodeAdmin.rotateToken(state, request);
     case 'file.put.begin':
       return transfers.putBegin(state, request);
     case 'node.replica.stored':

@@ -45,6 +45,7 @@ export async function register(state: MasterState, request: Incoming<'node.regis
   const nodeId = requireNode(request);
   const { advertise, capacityBytes, usedBytes, freeBytes, blobs, readOnly } = request.data;
   parseHostPort(advertise);
+  await state.catalog.nodeRegistered(nodeId, advertise, state.now());
   const known = state.nodes.get(nodeId) !== undefined;
   state.nodes.register(nodeId, advertise, { capacityBytes, usedBytes, freeBytes, blobs, readOnly }, request.channel, state.now());
   state.log.info(`node ${nodeId} ${known ? 're-registered' : 'registered'} at ${advertise}`);
@@ -104,7 +105,7 @@ export function nodeInfos(state: MasterState): (NodeInfo & { connected: boolean 
   return state.nodes.list().map((node) => ({
     nodeId: node.nodeId,
     advertise: node.advertise,
-    state: displayState(state.nodes.stateOf(node, nowMs), node),
+    state: displayState(state.nodes.stateOf(node, nowMs), node, state.repairer.drained(node.nodeId)),
     capacityBytes: node.capacityBytes,
     usedBytes: node.usedBytes,
     freeBytes: node.freeBytes,
@@ -114,11 +115,14 @@ export function nodeInfos(state: MasterState): (NodeInfo & { connected: boolean 
   }));
 }
 
-/** What `nodes` shows: a live node shutting down is draining; one whose disk refuses writes, read-only; one whose
- * address cannot be reached, unreachable; one with less than 1% of its capacity free, full. */
-function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; draining: boolean; readOnly: boolean; unreachable: boolean }): NodeInfo['state'] {
+/** What `nodes` shows: a node being drained is draining until no file needs its copies, then drained (alive or
+ * not: it may be stopped and forgotten); a live node shutting down is stopping; one whose disk refuses writes,
+ * read-only; one whose address cannot be reached, unreachable; one with less than 1% of its capacity free, full. */
+function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number; freeBytes: number; stopping: boolean; drain: boolean; readOnly: boolean; unreachable: boolean }, drained: boolean): NodeInfo['state'] {
+  if (node.drain && drained) return 'drained';
   if (liveness === 'dead') return liveness;
-  if (node.draining) return 'draining';
+  if (node.drain) return 'draining';
+  if (node.stopping) return 'stopping';
   if (node.readOnly) return 'read-only';
   if (node.unreachable) return 'unreachable';
   return isFull(node) ? 'full' : liveness;
@@ -127,7 +131,7 @@ function displayState(liveness: 'alive' | 'dead', node: { capacityBytes: number;
 export async function leaving(state: MasterState, request: Incoming<'node.leaving'>): Promise<Reply<'node.leaving'>> {
   const nodeId = requireNode(request);
   const record = state.nodes.get(nodeId);
-  if (record) record.draining = true;
+  if (record) record.stopping = true;
   state.log.info(`node ${nodeId} is shutting down: no new blobs go there`);
   return { data: {} };
 }

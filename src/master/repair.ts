@@ -28,6 +28,8 @@ interface Work {
   liveGood: string[];
   /** Every node with any record of the blob: never a target. */
   recorded: Set<string>;
+  /** Copies to make. */
+  missing: number;
 }
 
 export interface RepairStatus {
@@ -61,6 +63,9 @@ export class Repairer {
   private readonly loggedDead = new Set<string>();
   private safeModeLogged = false;
   private found = { underReplicated: 0, missing: 0 };
+  /** Nodes being drained when the last whole sweep began, and those of them some file still needed then. */
+  private drainSwept = new Set<string>();
+  private drainNeeded = new Set<string>();
   /** The repair under way, from the sweep that found blobs to copy until the last copy ended. */
   private round: { startedMs: number; blobs: number; made: number; failed: number; loggedMs: number } | undefined;
 
@@ -110,6 +115,11 @@ export class Repairer {
     // a copy missing from its list is truly gone. Copies recorded later are not judged by this report.
     this.reports.set(nodeId, { held: new Set<string>(), mismatched: new Set<string>(), recorded: this.state.catalog.replicasOn(nodeId) });
     this.reported.delete(nodeId);
+  }
+
+  /** A node being drained that no file needed at the last whole sweep (begun after its drain): it can be stopped. */
+  drained(nodeId: string): boolean {
+    return this.drainSwept.has(nodeId) && !this.drainNeeded.has(nodeId);
   }
 
   status(): RepairStatus {
@@ -213,7 +223,13 @@ export class Repairer {
     // nodes whose report since their registration is in (an unreported node's records may be stale).
     const live = new Set(liveNodes(nodes));
     const trusted = new Set(nodes.filter((node) => node.alive && node.connected && this.reported.has(node.nodeId)).map((node) => node.nodeId));
-    const view = { want, nodes, live, trusted };
+    const draining = new Set(state.nodes.list().filter((node) => node.drain).map((node) => node.nodeId));
+    const view = { want, nodes, live, trusted, draining };
+    // A node being drained is needed while a file with a copy there lacks copies elsewhere (or is being written).
+    const drainNeeded = new Set<string>();
+    const needs = (replicas: readonly { nodeId: string }[]): void => {
+      for (const { nodeId } of replicas) if (draining.has(nodeId)) drainNeeded.add(nodeId);
+    };
     const byLive: Work[][] = Array.from({ length: want }, () => []);
     let queued = 0;
     let afterId = 0;
@@ -227,8 +243,13 @@ export class Repairer {
       const copies = state.catalog.replicasOfBlobs(page.map((file) => file.blobId));
       const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
       for (const file of page) {
-        if (state.chains.has(file.blobId)) continue; // an upload or a copy is running
-        const { verdict, delete: doomed } = planFile(file, copies.get(file.blobId) ?? [], view);
+        const replicas = copies.get(file.blobId) ?? [];
+        if (state.chains.has(file.blobId)) {
+          needs(replicas);
+          continue; // an upload or a copy is running
+        }
+        const { verdict, delete: doomed } = planFile(file, replicas, view);
+        if (verdict.kind !== 'ok') needs(replicas);
         for (const nodeId of doomed) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
         if (verdict.kind === 'stuck' || verdict.kind === 'copy') found.underReplicated++;
         if (verdict.kind === 'stuck' && verdict.liveGood === 0) found.missing++;
@@ -237,7 +258,7 @@ export class Repairer {
           this.dirty = true; // the queue is full: the next sweep takes the rest
           continue;
         }
-        byLive[verdict.liveGood.length]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood: verdict.liveGood, recorded: verdict.recorded });
+        byLive[want - verdict.missing]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood: verdict.liveGood, recorded: verdict.recorded, missing: verdict.missing });
         queued++;
       }
       if (changes.length > 0) {
@@ -248,6 +269,8 @@ export class Repairer {
       await new Promise<void>((resolve) => state.clock.after(0, resolve)); // other work runs between pages
     }
     this.found = found;
+    this.drainSwept = draining;
+    this.drainNeeded = drainNeeded;
     if (queued > 0 && !this.round) {
       const lastCopy = byLive[1]?.length ?? 0;
       this.round = { startedMs: state.now(), blobs: queued, made: 0, failed: 0, loggedMs: state.now() };
@@ -292,7 +315,7 @@ export class Repairer {
       while (this.copying >= REPAIR_STREAMS_MAX) await this.aStreamEnds();
       const nodes = candidates(state, state.now()).filter((node) => (this.streams.get(node.nodeId) ?? 0) < REPAIR_STREAMS_PER_NODE);
       source = nodes.filter((node) => work.liveGood.includes(node.nodeId) && node.alive && node.connected).sort(bySpareStreams(this.streams))[0];
-      targets = chooseRepairTargets(nodes, work.recorded, state.replicas - work.liveGood.length, work.size);
+      targets = chooseRepairTargets(nodes, work.recorded, work.missing, work.size);
       if (source && targets.length > 0) break;
       // The nodes it needs are busy copying: wait for one of those copies to end, then look again.
       if (this.copying > 0 && !this.stopped) await this.aStreamEnds();

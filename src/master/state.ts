@@ -41,6 +41,8 @@ export interface MasterState {
   clock: Clock;
   /** A new blob id (createBlobId; the simulation's are drawn from its seed so a run replays exactly). */
   newBlobId: (like?: string) => string;
+  /** The master's data directory (none in the simulation). */
+  dataDir: string | undefined;
 }
 
 /** The user behind a request; every namespace operation starts here. */

@@ -144,8 +144,8 @@ export function candidates(state: MasterState, nowMs: number): Candidate[] {
     freeBytes: node.freeBytes,
     reservedBytes: state.uploads.reservedOn(node.nodeId, node.receiving) + state.chains.reservedOn(node.nodeId, node.receiving),
     activeTransfers: node.activeTransfers,
-    // A node shutting down, or whose disk refuses writes, serves what it holds and takes nothing new.
-    draining: node.draining || node.readOnly,
+    // A node shutting down, being drained, or whose disk refuses writes, serves what it holds and takes nothing new.
+    closedToWrites: node.stopping || node.readOnly || node.drain,
     unreachable: node.unreachable,
   }));
 }

@@ -13,7 +13,7 @@ import { BlobStore } from '../store/blobs';
 import * as transfers from './transfers';
 import type { NodeContext } from './transfers';
 import type { ServedBy } from '../wire/messages';
-import { DfsError } from '../wire/errors';
+import { DfsError, isDfsError } from '../wire/errors';
 import { connectTls, MASTER_CN, type TlsServer } from '../trust/tls';
 import { ChannelPool, peerLinks } from '../wire/pool';
 import { VERSION } from '../version';
@@ -232,8 +232,8 @@ class MasterLink {
       channel.on('close', (reason: DfsError) => this.lost(channel, reason));
       await this.register(channel);
     } catch (error) {
+      this.retryLater(error); // first: closing reports the close as the reason, which says less
       this.channel?.close();
-      this.retryLater(error);
     }
   }
 
@@ -334,7 +334,11 @@ class MasterLink {
   private retryLater(error: unknown): void {
     if (this.stopped || this.reconnectTimer?.hasRef()) return;
     const message = error instanceof Error ? error.message : String(error);
-    this.options.log.warn(`cannot reach the master (${message}); retrying in ${this.reconnectDelayMs} ms`);
+    if (isDfsError(error, 'FORBIDDEN')) {
+      // Forgotten by the admin: only a new join (a wiped data directory) brings it back; ask again rarely.
+      this.reconnectDelayMs = RECONNECT_DELAY_MS_MAX;
+      this.options.log.error(`the master refuses this node: ${message}`);
+    } else this.options.log.warn(`cannot reach the master (${message}); retrying in ${this.reconnectDelayMs} ms`);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();

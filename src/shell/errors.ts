@@ -32,6 +32,17 @@ const ERRNO_TEXTS: Partial<Record<ErrorCode, string>> = {
   FORBIDDEN: 'Permission denied',
 };
 
+/** Runs a request whose failures with these codes are best told by the master's own reason (it names the user or
+ * node, and what to do), not by the errno text the code has for files ("No such file or directory"). */
+export async function withReasons<T>(codes: readonly ErrorCode[], request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    if (error instanceof DfsError && codes.includes(error.code)) throw new CommandError(error.message);
+    throw error;
+  }
+}
+
 /** The reason part of an error line: an errno text for the familiar codes, else the message. */
 export function reasonOf(error: unknown): string {
   if (error instanceof DfsError) return ERRNO_TEXTS[error.code] ?? error.message;

@@ -90,10 +90,10 @@ export function displayPath(typed: string, start: string, path: string): string 
   return printable(typed.endsWith('/') ? `${typed}${relative}` : `${typed}/${relative}`);
 }
 
-/** "3 nodes: 3 alive, 0 full, 0 dead; capacity 30G, used 1.2G, free 28G" (draining, read-only and unreachable only when
- * some are). */
+/** "3 nodes: 3 alive, 0 full, 0 dead; capacity 30G, used 1.2G, free 28G" (stopping, draining, drained, read-only and
+ * unreachable only when some are). */
 export function totalText(total: ClusterTotal): string {
-  const draining = total.draining > 0 ? `, ${total.draining} draining` : '';
+  const draining = [['stopping', total.stopping], ['draining', total.draining], ['drained', total.drained]].map(([name, count]) => (Number(count) > 0 ? `, ${count} ${name}` : '')).join('');
   const readOnly = total.readOnly > 0 ? `, ${total.readOnly} read-only` : '';
   const unreachable = total.unreachable > 0 ? `, ${total.unreachable} unreachable` : '';
   return `${total.nodes} node${total.nodes === 1 ? '' : 's'}: ${total.alive} alive, ${total.full} full${draining}${readOnly}${unreachable}, ${total.dead} dead; capacity ${formatSize(total.capacityBytes)}, used ${formatSize(total.usedBytes)}, free ${formatSize(total.freeBytes)}`;

@@ -51,7 +51,7 @@ export class RateHistory {
   }
 }
 
-const STATE_COLORS: Record<NodeInfo['state'], string> = { alive: 'green', full: 'yellow', draining: 'yellow', 'read-only': 'red', unreachable: 'red', dead: 'red' };
+const STATE_COLORS: Record<NodeInfo['state'], string> = { alive: 'green', full: 'yellow', stopping: 'yellow', draining: 'yellow', drained: 'blue', 'read-only': 'red', unreachable: 'red', dead: 'red' };
 
 
 

@@ -5,7 +5,7 @@ import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTB
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /** A storage node as `nodes` shows it. */
-export const NODE_STATES = ['alive', 'full', 'draining', 'read-only', 'unreachable', 'dead'] as const;
+export const NODE_STATES = ['alive', 'full', 'stopping', 'draining', 'drained', 'read-only', 'unreachable', 'dead'] as const;
 
 /**
  * Who may send a message: anyone who completed TLS, a node with a CA-signed certificate, the master
@@ -36,6 +36,8 @@ function message<S extends Server, Request, Response>(
 
 const nodeId = str({ min: 1, max: 64, pattern: /^[a-z0-9-]+$/ });
 const address = str({ min: 3, max: 300 });
+/** A node as the admin names one: its id or its address. */
+const nodeName = str({ min: 1, max: 300 });
 const pem = str({ min: 1, max: 64 * 1024 });
 const bytes = int();
 const blobId = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/ });
@@ -58,7 +60,7 @@ const space = {
   freeBytes: bytes,
   blobs: int(),
 };
-const clusterTotal = obj({ nodes: int(), alive: int(), full: int(), draining: int(), readOnly: int(), unreachable: int(), dead: int(), linked: int(), ...space });
+const clusterTotal = obj({ nodes: int(), alive: int(), full: int(), stopping: int(), draining: int(), drained: int(), readOnly: int(), unreachable: int(), dead: int(), linked: int(), ...space });
 
 // Paths are validated for their rules by the master (paths.ts); here only their size is bounded.
 const path = str({ min: 1, max: 4096 * 4 });
@@ -103,7 +105,7 @@ export const MESSAGES = {
 
   /** `receiving`: the blobs whose bytes the node is receiving now (oldest first): their bookings are held. */
   'node.heartbeat': message('master', 'node', obj({ ...space, readOnly: optional(bool()), activeTransfers: int(), receiving: optional(array(blobId, { max: HEARTBEAT_RECEIVING_MAX })) }), empty),
-  /** The node is shutting down (SIGTERM): the master places no new blob there; it is `draining` until it
+  /** The node is shutting down (SIGTERM): the master places no new blob there; it is `stopping` until it
    * registers again (or `dead` past the node timeout). */
   'node.leaving': message('master', 'node', empty, empty),
   /** After every registration, the node's report of the blobs it holds, in pages (`last` on the final one):
@@ -258,6 +260,13 @@ export const MESSAGES = {
       problems: array(obj({ path: str({ max: 4096 * 4 + 80 }), problem: literal('under', 'missing', 'corrupt'), have: int(), want: int(), bad: int() }), { max: FSCK_PROBLEMS_MAX }),
     }),
   ),
+  /** The admin's: drain a node (no new blobs; its files get their copies elsewhere; `nodes` shows drained once none
+   * needs it) or, with `drain: false`, stop draining it. `node`: its id or its address. */
+  'cluster.drain': message('master', 'user', obj({ node: nodeName, drain: bool() }), obj({ nodeId })),
+  /** The admin's: forget a dead or drained node and the copies it held; its certificate is refused from then on. */
+  'cluster.forget': message('master', 'user', obj({ node: nodeName }), obj({ nodeId })),
+  /** The admin's: a new join token; the old one joins no new node (joined nodes keep their certificates). */
+  'cluster.token.rotate': message('master', 'user', empty, empty),
   /** The cluster's space and the caller's own usage and quotas. */
   'cluster.df': message('master', 'user', empty, obj({ total: clusterTotal, user: obj({ user: userName, ...usage }) })),
   /** The cluster as the master sees it. */
@@ -269,7 +278,8 @@ export const MESSAGES = {
         obj({
           nodeId,
           advertise: address,
-          // full: alive, with less than 1% of its capacity free (placement passes it by); draining: shutting down
+          // full: alive, with less than 1% of its capacity free (placement passes it by); stopping: shutting down;
+          // draining: the admin drains it (its files get their copies elsewhere); drained: none of them needs it
           state: literal(...NODE_STATES),
           ...space,
           lastSeenMs: int(),

@@ -177,7 +177,7 @@ t.test('fsck: healthy, then under-replicated as nodes die (nowhere to copy to), 
   t.match(missing.stdout, /Status:\s+MISSING FILES/);
 });
 
-t.test('a node stopped with SIGTERM says so: nodes shows it draining (not yet dead), and alive again once it is back', async (t) => {
+t.test('a node stopped with SIGTERM says so: nodes shows it stopping (not yet dead), and alive again once it is back', async (t) => {
   const cluster = await startCluster(t, 2);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const node = cluster.nodes[0];
@@ -185,7 +185,7 @@ t.test('a node stopped with SIGTERM says so: nodes shows it draining (not yet de
   const nodeId = (await admin.nodes()).find((info) => info.advertise.endsWith(`:${node.address.port}`))?.nodeId;
   node.child.kill('SIGTERM');
   t.equal((await node.exited).code, 0, 'the node stops cleanly');
-  t.equal((await admin.nodes()).find((info) => info.nodeId === nodeId)?.state, 'draining', 'draining, within the node timeout');
+  t.equal((await admin.nodes()).find((info) => info.nodeId === nodeId)?.state, 'stopping', 'stopping, within the node timeout');
   cluster.nodes[0] = await cluster.startNode('node1');
   await waitFor('the node to be alive again', async () => ((await admin.nodes()).find((info) => info.nodeId === nodeId)?.state === 'alive' ? true : undefined));
   t.pass('alive again after registering');

@@ -278,6 +278,29 @@ export class MemoryCluster implements ClusterApi {
     this.account(user, 'quota').quota = quota;
   }
 
+  async drain(node: string, drain: boolean): Promise<string> {
+    this.calls.push(`${drain ? 'drain' : 'undrain'} ${node}`);
+    if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'drain is for the admin user only');
+    const found = this.nodeList.find((info) => info.nodeId === node || info.advertise === node);
+    if (!found) throw new DfsError('NOT_FOUND', `no node ${node}`);
+    found.state = drain ? 'drained' : 'alive';
+    return found.nodeId;
+  }
+
+  async forget(node: string): Promise<string> {
+    this.calls.push(`forget ${node}`);
+    if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'forget is for the admin user only');
+    const found = this.nodeList.find((info) => info.nodeId === node || info.advertise === node);
+    if (!found) throw new DfsError('NOT_FOUND', `no node ${node}`);
+    this.nodeList = this.nodeList.filter((info) => info !== found);
+    return found.nodeId;
+  }
+
+  async rotateToken(): Promise<void> {
+    this.calls.push('token rotate');
+    if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'token rotate is for the admin user only');
+  }
+
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
     this.calls.push('df');
     return { total: clusterTotal(this.nodeList), user: { user: this.identity.user, ...this.usage(this.identity.user) } };

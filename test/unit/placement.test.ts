@@ -73,8 +73,8 @@ t.test('repair: the missing count from nodes that do not hold the blob, by avail
   t.same(chooseRepairTargets(nodes, new Set(['a', 'b', 'c']), 1, 500), [], 'the dead and the full are never targets');
 });
 
-t.test('a draining node takes no new blob (first node, chain, repair) but still serves reads', async (t) => {
-  const nodes = [node('a', { freeBytes: 900, draining: true }), node('b', { freeBytes: 500 }), node('c', { freeBytes: 400 })];
+t.test('a node closed to writes (stopping, read-only, drained) takes no new blob (first node, chain, repair) but still serves reads', async (t) => {
+  const nodes = [node('a', { freeBytes: 900, closedToWrites: true }), node('b', { freeBytes: 500 }), node('c', { freeBytes: 400 })];
   t.equal(chooseWriteNode(nodes, 100)?.nodeId, 'b', 'the roomiest node that is not leaving');
   t.same(chooseChain(nodes, 'b', 3, 100).map((candidate) => candidate.nodeId), ['c'], 'not in a chain');
   t.same(chooseRepairTargets(nodes, new Set(['c']), 2, 100).map((candidate) => candidate.nodeId), ['b'], 'not a repair target');

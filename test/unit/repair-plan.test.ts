@@ -57,3 +57,14 @@ t.test('surplus copies go from the nodes with the least room, only when every li
   t.same(planFile(FILE, four, view(nodes, ['n1', 'n2', 'n3'])).delete, [], 'n4 has not reported: nothing is trimmed');
   t.same(planFile(FILE, four, view(nodes, undefined, 2)).delete, ['n2', 'n4'], 'with a factor of 2, two go');
 });
+
+t.test('draining: a copy there is copied from but does not count, is never surplus, and justifies no deletion', async (t) => {
+  const nodes = [{ ...node('n1'), closedToWrites: true }, node('n2'), node('n3'), node('n4')];
+  const draining = { ...view(nodes), draining: new Set(['n1']) };
+  const plan = planFile(FILE, copies({ n1: 'good', n2: 'good', n3: 'good' }), draining);
+  t.same(plan.verdict, { kind: 'copy', liveGood: ['n1', 'n2', 'n3'], recorded: new Set(['n1', 'n2', 'n3']), missing: 1 }, 'one more copy, which n1 may be read for');
+  t.same(planFile(FILE, copies({ n1: 'good', n2: 'good', n3: 'good', n4: 'good' }), draining), { verdict: { kind: 'ok' }, delete: [] }, 'with 3 elsewhere, the draining copy stays: it is not surplus');
+  t.same(planFile(FILE, copies({ n1: 'good' }), { ...draining, nodes: [nodes[0] ?? node('n1')] }).verdict, { kind: 'stuck', liveGood: 1 }, 'only on the draining node and nowhere to go: readable, not missing');
+  const damaged = planFile(FILE, copies({ n1: 'good', n2: 'bad' }), { ...draining, want: 1 });
+  t.same(damaged.delete, [], 'a draining copy alone does not make a damaged one deletable');
+});

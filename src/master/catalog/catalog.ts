@@ -14,6 +14,7 @@ import { nodeDisk, type Disk } from '../../store/disk';
 import { describe, type CatalogCore } from './core';
 import type { JournalStats, JournalWriter } from './journal';
 import { Namespace, type Entry, type FileCommit, type FindFilter, type Page, type PageOptions, type WrittenEntry } from './namespace';
+import { KnownNodes, type KnownNode } from './nodes';
 import { Replicas, type Replica, type ReplicaState } from './replicas';
 import { cutUnacknowledged, exportSnapshot, loadDurable, persistSnapshot, type SnapshotStep } from './snapshot';
 import { encodeStatements, type SqlDatabase, type StatementRecorder } from './sqljs';
@@ -23,6 +24,7 @@ export type { Entry, EntryKind, FileCommit, FindFilter, Page, PageOptions, SizeF
 export type { Replica, ReplicaState } from './replicas';
 export type { SnapshotStep } from './snapshot';
 export type { Quota, UserRecord } from './users';
+export type { KnownNode } from './nodes';
 
 export interface CatalogOptions {
   now?: () => number;
@@ -53,6 +55,7 @@ export class Catalog {
   private readonly disk: Disk;
   private readonly namespace: Namespace;
   private readonly users: Users;
+  private readonly knownNodes: KnownNodes;
   private readonly replicas: Replicas;
   private snapshotting: Promise<void> | undefined;
   private snapshots = 0;
@@ -85,6 +88,7 @@ export class Catalog {
     };
     this.namespace = new Namespace(core);
     this.users = new Users(core, this.namespace);
+    this.knownNodes = new KnownNodes(core);
     this.replicas = new Replicas(core);
   }
 
@@ -97,6 +101,26 @@ export class Catalog {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Nodes the master has known (nodes.ts)
+
+  nodesKnown(): KnownNode[] {
+    return this.knownNodes.list();
+  }
+
+  /** FORBIDDEN for a forgotten node. */
+  nodeRegistered(nodeId: string, advertise: string, nowMs: number): Promise<void> {
+    return this.knownNodes.registered(nodeId, advertise, nowMs);
+  }
+
+  setNodeDrain(nodeId: string, drain: boolean): Promise<void> {
+    return this.knownNodes.setDrain(nodeId, drain);
+  }
+
+  /** Forgets a node and every copy recorded there. */
+  forgetNode(nodeId: string): Promise<void> {
+    return this.knownNodes.forget(nodeId);
+  }
+
   // Users (users.ts)
 
   getUser(name: string): UserRecord | undefined {

@@ -1,7 +1,7 @@
 // The catalog's tables and every SQL statement it runs, with how their columns are encoded and read
 // back.
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** entries.kind */
 export const DIR = 0;
@@ -39,6 +39,15 @@ UPDATE users SET files = (SELECT count(*) FROM entries WHERE owner = users.id AN
 ${FILE_COUNT_TRIGGERS}
 UPDATE meta SET value = 3 WHERE key = 'schema';`;
 
+// The storage nodes the master has known (so a restart still lists the dead and the drained): each one's address
+// when it last registered, whether the admin drains it, and whether it was forgotten (its certificate is no longer
+// accepted). Version 4 added it.
+const NODES_SCHEMA = `
+CREATE TABLE nodes (id TEXT PRIMARY KEY, advertise TEXT NOT NULL, registered_ms INTEGER NOT NULL,
+  drain INTEGER NOT NULL DEFAULT 0, forgotten INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+`;
+export const MIGRATE_3_TO_4 = `${NODES_SCHEMA} UPDATE meta SET value = 4 WHERE key = 'schema';`;
+
 // sha256 is stored as its 32 raw bytes (half the size of its hex). A root's parent is -(owner id),
 // never an entry id, so that (parent, name) stays unique across all users' roots.
 export const SCHEMA = `
@@ -53,6 +62,7 @@ CREATE UNIQUE INDEX entries_by_path ON entries (owner, path_key);
 CREATE UNIQUE INDEX entries_by_parent ON entries (parent, name);
 ${REPLICAS_SCHEMA}
 ${FILE_COUNT_TRIGGERS}
+${NODES_SCHEMA}
 INSERT INTO meta (key, value) VALUES ('schema', ${SCHEMA_VERSION}), ('generation', 1);
 `;
 
@@ -114,6 +124,12 @@ export const SQL = {
   rememberUserId: `INSERT INTO meta (key, value) VALUES ('last_user_id', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)`,
   insertUser: `INSERT INTO users (id, name, salt, hash, admin, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
   setPassword: `UPDATE users SET salt = ?2, hash = ?3 WHERE id = ?1`,
+  knownNodes: `SELECT id, advertise, registered_ms, drain, forgotten FROM nodes ORDER BY id`,
+  knownNode: `SELECT advertise, drain, forgotten FROM nodes WHERE id = ?1`,
+  noteNode: `INSERT INTO nodes (id, advertise, registered_ms) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET advertise = ?2, registered_ms = ?3`,
+  setNodeDrain: `UPDATE nodes SET drain = ?2 WHERE id = ?1`,
+  forgetNode: `UPDATE nodes SET forgotten = 1, drain = 0 WHERE id = ?1`,
+  deleteReplicasOn: `DELETE FROM replicas WHERE node = ?1`,
   replicasOf: `SELECT node, state FROM replicas WHERE blob = ?1 ORDER BY node`,
   replicasOfBlobs: `SELECT blob, node, state FROM replicas WHERE blob IN (SELECT value FROM json_each(?1)) ORDER BY blob, node`,
   putReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2, ?3)`,

@@ -17,10 +17,14 @@ export interface NodeRecord extends NodeSpace {
   lastSeenMs: number;
   channel: Link | undefined;
   /** It said it is shutting down (node.leaving): no new blobs until it registers again. */
-  draining: boolean;
+  stopping: boolean;
+  /** The admin drains it (decommission): no new blobs, and its copies do not count toward a file's replicas, so
+   * every file it holds gets its full count elsewhere; it still serves reads. Kept in the catalog. */
+  drain: boolean;
   /** Its disk refuses writes (EROFS), as its last heartbeat said: no new blobs until one says otherwise. */
   readOnly: boolean;
-  /** Which registration or heartbeat its space figures come from (see stored()). */
+  /** Which registration or heartbeat its space figures come from (see stored()); 0 for a node known from the
+   * catalog that has not registered since the master started (dead until it does). */
   beat: number;
   /** The blobs it was receiving at its last heartbeat: its free space counts them taken already, so the bookings
    * for them are not subtracted again (placement would see a nearly full node as full). */
@@ -34,6 +38,8 @@ export type NodeState = 'alive' | 'dead';
 
 export class NodeRegistry {
   private readonly nodes = new Map<string, NodeRecord>();
+  /** Nodes the admin forgot: their certificates are no longer accepted. */
+  private readonly forgotten = new Set<string>();
   /** Numbers every registration and heartbeat, of every node. */
   private beats = 0;
 
@@ -46,9 +52,51 @@ export class NodeRegistry {
     if (previous?.channel && previous.channel !== channel) previous.channel.close();
     // Still unreachable if it comes back at the same address; a new address is tried afresh.
     const unreachable = previous?.unreachable === true && previous.advertise === advertise;
-    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, draining: false, beat: ++this.beats, receiving: new Set<string>(), unreachable };
+    const record: NodeRecord = { nodeId, advertise, ...space, readOnly: space.readOnly === true, activeTransfers: 0, lastSeenMs: nowMs, channel, stopping: false, drain: previous?.drain === true, beat: ++this.beats, receiving: new Set<string>(), unreachable };
     this.nodes.set(nodeId, record);
     return record;
+  }
+
+  /** Nodes known from the catalog at start-up: listed (dead, with their drain flag) until they register. */
+  restore(known: readonly { nodeId: string; advertise: string; registeredMs: number; drain: boolean; forgotten: boolean }[]): void {
+    for (const node of known) {
+      if (node.forgotten) this.forgotten.add(node.nodeId);
+      if (node.forgotten || this.nodes.has(node.nodeId)) continue;
+      this.nodes.set(node.nodeId, {
+        nodeId: node.nodeId,
+        advertise: node.advertise,
+        capacityBytes: 0,
+        usedBytes: 0,
+        freeBytes: 0,
+        blobs: 0,
+        activeTransfers: 0,
+        lastSeenMs: node.registeredMs,
+        channel: undefined,
+        stopping: false,
+        drain: node.drain,
+        readOnly: false,
+        beat: 0,
+        receiving: new Set<string>(),
+        unreachable: false,
+      });
+    }
+  }
+
+  /** The admin drains the node, or stops draining it. */
+  setDrain(nodeId: string, drain: boolean): void {
+    const record = this.nodes.get(nodeId);
+    if (record) record.drain = drain;
+  }
+
+  /** A forgotten node is no longer listed, and its link is closed. */
+  forget(nodeId: string): void {
+    this.forgotten.add(nodeId);
+    this.nodes.get(nodeId)?.channel?.close();
+    this.nodes.delete(nodeId);
+  }
+
+  isForgotten(nodeId: string): boolean {
+    return this.forgotten.has(nodeId);
   }
 
   heartbeat(nodeId: string, space: NodeSpace & { activeTransfers: number; readOnly?: boolean | undefined; receiving?: readonly string[] | undefined }, channel: Link, nowMs: number): boolean {
@@ -89,7 +137,7 @@ export class NodeRegistry {
   }
 
   stateOf(record: NodeRecord, nowMs: number): NodeState {
-    return nowMs - record.lastSeenMs <= this.nodeTimeoutMs ? 'alive' : 'dead';
+    return record.beat > 0 && nowMs - record.lastSeenMs <= this.nodeTimeoutMs ? 'alive' : 'dead';
   }
 
   list(): NodeRecord[] {

@@ -11,8 +11,8 @@ export interface Candidate {
   /** Bytes of uploads handed to this node and not yet reported stored: free space it will lose. */
   reservedBytes: number;
   activeTransfers: number;
-  /** The node announced it is shutting down: it serves what it holds, but takes no new blob. */
-  draining?: boolean;
+  /** Shutting down, its disk read-only, or being drained: it serves what it holds, but takes no new blob. */
+  closedToWrites?: boolean;
   /** Its advertised address cannot be reached: it takes no new blob, and is read from only when nothing else holds
    * the blob. */
   unreachable?: boolean;
@@ -24,7 +24,7 @@ function usable(candidate: Candidate): boolean {
 
 /** Alive, linked, reachable, and taking new blobs (not shutting down, its disk not read-only). */
 export function writable(candidate: Candidate): boolean {
-  return usable(candidate) && candidate.draining !== true && candidate.unreachable !== true;
+  return usable(candidate) && candidate.closedToWrites !== true && candidate.unreachable !== true;
 }
 
 /** What a node can still take once the uploads already sent its way land. */

@@ -18,11 +18,14 @@ export interface RepairView {
   /** Live, linked, and their report since their last registration is in: only their copies may justify
    * deleting another (an unreported node's records may be stale). */
   trusted: ReadonlySet<string>;
+  /** Being drained: their copies are read and copied from, but do not count toward `want`, justify no deletion,
+   * and are never deleted as surplus (they go when the node is forgotten). */
+  draining?: ReadonlySet<string>;
 }
 
 export type FileVerdict =
-  /** Copy it to `want - liveGood.length` more nodes, from one of `liveGood`; `recorded` are never targets. */
-  | { kind: 'copy'; liveGood: string[]; recorded: Set<string> }
+  /** Copy it to `missing` more nodes, from one of `liveGood`; `recorded` are never targets. */
+  | { kind: 'copy'; liveGood: string[]; recorded: Set<string>; missing: number }
   /** Too few copies and nowhere to put another (or no live copy to copy from): left for a change in the nodes. */
   | { kind: 'stuck'; liveGood: number }
   | { kind: 'ok' };
@@ -34,24 +37,26 @@ export interface FilePlan {
 }
 
 export function planFile(file: { blobId: string; size: number }, replicas: readonly Replica[], view: RepairView): FilePlan {
-  const { want, nodes, live, trusted } = view;
+  const { want, nodes, live, trusted, draining = new Set<string>() } = view;
   const good = replicas.filter((replica) => replica.state === 'good');
   const liveGood = good.filter((replica) => live.has(replica.nodeId)).map((replica) => replica.nodeId);
-  const trustedGood = good.filter((replica) => trusted.has(replica.nodeId)).map((replica) => replica.nodeId);
+  const counted = liveGood.filter((nodeId) => !draining.has(nodeId));
+  const trustedGood = good.filter((replica) => trusted.has(replica.nodeId) && !draining.has(replica.nodeId)).map((replica) => replica.nodeId);
   const toDelete: string[] = [];
   // A damaged copy goes once enough trusted good ones exist: its node can then take a new copy.
   if (trustedGood.length >= Math.min(want, DAMAGED_DELETE_AFTER_GOOD)) {
     for (const replica of replicas) if (replica.state === 'bad') toDelete.push(replica.nodeId);
   }
-  if (liveGood.length < want) {
+  if (counted.length < want) {
     // None live: nothing to copy from until a holder comes back (fsck shows it missing).
     if (liveGood.length === 0) return { verdict: { kind: 'stuck', liveGood: 0 }, delete: toDelete };
     const recorded = new Set(replicas.map((replica) => replica.nodeId));
-    if (chooseRepairTargets(nodes, recorded, want - liveGood.length, file.size).length === 0) return { verdict: { kind: 'stuck', liveGood: liveGood.length }, delete: toDelete };
-    return { verdict: { kind: 'copy', liveGood, recorded }, delete: toDelete };
+    const missing = want - counted.length;
+    if (chooseRepairTargets(nodes, recorded, missing, file.size).length === 0) return { verdict: { kind: 'stuck', liveGood: liveGood.length }, delete: toDelete };
+    return { verdict: { kind: 'copy', liveGood, recorded, missing }, delete: toDelete };
   }
-  // Surplus: only when every live holder is trusted, and only among those.
-  if (trustedGood.length === liveGood.length) toDelete.push(...surplus(trustedGood, want, nodes));
+  // Surplus: only when every counted live holder is trusted, and only among those.
+  if (trustedGood.length === counted.length) toDelete.push(...surplus(trustedGood, want, nodes));
   return { verdict: { kind: 'ok' }, delete: toDelete };
 }
 

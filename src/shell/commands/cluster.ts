@@ -1,11 +1,11 @@
-// The cluster itself: nodes, fsck, df.
+// The cluster itself: nodes, fsck, df, and the admin's drain, undrain, forget and token rotate.
 
 import { printable } from '../../printable';
 import type { FsckReport, NodeInfo } from '../../client/api';
 import { resolvePath } from '../../paths';
 import { formatSize } from '../../units';
 import type { ShellCommand } from '../context';
-import { CommandFailed } from '../errors';
+import { CommandFailed, UsageError, withReasons } from '../errors';
 import { formatTable, totalText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 
@@ -108,5 +108,71 @@ export const df: ShellCommand = {
       [`${user.user}:`, `${againstLimit(user.bytes, user.quotaBytes, formatSize)}, ${againstLimit(user.files, user.quotaFiles, (count) => `${count} files`)}`],
     ];
     out.stdout(formatTable(rows, ['left', 'left']));
+  },
+};
+
+/** What the master says when a node is not found names where to look. */
+const aboutNode = <T>(request: () => Promise<T>): Promise<T> => withReasons(['NOT_FOUND'], request);
+
+export const drain: ShellCommand = {
+  name: 'drain',
+  usage: 'drain NODE',
+  summary: 'decommission a node: its files get their copies elsewhere, then it shows drained (admin only)',
+  details: [
+    'NODE is its id or address, as nodes shows them. No new blob goes to it; every file with a copy there gets',
+    'its full count of copies on other nodes, read from it meanwhile. Once none needs it, nodes shows it drained:',
+    'stop it and forget it with nothing under-replicated. undrain NODE cancels.',
+  ],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, 1);
+    const nodeId = await aboutNode(() => ctx.api.drain(operands[0] ?? '', true));
+    out.stdout(`draining ${nodeId}: nodes shows it drained once every file it holds has its copies elsewhere\n`);
+  },
+};
+
+export const undrain: ShellCommand = {
+  name: 'undrain',
+  usage: 'undrain NODE',
+  summary: 'stop draining a node: it takes new blobs again (admin only)',
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, 1);
+    const nodeId = await aboutNode(() => ctx.api.drain(operands[0] ?? '', false));
+    out.stdout(`${nodeId} takes new blobs again\n`);
+  },
+};
+
+export const forget: ShellCommand = {
+  name: 'forget',
+  usage: 'forget NODE',
+  summary: 'remove a dead or drained node from the cluster; its certificate is refused (admin only)',
+  details: [
+    'The copies it held no longer count (files short of copies are repaired from the others). To bring the machine',
+    'back, wipe its data directory and join it again; `token rotate` first if it must not.',
+  ],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, 1);
+    const nodeId = await aboutNode(() => ctx.api.forget(operands[0] ?? ''));
+    out.stdout(`forgot ${nodeId}\n`);
+  },
+};
+
+export const token: ShellCommand = {
+  name: 'token',
+  usage: 'token rotate',
+  summary: 'make a new join token; the old one joins no new node (admin only)',
+  details: ['The new token is in the master\'s data directory (join-token). Nodes that joined keep their certificates.'],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, 1);
+    if (operands[0] !== 'rotate') throw new UsageError(`unknown token command '${operands[0] ?? ''}'`);
+    await ctx.api.rotateToken();
+    out.stdout('a new join token is in the master\'s data directory (join-token); the old one joins no new node\n');
   },
 };

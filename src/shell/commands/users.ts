@@ -6,7 +6,7 @@ import type { UserInfo } from '../../client/api';
 import { formatSize, parseCount, parseSize } from '../../units';
 import { isDfsError } from '../../wire/errors';
 import type { ShellCommand, ShellContext } from '../context';
-import { CommandError, UsageError } from '../errors';
+import { CommandError, UsageError, withReasons } from '../errors';
 import { formatTable } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 
@@ -107,16 +107,8 @@ function limitText(used: string, limit: number | undefined, show: (value: number
   return limit === undefined ? `${used}` : `${used}/${show(limit)}`;
 }
 
-/** Runs an admin request about a named user; the master's reason for NOT_FOUND and NOT_EMPTY says what to do (their
- * errno texts, "No such file or directory" and "Directory not empty", would not). */
-async function aboutUser<T>(request: () => Promise<T>): Promise<T> {
-  try {
-    return await request();
-  } catch (error) {
-    if (isDfsError(error, 'NOT_FOUND') || isDfsError(error, 'NOT_EMPTY')) throw new CommandError(error.message);
-    throw error;
-  }
-}
+/** The master's reasons for NOT_FOUND and NOT_EMPTY name the user and what to do. */
+const aboutUser = <T>(request: () => Promise<T>): Promise<T> => withReasons(['NOT_FOUND', 'NOT_EMPTY'], request);
 
 export const users: ShellCommand = {
   name: 'users',
