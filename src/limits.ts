@@ -238,6 +238,10 @@ export const FULL_REPORT_INTERVAL_MS = 10 * 60_000;
  * and per node as source or target, so recovery never starves users' transfers. */
 export const REPAIR_SWEEP_INTERVAL_MS = 60_000;
 export const REPAIR_CHECK_MS = 1_000;
+/** Orphans (copies no file needs) that nodes report in this long after the master starts are kept until it is over, as
+ * HDFS delays block deletion after start-up: a master restored from an older backup must not delete at once what a
+ * newer catalog knew. Later orphans go at once. `--orphan-grace` sets it. */
+export const ORPHAN_GRACE_S_DEFAULT = 3600;
 /** How often the master probes the address of a node marked unreachable, to trust it again. */
 export const UNREACHABLE_PROBE_INTERVAL_MS = 15_000;
 /** Probes of one node's address are at least this far apart, however many clients report it unreachable. */

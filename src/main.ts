@@ -5,7 +5,7 @@ import { cac, type Command } from 'cac';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
+import { DEMO_NODES_DEFAULT, DEMO_NODES_MAX, NODE_TIMEOUT_S_DEFAULT, ORPHAN_GRACE_S_DEFAULT, REPLICAS_DEFAULT, REPLICAS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from './limits';
 import { removePartialFiles } from './client/transfer';
 import { ConfigError, envName, Settings } from './config';
 import { notifySystemd } from './systemd';
@@ -169,6 +169,7 @@ async function runMaster(settings: Settings): Promise<void> {
     listen: parseHostPort(settings.get('listen') ?? MASTER_LISTEN_DEFAULT),
     ...(advertise ? { advertise: parseHostPort(advertise) } : {}),
     ...masterTunables(settings),
+    orphanGraceMs: parseSeconds(settings.get('orphan-grace') ?? String(ORPHAN_GRACE_S_DEFAULT), '--orphan-grace', true) * 1000,
     metrics: optionalAddress(settings, 'metrics'),
     log,
   });
@@ -317,6 +318,7 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--advertise <host:port>', 'Address clients and nodes use to reach this master')
     .option('--replicas <n>', `Copies kept of every file (default ${REPLICAS_DEFAULT})`)
     .option('--node-timeout <seconds>', `A node silent this long is dead (default ${NODE_TIMEOUT_S_DEFAULT})`)
+    .option('--orphan-grace <seconds>', `Blobs no file needs that nodes report this soon after start are kept until then, for a catalog restored from a backup (default ${ORPHAN_GRACE_S_DEFAULT}; 0: deleted at once)`)
     .option('--metrics <host:port>', 'Serve /metrics (Prometheus) and /healthz here; off by default')
     .option('--log-level <level>', `Log this and worse: ${LOG_LEVELS.join(', ')} (default info; debug adds a line per blob copied or deleted)`)
     .option('--log-format <format>', 'text, or json: one {"time","role","level","message"} object per line (default text)')

@@ -32,9 +32,12 @@ export function formatSize(bytes: number): string {
   return `${value < 10 ? value.toFixed(1) : Math.round(value)}${units[unit]}`;
 }
 
-export function parseSeconds(text: string, what: string): number {
+/** A duration in seconds: positive, or with `zeroAllowed` at least 0. */
+export function parseSeconds(text: string, what: string, zeroAllowed = false): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new DfsError('BAD_REQUEST', `${what} must be a positive number of seconds, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
+    throw new DfsError('BAD_REQUEST', `${what} must be a ${zeroAllowed ? 'number of seconds, 0 or more' : 'positive number of seconds'}, got "${text}"`);
+  }
   return value;
 }
 

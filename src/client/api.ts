@@ -154,6 +154,9 @@ export interface ClusterApi {
   forget(node: string): Promise<string>;
   /** A new join token in the master's data directory (the admin's). */
   rotateToken(): Promise<void>;
+  /** A consistent copy of the master's state (catalog, CA and keys, ticket key, join token) into a new or empty local
+   * directory, from which `dfs master --data DIR` starts (the admin's); the catalog's bytes. */
+  backup(localDir: string): Promise<{ catalogBytes: number }>;
   /** The cluster's space and your own usage and quotas. */
   df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }>;
   stat(path: string): Promise<Entry>;

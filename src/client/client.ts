@@ -7,6 +7,7 @@ import { DfsError, isDfsError } from '../wire/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../wire/messages';
 import { connectTls, MASTER_CN } from '../trust/tls';
 import { promises as fs } from 'node:fs';
+import { checkBackupTarget, writeBackup } from './backup';
 import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions, type Usage, type UserInfo } from './api';
 import { ChannelPool, type PeerLinks } from '../wire/pool';
 import { PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
@@ -164,6 +165,13 @@ export class RemoteClient implements ClusterApi {
 
   async rotateToken(): Promise<void> {
     await this.call('cluster.token.rotate', {});
+  }
+
+  async backup(localDir: string): Promise<{ catalogBytes: number }> {
+    await checkBackupTarget(localDir);
+    const response = await (await this.connect()).request('cluster.backup', {});
+    await writeBackup(localDir, response.data, response.body, response.bodyBytes);
+    return { catalogBytes: response.data.snapshotBytes };
   }
 
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { caDigest, createCa, issueServerIdentity, type KeyCert } from '../trust/ca';
 import { isWildcard } from '../wire/address';
 import { DfsError } from '../wire/errors';
+import { BACKUP_FILES } from '../wire/messages';
 import { MASTER_CN, type TlsIdentity } from '../trust/tls';
 import { createTicketKey } from '../trust/ticket';
 import { createJoinToken, formatJoinToken, parseJoinToken, type JoinToken } from '../trust/token';
@@ -22,6 +23,11 @@ export const MASTER_FILES = {
   adminPassword: 'admin-password',
   ticketKey: 'ticket-key',
 } as const;
+
+// A backup (backup.ts) carries the identity's files but the admin password's (the catalog holds its hash).
+for (const name of BACKUP_FILES) {
+  if (!(Object.values(MASTER_FILES) as string[]).includes(name)) throw new Error(`identity: the backup's ${name} is not a master file`);
+}
 
 export interface MasterIdentity {
   ca: KeyCert;

@@ -2,7 +2,7 @@
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
 import { systemClock, type Clock } from '../clock';
-import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS, UNREACHABLE_PROBE_TIMEOUT_MS } from '../limits';
+import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, ORPHAN_GRACE_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS, UNREACHABLE_PROBE_TIMEOUT_MS } from '../limits';
 import { LogThrottle, type Log } from '../log';
 import type { HostPort } from '../wire/address';
 import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
@@ -22,6 +22,7 @@ import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../store/lock';
 import { VERSION } from '../version';
 import * as accounts from './accounts';
+import { backup } from './backup';
 import * as nodeAdmin from './node-admin';
 import * as auth from './auth';
 import { loadOrCreateMasterIdentity, masterHosts, type MasterIdentity } from './identity';
@@ -44,6 +45,7 @@ export interface MasterOptions {
   advertise?: HostPort;
   replicas?: number;
   nodeTimeoutMs?: number;
+  orphanGraceMs?: number;
   log: Log;
   clock?: Clock;
 }
@@ -72,8 +74,10 @@ export interface MasterParts {
   newBlobId?: ((like?: string) => string) | undefined;
   /** How the master checks a node's address (none: nothing is ever marked unreachable). */
   probe?: Probe | undefined;
-  /** Where the identity's files are (none: `token rotate` is refused). */
+  /** Where the identity's files are (none: `token rotate` and `backup` are refused). */
   dataDir?: string | undefined;
+  /** Orphans reported this long after start are kept until then (default none). */
+  orphanGraceMs?: number | undefined;
 }
 
 /** The master's state, its repairer started (stop it with state.repairer.stop()). */
@@ -95,7 +99,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     uploads: new PendingUploads(),
     chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock, () => state.repairer.poke()),
     reachability: new Reachability(() => state, parts.probe),
-    repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs)),
+    repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs), parts.orphanGraceMs ?? 0),
     log,
     now,
     clock,
@@ -147,7 +151,7 @@ async function serveMaster(options: MasterOptions, clock: Clock, { tls, metrics,
       },
       () => false,
     );
-  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock, probe, dataDir: options.dataDir });
+  const state = createMasterState({ identity, catalog, passwords, replicas: options.replicas, nodeTimeoutMs: options.nodeTimeoutMs, log, clock, probe, dataDir: options.dataDir, orphanGraceMs: options.orphanGraceMs ?? ORPHAN_GRACE_S_DEFAULT * 1000 });
   const server = tls.serve({
     identity: identity.tls,
     acceptAnonymous: true,
@@ -236,6 +240,8 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return nodeAdmin.forget(state, request);
     case 'cluster.token.rotate':
       return nodeAdmin.rotateToken(state, request);
+    case 'cluster.backup':
+      return backup(state, request);
     case 'file.put.begin':
       return transfers.putBegin(state, request);
     case 'node.replica.stored':

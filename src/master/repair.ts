@@ -62,6 +62,10 @@ export class Repairer {
   private readonly seenAlive = new Set<string>();
   private readonly loggedDead = new Set<string>();
   private safeModeLogged = false;
+  /** Orphans reported within the orphan grace after start (blobId \0 nodeId): not deleted until it is over. */
+  private readonly heldOrphans = new Set<string>();
+  /** Cancels the end of the orphan grace. */
+  private graceTimer: (() => void) | undefined;
   private found = { underReplicated: 0, missing: 0 };
   /** Nodes being drained when the last whole sweep began, and those of them some file still needed then. */
   private drainSwept = new Set<string>();
@@ -76,6 +80,8 @@ export class Repairer {
     startedMs: number,
     /** At least the node timeout: a node is not judged before it could have been declared dead. */
     private readonly safeModeMs = SAFE_MODE_MAX_MS,
+    /** How long after start orphans are kept (ORPHAN_GRACE_S_DEFAULT). */
+    private readonly orphanGraceMs = 0,
   ) {
     this.startedMs = startedMs;
     this.awaited = new Set(awaited);
@@ -100,6 +106,7 @@ export class Repairer {
 
   stop(): void {
     this.stopped = true;
+    this.graceTimer?.();
     this.cancelTimer?.();
     for (const wake of this.waiting.splice(0)) wake();
   }
@@ -107,6 +114,11 @@ export class Repairer {
   /** Something changed (a node died, came back or lost a copy): look again at the next check. */
   poke(): void {
     this.dirty = true;
+  }
+
+  /** Whether this copy is an orphan kept for the grace after start. */
+  holdsOrphan(blobId: string, nodeId: string): boolean {
+    return this.heldOrphans.has(`${blobId}\0${nodeId}`);
   }
 
   /** A node (re-)registered: its report starts afresh, and until it is in, its copies are not trusted for trimming. */
@@ -166,16 +178,30 @@ export class Repairer {
     let orphans = 0;
     let found = 0;
     const now = catalog.replicasOn(nodeId); // recorded since the report began count as known too
+    const graceLeftMs = this.startedMs + this.orphanGraceMs - this.state.now();
     for (const blobId of held) {
       if (recorded.has(blobId) || now.has(blobId) || this.state.chains.has(blobId)) continue; // known, or its chain is still reporting
+      // Held before it is written: a deletion pass may run while the write is awaited.
+      const key = `${blobId}\0${nodeId}`;
+      if (graceLeftMs > 0) this.heldOrphans.add(key);
       if ((await catalog.addReplica(blobId, nodeId)) === 'deleting') orphans++;
-      else found++;
+      else {
+        found++;
+        this.heldOrphans.delete(key);
+      }
     }
     await catalog.changeReplicas(lost);
     const goodLost = lost.filter((change) => change.state === null && recorded.get(change.blobId) === 'good').length;
     if (goodLost + orphans + found + mismatched.size > 0) {
       const wrong = mismatched.size > 0 ? `, ${mismatched.size} with other bytes than their file's` : '';
       log.info(`node ${nodeId} reported ${held.size + mismatched.size} blob(s): ${goodLost} recorded copies are gone, ${found} copies found, ${orphans} orphans to delete${wrong}`);
+    }
+    if (orphans > 0 && graceLeftMs > 0 && !this.graceTimer) {
+      log.info(`orphans reported within ${Math.round(this.orphanGraceMs / 1000)} s of the master's start are kept until then (a catalog restored from a backup may not know newer files)`);
+      this.graceTimer = this.state.clock.after(graceLeftMs, () => {
+        this.heldOrphans.clear();
+        scheduleDeletions(this.state);
+      });
     }
     if (orphans > 0) scheduleDeletions(this.state);
   }

@@ -774,6 +774,7 @@ export function scheduleDeletions(state: MasterState): void {
 async function deleteOnce(state: MasterState): Promise<void> {
   const byNode = new Map<string, string[]>();
   for (const { blobId, nodeId } of state.catalog.replicasToDelete(BLOB_DELETE_BATCH_MAX * 16)) {
+    if (state.repairer.holdsOrphan(blobId, nodeId)) continue;
     const list = byNode.get(nodeId) ?? [];
     if (list.length < BLOB_DELETE_BATCH_MAX) list.push(blobId);
     byNode.set(nodeId, list);

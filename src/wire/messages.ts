@@ -5,6 +5,11 @@ import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTB
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /** A storage node as `nodes` shows it. */
+/** What a backup holds besides the catalog: the master's identity files (their names in its data directory). */
+export const BACKUP_FILES = ['ca.pem', 'ca-key.pem', 'master-cert.pem', 'master-key.pem', 'ticket-key', 'join-token'] as const;
+/** The catalog's snapshot file in a master's data directory, and in a backup. */
+export const SNAPSHOT_FILE = 'catalog.snapshot';
+
 export const NODE_STATES = ['alive', 'full', 'stopping', 'draining', 'drained', 'read-only', 'unreachable', 'dead'] as const;
 
 /**
@@ -267,6 +272,13 @@ export const MESSAGES = {
   'cluster.forget': message('master', 'user', obj({ node: nodeName }), obj({ nodeId })),
   /** The admin's: a new join token; the old one joins no new node (joined nodes keep their certificates). */
   'cluster.token.rotate': message('master', 'user', empty, empty),
+  /** The admin's: a consistent copy of the master's state. The reply's body is the catalog as a snapshot file
+   * (`snapshotBytes` long); `files` are the identity's (CA, keys, ticket key, join token), each under its file name. */
+  'cluster.backup': message(
+    'master', 'user',
+    empty,
+    obj({ files: array(obj({ name: literal(...BACKUP_FILES), text: str({ max: 64 * 1024 }) }), { max: BACKUP_FILES.length }), snapshotBytes: int() }),
+  ),
   /** The cluster's space and the caller's own usage and quotas. */
   'cluster.df': message('master', 'user', empty, obj({ total: clusterTotal, user: obj({ user: userName, ...usage }) })),
   /** The cluster as the master sees it. */

@@ -151,7 +151,9 @@ function clusterIdentity(): Promise<string> {
 /**
  * A master and `nodeCount` nodes as real processes on 127.0.0.1, every node registered. The master starts from
  * the CA and certificate test clusters share (as a master restarts with its own), and makes its own join token,
- * ticket key, admin password and catalog; a master's very first start is what foundation.test.ts tests.
+ * ticket key, admin password and catalog; a master's very first start is what foundation.test.ts tests. Orphans
+ * are deleted at once (--orphan-grace 0) unless `masterArgs` say otherwise: the tests that kill a node mid-write
+ * check that its leftovers go; the grace is the backup test's subject.
  */
 export async function startCluster(t: Teardown, nodeCount: number, masterArgs: string[] = []): Promise<TestCluster> {
   const dataDir = await tempDir(t);
@@ -159,7 +161,8 @@ export async function startCluster(t: Teardown, nodeCount: number, masterArgs: s
   const identity = await clusterIdentity();
   await fs.mkdir(masterDir, { mode: 0o700 });
   for (const name of IDENTITY_FILES) await fs.copyFile(path.join(identity, name), path.join(masterDir, name));
-  const master = await startDfs(t, ['master', '--data', masterDir, '--listen', '127.0.0.1:0', ...masterArgs], {
+  const grace = masterArgs.includes('--orphan-grace') ? [] : ['--orphan-grace', '0'];
+  const master = await startDfs(t, ['master', '--data', masterDir, '--listen', '127.0.0.1:0', ...grace, ...masterArgs], {
     env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD },
   });
   const caPem = await fs.readFile(path.join(masterDir, 'ca.pem'), 'utf8');

@@ -301,6 +301,11 @@ export class MemoryCluster implements ClusterApi {
     if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'token rotate is for the admin user only');
   }
 
+  async backup(localDir: string): Promise<{ catalogBytes: number }> {
+    this.calls.push(`backup ${localDir}`);
+    throw new DfsError('FORBIDDEN', 'the memory cluster has no master to back up');
+  }
+
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
     this.calls.push('df');
     return { total: clusterTotal(this.nodeList), user: { user: this.identity.user, ...this.usage(this.identity.user) } };

@@ -16,7 +16,7 @@ import type { JournalStats, JournalWriter } from './journal';
 import { Namespace, type Entry, type FileCommit, type FindFilter, type Page, type PageOptions, type WrittenEntry } from './namespace';
 import { KnownNodes, type KnownNode } from './nodes';
 import { Replicas, type Replica, type ReplicaState } from './replicas';
-import { cutUnacknowledged, exportSnapshot, loadDurable, persistSnapshot, type SnapshotStep } from './snapshot';
+import { cutUnacknowledged, exportSnapshot, loadDurable, persistSnapshot, snapshotFile, type SnapshotStep } from './snapshot';
 import { encodeStatements, type SqlDatabase, type StatementRecorder } from './sqljs';
 import { Users, type Quota, type UserRecord } from './users';
 
@@ -294,6 +294,13 @@ export class Catalog {
     } finally {
       this.snapshotting = undefined;
     }
+  }
+
+  /** The catalog as a snapshot file's bytes, exported now (synchronously, so it is one moment's state) for a backup:
+   * a master started on a directory holding it loads it as its own. The journal goes on as it was. */
+  backupSnapshot(): Buffer[] {
+    this.checkOpen();
+    return snapshotFile(this.db.export());
   }
 
   /** Takes a last snapshot (unless the journal failed) and releases everything. */

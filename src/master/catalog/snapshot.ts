@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { JOURNAL_REPLAY_RECORDS_PER_TRANSACTION } from '../../limits';
 import { DfsError } from '../../wire/errors';
+import { SNAPSHOT_FILE } from '../../wire/messages';
 import type { Disk } from '../../store/disk';
 import { describe } from './core';
 import { JournalWriter, journalFileName, listJournalGenerations, readJournal, type JournalScan } from './journal';
@@ -15,7 +16,6 @@ import { decodeStatements, loadSqlJs, SqlDatabase, type RecordedStatement } from
 
 export type SnapshotStep = 'exported' | 'written' | 'renamed' | 'cleaned';
 
-const SNAPSHOT_FILE = 'catalog.snapshot';
 const SNAPSHOT_TEMPORARY_FILE = 'catalog.snapshot.tmp';
 /** A snapshot file is [magic 8][u32 CRC32 of the image][u32 0][SQLite image]. */
 const SNAPSHOT_MAGIC = Buffer.from('DFSCAT01');
@@ -46,6 +46,14 @@ export function exportSnapshot(db: SqlDatabase, journal: JournalWriter): { image
   return { image, generation };
 }
 
+/** A snapshot file's bytes: its header (with the image's CRC32), then the image. */
+export function snapshotFile(image: Uint8Array): Buffer[] {
+  const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+  SNAPSHOT_MAGIC.copy(header, 0);
+  header.writeUInt32LE(crc32(image), SNAPSHOT_MAGIC.length);
+  return [header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)];
+}
+
 /**
  * Writes `image` (exported at `generation`) to catalog.snapshot.tmp, fsyncs, renames it over
  * catalog.snapshot, fsyncs the directory and deletes the journals it covers.
@@ -54,10 +62,7 @@ export async function persistSnapshot(target: SnapshotTarget, image: Uint8Array,
   const { directory, disk, journal, onStep } = target;
   await onStep?.('exported');
   const temporary = path.join(directory, SNAPSHOT_TEMPORARY_FILE);
-  const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
-  SNAPSHOT_MAGIC.copy(header, 0);
-  header.writeUInt32LE(crc32(image), SNAPSHOT_MAGIC.length);
-  await disk.writeDurable(temporary, [header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)]);
+  await disk.writeDurable(temporary, snapshotFile(image));
   await onStep?.('written');
   await disk.rename(temporary, path.join(directory, SNAPSHOT_FILE));
   await disk.syncDirectory(directory);

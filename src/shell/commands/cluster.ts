@@ -1,5 +1,6 @@
-// The cluster itself: nodes, fsck, df, and the admin's drain, undrain, forget and token rotate.
+// The cluster itself: nodes, fsck, df, and the admin's drain, undrain, forget, token rotate and backup.
 
+import * as path from 'node:path';
 import { printable } from '../../printable';
 import type { FsckReport, NodeInfo } from '../../client/api';
 import { resolvePath } from '../../paths';
@@ -174,5 +175,25 @@ export const token: ShellCommand = {
     if (operands[0] !== 'rotate') throw new UsageError(`unknown token command '${operands[0] ?? ''}'`);
     await ctx.api.rotateToken();
     out.stdout('a new join token is in the master\'s data directory (join-token); the old one joins no new node\n');
+  },
+};
+
+export const backup: ShellCommand = {
+  name: 'backup',
+  usage: 'backup LOCAL_DIR',
+  summary: 'copy the master\'s state (catalog, CA and keys, ticket key, join token) to a local directory (admin only)',
+  details: [
+    'Taken online: the catalog is exported at one moment while writes go on. LOCAL_DIR must be new or empty, and holds',
+    'the cluster\'s keys (mode 0700). `dfs master --data LOCAL_DIR` starts a master from it, on this machine or another;',
+    'nodes reconnect and report what they hold. Blobs the restored catalog does not know are kept for --orphan-grace',
+    '(an hour by default) before they are deleted.',
+  ],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, 1);
+    const directory = path.resolve(operands[0] ?? '');
+    const { catalogBytes } = await ctx.api.backup(directory);
+    out.stdout(`backup written to ${printable(directory)} (catalog ${formatSize(catalogBytes)}); start a master from it with: dfs master --data ${printable(directory)}\n`);
   },
 };
