@@ -174,6 +174,10 @@ export class RemoteClient implements ClusterApi {
     return { catalogBytes: response.data.snapshotBytes };
   }
 
+  async setrep(path: string, replicas: number, recursive: boolean): Promise<number> {
+    return (await this.call('fs.setrep', { path, replicas, recursive })).files;
+  }
+
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
     const { total, user } = await this.call('cluster.df', {});
     const { linked: _linked, ...totals } = total;

@@ -23,17 +23,18 @@ export async function fsck(state: MasterState, request: Incoming<'cluster.fsck'>
 
 function checkTree(state: MasterState, userId: number, path: string, prefix: string, report: Report): void {
   const nowMs = state.now();
-  const want = state.replicas;
   let after: string | undefined;
   do {
     const page = state.catalog.find(userId, path, { type: 'file' }, after === undefined ? {} : { after });
     const blobIds = page.items.flatMap((entry) => (entry.blobId === null ? [] : [entry.blobId]));
     const copies = state.catalog.replicasOfBlobs(blobIds);
+    const wants = state.catalog.wantsOf(blobIds);
     for (const entry of page.items) {
       if (entry.blobId === null) continue;
       report.files++;
       report.bytes += entry.size;
       const replicas = copies.get(entry.blobId) ?? [];
+      const want = wants.get(entry.blobId) ?? state.replicas;
       const live = replicas.filter((replica) => {
         const node = state.nodes.get(replica.nodeId);
         return replica.state === 'good' && node !== undefined && state.nodes.stateOf(node, nowMs) === 'alive';

@@ -58,6 +58,15 @@ export async function mkdir(state: MasterState, request: Incoming<'fs.mkdir'>): 
   return { data: toWire(await state.catalog.mkdir(userId, request.data.path, { parents: request.data.parents })) };
 }
 
+export async function setrep(state: MasterState, request: Incoming<'fs.setrep'>): Promise<Reply<'fs.setrep'>> {
+  const { userId, user } = requireSession(state, request);
+  const { path, replicas, recursive } = request.data;
+  const files = await state.catalog.setReplication(userId, path, replicas, recursive);
+  state.repairer.poke();
+  state.log.info(`${user} set the replication of ${files} file(s) under ${JSON.stringify(path).slice(0, 200)} to ${replicas}`);
+  return { data: { files } };
+}
+
 export async function remove(state: MasterState, request: Incoming<'fs.remove'>): Promise<Reply<'fs.remove'>> {
   const { userId } = requireSession(state, request);
   const result = await state.catalog.remove(userId, request.data.path, { recursive: request.data.recursive });

@@ -11,7 +11,7 @@
 // The log tells the story once, not per blob (each copy is a debug line): safe mode starting and ending, a node found
 // dead or back, how many blobs a repair has to copy, its progress every REPAIR_PROGRESS_LOG_MS, and its outcome.
 
-import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_PROGRESS_LOG_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../limits';
+import { CHAIN_REPAIRS_MAX, REPAIR_CHECK_MS, REPAIR_PROGRESS_LOG_MS, REPAIR_QUEUE_MAX, REPAIR_STREAMS_MAX, REPAIR_STREAMS_PER_NODE, REPAIR_SWEEP_INTERVAL_MS, REPAIR_SWEEP_PAGE, REPLICAS_MAX, REQUEST_TIMEOUT_MS, SAFE_MODE_MAX_MS } from '../limits';
 import type { Incoming, Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
 import type { ReplicaState } from './catalog/catalog';
@@ -256,7 +256,8 @@ export class Repairer {
     const needs = (replicas: readonly { nodeId: string }[]): void => {
       for (const { nodeId } of replicas) if (draining.has(nodeId)) drainNeeded.add(nodeId);
     };
-    const byLive: Work[][] = Array.from({ length: want }, () => []);
+    // By copies that count, fewest first (setrep may ask up to REPLICAS_MAX).
+    const byLive: Work[][] = Array.from({ length: REPLICAS_MAX }, () => []);
     let queued = 0;
     let afterId = 0;
     const found = { underReplicated: 0, missing: 0 };
@@ -267,6 +268,7 @@ export class Repairer {
       afterId = last.id;
       state.chains.expire(state.now());
       const copies = state.catalog.replicasOfBlobs(page.map((file) => file.blobId));
+      const wants = state.catalog.wantsOf(page.map((file) => file.blobId));
       const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
       for (const file of page) {
         const replicas = copies.get(file.blobId) ?? [];
@@ -274,7 +276,8 @@ export class Repairer {
           needs(replicas);
           continue; // an upload or a copy is running
         }
-        const { verdict, delete: doomed } = planFile(file, replicas, view);
+        const fileWant = wants.get(file.blobId) ?? want;
+        const { verdict, delete: doomed } = planFile(file, replicas, fileWant === want ? view : { ...view, want: fileWant });
         if (verdict.kind !== 'ok') needs(replicas);
         for (const nodeId of doomed) changes.push({ blobId: file.blobId, nodeId, state: 'deleting' });
         if (verdict.kind === 'stuck' || verdict.kind === 'copy') found.underReplicated++;
@@ -284,7 +287,7 @@ export class Repairer {
           this.dirty = true; // the queue is full: the next sweep takes the rest
           continue;
         }
-        byLive[want - verdict.missing]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood: verdict.liveGood, recorded: verdict.recorded, missing: verdict.missing });
+        byLive[fileWant - verdict.missing]?.push({ blobId: file.blobId, owner: file.owner, size: file.size, sha256: file.sha256, liveGood: verdict.liveGood, recorded: verdict.recorded, missing: verdict.missing });
         queued++;
       }
       if (changes.length > 0) {

@@ -534,7 +534,7 @@ function repairChain(state: MasterState, attempt: Chain, sha256: string): void {
   const holders = new Set(state.catalog.replicasOf(blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
   const all = candidates(state, state.now());
   const source = rankReadNodes(all, holders)[0];
-  const targets = chooseRepairTargets(all, holders, state.replicas - summary.have, size);
+  const targets = chooseRepairTargets(all, holders, summary.want - summary.have, size);
   if (!source || targets.length === 0) return;
   replicateFrom(state, { blobId, userId: attempt.userId, size, sha256 }, source.nodeId, targets.map((target) => target.nodeId), attempt.repairs);
 }
@@ -718,19 +718,20 @@ async function markBad(state: MasterState, blobId: string, nodeId: string, why: 
 
 /** A file's copies as stat shows them: good copies on live nodes, the factor wanted, and where they are. */
 export function replicaSummary(state: MasterState, blobId: string): ReplicaSummary {
-  return summarize(state, state.catalog.replicasOf(blobId), state.now());
+  return summarize(state, state.catalog.replicasOf(blobId), state.now(), state.catalog.wantsOf([blobId]).get(blobId) ?? state.replicas);
 }
 
 /** The copies of a page of entries (one catalog query): their summaries by blob id. */
 export function replicaSummaries(state: MasterState, blobIds: readonly string[]): Map<string, ReplicaSummary> {
   const nowMs = state.now();
   const byBlob = state.catalog.replicasOfBlobs(blobIds);
-  return new Map(blobIds.map((blobId) => [blobId, summarize(state, byBlob.get(blobId) ?? [], nowMs)]));
+  const wants = state.catalog.wantsOf(blobIds);
+  return new Map(blobIds.map((blobId) => [blobId, summarize(state, byBlob.get(blobId) ?? [], nowMs, wants.get(blobId) ?? state.replicas)]));
 }
 
 type ReplicaSummary = { have: number; want: number; nodes: string[] };
 
-function summarize(state: MasterState, replicas: readonly Replica[], nowMs: number): ReplicaSummary {
+function summarize(state: MasterState, replicas: readonly Replica[], nowMs: number, want: number): ReplicaSummary {
   const nodes: string[] = [];
   let have = 0;
   for (const replica of replicas) {
@@ -740,7 +741,7 @@ function summarize(state: MasterState, replicas: readonly Replica[], nowMs: numb
     if (alive) have++;
     nodes.push(`${replica.nodeId}${record ? ` (${record.advertise})` : ''}${alive ? '' : ' dead'}`);
   }
-  return { have, want: state.replicas, nodes };
+  return { have, want, nodes };
 }
 
 // ---- Deleting blobs no file needs: best effort now (a node that is away keeps its rows in the

@@ -229,6 +229,9 @@ export const MESSAGES = {
   'fs.mkdir': message('master', 'user', obj({ path, parents: bool() }), entry),
   'fs.remove': message('master', 'user', obj({ path, recursive: bool() }), obj({ removed: int() })),
   'fs.move': message('master', 'user', obj({ source: path, target: path }), entry),
+  /** The replication factor of one of the caller's files, or with `recursive` of every file under a directory; the
+   * repairer then adds or trims copies. How many files it set. */
+  'fs.setrep': message('master', 'user', obj({ path, replicas: int({ min: 1, max: REPLICAS_MAX }), recursive: bool() }), obj({ files: int() })),
   'fs.find': message(
     'master', 'user',
     obj({

@@ -9,7 +9,7 @@ import t from 'tap';
 import type { RemoteClient } from '../../src/client/client';
 import { ADMIN_PASSWORD, runDfs, startCluster, startDfs, tempDir, waitFor, type RunResult, type TestCluster } from '../helpers/binary';
 import { loginAt, putFile } from '../helpers/client';
-import { masterAddress, processOf, shellEnv } from '../helpers/cluster';
+import { blobFiles, masterAddress, processOf, shellEnv } from '../helpers/cluster';
 import { randomFile, sha256Of } from '../helpers/files';
 
 const admin = (cluster: TestCluster, command: string): Promise<RunResult> => runDfs(['shell', masterAddress(cluster), '-c', command], { env: shellEnv(cluster) });
@@ -133,4 +133,44 @@ t.test('token rotate: the old token joins no new node, the new one does, and joi
     const run = await runDfs(['shell', masterAddress(cluster), '-c', command], { env: shellEnv(cluster, 'shared', undefined) });
     t.same([run.code, run.stderr], [1, `dfs: ${command.split(' ')[0]}: Permission denied\n`], `shared may not ${command}`);
   }
+});
+
+t.test('setrep: 2 and back to 3 (the copies on disk follow), -R for a directory, stat, ls -l and fsck count against it; new bytes start from the default', async (t) => {
+  const cluster = await startCluster(t, 4);
+  const client = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const work = await tempDir(t);
+  await randomFile(path.join(work, 'r'), 50_000);
+  await putFile(client, path.join(work, 'r'), '/r');
+  const size = `.50000.${await sha256Of(path.join(work, 'r'))}`;
+  const onDisk = async (): Promise<number> => (await blobFiles(cluster)).filter((file) => !file.temporary && file.name.endsWith(size)).length;
+  const settledAt = async (want: number): Promise<void> => {
+    await waitFor(`${want} copies of /r`, async () => {
+      const entry = await client.stat('/r');
+      return entry.replicas?.have === want && entry.replicas.want === want && (await onDisk()) === want ? true : undefined;
+    }, 30_000);
+  };
+  const two = await admin(cluster, 'setrep 2 /r');
+  t.same([two.code, two.stdout], [0, 'replication of /r set to 2 (1 file)\n']);
+  await settledAt(2);
+  t.pass('2 copies, on disk too');
+  const listed = await admin(cluster, 'ls -l /; stat /r; fsck /');
+  t.match(listed.stdout, /^-\s.*\s2\/2\s.*\sr$/m, 'ls -l shows 2/2');
+  t.match(listed.stdout, /Replicas:\s+2\/2/, 'stat shows 2/2');
+  t.match(listed.stdout, /Status:\s+HEALTHY/, 'fsck is healthy at 2');
+  t.equal((await admin(cluster, 'setrep 3 /r')).code, 0);
+  await settledAt(3);
+  t.pass('back to 3 copies');
+
+  await randomFile(path.join(work, 'small'), 100);
+  t.equal((await admin(cluster, `mkdir -p /d/e; put ${work}/small /d/a; put ${work}/small /d/e/b`)).code, 0);
+  const directory = await admin(cluster, 'setrep 4 /d');
+  t.same([directory.code, directory.stderr], [1, 'dfs: setrep: /d: Is a directory\n'], 'a directory needs -R');
+  t.equal((await admin(cluster, 'setrep -R 4 /d')).stdout, 'replication of /d set to 4 (2 files)\n');
+  await waitFor('4 copies of both', async () => ((await client.stat('/d/a')).replicas?.have === 4 && (await client.stat('/d/e/b')).replicas?.have === 4 ? true : undefined), 30_000);
+  t.pass('-R: every file under it gets 4');
+  await putFile(client, path.join(work, 'small'), '/d/a', { overwrite: true });
+  t.equal((await client.stat('/d/a')).replicas?.want, 3, 'new bytes at a path start from the master\'s --replicas');
+  const bad = await admin(cluster, 'setrep 0 /r');
+  t.equal(bad.code, 1, 'N must be at least 1');
+  t.match(bad.stderr, /usage: setrep/);
 });

@@ -306,6 +306,18 @@ export class MemoryCluster implements ClusterApi {
     throw new DfsError('FORBIDDEN', 'the memory cluster has no master to back up');
   }
 
+  async setrep(path: string, replicas: number, recursive: boolean): Promise<number> {
+    this.calls.push(`setrep ${replicas} ${path}${recursive ? ' -R' : ''}`);
+    const stored = this.lookup(path);
+    const paths = stored.kind === 'file' ? [path] : recursive ? [...this.walk(path)].filter((entry) => entry.kind === 'file').map((entry) => entry.path) : [];
+    if (stored.kind === 'dir' && !recursive) throw new DfsError('IS_A_DIRECTORY', 'is a directory');
+    for (const each of paths) {
+      const entry = this.entries.get(each);
+      if (entry?.replicas) entry.replicas = { ...entry.replicas, want: replicas };
+    }
+    return paths.length;
+  }
+
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {
     this.calls.push('df');
     return { total: clusterTotal(this.nodeList), user: { user: this.identity.user, ...this.usage(this.identity.user) } };

@@ -210,6 +210,16 @@ export class Catalog {
     return this.namespace.createFiles(owner, directory, files);
   }
 
+  /** Sets the replication factor of a file (or with `recursive` every file under a directory); how many. */
+  setReplication(owner: number, path: string, want: number, recursive: boolean): Promise<number> {
+    return this.namespace.setReplication(owner, path, want, recursive);
+  }
+
+  /** The factors setrep gave these blobs (absent: the master's --replicas). */
+  wantsOf(blobIds: readonly string[]): Map<string, number> {
+    return this.replicas.wantsOf(blobIds);
+  }
+
   remove(owner: number, path: string, options: { recursive?: boolean | undefined } = {}): Promise<{ removed: number; blobIds: string[] }> {
     return this.namespace.remove(owner, path, options);
   }

@@ -310,6 +310,25 @@ export class Namespace {
     });
   }
 
+  /** Sets the replication factor of a file, or with `recursive` of every file under a directory; how many. */
+  async setReplication(owner: number, path: string, want: number, recursive: boolean): Promise<number> {
+    checkPath(path);
+    if (!Number.isSafeInteger(want) || want < 1) throw new DfsError('BAD_REQUEST', `a replication factor is a whole number of at least 1, not ${want}`);
+    return this.core.mutate((recorder) => {
+      const target = this.requireEntry(owner, path);
+      const blobIds: string[] = [];
+      if (target.kind === DIR) {
+        if (!recursive) throw new DfsError('IS_A_DIRECTORY', 'is a directory (setrep -R sets every file under it)');
+        const [below, upper] = descendantRange(target.key);
+        this.core.db.each(SQL.rangeBlobs, [owner, below, upper], (row) => {
+          blobIds.push(text(row[0]));
+        });
+      } else if (target.blobId !== null) blobIds.push(target.blobId);
+      for (const blobId of blobIds) recorder.run(SQL.setWant, [blobId, want]);
+      return blobIds.length;
+    });
+  }
+
   /** Removes a file, an empty directory, or with `recursive` a whole subtree; returns the blobs it referenced. */
   async remove(owner: number, path: string, options: { recursive?: boolean | undefined } = {}): Promise<{ removed: number; blobIds: string[] }> {
     checkPath(path);

@@ -26,6 +26,15 @@ export class Replicas {
     return this.core.db.all(SQL.replicasOf, [blobId]).map((row) => ({ nodeId: text(row[0]), state: replicaState(row[1]) }));
   }
 
+  /** The replication factors setrep gave these blobs; a blob without one has the master's. */
+  wantsOf(blobIds: readonly string[]): Map<string, number> {
+    this.core.checkOpen();
+    const wants = new Map<string, number>();
+    if (blobIds.length === 0) return wants;
+    for (const row of this.core.db.all(SQL.wantsOf, [JSON.stringify(blobIds)])) wants.set(text(row[0]), integer(row[1]));
+    return wants;
+  }
+
   /** The copies of several blobs in one query (a page of a listing), by blob id; blobs without copies are absent. */
   replicasOfBlobs(blobIds: readonly string[]): Map<string, Replica[]> {
     this.core.checkOpen();
@@ -135,7 +144,9 @@ export class Replicas {
 
 /** Blobs no entry references any more: their copies become `deleting`, in the same transaction. */
 export function freeReplicas(recorder: StatementRecorder, blobIds: readonly string[]): void {
-  if (blobIds.length > 0) recorder.run(SQL.freeReplicas, [JSON.stringify(blobIds)]);
+  if (blobIds.length === 0) return;
+  recorder.run(SQL.freeReplicas, [JSON.stringify(blobIds)]);
+  recorder.run(SQL.forgetWants, [JSON.stringify(blobIds)]);
 }
 
 export function checkNodeId(nodeId: unknown): void {

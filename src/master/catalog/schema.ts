@@ -1,7 +1,7 @@
 // The catalog's tables and every SQL statement it runs, with how their columns are encoded and read
 // back.
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** entries.kind */
 export const DIR = 0;
@@ -48,6 +48,12 @@ CREATE TABLE nodes (id TEXT PRIMARY KEY, advertise TEXT NOT NULL, registered_ms 
 `;
 export const MIGRATE_3_TO_4 = `${NODES_SCHEMA} UPDATE meta SET value = 4 WHERE key = 'schema';`;
 
+// The replication factor of a file's blob set with setrep (a blob without a row has the master's --replicas): kept
+// by blob, so new bytes at a path (an overwrite, a copy) start from the default again, as in HDFS. A blob no file
+// needs loses its row. Version 5 added it.
+const WANTS_SCHEMA = `CREATE TABLE blob_wants (blob TEXT PRIMARY KEY, want INTEGER NOT NULL) WITHOUT ROWID;`;
+export const MIGRATE_4_TO_5 = `${WANTS_SCHEMA} UPDATE meta SET value = 5 WHERE key = 'schema';`;
+
 // sha256 is stored as its 32 raw bytes (half the size of its hex). A root's parent is -(owner id),
 // never an entry id, so that (parent, name) stays unique across all users' roots.
 export const SCHEMA = `
@@ -63,6 +69,7 @@ CREATE UNIQUE INDEX entries_by_parent ON entries (parent, name);
 ${REPLICAS_SCHEMA}
 ${FILE_COUNT_TRIGGERS}
 ${NODES_SCHEMA}
+${WANTS_SCHEMA}
 INSERT INTO meta (key, value) VALUES ('schema', ${SCHEMA_VERSION}), ('generation', 1);
 `;
 
@@ -130,6 +137,9 @@ export const SQL = {
   setNodeDrain: `UPDATE nodes SET drain = ?2 WHERE id = ?1`,
   forgetNode: `UPDATE nodes SET forgotten = 1, drain = 0 WHERE id = ?1`,
   deleteReplicasOn: `DELETE FROM replicas WHERE node = ?1`,
+  wantsOf: `SELECT blob, want FROM blob_wants WHERE blob IN (SELECT value FROM json_each(?1))`,
+  setWant: `INSERT OR REPLACE INTO blob_wants (blob, want) VALUES (?1, ?2)`,
+  forgetWants: `DELETE FROM blob_wants WHERE blob IN (SELECT value FROM json_each(?1))`,
   replicasOf: `SELECT node, state FROM replicas WHERE blob = ?1 ORDER BY node`,
   replicasOfBlobs: `SELECT blob, node, state FROM replicas WHERE blob IN (SELECT value FROM json_each(?1)) ORDER BY blob, node`,
   putReplica: `INSERT OR REPLACE INTO replicas (blob, node, state) VALUES (?1, ?2, ?3)`,

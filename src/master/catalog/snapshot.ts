@@ -11,7 +11,7 @@ import { SNAPSHOT_FILE } from '../../wire/messages';
 import type { Disk } from '../../store/disk';
 import { describe } from './core';
 import { JournalWriter, journalFileName, listJournalGenerations, readJournal, type JournalScan } from './journal';
-import { INDEXES_MADE_AT_OPEN, integer, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, SCHEMA, SCHEMA_VERSION, SQL } from './schema';
+import { INDEXES_MADE_AT_OPEN, integer, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5, SCHEMA, SCHEMA_VERSION, SQL } from './schema';
 import { decodeStatements, loadSqlJs, SqlDatabase, type RecordedStatement } from './sqljs';
 
 export type SnapshotStep = 'exported' | 'written' | 'renamed' | 'cleaned';
@@ -102,6 +102,7 @@ export async function loadDurable(directory: string, disk: Disk): Promise<{ db: 
     if (db.first(SQL.meta, ['schema'])?.[0] === 1) db.script(MIGRATE_1_TO_2);
     if (db.first(SQL.meta, ['schema'])?.[0] === 2) db.script(MIGRATE_2_TO_3);
     if (db.first(SQL.meta, ['schema'])?.[0] === 3) db.script(MIGRATE_3_TO_4);
+    if (db.first(SQL.meta, ['schema'])?.[0] === 4) db.script(MIGRATE_4_TO_5);
     db.script(INDEXES_MADE_AT_OPEN);
     const schema = db.first(SQL.meta, ['schema'])?.[0];
     if (schema !== SCHEMA_VERSION) throw new DfsError('INTERNAL', `catalog snapshot has schema ${String(schema)}, expected ${SCHEMA_VERSION}`);

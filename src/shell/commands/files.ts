@@ -1,13 +1,13 @@
-// Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat.
+// Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat, setrep.
 
 import { printable } from '../../printable';
 import type { CopyOptions, Entry } from '../../client/api';
-import { TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
+import { REPLICAS_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
 import { isDfsError } from '../../wire/errors';
 import { baseName, isWithin, joinPath, resolvePath, ROOT } from '../../paths';
-import { formatSize } from '../../units';
+import { formatSize, parseCount } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
-import { CommandError, CommandFailed, forEachOperand, reportError } from '../errors';
+import { CommandError, CommandFailed, forEachOperand, reportError, UsageError } from '../errors';
 import { formatTable, timeText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 import { inParallel } from './transfer';
@@ -212,6 +212,32 @@ export const stat: ShellCommand = {
       const entry = await ctx.api.stat(resolvePath(ctx.cwd, typed));
       out.stdout(`${first ? '' : '\n'}${formatTable(statRows(entry), ['right', 'left'])}`);
       first = false;
+    });
+  },
+};
+
+export const setrep: ShellCommand = {
+  name: 'setrep',
+  usage: 'setrep [-R] N PATH…',
+  summary: 'set how many copies files keep; -R for every file under a directory',
+  details: [
+    'The master adds or trims copies in the background; stat, ls -l and fsck count against N. A file\'s new bytes',
+    '(put -f, cp onto it) start again from the master\'s --replicas, as in HDFS. N is 1 to ' + String(REPLICAS_MAX) + '.',
+  ],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const { flags, operands } = parseFlags(args, 'R');
+    expectOperands(operands, 2, Infinity);
+    const [countText = '', ...paths] = operands;
+    let replicas: number;
+    try {
+      replicas = parseCount(countText, 'the number of copies', 1, REPLICAS_MAX);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    await forEachOperand(out, 'setrep', paths, async (typed) => {
+      const files = await ctx.api.setrep(resolvePath(ctx.cwd, typed), replicas, flags.has('R'));
+      out.stdout(`replication of ${printable(typed)} set to ${replicas} (${files} file${files === 1 ? '' : 's'})\n`);
     });
   },
 };
