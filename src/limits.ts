@@ -255,6 +255,11 @@ export const REPAIR_PROGRESS_LOG_MS = 60_000;
 export const REPAIR_SWEEP_PAGE = 5_000;
 export const REPAIR_STREAMS_MAX = 8;
 export const REPAIR_STREAMS_PER_NODE = 2;
+/** The balancer (rebalance): blobs planned per round, and moved at once. */
+export const REBALANCE_ROUND_MOVES_MAX = 64;
+export const REBALANCE_STREAMS_MAX = 4;
+/** How far (in points of used fraction) a node may be from the mean when rebalance is done, unless told. */
+export const REBALANCE_THRESHOLD_PCT_DEFAULT = 10;
 /** Copies one sweep collects before it makes them (the rest wait for the next sweep): bounds the master's memory. */
 export const REPAIR_QUEUE_MAX = 10_000;
 /** A damaged copy is deleted once this many good copies are on linked nodes that reported (HDFS deletes a

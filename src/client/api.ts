@@ -86,6 +86,19 @@ export interface Identity {
   admin: boolean;
 }
 
+/** The balancer's progress (rebalance): blobs and bytes moved, failed and under way; why it stopped. */
+export interface RebalanceStatus {
+  running: boolean;
+  thresholdPct: number;
+  moved: number;
+  bytes: number;
+  failed: number;
+  inFlight: number;
+  startedMs: number;
+  endedMs?: number;
+  outcome?: string;
+}
+
 /** A user's files, their bytes (sizes, not counting replicas) and quotas (absent: none). */
 export interface Usage {
   files: number;
@@ -171,8 +184,11 @@ export interface ClusterApi {
   find(path: string, filter: FindFilter): AsyncIterable<Entry>;
   du(path: string, summary: boolean): AsyncIterable<{ path: string; bytes: number }>;
   tree(path: string): AsyncIterable<Entry>;
-  /** Each node (the admin's view; empty for anyone else) and the totals (everyone's). */
-  cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal }>;
+  /** Each node (the admin's view; empty for anyone else), the totals (everyone's), and the balancer's last or
+   * current run (the admin's). */
+  cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal; rebalance?: RebalanceStatus }>;
+  /** Starts the balancer (or changes its threshold), or stops it (the admin's); its progress. */
+  rebalance(thresholdPct: number, stop: boolean): Promise<RebalanceStatus>;
   /** Each node: the admin's view (empty for anyone else). */
   nodes(): Promise<NodeInfo[]>;
   /** The health of your files under `path` (the admin's at `/`: every user's, as `user:/path`). */

@@ -8,7 +8,7 @@ import type { MessageType, RequestOf, ResponseOf } from '../wire/messages';
 import { connectTls, MASTER_CN } from '../trust/tls';
 import { promises as fs } from 'node:fs';
 import { checkBackupTarget, writeBackup } from './backup';
-import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions, type Usage, type UserInfo } from './api';
+import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions, type RebalanceStatus, type Usage, type UserInfo } from './api';
 import { ChannelPool, type PeerLinks } from '../wire/pool';
 import { PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
 import { download, nodeLinks, NodeUnreachable, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
@@ -223,10 +223,14 @@ export class RemoteClient implements ClusterApi {
     for await (const entry of this.pages('fs.tree', { path }, (page) => page.entries)) yield fromWire(entry);
   }
 
-  async cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal }> {
-    const { nodes, total } = await this.call('cluster.nodes', {});
+  async cluster(): Promise<{ nodes: NodeInfo[]; total: ClusterTotal; rebalance?: RebalanceStatus }> {
+    const { nodes, total, rebalance } = await this.call('cluster.nodes', {});
     const { linked: _linked, ...totals } = total;
-    return { nodes: nodes.map(({ connected: _connected, ...node }) => node), total: totals };
+    return { nodes: nodes.map(({ connected: _connected, ...node }) => node), total: totals, ...(rebalance ? { rebalance } : {}) };
+  }
+
+  async rebalance(thresholdPct: number, stop: boolean): Promise<RebalanceStatus> {
+    return this.call('cluster.rebalance', { thresholdPct, stop });
   }
 
   async nodes(): Promise<NodeInfo[]> {

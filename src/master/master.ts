@@ -13,6 +13,7 @@ import { listenerLogging, onRolePorts, type RolePorts } from '../ports';
 import { NODE_CN_PREFIX } from '../trust/ca';
 import { parseHostPort } from '../wire/address';
 import { Reachability, type Probe } from './reachability';
+import { Rebalancer } from './rebalance';
 import type { Metrics } from '../metrics';
 import type { NodeInfo } from '../client/api';
 import { nodeInfos } from './membership';
@@ -99,6 +100,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     uploads: new PendingUploads(),
     chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock, () => state.repairer.poke()),
     reachability: new Reachability(() => state, parts.probe),
+    rebalancer: new Rebalancer(() => state),
     repairer: new Repairer(() => state, catalog.replicaNodes(), now(), Math.max(SAFE_MODE_MAX_MS, nodeTimeoutMs), parts.orphanGraceMs ?? 0),
     log,
     now,
@@ -175,6 +177,7 @@ async function serveMaster(options: MasterOptions, clock: Clock, { tls, metrics,
     },
     stop: async () => {
       state.repairer.stop();
+      state.rebalancer.stop();
       state.reachability.stop();
       await server.close();
       await metricsServer?.close();
@@ -240,6 +243,8 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return nodeAdmin.forget(state, request);
     case 'cluster.token.rotate':
       return nodeAdmin.rotateToken(state, request);
+    case 'cluster.rebalance':
+      return nodeAdmin.rebalance(state, request);
     case 'cluster.backup':
       return backup(state, request);
     case 'file.put.begin':

@@ -91,7 +91,8 @@ function isFull(space: { capacityBytes: number; freeBytes: number }): boolean {
 export async function listNodes(state: MasterState, request: Incoming<'cluster.nodes'>): Promise<Reply<'cluster.nodes'>> {
   const session = requireSession(state, request);
   const nodes = nodeInfos(state);
-  return { data: { nodes: session.admin ? nodes : [], total: clusterTotals(state, nodes) } };
+  const rebalance = session.admin ? state.rebalancer.status() : undefined;
+  return { data: { nodes: session.admin ? nodes : [], total: clusterTotals(state, nodes), ...(rebalance ? { rebalance } : {}) } };
 }
 
 /** The cluster as a whole: nodes by state, and its space. */

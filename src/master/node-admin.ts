@@ -45,6 +45,18 @@ export async function forget(state: MasterState, request: Incoming<'cluster.forg
   return { data: { nodeId: node.nodeId } };
 }
 
+export async function rebalance(state: MasterState, request: Incoming<'cluster.rebalance'>): Promise<Reply<'cluster.rebalance'>> {
+  const session = requireSession(state, request);
+  requireAdmin(session, 'rebalance');
+  if (request.data.stop) {
+    state.rebalancer.stop();
+    const status = state.rebalancer.status();
+    if (!status) throw new DfsError('NOT_FOUND', 'no rebalance has run since the master started');
+    return { data: status };
+  }
+  return { data: state.rebalancer.start(request.data.thresholdPct) };
+}
+
 export async function rotateToken(state: MasterState, request: Incoming<'cluster.token.rotate'>): Promise<Reply<'cluster.token.rotate'>> {
   const session = requireSession(state, request);
   requireAdmin(session, 'token rotate');

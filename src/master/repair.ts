@@ -272,7 +272,7 @@ export class Repairer {
       const changes: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
       for (const file of page) {
         const replicas = copies.get(file.blobId) ?? [];
-        if (state.chains.has(file.blobId)) {
+        if (state.chains.has(file.blobId) || state.rebalancer.isMoving(file.blobId)) {
           needs(replicas);
           continue; // an upload or a copy is running
         }

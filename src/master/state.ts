@@ -12,6 +12,7 @@ import type { NodeRegistry } from './core/nodes';
 import type { Repairer } from './repair';
 import type { Chains } from './core/replication';
 import type { PendingUploads } from './transfers';
+import type { Rebalancer } from './rebalance';
 import type { LoginLimiter, PasswordHasher, Session, Sessions } from './users';
 
 export interface MasterState {
@@ -41,6 +42,7 @@ export interface MasterState {
   clock: Clock;
   /** A new blob id (createBlobId; the simulation's are drawn from its seed so a run replays exactly). */
   newBlobId: (like?: string) => string;
+  rebalancer: Rebalancer;
   /** The master's data directory (none in the simulation). */
   dataDir: string | undefined;
 }

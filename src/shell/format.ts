@@ -2,7 +2,7 @@
 // tables, ls-style columns for terminals, and paths shown relative to what the user typed.
 
 import { printable } from '../printable';
-import type { ClusterTotal } from '../client/api';
+import type { ClusterTotal, RebalanceStatus } from '../client/api';
 import { isWithin } from '../paths';
 import { formatSize } from '../units';
 
@@ -88,6 +88,15 @@ export function displayPath(typed: string, start: string, path: string): string 
   if (path === start) return printable(typed);
   const relative = start === '/' ? path.slice(1) : path.slice(start.length + 1);
   return printable(typed.endsWith('/') ? `${typed}${relative}` : `${typed}/${relative}`);
+}
+
+/** "rebalance: running, 12 blobs moved (48M), 4 under way, to within 10% of the mean" or, once it stopped, "rebalance:
+ * done in 20 s: 12 blobs moved (48M); every node is within 10% of the mean". */
+export function rebalanceText(status: RebalanceStatus): string {
+  const moved = `${status.moved} blob${status.moved === 1 ? '' : 's'} moved (${formatSize(status.bytes)})${status.failed > 0 ? `, ${status.failed} failed` : ''}`;
+  if (status.running) return `rebalance: running, ${moved}, ${status.inFlight} under way, to within ${status.thresholdPct}% of the mean`;
+  const seconds = Math.round(((status.endedMs ?? status.startedMs) - status.startedMs) / 1000);
+  return `rebalance: done in ${seconds} s: ${moved}; ${status.outcome ?? ''}`;
 }
 
 /** "3 nodes: 3 alive, 0 full, 0 dead; capacity 30G, used 1.2G, free 28G" (stopping, draining, drained, read-only and

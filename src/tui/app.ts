@@ -348,9 +348,10 @@ class TuiApp implements actions.ActionHost {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const { nodes, total } = await this.api.cluster();
+      const { nodes, total, rebalance } = await this.api.cluster();
       this.cluster.nodes = nodes;
       this.cluster.total = total;
+      this.cluster.rebalance = rebalance;
       this.cluster.nodesProblem = undefined;
       this.history.record(Date.now(), nodes.length > 0 ? nodes : [{ nodeId: 'cluster', usedBytes: total.usedBytes }], this.clientBytes);
       const wasLost = this.lost !== undefined;

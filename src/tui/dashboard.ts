@@ -5,8 +5,8 @@
 import * as blessed from 'blessed';
 import type { Widgets as ContribWidgets } from 'blessed-contrib';
 import line from 'blessed-contrib/lib/widget/charts/line';
-import type { ClusterTotal, FsckReport, NodeInfo } from '../client/api';
-import { totalText } from '../shell/format';
+import type { ClusterTotal, FsckReport, NodeInfo, RebalanceStatus } from '../client/api';
+import { rebalanceText, totalText } from '../shell/format';
 import { KIB, MIB } from '../limits';
 import { formatSize } from '../units';
 import { TUI_RATE_SAMPLES_MAX } from './constants';
@@ -77,6 +77,8 @@ export interface ClusterView {
   total: ClusterTotal | undefined;
   /** Why the nodes could not be listed, last time. */
   nodesProblem: string | undefined;
+  /** The balancer's last or current run (the admin's). */
+  rebalance?: RebalanceStatus | undefined;
   health: FsckReport | undefined;
   healthProblem: string | undefined;
   /** The admin's fsck covers every user's files; anyone else's only their own. */
@@ -158,7 +160,9 @@ export class DashboardView {
 
   private summaryLines(width: number): string[] {
     const { total, health, healthProblem, admin } = this.cluster as ClusterView;
+    const { rebalance } = this.cluster as ClusterView;
     const lines = [total === undefined ? 'asking the master…' : literal(fit(totalText(total), width).trimEnd())];
+    if (rebalance) lines.push(literal(fit(rebalanceText(rebalance), width).trimEnd()));
     if (health) {
       const { text, color } = healthSummary(health, admin);
       const shown = literal(fit(text, width).trimEnd());

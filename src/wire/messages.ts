@@ -85,6 +85,18 @@ const entry = obj({
 });
 const entryPage = obj({ entries: array(entry, { max: 10_000 }), next: cursor });
 const identity = obj({ user: userName, admin: bool() });
+/** The balancer's progress: blobs and bytes moved, moves that failed or are under way, and why it stopped. */
+const rebalanceStatus = obj({
+  running: bool(),
+  thresholdPct: int({ min: 1, max: 100 }),
+  moved: int(),
+  bytes,
+  failed: int(),
+  inFlight: int(),
+  startedMs: int(),
+  endedMs: optional(int()),
+  outcome: optional(str({ max: 400 })),
+});
 /** A user's files, their bytes (sizes, not counting replicas), and quotas (absent: none). */
 const usage = { files: int(), bytes, quotaBytes: optional(int()), quotaFiles: optional(int()) };
 
@@ -273,6 +285,9 @@ export const MESSAGES = {
   'cluster.drain': message('master', 'user', obj({ node: nodeName, drain: bool() }), obj({ nodeId })),
   /** The admin's: forget a dead or drained node and the copies it held; its certificate is refused from then on. */
   'cluster.forget': message('master', 'user', obj({ node: nodeName }), obj({ nodeId })),
+  /** The admin's: start moving blobs until every node's used fraction is within `thresholdPct` of the mean (a run
+   * under way takes the new threshold), or with `stop` stop after the moves under way. */
+  'cluster.rebalance': message('master', 'user', obj({ thresholdPct: int({ min: 1, max: 100 }), stop: bool() }), rebalanceStatus),
   /** The admin's: a new join token; the old one joins no new node (joined nodes keep their certificates). */
   'cluster.token.rotate': message('master', 'user', empty, empty),
   /** The admin's: a consistent copy of the master's state. The reply's body is the catalog as a snapshot file
@@ -303,6 +318,8 @@ export const MESSAGES = {
       ),
       // The cluster as a whole, for everyone; `nodes` (each node's address and usage) is the admin's only.
       total: clusterTotal,
+      // The admin's: the balancer's last or current run.
+      rebalance: optional(rebalanceStatus),
     }),
   ),
 } satisfies Record<string, MessageSpec<Server, unknown, unknown>>;

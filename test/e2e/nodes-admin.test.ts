@@ -174,3 +174,45 @@ t.test('setrep: 2 and back to 3 (the copies on disk follow), -R for a directory,
   t.equal(bad.code, 1, 'N must be at least 1');
   t.match(bad.stderr, /usage: setrep/);
 });
+
+t.test('rebalance: an empty node added to 3 half-full ones gets its share; every file keeps 3 copies; nodes shows the progress', async (t) => {
+  const cluster = await startCluster(t, 0);
+  for (const name of ['node1', 'node2', 'node3']) cluster.nodes.push(await cluster.startNode(name, ['--capacity', '40M']));
+  const client = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await waitFor('3 nodes', async () => ((await client.nodes()).length === 3 ? true : undefined));
+  const work = await tempDir(t);
+  const files: { path: string; sha256: string }[] = [];
+  for (let index = 0; index < 10; index++) {
+    const local = path.join(work, `f${index}`);
+    await randomFile(local, 2 * 1024 * 1024 + index);
+    await putFile(client, local, `/f${index}`);
+    files.push({ path: `/f${index}`, sha256: await sha256Of(local) });
+  }
+  cluster.nodes.push(await cluster.startNode('node4', ['--capacity', '40M']));
+  await waitFor('the new node', async () => ((await client.nodes()).length === 4 ? true : undefined));
+  const refused = await runDfs(['shell', masterAddress(cluster), '-c', 'rebalance'], { env: shellEnv(cluster, 'shared', undefined) });
+  t.same([refused.code, refused.stderr], [1, 'dfs: rebalance: Permission denied\n'], 'only the admin rebalances');
+  t.equal((await admin(cluster, 'rebalance --threshold 0')).code, 1, 'a threshold below 1% is a usage error');
+  const started = await admin(cluster, 'rebalance');
+  t.same([started.code, started.stdout], [0, 'rebalancing until every node is within 10% of the mean; nodes shows the progress\n']);
+  const done = await waitFor('the rebalance to end', async () => {
+    const shown = (await admin(cluster, 'nodes')).stdout;
+    return /^rebalance: done in /m.test(shown) ? shown : undefined;
+  }, 120_000);
+  t.match(done, /^rebalance: done in \d+ s: \d+ blobs? moved \(\S+\); every node is within 10% of the mean$/m, `nodes says it is done\n${done}`);
+  await waitFor('the nodes\' figures to settle', async () => {
+    const nodes = await client.nodes();
+    const mean = nodes.reduce((sum, node) => sum + node.usedBytes, 0) / nodes.reduce((sum, node) => sum + node.capacityBytes, 0);
+    return nodes.every((node) => Math.abs(node.usedBytes / node.capacityBytes - mean) <= 0.1) ? true : undefined;
+  }, 30_000);
+  const newcomer = (await client.nodes()).find((node) => node.advertise.endsWith(`:${cluster.nodes[3]?.address.port}`));
+  t.ok((newcomer?.usedBytes ?? 0) > 0, `the new node holds ${newcomer?.usedBytes} bytes`);
+  for (const file of files) {
+    t.equal((await client.stat(file.path)).replicas?.have, 3, `${file.path}: 3 copies`);
+  }
+  await waitFor('30 copies on disk, none extra', async () => ((await blobFiles(cluster)).filter((file) => !file.temporary).length === 30 ? true : undefined), 30_000);
+  const back = path.join(work, 'back');
+  await client.get(files[0]?.path ?? '', back);
+  t.equal(await sha256Of(back), files[0]?.sha256, 'a moved file reads back whole');
+  t.match((await admin(cluster, 'fsck /')).stdout, /Status:\s+HEALTHY/);
+});

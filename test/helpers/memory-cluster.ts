@@ -3,7 +3,7 @@
 // without -r, mv(1) into directories, find -size on directories too, walks in path order), users
 // and passwords, and a fixed node list. Walks use explicit stacks, like the master.
 
-import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type SizeFilter, type Usage, type UserInfo } from '../../src/client/api';
+import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type RebalanceStatus, type SizeFilter, type Usage, type UserInfo } from '../../src/client/api';
 import { DfsError } from '../../src/wire/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
 
@@ -316,6 +316,12 @@ export class MemoryCluster implements ClusterApi {
       if (entry?.replicas) entry.replicas = { ...entry.replicas, want: replicas };
     }
     return paths.length;
+  }
+
+  async rebalance(thresholdPct: number, stop: boolean): Promise<RebalanceStatus> {
+    this.calls.push(`rebalance ${thresholdPct}${stop ? ' stop' : ''}`);
+    if (!this.identity.admin) throw new DfsError('FORBIDDEN', 'rebalance is for the admin user only');
+    return { running: !stop, thresholdPct, moved: 0, bytes: 0, failed: 0, inFlight: 0, startedMs: this.now };
   }
 
   async df(): Promise<{ total: ClusterTotal; user: Usage & { user: string } }> {

@@ -247,7 +247,7 @@ export class Catalog {
     return this.replicas.replicasOn(nodeId);
   }
 
-  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string }> {
+  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string; owner: number }> {
     return this.replicas.blobFiles(blobIds);
   }
 

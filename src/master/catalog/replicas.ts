@@ -67,11 +67,11 @@ export class Replicas {
     return new Map(this.core.db.all(SQL.replicasOn, [nodeId]).map((row) => [text(row[0]), replicaState(row[1])]));
   }
 
-  /** The size and SHA-256 of the files that have these blobs (a node's report is checked against them). */
-  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string }> {
+  /** The size, SHA-256 and owner of the files that have these blobs (a node's report is checked against them). */
+  blobFiles(blobIds: readonly string[]): Map<string, { size: number; sha256: string; owner: number }> {
     this.core.checkOpen();
     if (blobIds.length === 0) return new Map();
-    return new Map(this.core.db.all(SQL.filesOfBlobs, [JSON.stringify(blobIds)]).map((row) => [text(row[0]), { size: Number(row[1]), sha256: text(row[2]).toLowerCase() }]));
+    return new Map(this.core.db.all(SQL.filesOfBlobs, [JSON.stringify(blobIds)]).map((row) => [text(row[0]), { size: Number(row[1]), sha256: text(row[2]).toLowerCase(), owner: integer(row[3]) }]));
   }
 
   /** The nodes any copy is recorded on: those a restarted master waits to hear from. */

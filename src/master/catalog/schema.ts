@@ -155,7 +155,7 @@ export const SQL = {
   // (state, node) is indexed: naming every state makes the node lookup an index range.
   replicasOn: `SELECT blob, state FROM replicas WHERE state IN (0, 1, 2) AND node = ?1`,
   replicaNodes: `SELECT DISTINCT node FROM replicas`,
-  filesOfBlobs: `SELECT blob, size, hex(sha256) FROM entries WHERE blob IN (SELECT value FROM json_each(?1))`,
+  filesOfBlobs: `SELECT blob, size, hex(sha256), owner FROM entries WHERE blob IN (SELECT value FROM json_each(?1))`,
 } as const;
 
 // An IN list of parameters runs twice as fast as json_each: one statement text per depth (cached),

@@ -1,13 +1,14 @@
 // The cluster itself: nodes, fsck, df, and the admin's drain, undrain, forget, token rotate and backup.
 
 import * as path from 'node:path';
+import { REBALANCE_THRESHOLD_PCT_DEFAULT } from '../../limits';
 import { printable } from '../../printable';
 import type { FsckReport, NodeInfo } from '../../client/api';
 import { resolvePath } from '../../paths';
-import { formatSize } from '../../units';
+import { formatSize, parseCount } from '../../units';
 import type { ShellCommand } from '../context';
 import { CommandFailed, UsageError, withReasons } from '../errors';
-import { formatTable, totalText } from '../format';
+import { formatTable, rebalanceText, totalText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 
 const NODE_HEADER = ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'FREE', 'BLOBS'];
@@ -32,13 +33,14 @@ export const nodes: ShellCommand = {
   completes: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
-    const { nodes: list, total } = await ctx.api.cluster();
+    const { nodes: list, total, rebalance: balancing } = await ctx.api.cluster();
     if (total.nodes === 0) {
       out.stdout('no storage nodes have registered; start one with: dfs node --master HOST:PORT --token-file join-token --data DIR\n');
       return;
     }
     if (list.length > 0) out.stdout(formatTable([NODE_HEADER, ...list.map(nodeRow)], ['left', 'left', 'left', 'right', 'right', 'right', 'right']));
     out.stdout(`${totalText(total)}\n`);
+    if (balancing) out.stdout(`${rebalanceText(balancing)}\n`);
   },
 };
 
@@ -195,5 +197,41 @@ export const backup: ShellCommand = {
     const directory = path.resolve(operands[0] ?? '');
     const { catalogBytes } = await ctx.api.backup(directory);
     out.stdout(`backup written to ${printable(directory)} (catalog ${formatSize(catalogBytes)}); start a master from it with: dfs master --data ${printable(directory)}\n`);
+  },
+};
+
+export const rebalance: ShellCommand = {
+  name: 'rebalance',
+  usage: 'rebalance [--threshold PCT] [--stop]',
+  summary: 'move blobs from fuller to emptier nodes until each is within PCT% of the mean (admin only)',
+  details: [
+    'PCT is 1 to 100 (default 10): a node\'s used fraction may differ from the cluster\'s mean by that many points.',
+    'Moves run in the background, a bounded number at a time; each copies a blob to the emptier node before the',
+    'fuller one gives its copy up, so no file ever has fewer copies than it wants. nodes shows the progress.',
+    '--stop stops it after the moves under way.',
+  ],
+  completes: 'nothing',
+  async run(args, ctx, out) {
+    const stop = args.includes('--stop');
+    let thresholdPct = REBALANCE_THRESHOLD_PCT_DEFAULT;
+    const rest: string[] = [];
+    for (let index = 0; index < args.length; index++) {
+      const arg = args[index] ?? '';
+      if (arg === '--stop') continue;
+      const inline = /^--threshold=(.*)$/.exec(arg);
+      if (arg !== '--threshold' && !inline) {
+        rest.push(arg);
+        continue;
+      }
+      const text = inline ? (inline[1] ?? '') : (args[++index] ?? '');
+      try {
+        thresholdPct = parseCount(text.replace(/%$/, ''), '--threshold', 1, 100);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+    }
+    expectOperands(parseFlags(rest, '').operands, 0, 0);
+    const status = await ctx.api.rebalance(thresholdPct, stop);
+    out.stdout(stop ? `${rebalanceText(status)}\n` : `rebalancing until every node is within ${status.thresholdPct}% of the mean; nodes shows the progress\n`);
   },
 };
