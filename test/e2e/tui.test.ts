@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { formatHostPort } from '../../src/wire/address';
-import { ADMIN_PASSWORD, startCluster, startDfs, tempDir, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, startCluster, startDfs, tempDir, waitFor, type TestCluster } from '../helpers/binary';
 import { loginAt, putFile } from '../helpers/client';
 import { randomFile, sha256Of } from '../helpers/files';
 import { openTerminal } from '../helpers/terminal';
@@ -187,4 +187,19 @@ t.test('a master that goes away: the status line says so; the explorer reconnect
   await term.waitFor('keys work again', (screen) => atPath('/projects')(screen) && listed(screen, 'alpha/'));
   await term.press('q');
   t.equal(await term.exited(), 0, 'q exits with status 0');
+});
+
+t.test('the admin\'s dashboard: a usage bar per node, and the balancer\'s last run', async (t) => {
+  const setup = await setUp(t);
+  const admin = await loginAt(t, setup.cluster.master.address, setup.cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await admin.rebalance(10, false);
+  await waitFor('the rebalance to end', async () => ((await admin.cluster()).rebalance?.running === false ? true : undefined));
+  const env = { ...setup.env, DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
+  const term = await openTerminal(t, { cwd: setup.local, env, args: ['tui', setup.address], columns: 100, timeoutMs: 15_000 });
+  await term.waitFor('the root listing', (screen) => atPath('/')(screen));
+  await term.press('Tab');
+  const dashboard = await term.waitFor('the dashboard with the rebalance line', (screen) => /rebalance: done in \d+ s: 0 blobs moved \(0\); every node is within 10% of the mean/.test(screen));
+  t.equal((dashboard.match(/ alive +\[/g) ?? []).length, 3, 'a usage bar per node');
+  await term.press('q');
+  t.equal(await term.exited(), 0);
 });
