@@ -308,8 +308,11 @@ class MasterLink {
 
   private async heartbeat(channel: Channel): Promise<void> {
     try {
+      const space = await this.space();
+      // Taken after the space's awaits and sent at once: a blob stored meanwhile, whose report went out before this
+      // heartbeat, is in these figures (the master counts it from the report only if no heartbeat came between).
       const receiving = [...take(this.context.receiving, HEARTBEAT_RECEIVING_MAX)];
-      await channel.request('node.heartbeat', { ...(await this.space()), activeTransfers: this.context.activeTransfers, receiving });
+      await channel.request('node.heartbeat', { ...space, activeTransfers: this.context.activeTransfers, receiving });
     } catch (error) {
       if (error instanceof DfsError && error.code === 'NOT_FOUND') channel.close(error); // master forgot us: reconnect
     }
@@ -319,7 +322,8 @@ class MasterLink {
     const { store } = this.context;
     const disk = await measureSpace(this.options.dataDir, store.usedBytes, store.capacityLimitBytes);
     const freeBytes = await store.freeBytes(); // probes a read-only disk
-    return { ...disk, freeBytes, blobs: store.count, readOnly: !store.writable };
+    // The counts as they are now, after the awaits: a blob stored during them counts.
+    return { ...disk, usedBytes: store.usedBytes, freeBytes, blobs: store.count, readOnly: !store.writable };
   }
 
   private lost(channel: Channel, reason: DfsError): void {
