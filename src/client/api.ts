@@ -1,7 +1,7 @@
 // What a user-facing program (the shell, the TUI) can ask of the cluster. The shell and the TUI
 // call only this interface, never the wire; `RemoteClient` in client.ts implements it over TLS.
 
-import type { NODE_STATES } from '../wire/messages';
+import type { NODE_STATES, ResponseOf } from '../wire/messages';
 import type { Entry as CatalogEntry, EntryKind, FindFilter, SizeFilter } from '../master/catalog/namespace';
 
 export type { EntryKind, FindFilter, SizeFilter };
@@ -87,17 +87,7 @@ export interface Identity {
 }
 
 /** The balancer's progress (rebalance): blobs and bytes moved, failed and under way; why it stopped. */
-export interface RebalanceStatus {
-  running: boolean;
-  thresholdPct: number;
-  moved: number;
-  bytes: number;
-  failed: number;
-  inFlight: number;
-  startedMs: number;
-  endedMs?: number;
-  outcome?: string;
-}
+export type RebalanceStatus = ResponseOf<'cluster.rebalance'>;
 
 /** A user's files, their bytes (sizes, not counting replicas) and quotas (absent: none). */
 export interface Usage {

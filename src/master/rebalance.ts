@@ -5,25 +5,12 @@
 // once enough good copies exist without it: a file never has fewer copies than it wants.
 
 import { CHAIN_REPAIRS_MAX, HEARTBEAT_INTERVAL_MS, REBALANCE_ROUND_MOVES_MAX, REBALANCE_STREAMS_MAX, REQUEST_TIMEOUT_MS } from '../limits';
+import type { RebalanceStatus } from '../client/api';
 import { DfsError } from '../wire/errors';
 import { balanced, balancePairs, type BalanceNode } from './core/balance';
 import { availableBytes, writable } from './core/placement';
 import type { MasterState } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';
-
-export interface RebalanceStatus {
-  running: boolean;
-  thresholdPct: number;
-  /** Blobs moved, and their bytes; moves that failed (their copy was not made: nothing was deleted). */
-  moved: number;
-  bytes: number;
-  failed: number;
-  inFlight: number;
-  startedMs: number;
-  endedMs?: number;
-  /** Why it stopped. */
-  outcome?: string;
-}
 
 interface Move {
   blobId: string;
