@@ -36,6 +36,9 @@ export interface ShellContext {
   prompt: Prompter | undefined;
   /** Set by exit/quit: the shell stops reading commands. */
   exitRequested: boolean;
+  /** Standard input as data for `put -`: only under -c with stdin not a terminal (otherwise it holds the commands,
+   * or is the person typing). */
+  readonly stdin?: NodeJS.ReadableStream | undefined;
 }
 
 /** What the other words of a command are, for tab completion. */

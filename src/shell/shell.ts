@@ -89,7 +89,7 @@ async function runScript(stdin: InputStream, ctx: ShellContext, out: ShellOutput
   return failed ? 1 : 0;
 }
 
-function createContext(session: Session, env: ShellContext['env'], prompt: Prompter | undefined): ShellContext {
+function createContext(session: Session, env: ShellContext['env'], prompt: Prompter | undefined, stdin: NodeJS.ReadableStream | undefined): ShellContext {
   return {
     api: session.api,
     identity: session.identity,
@@ -99,6 +99,7 @@ function createContext(session: Session, env: ShellContext['env'], prompt: Promp
     env,
     prompt,
     exitRequested: false,
+    stdin,
   };
 }
 
@@ -126,7 +127,7 @@ export async function runShell(options: ShellOptions): Promise<ShellExitStatus> 
     stderr.write(`dfs: ${error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof DfsError && error.code === 'BAD_REQUEST' ? 2 : 1;
   }
-  const ctx = createContext(session, env, prompter);
+  const ctx = createContext(session, env, prompter, options.command !== undefined && !isTerminalInput(stdin) ? stdin : undefined);
   const out = streamOutput(stdout, stderr, () => {
     ctx.exitRequested = true;
   });

@@ -1,7 +1,7 @@
 // Careless and hostile input on the client's side, through real `build/dfs` processes: a
 // put whose file changes while read leaves the remote file as it was; get follows symlinks, writes into devices and
 // FIFOs, keeps a file's mode, and leaves nothing when interrupted; names with control characters never reach the
-// terminal raw; cat into a closed pipe or a full disk ends in one line; `nodes` shows each node to the admin only.
+// terminal raw; cat into a closed pipe or a full disk ends in one line; put - and get - through pipes; `nodes` shows each node to the admin only.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -125,4 +125,27 @@ t.test('nodes: the admin sees each node; anyone else only the totals', async (t)
   const shared = await shell(cluster, 'nodes', 'shared');
   t.match(shared.stdout, /^2 nodes: 2 alive, 0 full, 0 dead; capacity \S+, used \S+, free \S+\n$/, `shared sees the totals only: ${shared.stdout.trim()}`);
   t.notMatch(shared.stdout, /127\.0\.0\.1/, 'no node address');
+});
+
+t.test('pipes: put - reads stdin (made whole, then put and verified), get REMOTE - writes stdout, into a closed pipe quietly; put makes missing parents', async (t) => {
+  const cluster = await oneNode();
+  const work = await tempDir(t);
+  const local = path.join(work, 'piped');
+  await randomFile(local, 3 * MIB + 11);
+  const env = shellEnv(cluster);
+  const address = masterAddress(cluster);
+  const up = await runDfs(['-c', `cat "${local}" | "${DFS}" shell ${address} -c 'put - /pipes/deep/in.bin'`], { command: 'bash', env });
+  t.same([up.code, up.stderr], [0, ''], 'cat FILE | dfs shell -c "put - REMOTE" succeeds, making /pipes/deep');
+  t.match(up.stdout, '/pipes/deep/in.bin: replicated 1/1');
+  const down = await runDfs(['-c', `"${DFS}" shell ${address} -c 'get /pipes/deep/in.bin -' | sha256sum`], { command: 'bash', env });
+  t.equal(down.stdout.split(' ')[0], await sha256Of(local), 'get REMOTE - | sha256sum: the same bytes');
+  const closed = await runDfs(['-c', `"${DFS}" shell ${address} -c 'get /pipes/deep/in.bin -' | head -c 10 > /dev/null; echo "status \${PIPESTATUS[0]}"`], { command: 'bash', env });
+  t.same([closed.stdout, closed.stderr], ['status 0\n', ''], 'get - | head: status 0, nothing on stderr');
+  const interactiveStdin = await runDfs(['shell', address], { env, input: 'put - /x\n' });
+  t.match(interactiveStdin.stderr, 'dfs: put: standard input is not data here', 'put - where stdin holds the commands is refused');
+  const parents = await shell(cluster, `put ${local} /made/on/the/way/f; stat /made/on/the/way/f`);
+  t.equal(parents.code, 0, `put makes missing parents, as HDFS does\n${parents.stderr}`);
+  t.match(parents.stdout, /Size:\s+3145739/);
+  const overFile = await shell(cluster, `put ${local} /pipes/deep/in.bin/below`);
+  t.equal(overFile.code, 1, 'a file where a parent should be is still an error');
 });

@@ -2,18 +2,20 @@
 // directory); remote ones the user's. A progress line goes to stderr when stdout is a terminal.
 
 import { printable } from '../../printable';
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as localPath from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { LocalFileError, type ProgressListener } from '../../client/api';
 import { OutputClosed } from '../../client/transfer';
 import { PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
 import { isDfsError } from '../../wire/errors';
-import { baseName, isWithin, joinPath, resolvePath, validatePath } from '../../paths';
+import { baseName, isWithin, joinPath, parentOf, resolvePath, validatePath } from '../../paths';
 import { formatSize } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
-import { CommandError, CommandFailed, reasonOf, reportError } from '../errors';
+import { CommandError, CommandFailed, reasonOf, reportError, UsageError } from '../errors';
 import { localReason, walkLocal } from './local-walk';
 import { expectOperands, parseFlags } from '../parse';
 
@@ -99,8 +101,14 @@ async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest)
     let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
     if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
     const progress = progressLine(out);
+    const options = { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) };
     try {
-      await ctx.api.put([{ localPath: source, remotePath: target }], { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) });
+      await ctx.api.put([{ localPath: source, remotePath: target }], options).catch(async (error: unknown) => {
+        // A missing parent is made, as HDFS's put does; the master refused before any byte moved.
+        if (!isDfsError(error, 'NOT_FOUND') || (await isRemoteDirectory(ctx, parentOf(target)))) throw error;
+        await ctx.api.mkdir(parentOf(target), true);
+        await ctx.api.put([{ localPath: source, remotePath: target }], options);
+      });
     } catch (error) {
       throw existsHint(error);
     } finally {
@@ -117,7 +125,9 @@ export const put: ShellCommand = {
   usage: 'put [-r] [-f] [--no-wait] LOCAL [REMOTE]',
   summary: 'upload a local file or directory',
   details: [
-    'REMOTE defaults to the file\'s name in the working directory; a directory there receives it.',
+    'REMOTE defaults to the file\'s name in the working directory; a directory there receives it; missing parent',
+    'directories are made. LOCAL `-` is standard input (under -c, e.g. `tar c dir | dfs shell -c \'put - /b.tar\'`):',
+    'it is kept in a private temporary file until it ends, then put and verified like any file.',
     'Waits until the file is replicated and prints how many copies exist (e.g. "replicated 3/3").',
     '-r         upload a directory and everything beneath it, empty directories too, like cp -r:',
     '           REMOTE is made with its parents, or an existing directory REMOTE receives it;',
@@ -133,6 +143,7 @@ export const put: ShellCommand = {
     const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'fr');
     expectOperands(operands, 1, 2);
     const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait };
+    if (request.source === '-') return putStdin(ctx, out, request);
     if (!(await isLocalDirectory(request.source))) return putFile(ctx, out, request);
     if (!flags.has('r')) {
       reportError(out, 'put', request.source, new CommandError('Is a directory (put -r uploads a directory)'));
@@ -147,7 +158,8 @@ export const get: ShellCommand = {
   usage: 'get [-r] REMOTE [LOCAL]',
   summary: 'download a file or directory (verified; nothing is left behind if it fails)',
   details: [
-    'LOCAL defaults to the file\'s name in the local working directory; a local directory receives it.',
+    'LOCAL defaults to the file\'s name in the local working directory; a local directory receives it;',
+    'LOCAL `-` is standard output (as cat; a closed pipe ends it quietly).',
     'An existing local file is replaced, once the new bytes are complete and verified.',
     '-r  download a directory and everything beneath it, empty directories too, like cp -r:',
     '    LOCAL is made with its parents, or an existing directory LOCAL receives it;',
@@ -160,6 +172,7 @@ export const get: ShellCommand = {
     expectOperands(operands, 1, 2);
     const typed = operands[0] ?? '';
     const typedLocal = operands[1];
+    if (typedLocal === '-') return catFiles(ctx, out, 'get', [typed]);
     if (flags.has('r')) {
       let directory: string | undefined;
       await transfer(out, 'get', typed, async () => {
@@ -443,18 +456,40 @@ export const cat: ShellCommand = {
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, Infinity);
-    const output = byteOutput(out);
-    let failures = 0;
-    for (const typed of operands) {
-      try {
-        await ctx.api.cat(resolvePath(ctx.cwd, typed), output);
-      } catch (error) {
-        if (error instanceof OutputClosed) return; // the reader has what it wanted, like cat into head
-        out.stderr(transferErrorLine('cat', typed, error));
-        failures++;
-        if (error instanceof LocalFileError) break; // the output failed: the next files would too
-      }
-    }
-    if (failures > 0) throw new CommandFailed(failures);
+    await catFiles(ctx, out, 'cat', operands);
   },
 };
+
+/** Files' bytes to stdout, one after the other (cat, get REMOTE -). */
+async function catFiles(ctx: ShellContext, out: ShellOutput, command: string, operands: readonly string[]): Promise<void> {
+  const output = byteOutput(out);
+  let failures = 0;
+  for (const typed of operands) {
+    try {
+      await ctx.api.cat(resolvePath(ctx.cwd, typed), output);
+    } catch (error) {
+      if (error instanceof OutputClosed) return; // the reader has what it wanted, like cat into head
+      out.stderr(transferErrorLine(command, typed, error));
+      failures++;
+      if (error instanceof LocalFileError) break; // the output failed: the next files would too
+    }
+  }
+  if (failures > 0) throw new CommandFailed(failures);
+}
+
+/** put - REMOTE: standard input, whose size is known only at its end, into a private temporary file, then put. */
+async function putStdin(ctx: ShellContext, out: ShellOutput, request: PutRequest): Promise<void> {
+  const { stdin } = ctx;
+  if (!stdin) throw new CommandError('standard input is not data here: pipe it into dfs shell -c \'put - REMOTE\'');
+  if (request.typed === undefined) throw new UsageError('put - needs a REMOTE path');
+  const directory = await fs.mkdtemp(localPath.join(os.tmpdir(), 'dfs-put-'));
+  try {
+    const spool = localPath.join(directory, 'stdin');
+    await transfer(out, 'put', '-', async () => {
+      await pipeline(stdin, createWriteStream(spool, { mode: 0o600, flags: 'wx' }));
+    });
+    await putFile(ctx, out, { ...request, source: spool });
+  } finally {
+    await fs.rm(directory, { recursive: true, force: true });
+  }
+}
