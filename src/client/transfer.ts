@@ -283,7 +283,8 @@ export function streamSink(output: NodeJS.WritableStream, name = 'standard outpu
     write: async (chunk) => {
       checkOpen();
       try {
-        if (!output.write(chunk)) await once(output as unknown as NodeJS.EventEmitter, 'drain');
+        // A stream destroyed while full never drains: its close ends the wait too (checkOpen then says why).
+        if (!output.write(chunk)) await Promise.race([once(output as unknown as NodeJS.EventEmitter, 'drain'), once(output as unknown as NodeJS.EventEmitter, 'close')]);
       } catch (error) {
         throw failure(error);
       }

@@ -4,6 +4,7 @@
 import { printable } from '../printable';
 import { cd, ls, pwd } from './commands/navigation';
 import { cp, mkdir, mv, rm, setrep, stat } from './commands/files';
+import { head, tail } from './commands/read';
 import { du, find, tree } from './commands/walk';
 import { passwd, quota, unlock, useradd, userdel, users, whoami } from './commands/users';
 import { backup, df, drain, forget, fsck, nodes, rebalance, token, undrain } from './commands/cluster';
@@ -17,7 +18,7 @@ import { LineSyntaxError, parseLine } from './parse';
 const help = helpCommand(() => COMMANDS);
 
 export const COMMANDS: readonly ShellCommand[] = [
-  ls, cd, pwd, mkdir, rm, mv, cp, stat, setrep, put, get, cat, find, du, tree, whoami, passwd, useradd, users, userdel, unlock, quota, nodes, df, drain, undrain, forget, rebalance, token, backup, fsck, tui, help, exit, quit,
+  ls, cd, pwd, mkdir, rm, mv, cp, stat, setrep, put, get, cat, head, tail, find, du, tree, whoami, passwd, useradd, users, userdel, unlock, quota, nodes, df, drain, undrain, forget, rebalance, token, backup, fsck, tui, help, exit, quit,
 ];
 
 export function findCommand(name: string): ShellCommand | undefined {

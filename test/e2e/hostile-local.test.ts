@@ -149,3 +149,20 @@ t.test('pipes: put - reads stdin (made whole, then put and verified), get REMOTE
   const overFile = await shell(cluster, `put ${local} /pipes/deep/in.bin/below`);
   t.equal(overFile.code, 1, 'a file where a parent should be is still an error');
 });
+
+t.test('head and tail: lines (10 by default) or bytes; head stops the download; several files get headers', async (t) => {
+  const cluster = await oneNode();
+  const work = await tempDir(t);
+  const local = path.join(work, 'lines');
+  await fs.writeFile(local, Array.from({ length: 200_000 }, (_, index) => `${index + 1}\n`).join(''));
+  t.equal((await shell(cluster, `put ${local} /lines`)).code, 0);
+  const run = await shell(cluster, 'head /lines; head -n 3 /lines; head -c 5 /lines; tail -n 2 /lines; tail -c 7 /lines; head -n1 /lines /lines; whoami');
+  t.same([run.code, run.stderr], [0, ''], 'every command succeeded, and the next one ran after each head');
+  t.equal(
+    run.stdout,
+    `${Array.from({ length: 10 }, (_, index) => `${index + 1}\n`).join('')}1\n2\n3\n1\n2\n3199999\n200000\n200000\n==> /lines <==\n1\n\n==> /lines <==\n1\nadmin\n`,
+  );
+  const bad = await shell(cluster, 'head -n x /lines');
+  t.equal(bad.code, 1, 'a count that is not one is a usage error');
+  t.match(bad.stderr, /usage: head/);
+});

@@ -437,7 +437,8 @@ async function makeLocalDirectory(path: string): Promise<void> {
 }
 
 /** The shell's stdout as a byte stream; a text-only output (tests) gets the bytes decoded as UTF-8. */
-function byteOutput(out: ShellOutput): NodeJS.WritableStream {
+/** stdout as a byte stream (cat, get -, head, tail); text for outputs without one. */
+export function byteOutput(out: ShellOutput): NodeJS.WritableStream {
   if (out.binary) return out.binary;
   const decoder = new StringDecoder('utf8');
   return new Writable({
