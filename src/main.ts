@@ -281,6 +281,7 @@ async function runShellRole(address: string | undefined, flags: Flags): Promise<
     caFile: text(flags, 'ca'),
     user: text(flags, 'user'),
     ...(command !== undefined ? { command } : {}),
+    stopOnError: flags.e === true,
   });
   // Leave without waiting for stdin or timers the REPL may have touched; flush stdout first.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
@@ -352,10 +353,11 @@ function buildCli(): ReturnType<typeof cac> {
     .action((flags: Flags) => runDemo(flags));
   cli
     .command('shell [address]', 'Open a shell on the cluster (address HOST:PORT, else env DFS_MASTER)')
-    .usage('shell [HOST:PORT] [--ca FILE] [--user NAME] [-c "CMD; CMD"]')
+    .usage('shell [HOST:PORT] [--ca FILE] [--user NAME] [-e] [-c "CMD; CMD"]')
     .option('--ca <file>', 'Verify the master with this CA (ca.pem in its data dir; env DFS_CA); else trust on first use')
     .option('--user <name>', 'Log in as this user (env DFS_USER; default shared); password from env DFS_PASSWORD or a prompt')
     .option('-c <commands>', 'Run these commands (separated by ";") and exit; without -c, commands are read from stdin when it is not a terminal')
+    .option('-e', 'Stop at the first command that fails and exit with its status (as sh -e), under -c or from stdin')
     .example('dfs shell 10.0.0.1:7070 --ca ca.pem -c "mkdir -p /docs; ls -l /"')
     .example('echo "du -sh /" | DFS_USER=alice DFS_PASSWORD=secret dfs shell 10.0.0.1:7070 --ca ca.pem')
     .action((address: string | undefined, flags: Flags) => runShellRole(address, flags));

@@ -168,6 +168,8 @@ export interface ClusterApi {
   mkdir(path: string, parents: boolean): Promise<void>;
   remove(path: string, recursive: boolean): Promise<number>;
   move(source: string, target: string): Promise<Entry>;
+  /** Sets an existing entry's modification time to now. */
+  touch(path: string): Promise<Entry>;
   /** Sets the replication factor of a file, or with `recursive` of every file under a directory; how many. */
   setrep(path: string, replicas: number, recursive: boolean): Promise<number>;
   /** Streams matches page by page, in path order. */

@@ -174,6 +174,10 @@ export class RemoteClient implements ClusterApi {
     return { catalogBytes: response.data.snapshotBytes };
   }
 
+  async touch(path: string): Promise<Entry> {
+    return fromWire(await this.call('fs.touch', { path }));
+  }
+
   async setrep(path: string, replicas: number, recursive: boolean): Promise<number> {
     return (await this.call('fs.setrep', { path, replicas, recursive })).files;
   }

@@ -275,6 +275,8 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return namespace.remove(state, request);
     case 'fs.move':
       return namespace.move(state, request);
+    case 'fs.touch':
+      return namespace.touch(state, request);
     case 'fs.setrep':
       return namespace.setrep(state, request);
     case 'fs.find':

@@ -58,6 +58,12 @@ export async function mkdir(state: MasterState, request: Incoming<'fs.mkdir'>): 
   return { data: toWire(await state.catalog.mkdir(userId, request.data.path, { parents: request.data.parents })) };
 }
 
+export async function touch(state: MasterState, request: Incoming<'fs.touch'>): Promise<Reply<'fs.touch'>> {
+  const { userId } = requireSession(state, request);
+  const entry = await state.catalog.touch(userId, request.data.path);
+  return { data: toWire(entry, entry.blobId === null ? undefined : replicaSummary(state, entry.blobId)) };
+}
+
 export async function setrep(state: MasterState, request: Incoming<'fs.setrep'>): Promise<Reply<'fs.setrep'>> {
   const { userId, user } = requireSession(state, request);
   const { path, replicas, recursive } = request.data;

@@ -39,6 +39,8 @@ export interface ShellContext {
   /** Standard input as data for `put -`: only under -c with stdin not a terminal (otherwise it holds the commands,
    * or is the person typing). */
   readonly stdin?: NodeJS.ReadableStream | undefined;
+  /** -e: the first command that fails stops the shell (as sh -e), which exits with its status. */
+  readonly stopOnError?: boolean;
 }
 
 /** What the other words of a command are, for tab completion. */

@@ -3,7 +3,8 @@
 
 import { printable } from '../printable';
 import { cd, ls, pwd } from './commands/navigation';
-import { cp, mkdir, mv, rm, setrep, stat } from './commands/files';
+import { count, cp, mkdir, mv, rm, setrep, stat, touch } from './commands/files';
+import { clear, lcd, lls, lpwd } from './commands/local';
 import { head, tail } from './commands/read';
 import { du, find, tree } from './commands/walk';
 import { passwd, quota, unlock, useradd, userdel, users, whoami } from './commands/users';
@@ -18,7 +19,7 @@ import { LineSyntaxError, parseLine } from './parse';
 const help = helpCommand(() => COMMANDS);
 
 export const COMMANDS: readonly ShellCommand[] = [
-  ls, cd, pwd, mkdir, rm, mv, cp, stat, setrep, put, get, cat, head, tail, find, du, tree, whoami, passwd, useradd, users, userdel, unlock, quota, nodes, df, drain, undrain, forget, rebalance, token, backup, fsck, tui, help, exit, quit,
+  ls, cd, pwd, mkdir, rm, mv, cp, stat, setrep, touch, count, put, get, cat, head, tail, find, du, tree, whoami, passwd, useradd, users, userdel, unlock, quota, nodes, df, drain, undrain, forget, rebalance, token, backup, fsck, tui, lpwd, lcd, lls, clear, help, exit, quit,
 ];
 
 export function findCommand(name: string): ShellCommand | undefined {
@@ -63,7 +64,10 @@ export async function runLine(line: string, ctx: ShellContext, out: ShellOutput)
   }
   let status: LineStatus = 'ok';
   for (const words of commands) {
-    if ((await runCommand(words, ctx, out)) !== 0) status = 'failed';
+    if ((await runCommand(words, ctx, out)) !== 0) {
+      status = 'failed';
+      if (ctx.stopOnError) ctx.exitRequested = true;
+    }
     if (ctx.exitRequested) break;
   }
   return status;

@@ -26,6 +26,8 @@ export interface ShellOptions {
   user?: string;
   /** -c "CMD; CMD": run these and exit. */
   command?: string;
+  /** -e: stop at the first command that fails. */
+  stopOnError?: boolean;
   /** Defaults to process.env; tests pass their own. */
   env?: Readonly<Record<string, string | undefined>>;
   stdin?: InputStream;
@@ -89,7 +91,7 @@ async function runScript(stdin: InputStream, ctx: ShellContext, out: ShellOutput
   return failed ? 1 : 0;
 }
 
-function createContext(session: Session, env: ShellContext['env'], prompt: Prompter | undefined, stdin: NodeJS.ReadableStream | undefined): ShellContext {
+function createContext(session: Session, env: ShellContext['env'], prompt: Prompter | undefined, stdin: NodeJS.ReadableStream | undefined, stopOnError: boolean): ShellContext {
   return {
     api: session.api,
     identity: session.identity,
@@ -100,6 +102,7 @@ function createContext(session: Session, env: ShellContext['env'], prompt: Promp
     prompt,
     exitRequested: false,
     stdin,
+    stopOnError,
   };
 }
 
@@ -127,7 +130,7 @@ export async function runShell(options: ShellOptions): Promise<ShellExitStatus> 
     stderr.write(`dfs: ${error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof DfsError && error.code === 'BAD_REQUEST' ? 2 : 1;
   }
-  const ctx = createContext(session, env, prompter, options.command !== undefined && !isTerminalInput(stdin) ? stdin : undefined);
+  const ctx = createContext(session, env, prompter, options.command !== undefined && !isTerminalInput(stdin) ? stdin : undefined, options.stopOnError === true);
   const out = streamOutput(stdout, stderr, () => {
     ctx.exitRequested = true;
   });

@@ -243,6 +243,8 @@ export const MESSAGES = {
   'fs.move': message('master', 'user', obj({ source: path, target: path }), entry),
   /** The replication factor of one of the caller's files, or with `recursive` of every file under a directory; the
    * repairer then adds or trims copies. How many files it set. */
+  /** An existing entry's modification time set to now. */
+  'fs.touch': message('master', 'user', obj({ path }), entry),
   'fs.setrep': message('master', 'user', obj({ path, replicas: int({ min: 1, max: REPLICAS_MAX }), recursive: bool() }), obj({ files: int() })),
   'fs.find': message(
     'master', 'user',

@@ -166,3 +166,31 @@ t.test('head and tail: lines (10 by default) or bytes; head stops the download; 
   t.equal(bad.code, 1, 'a count that is not one is a usage error');
   t.match(bad.stderr, /usage: head/);
 });
+
+t.test('shell -e stops at the first failing command; touch, count, lpwd, lcd, lls', async (t) => {
+  const cluster = await oneNode();
+  const env = shellEnv(cluster);
+  const address = masterAddress(cluster);
+  const stopped = await runDfs(['shell', address, '-e', '-c', 'mkdir /e; rm /e/missing; mkdir /e/never']);
+  const stoppedEnv = await runDfs(['shell', address, '-e', '-c', 'mkdir -p /e2; rm /e2/missing; mkdir /e2/never'], { env });
+  t.equal(stopped.code, 1, 'without a login it fails anyway');
+  t.same([stoppedEnv.code, stoppedEnv.stderr], [1, 'dfs: rm: /e2/missing: No such file or directory\n'], '-e: status 1, one error');
+  t.equal((await shell(cluster, 'ls /e2')).stdout, '', 'the command after the failing one did not run');
+  const script = await runDfs(['shell', address, '-e'], { env, input: 'mkdir -p /e3\nrm /e3/missing\nmkdir /e3/never\n' });
+  t.equal(script.code, 1, '-e from stdin: status 1');
+  t.equal((await shell(cluster, 'ls /e3')).stdout, '', 'and the next line did not run');
+  const without = await shell(cluster, 'mkdir -p /e4; rm /e4/missing; mkdir /e4/ran');
+  t.same([without.code, (await shell(cluster, 'ls /e4')).stdout], [1, 'ran\n'], 'without -e every command runs, status 1');
+
+  const touched = await shell(cluster, 'mkdir -p /t/d; touch /t/a /t/d/b; stat /t/a; touch /t/a; count /t; touch /nope/x');
+  t.equal(touched.code, 1, 'touch under a missing directory fails');
+  t.match(touched.stdout, /Size:\s+0 /, 'touch made an empty file');
+  t.match(touched.stdout, /^\s+2\s+2\s+0 \/t$/m, 'count: 2 directories (/t itself and /t/d), 2 files, 0 bytes');
+  t.match(touched.stderr, 'dfs: touch: /nope/x: No such file or directory');
+  const work = await tempDir(t);
+  await fs.mkdir(path.join(work, 'sub'));
+  await fs.writeFile(path.join(work, 'file'), 'x');
+  const local = await shell(cluster, `lcd ${work}; lpwd; lls; lcd sub; lpwd; lcd /nowhere-at-all`);
+  t.equal(local.stdout, `${work}\nfile\nsub/\n${path.join(work, 'sub')}\n`, 'lcd, lpwd, lls');
+  t.match(local.stderr, 'dfs: lcd: /nowhere-at-all: No such file or directory');
+});

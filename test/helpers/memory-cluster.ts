@@ -306,6 +306,13 @@ export class MemoryCluster implements ClusterApi {
     throw new DfsError('FORBIDDEN', 'the memory cluster has no master to back up');
   }
 
+  async touch(path: string): Promise<Entry> {
+    this.calls.push(`touch ${path}`);
+    const stored = this.lookup(path);
+    stored.mtimeMs = this.now;
+    return this.entryAt(stored, path);
+  }
+
   async setrep(path: string, replicas: number, recursive: boolean): Promise<number> {
     this.calls.push(`setrep ${replicas} ${path}${recursive ? ' -R' : ''}`);
     const stored = this.lookup(path);

@@ -210,6 +210,10 @@ export class Catalog {
     return this.namespace.createFiles(owner, directory, files);
   }
 
+  touch(owner: number, path: string): Promise<Entry> {
+    return this.namespace.touch(owner, path);
+  }
+
   /** Sets the replication factor of a file (or with `recursive` every file under a directory); how many. */
   setReplication(owner: number, path: string, want: number, recursive: boolean): Promise<number> {
     return this.namespace.setReplication(owner, path, want, recursive);

@@ -310,6 +310,17 @@ export class Namespace {
     });
   }
 
+  /** Sets an entry's modification time to now (touch). */
+  async touch(owner: number, path: string): Promise<Entry> {
+    checkPath(path);
+    return this.core.mutate((recorder) => {
+      const target = this.requireEntry(owner, path);
+      const now = this.core.timestamp();
+      recorder.run(SQL.touch, [target.id, now]);
+      return { ...toEntry(target), mtimeMs: now };
+    });
+  }
+
   /** Sets the replication factor of a file, or with `recursive` of every file under a directory; how many. */
   async setReplication(owner: number, path: string, want: number, recursive: boolean): Promise<number> {
     checkPath(path);

@@ -1,5 +1,8 @@
-// Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat, setrep.
+// Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat, setrep, touch, count.
 
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as localPath from 'node:path';
 import { printable } from '../../printable';
 import type { CopyOptions, Entry } from '../../client/api';
 import { REPLICAS_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
@@ -238,6 +241,58 @@ export const setrep: ShellCommand = {
     await forEachOperand(out, 'setrep', paths, async (typed) => {
       const files = await ctx.api.setrep(resolvePath(ctx.cwd, typed), replicas, flags.has('R'));
       out.stdout(`replication of ${printable(typed)} set to ${replicas} (${files} file${files === 1 ? '' : 's'})\n`);
+    });
+  },
+};
+
+export const touch: ShellCommand = {
+  name: 'touch',
+  usage: 'touch PATH…',
+  summary: 'make empty files, or set existing ones\' time to now',
+  details: ['The parent directory must exist, as with touch(1).'],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, Infinity);
+    await forEachOperand(out, 'touch', operands, async (typed) => {
+      const target = resolvePath(ctx.cwd, typed);
+      try {
+        await ctx.api.touch(target);
+        return;
+      } catch (error) {
+        if (!isDfsError(error, 'NOT_FOUND')) throw error;
+      }
+      const directory = await fs.mkdtemp(localPath.join(os.tmpdir(), 'dfs-touch-'));
+      try {
+        const empty = localPath.join(directory, 'empty');
+        await fs.writeFile(empty, '');
+        await ctx.api.put([{ localPath: empty, remotePath: target, size: 0 }], { overwrite: false });
+      } finally {
+        await fs.rm(directory, { recursive: true, force: true });
+      }
+    });
+  },
+};
+
+export const count: ShellCommand = {
+  name: 'count',
+  usage: 'count PATH…',
+  summary: 'directories, files and bytes under each path (HDFS count)',
+  details: ['Prints DIRS FILES BYTES PATH; a directory counts itself, as in HDFS.'],
+  completes: 'paths',
+  async run(args, ctx, out) {
+    const { operands } = parseFlags(args, '');
+    expectOperands(operands, 1, Infinity);
+    await forEachOperand(out, 'count', operands, async (typed) => {
+      const tally = { dirs: 0, files: 0, bytes: 0 };
+      for await (const entry of ctx.api.tree(resolvePath(ctx.cwd, typed))) {
+        if (entry.kind === 'dir') tally.dirs++;
+        else {
+          tally.files++;
+          tally.bytes += entry.size;
+        }
+      }
+      out.stdout(`${String(tally.dirs).padStart(12)} ${String(tally.files).padStart(12)} ${String(tally.bytes).padStart(18)} ${printable(typed)}\n`);
     });
   },
 };
