@@ -151,6 +151,14 @@ t.test('abuse: a user sending every admin request 300 times gets FORBIDDEN each 
   ]).flat();
   const codes = await Promise.all(attempts.map((attempt) => codeOf(attempt)));
   t.same([...new Set(codes)], ['FORBIDDEN'], `all ${codes.length} refused`);
+  // Namespace requests name her own paths only: the admin's /only-admin is not there for her.
+  await admin('mkdir -p /only-admin');
+  const foreign = await Promise.all(Array.from({ length: 300 }, () => [
+    codeOf(channel.request('fs.touch', { path: '/only-admin' })),
+    codeOf(channel.request('fs.setrep', { path: '/only-admin', replicas: 16, recursive: true })),
+  ]).flat());
+  t.same([...new Set(foreign)], ['NOT_FOUND'], 'touch and setrep of another user\'s paths: NOT_FOUND, each time');
+  t.equal(await codeOf(channel.request('fs.setrep', { path: '/', replicas: 17, recursive: true })), 'BAD_REQUEST', 'a factor past REPLICAS_MAX is refused');
   t.equal((await admin('users')).stdout.replace(/locked \S+( \S+)?/g, ''), before, 'nothing changed');
   t.equal((await channel.request('cluster.df', {})).data.user.user, 'mallory', 'df still answers her');
   const adminChannel = await connectFrom(t, running.master.address, running.caPem);
