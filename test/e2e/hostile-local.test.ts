@@ -193,4 +193,6 @@ t.test('shell -e stops at the first failing command; touch, count, lpwd, lcd, ll
   const local = await shell(cluster, `lcd ${work}; lpwd; lls; lcd sub; lpwd; lcd /nowhere-at-all`);
   t.equal(local.stdout, `${work}\nfile\nsub/\n${path.join(work, 'sub')}\n`, 'lcd, lpwd, lls');
   t.match(local.stderr, 'dfs: lcd: /nowhere-at-all: No such file or directory');
+  const listed = await shell(cluster, 'mkdir -p /ls/.h /ls/d; touch /ls/d/f; ls /ls; ls -a /ls; ls -R /ls');
+  t.same([listed.code, listed.stdout], [0, 'd\n.h\nd\n/ls:\nd\n\n/ls/d:\nf\n'], 'ls hides dot names, -a shows them, -R goes down');
 });

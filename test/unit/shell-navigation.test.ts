@@ -5,6 +5,7 @@ process.env.TZ = 'UTC';
 
 import t from 'tap';
 import { run, sampleCluster, testContext } from '../helpers/shell-harness';
+import { MemoryCluster } from '../helpers/memory-cluster';
 
 t.test('ls: names one per line, sorted, in the working directory by default', async (t) => {
   const ctx = testContext(sampleCluster());
@@ -57,7 +58,7 @@ t.test('ls: a missing operand is reported, the rest are listed, the command fail
 t.test('ls: bad options are usage errors with the usage line', async (t) => {
   const ctx = testContext(sampleCluster());
   const result = await run(ctx, 'ls -x');
-  t.equal(result.stderr, "dfs: ls: invalid option -- 'x'\nusage: ls [-l] [-h] [PATH…]\n");
+  t.equal(result.stderr, "dfs: ls: invalid option -- 'x'\nusage: ls [-l] [-h] [-a] [-R] [PATH…]\n");
   t.equal(result.status, 'failed');
   t.equal(result.stdout, '');
 });
@@ -105,4 +106,13 @@ t.test('relative paths in other commands follow the working directory', async (t
   t.equal((await run(ctx, 'ls ..')).stdout, 'guide.md\nmy report.pdf\nnotes\n');
   t.equal((await run(ctx, 'ls ~')).stdout, 'docs\nempty\nphotos\nreadme.txt\n');
   t.equal((await run(ctx, 'ls ~/photos')).stdout, 'cat.jpg\ndog.jpg\n');
+});
+
+t.test('ls -a shows names starting with "." (hidden otherwise); ls -R lists each directory below, depth first', async (t) => {
+  const cluster = new MemoryCluster().addFile('/r/.hidden', 1).addFile('/r/a/x', 1).addFile('/r/a/b/y', 1).addFile('/r/c/z', 1).addDir('/r/.dot');
+  const ctx = testContext(cluster);
+  t.equal((await run(ctx, 'ls /r')).stdout, 'a\nc\n', 'dot names hidden');
+  t.equal((await run(ctx, 'ls -a /r')).stdout, '.dot\n.hidden\na\nc\n', '-a shows them');
+  t.equal((await run(ctx, 'ls -R /r')).stdout, '/r:\na\nc\n\n/r/a:\nb\nx\n\n/r/a/b:\ny\n\n/r/c:\nz\n');
+  t.equal((await run(ctx, 'cd /r; ls -R a')).stdout, 'a:\nb\nx\n\na/b:\ny\n', 'headers as typed');
 });

@@ -38,9 +38,16 @@ function renderEntries(entries: readonly Entry[], names: readonly string[], styl
   }
 }
 
+/** A directory below the typed `start` as ls -R heads it: the typed path with the rest appended ("." → "./a/b"). */
+function typedBelow(typed: string, start: string, path: string): string {
+  if (typed.startsWith('~')) return path;
+  const relative = start === '/' ? path.slice(1) : path.slice(start.length + 1);
+  return typed.endsWith('/') ? `${typed}${relative}` : `${typed}/${relative}`;
+}
+
 /** Like ls: file operands first (by the names typed), then each directory, headed when several. */
-function renderListings(files: readonly Listing[], directories: readonly Listing[], style: ListStyle, out: ShellOutput): void {
-  const headed = files.length + directories.length > 1;
+function renderListings(files: readonly Listing[], directories: readonly Listing[], style: ListStyle, out: ShellOutput, recursive = false): void {
+  const headed = recursive || files.length + directories.length > 1;
   if (files.length > 0) {
     const entries = files.flatMap((listing) => listing.entries);
     renderEntries(entries, files.map((listing) => listing.typed), style, out);
@@ -54,18 +61,21 @@ function renderListings(files: readonly Listing[], directories: readonly Listing
 
 export const ls: ShellCommand = {
   name: 'ls',
-  usage: 'ls [-l] [-h] [PATH…]',
+  usage: 'ls [-l] [-h] [-a] [-R] [PATH…]',
   summary: 'list a directory, or show a file',
   details: [
     '-l  long format: kind (d or -), size in bytes, replicas (good/wanted), mtime, name',
     '-h  with -l: sizes like 1.5K, 20M',
+    '-a  names starting with "." too (hidden otherwise, as ls does)',
+    '-R  each directory below too, headed by its path, as ls -R does',
     'A directory\'s size is the total of the files beneath it. On a terminal names are shown',
     'in columns with a trailing / on directories; otherwise one name per line.',
   ],
   completes: 'paths',
   async run(args, ctx, out) {
-    const { flags, operands } = parseFlags(args, 'lh');
+    const { flags, operands } = parseFlags(args, 'lhaR');
     const style: ListStyle = { long: flags.has('l'), human: flags.has('h') };
+    const shown = (entry: Entry): boolean => flags.has('a') || !entry.name.startsWith('.');
     const files: Listing[] = [];
     const directories: Listing[] = [];
     try {
@@ -73,10 +83,19 @@ export const ls: ShellCommand = {
         const path = resolvePath(ctx.cwd, typed);
         const entries = await ctx.api.list(path);
         const isFile = entries.length === 1 && entries[0]?.path === path && entries[0].kind === 'file';
-        (isFile ? files : directories).push({ typed, entries });
+        if (isFile) return void files.push({ typed, entries });
+        directories.push({ typed, entries: entries.filter(shown) });
+        if (!flags.has('R')) return;
+        // Depth first, each directory's subdirectories in name order, as ls -R lists them.
+        const below = entries.filter((entry) => entry.kind === 'dir' && shown(entry)).map((entry) => entry.path).reverse();
+        for (let next = below.pop(); next !== undefined; next = below.pop()) {
+          const children = (await ctx.api.list(next)).filter(shown);
+          directories.push({ typed: typedBelow(typed, path, next), entries: children });
+          below.push(...children.filter((entry) => entry.kind === 'dir').map((entry) => entry.path).reverse());
+        }
       });
     } finally {
-      renderListings(files, directories, style, out);
+      renderListings(files, directories, style, out, flags.has('R'));
     }
   },
 };
