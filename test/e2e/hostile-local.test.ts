@@ -196,3 +196,21 @@ t.test('shell -e stops at the first failing command; touch, count, lpwd, lcd, ll
   const listed = await shell(cluster, 'mkdir -p /ls/.h /ls/d; touch /ls/d/f; ls /ls; ls -a /ls; ls -R /ls');
   t.same([listed.code, listed.stdout], [0, 'd\n.h\nd\n/ls:\nd\n\n/ls/d:\nf\n'], 'ls hides dot names, -a shows them, -R goes down');
 });
+
+t.test('several sources: put A B C DIR and get X Y DIR; the last operand must be a directory', async (t) => {
+  const cluster = await oneNode();
+  const work = await tempDir(t);
+  for (const name of ['a', 'b', 'c']) await fs.writeFile(path.join(work, name), `${name}\n`);
+  const up = await shell(cluster, `mkdir -p /many; put ${work}/a ${work}/b ${work}/c /many; ls /many`);
+  t.same([up.code, up.stdout.split('\n').filter((line) => !line.includes('replicated')).join('\n')], [0, 'a\nb\nc\n'], 'put A B C DIR: all three in DIR');
+  const down = path.join(work, 'down');
+  await fs.mkdir(down);
+  t.equal((await shell(cluster, `get /many/a /many/c ${down}`)).code, 0);
+  t.same((await fs.readdir(down)).sort(), ['a', 'c'], 'get X Y DIR: both in DIR');
+  const notDir = await shell(cluster, `put ${work}/a ${work}/b /many/a`);
+  t.same([notDir.code, notDir.stderr], [1, 'dfs: put: target /many/a is not a directory (several files go into one)\n']);
+  const partly = await shell(cluster, `get /many/b /nope ${down}`);
+  t.equal(partly.code, 1, 'one missing source fails the command');
+  t.match(partly.stderr, 'dfs: get: /nope: No such file or directory');
+  t.same((await fs.readdir(down)).sort(), ['a', 'b', 'c'], 'and the others still came');
+});

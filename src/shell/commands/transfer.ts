@@ -122,9 +122,10 @@ async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest)
 
 export const put: ShellCommand = {
   name: 'put',
-  usage: 'put [-r] [-f] [--no-wait] LOCAL [REMOTE]',
+  usage: 'put [-r] [-f] [--no-wait] LOCAL [REMOTE] | put LOCAL… DIR',
   summary: 'upload a local file or directory',
   details: [
+    'With several LOCALs the last operand is a remote directory that receives them all.',
     'REMOTE defaults to the file\'s name in the working directory; a directory there receives it; missing parent',
     'directories are made. LOCAL `-` is standard input (under -c, e.g. `tar c dir | dfs shell -c \'put - /b.tar\'`):',
     'it is kept in a private temporary file until it ends, then put and verified like any file.',
@@ -141,7 +142,28 @@ export const put: ShellCommand = {
   async run(args, ctx, out) {
     const wait = !args.includes('--no-wait');
     const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'fr');
-    expectOperands(operands, 1, 2);
+    expectOperands(operands, 1, Infinity);
+    if (operands.length > 2) {
+      const directory = operands[operands.length - 1] ?? '';
+      if (!(await isRemoteDirectory(ctx, resolvePath(ctx.cwd, directory)))) throw new CommandError(`target ${printable(directory)} is not a directory (several files go into one)`);
+      let failures = 0;
+      for (const source of operands.slice(0, -1)) {
+        const request: PutRequest = { source, typed: directory, overwrite: flags.has('f'), wait };
+        try {
+          if (!(await isLocalDirectory(source))) await putFile(ctx, out, request);
+          else if (flags.has('r')) await putTree(ctx, out, request);
+          else {
+            reportError(out, 'put', source, new CommandError('Is a directory (put -r uploads a directory)'));
+            failures++;
+          }
+        } catch (error) {
+          if (!(error instanceof CommandFailed)) throw error;
+          failures += error.failures;
+        }
+      }
+      if (failures > 0) throw new CommandFailed(failures);
+      return;
+    }
     const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait };
     if (request.source === '-') return putStdin(ctx, out, request);
     if (!(await isLocalDirectory(request.source))) return putFile(ctx, out, request);
@@ -155,11 +177,12 @@ export const put: ShellCommand = {
 
 export const get: ShellCommand = {
   name: 'get',
-  usage: 'get [-r] REMOTE [LOCAL]',
+  usage: 'get [-r] REMOTE [LOCAL] | get REMOTE… DIR',
   summary: 'download a file or directory (verified; nothing is left behind if it fails)',
   details: [
     'LOCAL defaults to the file\'s name in the local working directory; a local directory receives it;',
     'LOCAL `-` is standard output (as cat; a closed pipe ends it quietly).',
+    'With several REMOTEs the last operand is a local directory that receives them all.',
     'An existing local file is replaced, once the new bytes are complete and verified.',
     '-r  download a directory and everything beneath it, empty directories too, like cp -r:',
     '    LOCAL is made with its parents, or an existing directory LOCAL receives it;',
@@ -169,34 +192,49 @@ export const get: ShellCommand = {
   completes: 'paths',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'r');
-    expectOperands(operands, 1, 2);
-    const typed = operands[0] ?? '';
-    const typedLocal = operands[1];
-    if (typedLocal === '-') return catFiles(ctx, out, 'get', [typed]);
-    if (flags.has('r')) {
-      let directory: string | undefined;
-      await transfer(out, 'get', typed, async () => {
-        const source = resolvePath(ctx.cwd, typed);
-        if (await isRemoteDirectory(ctx, source)) directory = source;
-      });
-      // Like cp -r, -r on a file is a plain get.
-      if (directory !== undefined) return getTree(ctx, out, directory, typedLocal);
-    }
-    await transfer(out, 'get', typed, async () => {
-      const source = resolvePath(ctx.cwd, typed);
-      let target = typedLocal ?? baseName(source);
-      if (await isLocalDirectory(target)) target = localPath.join(target, baseName(source));
-      const progress = progressLine(out);
+    expectOperands(operands, 1, Infinity);
+    if (operands.length <= 2) return getOne(ctx, out, operands[0] ?? '', operands[1], flags.has('r'));
+    const directory = operands[operands.length - 1] ?? '';
+    if (!(await isLocalDirectory(directory))) throw new CommandError(`target ${printable(directory)} is not a directory (several files go into one)`);
+    let failures = 0;
+    for (const typed of operands.slice(0, -1)) {
       try {
-        await ctx.api.get(source, target, progress.listener ? { onProgress: progress.listener } : {});
+        await getOne(ctx, out, typed, directory, flags.has('r'));
       } catch (error) {
-        throw isDfsError(error, 'IS_A_DIRECTORY') ? new CommandError('Is a directory (get -r downloads a directory)') : error;
-      } finally {
-        progress.done();
+        if (!(error instanceof CommandFailed)) throw error;
+        failures += error.failures;
       }
-    });
+    }
+    if (failures > 0) throw new CommandFailed(failures);
   },
 };
+
+/** One get: a file (to LOCAL, into it when it is a directory, or to stdout for `-`), or with -r a directory. */
+async function getOne(ctx: ShellContext, out: ShellOutput, typed: string, typedLocal: string | undefined, recursive: boolean): Promise<void> {
+  if (typedLocal === '-') return catFiles(ctx, out, 'get', [typed]);
+  if (recursive) {
+    let directory: string | undefined;
+    await transfer(out, 'get', typed, async () => {
+      const source = resolvePath(ctx.cwd, typed);
+      if (await isRemoteDirectory(ctx, source)) directory = source;
+    });
+    // Like cp -r, -r on a file is a plain get.
+    if (directory !== undefined) return getTree(ctx, out, directory, typedLocal);
+  }
+  await transfer(out, 'get', typed, async () => {
+    const source = resolvePath(ctx.cwd, typed);
+    let target = typedLocal ?? baseName(source);
+    if (await isLocalDirectory(target)) target = localPath.join(target, baseName(source));
+    const progress = progressLine(out);
+    try {
+      await ctx.api.get(source, target, progress.listener ? { onProgress: progress.listener } : {});
+    } catch (error) {
+      throw isDfsError(error, 'IS_A_DIRECTORY') ? new CommandError('Is a directory (get -r downloads a directory)') : error;
+    } finally {
+      progress.done();
+    }
+  });
+}
 
 /** One transfer of put -r or get -r: `source` and `target` are local and remote paths (or the reverse). */
 interface TreeFile {
