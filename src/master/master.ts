@@ -23,6 +23,7 @@ import { Catalog } from './catalog/catalog';
 import { lockDirectory } from '../store/lock';
 import { VERSION } from '../version';
 import * as accounts from './accounts';
+import { forgottenError } from './catalog/nodes';
 import { backup } from './backup';
 import * as nodeAdmin from './node-admin';
 import * as auth from './auth';
@@ -196,7 +197,7 @@ export function linkClosed(state: MasterState, link: Link): void {
 export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'master'>>): Promise<Reply> {
   // A forgotten node's certificate is revoked: nothing it says counts.
   if (request.peer.kind === 'node' && state.nodes.isForgotten(request.peer.nodeId)) {
-    return Promise.reject(new DfsError('FORBIDDEN', `node ${request.peer.nodeId} was forgotten: wipe its data directory and join it again`));
+    return Promise.reject(forgottenError(request.peer.nodeId));
   }
   switch (request.type) {
     case 'ping':

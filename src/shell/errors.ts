@@ -32,6 +32,16 @@ const ERRNO_TEXTS: Partial<Record<ErrorCode, string>> = {
   FORBIDDEN: 'Permission denied',
 };
 
+/** An operand parsed by the one helper for its kind (parseSize, parseCount): what it refuses is a usage error,
+ * shown with the command's usage line. */
+export function usageParse<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** Runs a request whose failures with these codes are best told by the master's own reason (it names the user or
  * node, and what to do), not by the errno text the code has for files ("No such file or directory"). */
 export async function withReasons<T>(codes: readonly ErrorCode[], request: () => Promise<T>): Promise<T> {

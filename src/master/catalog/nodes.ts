@@ -64,6 +64,7 @@ export class KnownNodes {
   }
 }
 
-function forgottenError(nodeId: string): DfsError {
+/** What a forgotten node hears, whatever it asks. */
+export function forgottenError(nodeId: string): DfsError {
   return new DfsError('FORBIDDEN', `node ${nodeId} was forgotten: wipe its data directory and join it again with the current join token`);
 }

@@ -7,7 +7,7 @@ import type { FsckReport, NodeInfo } from '../../client/api';
 import { resolvePath } from '../../paths';
 import { formatSize, parseCount } from '../../units';
 import type { ShellCommand } from '../context';
-import { CommandFailed, UsageError, withReasons } from '../errors';
+import { CommandFailed, UsageError, usageParse, withReasons } from '../errors';
 import { formatTable, rebalanceText, totalText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 
@@ -224,11 +224,7 @@ export const rebalance: ShellCommand = {
         continue;
       }
       const text = inline ? (inline[1] ?? '') : (args[++index] ?? '');
-      try {
-        thresholdPct = parseCount(text.replace(/%$/, ''), '--threshold', 1, 100);
-      } catch (error) {
-        throw new UsageError(error instanceof Error ? error.message : String(error));
-      }
+      thresholdPct = usageParse(() => parseCount(text.replace(/%$/, ''), '--threshold', 1, 100));
     }
     expectOperands(parseFlags(rest, '').operands, 0, 0);
     const status = await ctx.api.rebalance(thresholdPct, stop);

@@ -10,7 +10,7 @@ import { isDfsError } from '../../wire/errors';
 import { baseName, isWithin, joinPath, resolvePath, ROOT } from '../../paths';
 import { formatSize, parseCount } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
-import { CommandError, CommandFailed, forEachOperand, reportError, UsageError } from '../errors';
+import { CommandError, CommandFailed, forEachOperand, reportError, usageParse } from '../errors';
 import { formatTable, timeText } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 import { inParallel } from './transfer';
@@ -232,12 +232,7 @@ export const setrep: ShellCommand = {
     const { flags, operands } = parseFlags(args, 'R');
     expectOperands(operands, 2, Infinity);
     const [countText = '', ...paths] = operands;
-    let replicas: number;
-    try {
-      replicas = parseCount(countText, 'the number of copies', 1, REPLICAS_MAX);
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
+    const replicas = usageParse(() => parseCount(countText, 'the number of copies', 1, REPLICAS_MAX));
     await forEachOperand(out, 'setrep', paths, async (typed) => {
       const files = await ctx.api.setrep(resolvePath(ctx.cwd, typed), replicas, flags.has('R'));
       out.stdout(`replication of ${printable(typed)} set to ${replicas} (${files} file${files === 1 ? '' : 's'})\n`);

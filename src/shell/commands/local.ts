@@ -9,6 +9,7 @@ import type { ShellCommand } from '../context';
 import { CommandError } from '../errors';
 import { formatColumns } from '../format';
 import { expectOperands, parseFlags } from '../parse';
+import { localReason } from './local-walk';
 
 export const lpwd: ShellCommand = {
   name: 'lpwd',
@@ -33,7 +34,7 @@ export const lcd: ShellCommand = {
     try {
       process.chdir(target);
     } catch (error) {
-      throw new CommandError(`${printable(target)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (error as Error).message}`);
+      throw new CommandError(`${printable(target)}: ${localReason(error)}`);
     }
   },
 };
@@ -51,7 +52,7 @@ export const lls: ShellCommand = {
     try {
       entries = await fs.readdir(directory, { withFileTypes: true });
     } catch (error) {
-      throw new CommandError(`${printable(directory)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (error as Error).message}`);
+      throw new CommandError(`${printable(directory)}: ${localReason(error)}`);
     }
     const names = entries.map((entry) => `${entry.name}${entry.isDirectory() ? '/' : ''}`).sort();
     if (names.length === 0) return;

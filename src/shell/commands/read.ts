@@ -8,7 +8,7 @@ import { resolvePath } from '../../paths';
 import { printable } from '../../printable';
 import { parseCount } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
-import { CommandFailed, reasonOf, UsageError } from '../errors';
+import { CommandFailed, reasonOf, UsageError, usageParse } from '../errors';
 import { expectOperands } from '../parse';
 import { byteOutput } from './transfer';
 
@@ -32,11 +32,7 @@ function parseAmount(args: readonly string[]): { amount: Amount; paths: string[]
       continue;
     }
     const text = flag[2] !== '' ? (flag[2] ?? '') : (args[++index] ?? '');
-    try {
-      amount = { unit: flag[1] === 'c' ? 'bytes' : 'lines', count: parseCount(text, flag[1] === 'c' ? '-c' : '-n', 0, Number.MAX_SAFE_INTEGER) };
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
+    amount = { unit: flag[1] === 'c' ? 'bytes' : 'lines', count: usageParse(() => parseCount(text, flag[1] === 'c' ? '-c' : '-n', 0, Number.MAX_SAFE_INTEGER)) };
   }
   expectOperands(paths, 1, Infinity);
   return { amount, paths };

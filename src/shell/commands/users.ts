@@ -6,7 +6,7 @@ import type { UserInfo } from '../../client/api';
 import { formatSize, parseCount, parseSize } from '../../units';
 import { isDfsError } from '../../wire/errors';
 import type { ShellCommand, ShellContext } from '../context';
-import { CommandError, UsageError, withReasons } from '../errors';
+import { CommandError, usageParse, withReasons } from '../errors';
 import { formatTable } from '../format';
 import { expectOperands, parseFlags } from '../parse';
 
@@ -166,11 +166,7 @@ export const unlock: ShellCommand = {
 /** SIZE or FILES of quota: a number (with a size suffix for SIZE), or `none`. */
 function quotaLimit(text: string | undefined, parse: (text: string) => number): number | undefined {
   if (text === undefined || text === 'none') return undefined;
-  try {
-    return parse(text);
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  return usageParse(() => parse(text));
 }
 
 export const quota: ShellCommand = {
