@@ -106,6 +106,8 @@ export const PATH_BYTES_MAX = 4096;
 export const SHELL_HISTORY_LINES_MAX = 1_000;
 /** Entries `tree` holds in memory to draw one tree; past it the user is told to use find. */
 export const SHELL_TREE_ENTRIES_MAX = 200_000;
+/** Names one glob may expand to (remote or local): past it the user is asked to narrow the pattern. */
+export const GLOB_MATCHES_MAX = 100_000;
 /** Bytes `tail` keeps of a file's end. */
 export const SHELL_TAIL_BYTES_MAX = 16 * MIB;
 

@@ -1,10 +1,13 @@
-// Tab completion for the interactive shell: command names for a command's first word, remote
-// paths (or command names, for help) for the others. Quote-aware: what is added is escaped or
-// quoted the way the word being typed already is, so the result parses back to the real name.
+// Tab completion for the interactive shell: command names for a command's first word; for the others, what the
+// word names by the command's operands (expand.ts): remote paths, local paths (put's sources, get's target, lcd),
+// or command names (help). Quote-aware: what is added is escaped or quoted the way the word being typed already
+// is, so the result parses back to the real name.
 
+import { promises as fs } from 'node:fs';
 import type { Entry } from '../client/api';
 import { resolvePath } from '../paths';
 import type { ShellContext } from './context';
+import { wordSides } from './expand';
 import { COMMANDS, findCommand } from './registry';
 import { scanLine, type Quote } from './parse';
 
@@ -36,11 +39,13 @@ export async function completeLine(line: string, ctx: ShellContext): Promise<Com
   const raw = current === undefined ? '' : line.slice(current.start);
   const typed = current?.text ?? '';
   const position = current === undefined ? words.length : words.length - 1;
-  const commandName = words[0]?.text ?? '';
-  const kind = position === 0 ? 'commands' : (findCommand(commandName)?.completes ?? 'nothing');
+  const command = findCommand(words[0]?.text ?? '');
+  const args = [...words.slice(1, position).map((word) => word.text), typed];
+  const side = position === 0 ? 'command' : command === undefined ? 'other' : wordSides(command.operands, args).at(-1);
   let candidates: Candidate[] = [];
-  if (kind === 'commands') candidates = completeCommandName(typed);
-  if (kind === 'paths') candidates = await completePath(typed, ctx).catch(() => []);
+  if (side === 'command') candidates = completeCommandName(typed);
+  if (side === 'remote') candidates = await completePath(typed, ctx).catch(() => []);
+  if (side === 'local') candidates = await completeLocalPath(typed).catch(() => []);
   const closing = scan.openQuote ?? '';
   const hits = candidates.map((candidate) => {
     const added = quoteContinuation(candidate.value.slice(typed.length), scan.openQuote);
@@ -71,4 +76,20 @@ async function completePath(typed: string, ctx: ShellContext): Promise<Candidate
       value: `${directoryPart}${entry.name}${entry.kind === 'dir' ? '/' : ''}`,
       final: entry.kind === 'file',
     }));
+}
+
+/** completePath on this machine: names in the directory part of `typed`, relative to the local working directory. */
+async function completeLocalPath(typed: string): Promise<Candidate[]> {
+  const slash = typed.lastIndexOf('/');
+  const directoryPart = typed.slice(0, slash + 1);
+  const prefix = typed.slice(slash + 1);
+  const directory = directoryPart === '' ? '.' : directoryPart;
+  const entries = await fs.readdir(directory, { withFileTypes: true });
+  const candidates = await Promise.all(entries
+    .filter((entry) => entry.name.startsWith(prefix) && (prefix.startsWith('.') || !entry.name.startsWith('.')))
+    .map(async (entry) => {
+      const isDirectory = entry.isDirectory() || (entry.isSymbolicLink() && (await fs.stat(`${directory}/${entry.name}`).then((stat) => stat.isDirectory(), () => false)));
+      return { value: `${directoryPart}${entry.name}${isDirectory ? '/' : ''}`, final: !isDirectory };
+    }));
+  return candidates.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }

@@ -43,8 +43,12 @@ export interface ShellContext {
   readonly stopOnError?: boolean;
 }
 
-/** What the other words of a command are, for tab completion. */
-export type CompletionKind = 'paths' | 'commands' | 'nothing';
+/**
+ * What a command's operands are, for tab completion and glob expansion: remote paths, local paths, put's local
+ * sources and remote target (`upload`), get's remote sources and local target (`download`), find's paths (its
+ * -name pattern is find's own), command names, or none of these.
+ */
+export type OperandKind = 'remote' | 'local' | 'upload' | 'download' | 'find' | 'commands' | 'nothing';
 
 export interface ShellCommand {
   name: string;
@@ -54,6 +58,6 @@ export interface ShellCommand {
   summary: string;
   /** Longer help for `help CMD`, lines without trailing newline. */
   details?: readonly string[];
-  completes: CompletionKind;
+  operands: OperandKind;
   run(args: string[], ctx: ShellContext, out: ShellOutput): Promise<void>;
 }

@@ -1,7 +1,9 @@
 // Reading what people type: a line into commands (split on `;`) and words (whitespace, single and
 // double quotes, backslash escapes, `#` comments at a word's start), and a command's words into
 // flags and operands (combined flags like -lh, `--` ends options).
-// The scanner also reports where the last word starts and which quote is open, for completion.
+// The scanner also reports where the last word starts and which quote is open, for completion, and
+// keeps each word's glob pattern: `*`, `?` and `[` typed unquoted are wildcards, quoted or escaped
+// they are themselves (the pattern escapes them with a backslash).
 
 import { UsageError } from './errors';
 
@@ -12,6 +14,9 @@ export interface Word {
   text: string;
   /** Offset in the line of the word's first character (a quote or backslash included). */
   start: number;
+  /** The word as a glob pattern (wildcards typed unquoted, every other glob character escaped), or null when it
+   * has no unquoted wildcard. */
+  pattern: string | null;
 }
 
 export interface LineScan {
@@ -38,12 +43,14 @@ interface ScanState {
   /** A backslash was read: outside quotes it escapes anything, inside "…" only `"` and `\`. */
   escape: 'none' | 'plain' | 'double';
   comment: boolean;
+  /** The current word has an unquoted wildcard. */
+  wildcard: boolean;
 }
 
 const WHITESPACE = /\s/;
 
 export function scanLine(line: string): LineScan {
-  const state: ScanState = { commands: [[]], word: null, quote: null, escape: 'none', comment: false };
+  const state: ScanState = { commands: [[]], word: null, quote: null, escape: 'none', comment: false, wildcard: false };
   for (let index = 0; index < line.length; index++) {
     step(state, line.charAt(index), index);
   }
@@ -60,11 +67,19 @@ export function scanLine(line: string): LineScan {
 
 /** The commands of a line as lists of words, empty commands dropped; throws on open quotes. */
 export function parseLine(line: string): string[][] {
+  return parseLineWords(line).map((words) => words.map((word) => word.text));
+}
+
+/** parseLine with each word's glob pattern. */
+export function parseLineWords(line: string): Word[][] {
   const scan = scanLine(line);
   if (scan.openQuote !== null) throw new LineSyntaxError(`unterminated ${scan.openQuote === '"' ? 'double' : 'single'} quote`);
   if (scan.danglingEscape) throw new LineSyntaxError('the line ends with a backslash that escapes nothing');
-  return scan.commands.filter((words) => words.length > 0).map((words) => words.map((word) => word.text));
+  return scan.commands.filter((words) => words.length > 0);
 }
+
+const GLOB_SPECIAL = /[*?[\]\\]/g;
+const WILDCARD = /[*?[]/;
 
 function step(state: ScanState, char: string, index: number): void {
   if (state.comment) return;
@@ -92,7 +107,7 @@ function step(state: ScanState, char: string, index: number): void {
     append(state, '', index);
     state.quote = char;
   } else {
-    append(state, char, index);
+    append(state, char, index, char === ']' ? 'raw' : WILDCARD.test(char) ? 'wildcard' : 'literal');
   }
 }
 
@@ -102,16 +117,21 @@ function stepQuoted(state: ScanState, quote: Quote, char: string, index: number)
   else append(state, char, index);
 }
 
-/** Adds text to the current word, starting one at `index` if none is open ('' just starts it). */
-function append(state: ScanState, text: string, index: number): void {
-  if (state.word === null) state.word = { text: '', start: index };
+/** Adds text to the current word, starting one at `index` if none is open ('' just starts it). In the pattern, a
+ * `wildcard` (unquoted * ? [) and an unquoted ] (`raw`: it closes a set, and is itself elsewhere) stay as typed. */
+function append(state: ScanState, text: string, index: number, glob: 'literal' | 'raw' | 'wildcard' = 'literal'): void {
+  if (state.word === null) state.word = { text: '', start: index, pattern: '' };
   state.word.text += text;
+  state.word.pattern += glob === 'literal' ? text.replace(GLOB_SPECIAL, (char) => `\\${char}`) : text;
+  if (glob === 'wildcard') state.wildcard = true;
 }
 
 function endWord(state: ScanState): void {
   if (state.word === null) return;
+  if (!state.wildcard) state.word.pattern = null;
   state.commands[state.commands.length - 1]?.push(state.word);
   state.word = null;
+  state.wildcard = false;
 }
 
 export interface ParsedFlags {

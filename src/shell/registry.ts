@@ -14,7 +14,8 @@ import { tui } from './commands/tui';
 import { commandHelp, exit, helpCommand, quit } from './commands/meta';
 import type { ShellCommand, ShellContext, ShellOutput } from './context';
 import { CommandFailed, reportError, UsageError } from './errors';
-import { LineSyntaxError, parseLine } from './parse';
+import { expandWords } from './expand';
+import { LineSyntaxError, parseLineWords, type Word } from './parse';
 
 const help = helpCommand(() => COMMANDS);
 
@@ -52,11 +53,26 @@ export async function runCommand(words: readonly string[], ctx: ShellContext, ou
 /** What running a line came to: every command succeeded, one failed, or the line did not parse. */
 export type LineStatus = 'ok' | 'failed' | 'syntax-error';
 
+/** Expands a command's globs (expand.ts), then runs it as runCommand does; a pattern that fails is its error. */
+async function runWords(words: readonly Word[], ctx: ShellContext, out: ShellOutput): Promise<0 | 1> {
+  const name = words[0]?.text ?? '';
+  const command = findCommand(name);
+  if (!command) return runCommand(words.map((word) => word.text), ctx, out);
+  let args: string[];
+  try {
+    args = await expandWords(command, words.slice(1), ctx);
+  } catch (error) {
+    reportError(out, name, undefined, error);
+    return 1;
+  }
+  return runCommand([name, ...args], ctx, out);
+}
+
 /** Runs the `;`-separated commands of a line in order, all of them, until one asks to exit. */
 export async function runLine(line: string, ctx: ShellContext, out: ShellOutput): Promise<LineStatus> {
-  let commands: string[][];
+  let commands: Word[][];
   try {
-    commands = parseLine(line);
+    commands = parseLineWords(line);
   } catch (error) {
     if (!(error instanceof LineSyntaxError)) throw error;
     out.stderr(`dfs: syntax error: ${printable(error.message)}\n`);
@@ -64,7 +80,7 @@ export async function runLine(line: string, ctx: ShellContext, out: ShellOutput)
   }
   let status: LineStatus = 'ok';
   for (const words of commands) {
-    if ((await runCommand(words, ctx, out)) !== 0) {
+    if ((await runWords(words, ctx, out)) !== 0) {
       status = 'failed';
       if (ctx.stopOnError) ctx.exitRequested = true;
     }

@@ -126,6 +126,46 @@ t.test('put -r, get -r, their failures and their progress line, on one cluster',
     t.notOk(existsSync(path.join(work, 'plain')), 'no local one either');
   });
 
+  t.test('globs on both sides: put *.csv, ls/get/rm by pattern, quoting, no match; -u sends only what changed', async (t) => {
+    const data = path.join(work, 'data');
+    await fs.mkdir(path.join(data, 'sub'), { recursive: true });
+    for (const name of ['a.csv', 'b.csv', 'notes.txt', 'sub/c.csv', 'star*.csv']) await fs.writeFile(path.join(data, name), `${name}\n`);
+    await fs.mkdir(path.join(work, 'dl'));
+    const globs = await shell(cluster, [
+      `lcd ${data}`,
+      'mkdir /in',
+      'put [ab].csv /in',
+      'put **/c.csv "star*.csv" /in',
+      'ls /in/*.csv',
+      `get /in/?.csv ${work}/dl`,
+      'rm /in/[!a]*.csv',
+      'ls /in',
+    ]);
+    t.equal(globs.code, 0, `every command succeeded\n${globs.stderr}`);
+    const lines = globs.stdout.trim().split('\n').filter((line) => !line.includes('replicated'));
+    t.same(lines, ['/in/a.csv', '/in/b.csv', '/in/c.csv', '/in/star*.csv', 'a.csv'], 'put by local pattern, ls by remote one, rm the rest');
+    t.same((await fs.readdir(path.join(work, 'dl'))).sort(), ['a.csv', 'b.csv', 'c.csv'], 'get by pattern into a local directory');
+    const none = await shell(cluster, [`lcd ${data}`, 'put *.pdf /in', 'rm /in/*.pdf', 'ls /in']);
+    t.equal(none.code, 1, 'no match fails');
+    t.same(none.stderr.trim().split('\n'), ['dfs: put: no match: *.pdf', 'dfs: rm: no match: /in/*.pdf'], 'naming the pattern, as bash\'s failglob');
+    t.equal(none.stdout, 'a.csv\n', 'and changes nothing');
+
+    const first = await shell(cluster, [`put -r -u ${data} /mirror`]);
+    t.equal(first.stdout, `/mirror: 5 files, ${formatSize(42)} uploaded, 0 skipped (unchanged)\n`, `-u into a new directory sends all\n${first.stderr}`);
+    await fs.writeFile(path.join(data, 'a.csv'), 'changed\n');
+    await fs.writeFile(path.join(data, 'sub', 'new.csv'), 'new\n');
+    const again = await shell(cluster, [`put -r -u ${data} /mirror`, 'ls -R /mirror', 'cat /mirror/a.csv']);
+    t.equal(again.code, 0, again.stderr);
+    t.same(again.stdout.split('\n').slice(0, 1), [`/mirror: 2 files, ${formatSize(12)} uploaded, 4 skipped (unchanged)`], 'the run again sends the changed and the new file only');
+    t.notMatch(again.stdout, /mirror\/data/, 'and never nests the tree into itself');
+    t.match(again.stdout, /changed\n$/, 'the changed file was replaced');
+    const down = await shell(cluster, [`get -r -u /mirror ${work}/down`, `get -r -u /mirror ${work}/down`]);
+    t.same(down.stdout.trim().split('\n'), [
+      `${work}/down: 6 files, ${formatSize(48)} downloaded, 0 skipped (unchanged)`,
+      `${work}/down: 0 files, 0 downloaded, 6 skipped (unchanged)`,
+    ], `get -r -u: the second run fetches nothing\n${down.stderr}`);
+  });
+
   t.test('on a terminal the progress line counts the whole tree, not each file', async (t) => {
     const client = await connectCluster({ address: cluster.master.address, caPem: cluster.caPem, user: 'admin', password: ADMIN_PASSWORD });
     t.teardown(() => client.close());

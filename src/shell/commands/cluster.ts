@@ -30,7 +30,7 @@ export const nodes: ShellCommand = {
   usage: 'nodes',
   summary: 'storage nodes: address, state, capacity, used, free, blobs (the admin); the totals (everyone)',
   details: ['Each node\'s address and usage is shown to the admin only; everyone sees the totals.'],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     const { nodes: list, total, rebalance: balancing } = await ctx.api.cluster();
@@ -59,7 +59,7 @@ export const fsck: ShellCommand = {
     'copy, then the totals. The admin at / sees every user\'s files, named user:/path.',
     'Fails (exit 1) only when a file is missing: the others are being repaired and stay readable.',
   ],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 0, 1);
@@ -101,7 +101,7 @@ export const df: ShellCommand = {
     'The cluster\'s numbers are the nodes\' disks (every replica counts); yours are your files\' sizes,',
     'each counted once as du does, against your quota if the admin set one.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     const { total, user } = await ctx.api.df();
@@ -126,7 +126,7 @@ export const drain: ShellCommand = {
     'its full count of copies on other nodes, read from it meanwhile. Once none needs it, nodes shows it drained:',
     'stop it and forget it with nothing under-replicated. undrain NODE cancels.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -139,7 +139,7 @@ export const undrain: ShellCommand = {
   name: 'undrain',
   usage: 'undrain NODE',
   summary: 'stop draining a node: it takes new blobs again (admin only)',
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -156,7 +156,7 @@ export const forget: ShellCommand = {
     'The copies it held no longer count (files short of copies are repaired from the others). To bring the machine',
     'back, wipe its data directory and join it again; `token rotate` first if it must not.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -170,7 +170,7 @@ export const token: ShellCommand = {
   usage: 'token rotate',
   summary: 'make a new join token; the old one joins no new node (admin only)',
   details: ['The new token is in the master\'s data directory (join-token). Nodes that joined keep their certificates.'],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -190,7 +190,7 @@ export const backup: ShellCommand = {
     'nodes reconnect and report what they hold. Blobs the restored catalog does not know are kept for --orphan-grace',
     '(an hour by default) before they are deleted.',
   ],
-  completes: 'nothing',
+  operands: 'local',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -210,7 +210,7 @@ export const rebalance: ShellCommand = {
     'fuller one gives its copy up, so no file ever has fewer copies than it wants. nodes shows the progress.',
     '--stop stops it after the moves under way.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const stop = args.includes('--stop');
     let thresholdPct = REBALANCE_THRESHOLD_PCT_DEFAULT;

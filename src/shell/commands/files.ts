@@ -20,7 +20,7 @@ export const mkdir: ShellCommand = {
   usage: 'mkdir [-p] PATH…',
   summary: 'make directories',
   details: ['-p  make missing parents too, and accept directories that already exist'],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'p');
     expectOperands(operands, 1, Infinity);
@@ -44,7 +44,7 @@ export const rm: ShellCommand = {
   usage: 'rm [-r] [-f] PATH…',
   summary: 'remove files and empty directories; -r for whole trees',
   details: ['-r  remove directories and everything beneath them (-R too)', '-f  say nothing about paths that do not exist'],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'rRf');
     if (!flags.has('f')) expectOperands(operands, 1, Infinity);
@@ -67,7 +67,7 @@ export const mv: ShellCommand = {
     'When DST is an existing directory, SRC is moved into it. A file replaces a file;',
     'nothing replaces a directory, and a directory cannot move into itself.',
   ],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 2, Infinity);
@@ -118,7 +118,7 @@ export const cp: ShellCommand = {
     '-f         replace existing files',
     '--no-wait  return once each copy is committed; replication carries on',
   ],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const wait = !args.includes('--no-wait');
     const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'rRf');
@@ -206,7 +206,7 @@ export const stat: ShellCommand = {
   name: 'stat',
   usage: 'stat PATH…',
   summary: 'show size, mtime, SHA-256, replicas and their nodes',
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, Infinity);
@@ -227,7 +227,7 @@ export const setrep: ShellCommand = {
     'The master adds or trims copies in the background; stat, ls -l and fsck count against N. A file\'s new bytes',
     '(put -f, cp onto it) start again from the master\'s --replicas, as in HDFS. N is 1 to ' + String(REPLICAS_MAX) + '.',
   ],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'R');
     expectOperands(operands, 2, Infinity);
@@ -245,7 +245,7 @@ export const touch: ShellCommand = {
   usage: 'touch PATH…',
   summary: 'make empty files, or set existing ones\' time to now',
   details: ['The parent directory must exist, as with touch(1).'],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, Infinity);
@@ -274,7 +274,7 @@ export const count: ShellCommand = {
   usage: 'count PATH…',
   summary: 'directories, files and bytes under each path (HDFS count)',
   details: ['Prints DIRS FILES BYTES PATH; a directory counts itself, as in HDFS.'],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, Infinity);

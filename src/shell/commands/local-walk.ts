@@ -1,8 +1,10 @@
 // Walking a directory on this machine for `put -r`: every entry beneath a root, in path order
 // (a directory right before what is inside it), with an explicit stack, never recursion.
 
-import { lstatSync, promises as fs, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, lstatSync, promises as fs, statSync } from 'node:fs';
 import * as localPath from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 /** `relative` joins names with "/" ("" for the root itself), ready to append to a remote path. */
 export type LocalEntry =
@@ -72,4 +74,23 @@ export async function* walkLocal(root: string): AsyncGenerator<LocalEntry> {
       stack.push({ path: localPath.join(entry.path, name), relative: entry.relative === '' ? name : `${entry.relative}/${name}` });
     }
   }
+}
+
+/** A local file's SHA-256 (hex) and size, or undefined when it is not a readable regular file. */
+export async function localDigest(path: string): Promise<{ size: number; sha256: string } | undefined> {
+  const stats = await fs.stat(path).catch(() => undefined);
+  if (!stats?.isFile()) return undefined;
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    await pipeline(createReadStream(path), async (chunks: AsyncIterable<Buffer>) => {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+      }
+    });
+  } catch {
+    return undefined;
+  }
+  return { size, sha256: hash.digest('hex') };
 }

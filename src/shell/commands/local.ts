@@ -15,7 +15,7 @@ export const lpwd: ShellCommand = {
   name: 'lpwd',
   usage: 'lpwd',
   summary: 'print the local working directory (where put and get resolve local paths)',
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, _ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     out.stdout(`${printable(process.cwd())}\n`);
@@ -26,7 +26,7 @@ export const lcd: ShellCommand = {
   name: 'lcd',
   usage: 'lcd [DIR]',
   summary: 'change the local working directory (default: your home)',
-  completes: 'nothing',
+  operands: 'local',
   async run(args, _ctx, _out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 0, 1);
@@ -43,7 +43,7 @@ export const lls: ShellCommand = {
   name: 'lls',
   usage: 'lls [DIR]',
   summary: 'list a local directory (directories end in /)',
-  completes: 'nothing',
+  operands: 'local',
   async run(args, _ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 0, 1);
@@ -64,7 +64,7 @@ export const clear: ShellCommand = {
   name: 'clear',
   usage: 'clear',
   summary: 'clear the terminal',
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, _ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     if (out.columns !== undefined) out.stdout('\x1b[H\x1b[2J\x1b[3J');

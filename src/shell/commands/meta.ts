@@ -29,7 +29,7 @@ export function helpCommand(commands: () => readonly ShellCommand[]): ShellComma
     name: 'help',
     usage: 'help [CMD]',
     summary: 'list the commands, or explain one',
-    completes: 'commands',
+    operands: 'commands',
     async run(args, _ctx, out) {
       const { operands } = parseFlags(args, '');
       expectOperands(operands, 0, 1);
@@ -55,7 +55,7 @@ function exitCommand(name: string): ShellCommand {
     name,
     usage: name,
     summary: 'leave the shell (Ctrl-D too)',
-    completes: 'nothing',
+    operands: 'nothing',
     async run(args, ctx) {
       expectOperands(parseFlags(args, '').operands, 0, 0);
       ctx.exitRequested = true;

@@ -71,7 +71,7 @@ export const ls: ShellCommand = {
     'A directory\'s size is the total of the files beneath it. On a terminal names are shown',
     'in columns with a trailing / on directories; otherwise one name per line.',
   ],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'lhaR');
     const style: ListStyle = { long: flags.has('l'), human: flags.has('h') };
@@ -104,7 +104,7 @@ export const cd: ShellCommand = {
   name: 'cd',
   usage: 'cd [PATH]',
   summary: 'change the working directory (no PATH: ~, your root)',
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 0, 1);
@@ -121,7 +121,7 @@ export const pwd: ShellCommand = {
   name: 'pwd',
   usage: 'pwd',
   summary: 'print the working directory',
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     out.stdout(`${printable(ctx.cwd)}\n`);

@@ -118,7 +118,7 @@ export const head: ShellCommand = {
   usage: 'head [-n N | -c N] PATH…',
   summary: 'print the first lines (10) or bytes of files',
   details: ['Only the bytes shown are downloaded: the transfer stops there.'],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     await readEach(ctx, out, 'head', args, async (path, amount, output) => {
       await ctx.api.cat(path, headSink(output, amount)).catch((error: unknown) => {
@@ -133,7 +133,7 @@ export const tail: ShellCommand = {
   usage: 'tail [-n N | -c N] PATH…',
   summary: 'print the last lines (10) or bytes of files',
   details: [`The whole file is read (and verified); only its end is kept, at most ${SHELL_TAIL_BYTES_MAX / 1024 / 1024} MiB.`],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     await readEach(ctx, out, 'tail', args, async (path, amount, output) => {
       const sink = new TailSink(amount);

@@ -16,7 +16,7 @@ import { baseName, isWithin, joinPath, parentOf, resolvePath, validatePath } fro
 import { formatSize } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
 import { CommandError, CommandFailed, reasonOf, reportError, UsageError } from '../errors';
-import { localReason, walkLocal } from './local-walk';
+import { localDigest, localReason, walkLocal } from './local-walk';
 import { expectOperands, parseFlags } from '../parse';
 
 const PROGRESS_INTERVAL_MS = 200;
@@ -93,6 +93,26 @@ interface PutRequest {
   typed: string | undefined;
   overwrite: boolean;
   wait: boolean;
+  /** -u: skip files whose size and SHA-256 already match, replace those that differ. */
+  update: boolean;
+}
+
+/** True when the local file holds exactly the bytes of the remote one (size first: no hashing when they differ). */
+async function sameBytes(local: string, remote: { size: number; sha256: string | null } | undefined): Promise<boolean> {
+  if (remote?.sha256 == null) return false;
+  const stats = await fs.stat(local).catch(() => undefined);
+  if (stats?.isFile() !== true || stats.size !== remote.size) return false;
+  return (await localDigest(local))?.sha256 === remote.sha256;
+}
+
+async function remoteFile(ctx: ShellContext, path: string): Promise<{ size: number; sha256: string | null } | undefined> {
+  try {
+    const entry = await ctx.api.stat(path);
+    return entry.kind === 'file' ? entry : undefined;
+  } catch (error) {
+    if (isDfsError(error, 'NOT_FOUND')) return undefined;
+    throw error;
+  }
 }
 
 async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest): Promise<void> {
@@ -100,8 +120,9 @@ async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest)
   await transfer(out, 'put', typed ?? localPath.basename(source), async () => {
     let target = resolvePath(ctx.cwd, typed ?? localPath.basename(source));
     if (typed !== undefined && (await isRemoteDirectory(ctx, target))) target = joinPath(target, localPath.basename(source));
+    if (request.update && (await sameBytes(source, await remoteFile(ctx, target)))) return out.stdout(`${printable(target)}: skipped (unchanged)\n`);
     const progress = progressLine(out);
-    const options = { overwrite: request.overwrite, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) };
+    const options = { overwrite: request.overwrite || request.update, wait, ...(progress.listener ? { onProgress: progress.listener } : {}) };
     try {
       await ctx.api.put([{ localPath: source, remotePath: target }], options).catch(async (error: unknown) => {
         // A missing parent is made, as HDFS's put does; the master refused before any byte moved.
@@ -122,7 +143,7 @@ async function putFile(ctx: ShellContext, out: ShellOutput, request: PutRequest)
 
 export const put: ShellCommand = {
   name: 'put',
-  usage: 'put [-r] [-f] [--no-wait] LOCAL [REMOTE] | put LOCAL… DIR',
+  usage: 'put [-r] [-f] [-u] [--no-wait] LOCAL [REMOTE] | put LOCAL… DIR',
   summary: 'upload a local file or directory',
   details: [
     'With several LOCALs the last operand is a remote directory that receives them all.',
@@ -136,19 +157,23 @@ export const put: ShellCommand = {
     '           symlinks and special files are skipped with a warning;',
     '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
     '-f         replace existing files',
+    '-u         update, as rclone copy: skip files whose size and SHA-256 already match, replace those that',
+    '           differ, say how many were skipped; with -r, REMOTE itself becomes the copy of LOCAL (made if',
+    '           missing, never nested into), so the same command run again sends only what changed',
     '--no-wait  return once the first copy is committed; replication carries on',
   ],
-  completes: 'paths',
+  operands: 'upload',
   async run(args, ctx, out) {
     const wait = !args.includes('--no-wait');
-    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'fr');
+    const { flags, operands } = parseFlags(args.filter((arg) => arg !== '--no-wait'), 'fru');
+    const update = flags.has('u');
     expectOperands(operands, 1, Infinity);
     if (operands.length > 2) {
       const directory = operands[operands.length - 1] ?? '';
       if (!(await isRemoteDirectory(ctx, resolvePath(ctx.cwd, directory)))) throw new CommandError(`target ${printable(directory)} is not a directory (several files go into one)`);
       let failures = 0;
       for (const source of operands.slice(0, -1)) {
-        const request: PutRequest = { source, typed: directory, overwrite: flags.has('f'), wait };
+        const request: PutRequest = { source, typed: directory, overwrite: flags.has('f'), wait, update };
         try {
           if (!(await isLocalDirectory(source))) await putFile(ctx, out, request);
           else if (flags.has('r')) await putTree(ctx, out, request);
@@ -164,7 +189,7 @@ export const put: ShellCommand = {
       if (failures > 0) throw new CommandFailed(failures);
       return;
     }
-    const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait };
+    const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait, update };
     if (request.source === '-') return putStdin(ctx, out, request);
     if (!(await isLocalDirectory(request.source))) return putFile(ctx, out, request);
     if (!flags.has('r')) {
@@ -177,7 +202,7 @@ export const put: ShellCommand = {
 
 export const get: ShellCommand = {
   name: 'get',
-  usage: 'get [-r] REMOTE [LOCAL] | get REMOTE… DIR',
+  usage: 'get [-r] [-u] REMOTE [LOCAL] | get REMOTE… DIR',
   summary: 'download a file or directory (verified; nothing is left behind if it fails)',
   details: [
     'LOCAL defaults to the file\'s name in the local working directory; a local directory receives it;',
@@ -188,18 +213,21 @@ export const get: ShellCommand = {
     '    LOCAL is made with its parents, or an existing directory LOCAL receives it;',
     `    ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; a file that fails is reported and the others still come;`,
     '    ends with "LOCAL: N files, SIZE downloaded"',
+    '-u  update, as rclone copy: skip local files whose size and SHA-256 already match the remote ones, say how',
+    '    many were skipped; with -r, LOCAL itself becomes the copy of REMOTE (never nested into)',
   ],
-  completes: 'paths',
+  operands: 'download',
   async run(args, ctx, out) {
-    const { flags, operands } = parseFlags(args, 'r');
+    const { flags, operands } = parseFlags(args, 'ru');
     expectOperands(operands, 1, Infinity);
-    if (operands.length <= 2) return getOne(ctx, out, operands[0] ?? '', operands[1], flags.has('r'));
+    const options = { recursive: flags.has('r'), update: flags.has('u') };
+    if (operands.length <= 2) return getOne(ctx, out, operands[0] ?? '', operands[1], options);
     const directory = operands[operands.length - 1] ?? '';
     if (!(await isLocalDirectory(directory))) throw new CommandError(`target ${printable(directory)} is not a directory (several files go into one)`);
     let failures = 0;
     for (const typed of operands.slice(0, -1)) {
       try {
-        await getOne(ctx, out, typed, directory, flags.has('r'));
+        await getOne(ctx, out, typed, directory, options);
       } catch (error) {
         if (!(error instanceof CommandFailed)) throw error;
         failures += error.failures;
@@ -210,21 +238,22 @@ export const get: ShellCommand = {
 };
 
 /** One get: a file (to LOCAL, into it when it is a directory, or to stdout for `-`), or with -r a directory. */
-async function getOne(ctx: ShellContext, out: ShellOutput, typed: string, typedLocal: string | undefined, recursive: boolean): Promise<void> {
+async function getOne(ctx: ShellContext, out: ShellOutput, typed: string, typedLocal: string | undefined, options: { recursive: boolean; update: boolean }): Promise<void> {
   if (typedLocal === '-') return catFiles(ctx, out, 'get', [typed]);
-  if (recursive) {
+  if (options.recursive) {
     let directory: string | undefined;
     await transfer(out, 'get', typed, async () => {
       const source = resolvePath(ctx.cwd, typed);
       if (await isRemoteDirectory(ctx, source)) directory = source;
     });
     // Like cp -r, -r on a file is a plain get.
-    if (directory !== undefined) return getTree(ctx, out, directory, typedLocal);
+    if (directory !== undefined) return getTree(ctx, out, directory, typedLocal, options.update);
   }
   await transfer(out, 'get', typed, async () => {
     const source = resolvePath(ctx.cwd, typed);
     let target = typedLocal ?? baseName(source);
     if (await isLocalDirectory(target)) target = localPath.join(target, baseName(source));
+    if (options.update && (await sameBytes(target, await remoteFile(ctx, source)))) return out.stdout(`${printable(target)}: skipped (unchanged)\n`);
     const progress = progressLine(out);
     try {
       await ctx.api.get(source, target, progress.listener ? { onProgress: progress.listener } : {});
@@ -248,6 +277,22 @@ interface TreeTally {
   files: number;
   bytes: number;
   failures: number;
+  /** Files -u found unchanged; undefined without -u. */
+  skipped?: number;
+}
+
+/** -u: the files whose target already holds their bytes are dropped (and counted as skipped), the rest returned.
+ * `remoteOf` gives a file's remote entry; `localOf` its local path. */
+async function withoutUnchanged(files: readonly TreeFile[], tally: TreeTally, remoteOf: (file: TreeFile) => { size: number; sha256: string | null } | undefined, localOf: (file: TreeFile) => string): Promise<TreeFile[]> {
+  const changed: TreeFile[] = [];
+  tally.skipped = 0;
+  await inParallel(files, TREE_TRANSFERS_IN_FLIGHT_MAX, async (file) => {
+    if (await sameBytes(localOf(file), remoteOf(file))) (tally.skipped as number)++;
+    else changed.push(file);
+  });
+  // Back in walk order: groups and the order of transfers stay as without -u.
+  const order = new Map(files.map((file, index) => [file, index]));
+  return changed.sort((left, right) => (order.get(left) ?? 0) - (order.get(right) ?? 0));
 }
 
 /** Runs `work` on every item, at most `width` at once; `work` reports its own failures and never rejects. */
@@ -369,7 +414,8 @@ function putGroups(files: readonly TreeFile[]): TreeFile[][] {
 
 /** The summary line, then the command fails if anything did. */
 function finishTree(out: ShellOutput, root: string, verb: 'uploaded' | 'downloaded', tally: TreeTally): void {
-  out.stdout(`${printable(root)}: ${tally.files} ${tally.files === 1 ? 'file' : 'files'}, ${formatSize(tally.bytes)} ${verb}\n`);
+  const skipped = tally.skipped === undefined ? '' : `, ${tally.skipped} skipped (unchanged)`;
+  out.stdout(`${printable(root)}: ${tally.files} ${tally.files === 1 ? 'file' : 'files'}, ${formatSize(tally.bytes)} ${verb}${skipped}\n`);
   if (tally.failures > 0) throw new CommandFailed(tally.failures);
 }
 
@@ -388,7 +434,8 @@ async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest)
   let root = '';
   await transfer(out, 'put', request.typed ?? name, async () => {
     root = resolvePath(ctx.cwd, request.typed ?? name);
-    if (request.typed !== undefined && name !== '' && (await isRemoteDirectory(ctx, root))) root = joinPath(root, name);
+    // -u syncs in rclone's sense: REMOTE is the copy itself, so running it again never nests.
+    if (request.typed !== undefined && name !== '' && !request.update && (await isRemoteDirectory(ctx, root))) root = joinPath(root, name);
     await ctx.api.mkdir(root, true);
   });
   const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
@@ -412,11 +459,17 @@ async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest)
       }
     }
   }
-  const options = { overwrite: request.overwrite, wait: request.wait };
+  const options = { overwrite: request.overwrite || request.update, wait: request.wait };
+  let sending: readonly TreeFile[] = files;
+  if (request.update) {
+    const remote = new Map<string, { size: number; sha256: string | null }>();
+    for await (const entry of ctx.api.tree(root)) if (entry.kind === 'file') remote.set(entry.path, entry);
+    sending = await withoutUnchanged(files, tally, (file) => remote.get(file.target), (file) => file.source);
+  }
   await transferFiles(
     out,
     'put',
-    putGroups(files),
+    putGroups(sending),
     tally,
     // A file going alone is looked at again as it goes (it may have changed since the walk); a group is sent as listed.
     async (file, onProgress) => {
@@ -440,20 +493,22 @@ function relativeParts(root: string, path: string): string[] {
  * directory as the remote tree lists it (in path order), then the files, several at once. An
  * existing local file is replaced, as a single get replaces it.
  */
-async function getTree(ctx: ShellContext, out: ShellOutput, source: string, typedLocal: string | undefined): Promise<void> {
+async function getTree(ctx: ShellContext, out: ShellOutput, source: string, typedLocal: string | undefined, update: boolean): Promise<void> {
   const name = baseName(source);
   let root = typedLocal ?? (name === '' ? '.' : name);
-  if (typedLocal !== undefined && name !== '' && (await isLocalDirectory(root))) root = localPath.join(root, name);
+  if (typedLocal !== undefined && name !== '' && !update && (await isLocalDirectory(root))) root = localPath.join(root, name);
   await transfer(out, 'get', root, () => makeLocalDirectory(root));
   const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
   const files: TreeFile[] = [];
   const failed: string[] = [];
+  const remote = new Map<string, { size: number; sha256: string | null }>();
   for await (const entry of ctx.api.tree(source)) {
     if (entry.path === source) continue;
     const target = localPath.join(root, ...relativeParts(source, entry.path));
     if (underFailed(failed, target, isWithinLocal)) continue;
     if (entry.kind === 'file') {
       files.push({ source: entry.path, target, size: entry.size });
+      if (update) remote.set(entry.path, entry);
       continue;
     }
     try {
@@ -464,7 +519,8 @@ async function getTree(ctx: ShellContext, out: ShellOutput, source: string, type
       tally.failures++;
     }
   }
-  await transferFiles(out, 'get', files.map((file) => [file]), tally, async (file, onProgress) => (await ctx.api.get(file.source, file.target, onProgress ? { onProgress } : {})).size);
+  const fetching = update ? await withoutUnchanged(files, tally, (file) => remote.get(file.source), (file) => file.target) : files;
+  await transferFiles(out, 'get', fetching.map((file) => [file]), tally, async (file, onProgress) => (await ctx.api.get(file.source, file.target, onProgress ? { onProgress } : {})).size);
   finishTree(out, root, 'downloaded', tally);
 }
 
@@ -491,7 +547,7 @@ export const cat: ShellCommand = {
   name: 'cat',
   usage: 'cat PATH…',
   summary: 'print files',
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, Infinity);

@@ -10,7 +10,7 @@ export const tui: ShellCommand = {
   usage: 'tui',
   summary: 'open the full-screen explorer (q comes back here)',
   details: ['Browse, get, put, rename and delete in a full-screen view; Tab shows the cluster; ? lists the keys.'],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     const { stdin, stdout } = process;

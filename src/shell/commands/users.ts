@@ -37,7 +37,7 @@ export const whoami: ShellCommand = {
   name: 'whoami',
   usage: 'whoami',
   summary: 'print the user you are logged in as',
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     ctx.identity = await ctx.api.whoami();
@@ -55,7 +55,7 @@ export const passwd: ShellCommand = {
     'The admin may name another user: their new password is asked twice (or taken from DFS_NEW_PASSWORD),',
     'no current one, and every session of theirs ends.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 0, 1);
@@ -79,7 +79,7 @@ export const useradd: ShellCommand = {
   usage: 'useradd NAME',
   summary: 'add a user (admin only)',
   details: ['The password is asked twice at the terminal, or taken from DFS_NEW_PASSWORD in scripts.'],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -118,7 +118,7 @@ export const users: ShellCommand = {
     'FILES and SIZE are what each user owns (SIZE counts each file once, as du does, not its replicas),',
     'shown against the quota when there is one. LOGINS says how long failed logins still lock them out.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
     const rows = (await ctx.api.users()).map((user: UserInfo) => [
@@ -140,7 +140,7 @@ export const userdel: ShellCommand = {
     'A user who owns files (or directories) is kept unless -r is given; with it their files go and the',
     'copies on the nodes are deleted. Their sessions end. admin and shared cannot be deleted.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'r');
     expectOperands(operands, 1, 1);
@@ -154,7 +154,7 @@ export const unlock: ShellCommand = {
   name: 'unlock',
   usage: 'unlock NAME',
   summary: 'clear a user\'s failed logins, ending a lockout (admin only)',
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 1, 1);
@@ -178,7 +178,7 @@ export const quota: ShellCommand = {
     'A put or cp past a quota fails before any byte moves: dfs: put: PATH: quota exceeded (used/limit).',
     '`quota NAME none` removes both limits. `users` shows usage against quotas; `df` your own.',
   ],
-  completes: 'nothing',
+  operands: 'nothing',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 2, 3);

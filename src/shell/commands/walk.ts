@@ -70,7 +70,7 @@ export const find: ShellCommand = {
     '               units: none or c = bytes, K, M, G = KiB, MiB, GiB (1024-based)',
     'Paths are printed relative to how the start was typed, like GNU find (default start ".").',
   ],
-  completes: 'paths',
+  operands: 'find',
   async run(args, ctx, out) {
     const request = parseFindArgs(args);
     await forEachOperand(out, 'find', request.starts, async (typed) => {
@@ -113,7 +113,7 @@ export const du: ShellCommand = {
     '-h  sizes like 1.5K, 20M',
     'Each line is SIZE<tab>PATH, subdirectories before their parent, so the total comes last.',
   ],
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'sh');
     await forEachOperand(out, 'du', operands.length > 0 ? operands : ['.'], async (typed) => {
@@ -180,7 +180,7 @@ export const tree: ShellCommand = {
   name: 'tree',
   usage: 'tree [PATH…]',
   summary: 'draw a directory tree',
-  completes: 'paths',
+  operands: 'remote',
   async run(args, ctx, out) {
     const { operands } = parseFlags(args, '');
     expectOperands(operands, 0, Infinity);
