@@ -21,3 +21,12 @@ export function printable(text: string): string {
   }
   return `${quoted}'`;
 }
+
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
+
+/** JSON text whose strings escape every character printable() would quote (JSON.stringify escapes only C0 controls):
+ * machine-readable output that is still safe on a terminal. */
+export function printableJson(value: unknown, indent = 2): string {
+  // Newlines outside strings are the layout's; inside strings JSON.stringify already wrote \n.
+  return JSON.stringify(value, null, indent).replace(UNSAFE_ALL, (char) => char === '\n' ? char : `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}

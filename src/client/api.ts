@@ -198,6 +198,10 @@ export interface ClusterApi {
   get(remotePath: string, localPath: string, options?: GetOptions): Promise<Fetched>;
   /** Streams a file's bytes into `output` (not ended); rejects CORRUPT after the fact if they do not verify. */
   cat(remotePath: string, output: NodeJS.WritableStream, options?: GetOptions): Promise<Fetched>;
+  /** Ctrl-C: transfers in progress stop (their connections to nodes close, uploads are cancelled at the master,
+   * downloads remove their temporary files) and fail with Interrupted, as does new work until resume(). */
+  interrupt(): void;
+  resume(): void;
   close(): void;
 }
 

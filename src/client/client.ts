@@ -3,7 +3,7 @@
 
 import { formatHostPort, type HostPort } from '../wire/address';
 import type { Channel } from '../wire/channel';
-import { DfsError, isDfsError } from '../wire/errors';
+import { DfsError, Interrupted, isDfsError } from '../wire/errors';
 import type { MessageType, RequestOf, ResponseOf } from '../wire/messages';
 import { connectTls, MASTER_CN } from '../trust/tls';
 import { promises as fs } from 'node:fs';
@@ -46,6 +46,8 @@ export class RemoteClient implements ClusterApi {
   private token: string | undefined;
   private identity: Identity | undefined;
   private connecting: Promise<Channel> | undefined;
+  /** Set by interrupt(): loops over the master's answers (pages, replication waits) stop at the next one. */
+  private interrupted = false;
   /** Connections to nodes, reused from one transfer to the next. */
   private readonly pool = new ChannelPool();
   private readonly links: PeerLinks;
@@ -94,6 +96,7 @@ export class RemoteClient implements ClusterApi {
     try {
       return (await channel.request(type, data, options)).data;
     } catch (error) {
+      if (this.interrupted && channel.closed) throw new Interrupted();
       if (!isDfsError(error, 'SESSION_EXPIRED')) throw error;
       this.token = undefined;
       if (this.channel === channel) this.channel = undefined;
@@ -109,6 +112,7 @@ export class RemoteClient implements ClusterApi {
   ): AsyncGenerator<I> {
     let after: string | undefined;
     do {
+      if (this.interrupted) throw new Interrupted();
       const page = await this.call(type, { ...data, ...(after !== undefined ? { after } : {}) });
       yield* items(page);
       after = page.next;
@@ -296,7 +300,10 @@ export class RemoteClient implements ClusterApi {
    * allowed; past that the copies that exist are what stat shows. */
   private async waitForReplicas(settled: () => Promise<boolean>, bytes: number): Promise<void> {
     const deadlineMs = Date.now() + transferTimeoutMs(bytes);
-    while (Date.now() < deadlineMs) if (await settled()) return;
+    while (Date.now() < deadlineMs) {
+      if (this.interrupted) throw new Interrupted();
+      if (await settled()) return;
+    }
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {
@@ -316,6 +323,20 @@ export class RemoteClient implements ClusterApi {
   get user(): Identity {
     if (!this.identity) throw new DfsError('UNAUTHENTICATED', 'not logged in');
     return this.identity;
+  }
+
+  interrupt(): void {
+    this.interrupted = true;
+    this.pool.interrupt();
+    // A request held at the master (a replication wait, up to REPLICATION_WAIT_MS) ends now too; the next call
+    // resumes the session on a new connection.
+    this.channel?.close();
+    this.channel = undefined;
+  }
+
+  resume(): void {
+    this.interrupted = false;
+    this.pool.resume();
   }
 
   close(): void {

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, promises as fs, readSync, rmSync, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -347,13 +348,26 @@ function temporaryBeside(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.dfs-${randomBytes(4).toString('hex')}.part`);
 }
 
-/** Temporary files of downloads in progress in this process: a shell stopped by a signal removes them on its way out
- * (removePartialFiles), so an interrupted get leaves nothing beside its target. */
+/** Temporary files (and directories) of work in progress in this process — downloads, put -'s spool: a shell
+ * stopped by a signal removes them on its way out (removePartialFiles), so an interrupted get or put leaves nothing. */
 const partialFiles = new Set<string>();
 
 export function removePartialFiles(): void {
-  for (const file of partialFiles) rmSync(file, { force: true });
+  for (const file of partialFiles) rmSync(file, { force: true, recursive: true });
   partialFiles.clear();
+}
+
+/** Runs `work` with a new private temporary directory, removed when it ends — or by removePartialFiles if a signal
+ * stops the process first. */
+export async function withTemporaryDirectory<T>(prefix: string, work: (directory: string) => Promise<T>): Promise<T> {
+  const directory = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  partialFiles.add(directory);
+  try {
+    return await work(directory);
+  } finally {
+    await fs.rm(directory, { recursive: true, force: true });
+    partialFiles.delete(directory);
+  }
 }
 
 /** Where a download goes: `localPath`, or the file a symlink there points to; what is there now, if anything. */

@@ -172,7 +172,7 @@ export class Repairer {
   private async reconcile(nodeId: string, held: ReadonlySet<string>, recorded: ReadonlyMap<string, ReplicaState>, mismatched: ReadonlySet<string>): Promise<void> {
     const { catalog, log } = this.state;
     const lost: { blobId: string; nodeId: string; state: ReplicaState | null }[] = [];
-    for (const [blobId, state] of recorded) if (!held.has(blobId) && !mismatched.has(blobId)) lost.push({ blobId, nodeId, state: null });
+    for (const blobId of recorded.keys()) if (!held.has(blobId) && !mismatched.has(blobId)) lost.push({ blobId, nodeId, state: null });
     // A copy whose size or hash is not its file's is damaged: replaced, then deleted, like any bad copy.
     for (const blobId of mismatched) lost.push({ blobId, nodeId, state: 'bad' });
     let orphans = 0;

@@ -2,7 +2,7 @@
 // errno texts people know from coreutils for DfsError codes, and the `dfs: CMD: PATH: reason` form.
 
 import { printable } from '../printable';
-import { DfsError, type ErrorCode } from '../wire/errors';
+import { DfsError, Interrupted, type ErrorCode } from '../wire/errors';
 import type { ShellOutput } from './context';
 
 /** Bad options or operands; the registry prints the message and the command's usage line. */
@@ -68,7 +68,7 @@ export function reportError(out: ShellOutput, command: string, subject: string |
 
 /**
  * Runs `work` for every operand like coreutils: a failing operand is reported and the rest still
- * run; afterwards the command fails if any did.
+ * run; afterwards the command fails if any did. Ctrl-C (Interrupted) stops them all.
  */
 export async function forEachOperand(
   out: ShellOutput,
@@ -81,6 +81,7 @@ export async function forEachOperand(
     try {
       await work(operand);
     } catch (error) {
+      if (error instanceof Interrupted) throw error;
       if (!(error instanceof CommandFailed)) reportError(out, command, operand, error);
       failures++;
     }

@@ -1,5 +1,6 @@
 // The interactive shell: node:readline with the prompt `user@HOST:PORT:/cwd$ `, history kept in a
-// file across sessions, tab completion of commands and remote paths, Ctrl-C clearing the line and
+// file across sessions, tab completion of commands and paths, Ctrl-C clearing the line (or, while a
+// command runs, stopping its transfers: it fails with "interrupted" and the prompt comes back) and
 // Ctrl-D (or exit) leaving. Lines run one at a time; lines typed meanwhile wait their turn.
 
 import { printable } from '../printable';
@@ -59,7 +60,9 @@ export async function runRepl(options: ReplOptions): Promise<'ok' | 'failed'> {
   ctx.prompt = readlinePrompter(rl, output, readlineHistory);
   let busy = false;
   rl.on('SIGINT', () => {
-    if (!busy) clearLine(rl, output);
+    if (!busy) return clearLine(rl, output);
+    output.writeThrough('^C\r\n');
+    ctx.api.interrupt();
   });
   const admin = ctx.identity.admin ? ' (admin)' : '';
   out.stdout(`Connected to ${ctx.master} as ${ctx.identity.user}${admin}. Type help for the commands; exit or Ctrl-D leaves.\n`);
@@ -70,7 +73,11 @@ export async function runRepl(options: ReplOptions): Promise<'ok' | 'failed'> {
     for await (const line of rl) {
       busy = true;
       await history.remember(line);
-      if ((await runLine(line, ctx, out)) !== 'ok') failed = true;
+      try {
+        if ((await runLine(line, ctx, out)) !== 'ok') failed = true;
+      } finally {
+        ctx.api.resume();
+      }
       busy = false;
       if (ctx.exitRequested) break;
       rl.setPrompt(promptText(ctx));

@@ -58,3 +58,12 @@ export class DfsError extends Error {
 export function isDfsError(error: unknown, code?: ErrorCode): error is DfsError {
   return error instanceof DfsError && (code === undefined || error.code === code);
 }
+
+/** The person stopped the work (Ctrl-C in the shell): not the cluster's failure, so never retried elsewhere nor
+ * reported to the master as a node's fault. */
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+  constructor() {
+    super('interrupted');
+  }
+}

@@ -6,6 +6,7 @@
 
 import { POOL_IDLE_MS, POOL_IDLE_PER_PEER_MAX } from '../limits';
 import type { Channel } from './channel';
+import { Interrupted } from './errors';
 
 interface Idle {
   channel: Channel;
@@ -14,21 +15,41 @@ interface Idle {
 
 export class ChannelPool {
   private readonly idle = new Map<string, Idle[]>();
+  private readonly busy = new Set<Channel>();
   private closed = false;
+  private interrupted = false;
 
   /** Runs `work` on an idle connection to `key` (or a new one from `open`); keeps it if `work` succeeded. */
   async use<T>(key: string, open: () => Promise<Channel>, work: (channel: Channel) => Promise<T>): Promise<T> {
+    if (this.interrupted) throw new Interrupted();
     const channel = this.take(key) ?? (await open());
+    if (this.interrupted) {
+      channel.close();
+      throw new Interrupted();
+    }
     channel.keepProcessAlive(true);
+    this.busy.add(channel);
     let result: T;
     try {
       result = await work(channel);
     } catch (error) {
       channel.close();
-      throw error;
+      throw this.interrupted ? new Interrupted() : error;
+    } finally {
+      this.busy.delete(channel);
     }
     this.give(key, channel);
     return result;
+  }
+
+  /** Breaks the connections at work (their work fails with Interrupted) and refuses new work until resume(). */
+  interrupt(): void {
+    this.interrupted = true;
+    for (const channel of this.busy) channel.close();
+  }
+
+  resume(): void {
+    this.interrupted = false;
   }
 
   /** Closes every idle connection; later ones are closed instead of kept. */

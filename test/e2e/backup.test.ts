@@ -41,7 +41,6 @@ t.test('a backup taken during a stream of puts restores a master that reads ever
   t.equal((await fs.stat(path.join(backupDir, 'ca-key.pem'))).mode & 0o777, 0o600, 'keys readable by their owner only');
 
   const namesBefore = (await blobFiles(cluster)).filter((file) => !file.temporary).map((file) => `${file.node}/${file.name}`);
-  const blobsBefore = namesBefore.length;
   const port = cluster.master.address.port;
   cluster.master.child.kill('SIGKILL');
   await cluster.master.exited;

@@ -9,7 +9,9 @@ import * as path from 'node:path';
 import t from 'tap';
 import { ADMIN_PASSWORD, DFS, runDfs, sharedCluster, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
 import { loginAt } from '../helpers/client';
-import { masterAddress, shellEnv } from '../helpers/cluster';
+import { blobFiles, masterAddress, shellEnv } from '../helpers/cluster';
+import { openTerminal } from '../helpers/terminal';
+import { Interrupted } from '../../src/wire/errors';
 import { randomFile, sha256Of } from '../helpers/files';
 
 const MIB = 1024 * 1024;
@@ -195,6 +197,16 @@ t.test('shell -e stops at the first failing command; touch, count, lpwd, lcd, ll
   t.match(local.stderr, 'dfs: lcd: /nowhere-at-all: No such file or directory');
   const listed = await shell(cluster, 'mkdir -p /ls/.h /ls/d; touch /ls/d/f; ls /ls; ls -a /ls; ls -R /ls');
   t.same([listed.code, listed.stdout], [0, 'd\n.h\nd\n/ls:\nd\n\n/ls/d:\nf\n'], 'ls hides dot names, -a shows them, -R goes down');
+  const json = await Promise.all(['ls --json /ls/d', 'stat --json /ls/d/f', 'find /ls --json', 'du --json /ls', 'df --json', 'nodes --json'].map((line) => shell(cluster, line)));
+  const parsed = json.map((result) => JSON.parse(result.stdout) as unknown);
+  t.match(parsed, [
+    [{ path: '/ls/d', entries: [{ path: '/ls/d/f', name: 'f', type: 'file', size: 0 }] }],
+    [{ path: '/ls/d/f', replicas: { have: 1, want: 1, nodes: [String] } }],
+    [{ path: '/ls' }, { path: '/ls/.h' }, { path: '/ls/d' }, { path: '/ls/d/f' }],
+    [{ path: '/ls/.h', bytes: 0 }, { path: '/ls/d', bytes: 0 }, { path: '/ls', bytes: 0 }],
+    { cluster: { nodes: 1, alive: 1 }, user: { name: 'admin' } },
+    { nodes: [{ state: 'alive' }], total: { nodes: 1 } },
+  ], '--json: one document per command, through build/dfs');
 });
 
 t.test('several sources: put A B C DIR and get X Y DIR; the last operand must be a directory', async (t) => {
@@ -213,4 +225,54 @@ t.test('several sources: put A B C DIR and get X Y DIR; the last operand must be
   t.equal(partly.code, 1, 'one missing source fails the command');
   t.match(partly.stderr, 'dfs: get: /nope: No such file or directory');
   t.same((await fs.readdir(down)).sort(), ['a', 'b', 'c'], 'and the others still came');
+});
+
+t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, nothing is left on the cluster; an interrupted get leaves no file', async (t) => {
+  const cluster = await oneNode();
+  const work = await tempDir(t);
+  const big = path.join(work, 'huge.img');
+  await fs.writeFile(big, '');
+  await fs.truncate(big, 8 * 1024 * MIB); // sparse: read fast, sent for a long while
+  const blobsBefore = (await blobFiles(cluster)).filter((file) => !file.temporary).length;
+  const env = { HOME: work, DFS_HISTORY: path.join(work, 'history'), DFS_CA: path.join(cluster.masterDir, 'ca.pem'), DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
+  const term = await openTerminal(t, { env, args: ['shell', masterAddress(cluster)], cwd: work, scrollback: true, timeoutMs: 20_000 });
+  const prompt = `admin@${masterAddress(cluster)}:/$`;
+  await term.waitFor('the prompt', (screen) => screen.trimEnd().endsWith(prompt));
+  await term.type('put huge.im');
+  await term.press('Tab');
+  await term.waitFor('Tab to complete the local path', (screen) => screen.trimEnd().endsWith(`${prompt} put huge.img`));
+  await term.type(' /interrupted.img');
+  await term.press('Enter');
+  await term.waitFor('the progress line', (screen) => /\/ 8\.0G\s+\d+%/.test(screen));
+  await term.press('C-c');
+  const after = await term.waitFor('the prompt back', (screen) => screen.trimEnd().endsWith(prompt) && screen.includes('dfs: put: interrupted'));
+  t.match(after, '^C', 'Ctrl-C is echoed');
+  t.notMatch(after, /Error|at .*\(/, 'no stack trace');
+  await term.type('ls /');
+  await term.press('Enter');
+  const listed = await term.waitFor('ls to run', (screen) => screen.includes(`${prompt} ls /\n`) && (screen.split(`${prompt} ls /\n`).at(-1) ?? '').trimEnd().endsWith(prompt));
+  t.notMatch(listed.split(`${prompt} ls /\n`).at(-1) ?? '', 'interrupted.img', 'the interrupted file does not exist');
+  await waitFor('the node to drop the partial blob', async () => {
+    const files = await blobFiles(cluster);
+    return files.some((file) => file.temporary) ? undefined : true;
+  });
+  t.equal((await blobFiles(cluster)).filter((file) => !file.temporary).length, blobsBefore, 'and no blob was kept for it');
+  await term.press('C-d');
+  t.equal(await term.exited(), 1, 'the interrupted command counts as failed');
+
+  const client = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  const sixteen = path.join(work, 'sixteen');
+  await randomFile(sixteen, 64 * MIB);
+  await client.put([{ localPath: sixteen, remotePath: '/sixteen' }]);
+  const target = path.join(work, 'down');
+  let interrupted = false;
+  const got = client.get('/sixteen', target, { onProgress: () => {
+    if (!interrupted) client.interrupt();
+    interrupted = true;
+  } });
+  await t.rejects(got, Interrupted, 'get: interrupt() makes it fail with Interrupted, no other replica tried');
+  t.same((await fs.readdir(work)).filter((name) => name.includes('down')), [], 'neither the target nor a .part file is left');
+  await t.rejects(client.get('/sixteen', target), Interrupted, 'until resume(), new transfers are refused too');
+  client.resume();
+  t.equal((await client.get('/sixteen', target)).size, 64 * MIB, 'after resume() the same get succeeds');
 });

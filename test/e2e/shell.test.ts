@@ -8,7 +8,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { formatHostPort } from '../../src/wire/address';
-import { ADMIN_PASSWORD, DFS, runDfs, startCluster, tempDir, type RunResult, type TestCluster } from '../helpers/binary';
+import { ADMIN_PASSWORD, runDfs, startCluster, tempDir, type RunResult, type TestCluster } from '../helpers/binary';
 import { openTerminal, type Terminal } from '../helpers/terminal';
 
 /** A master to point shells at, and a private DFS_HOME so nothing outside the test is read or written. */

@@ -345,6 +345,15 @@ export class MemoryCluster implements ClusterApi {
     return { files: files.length, bytes: files.reduce((sum, entry) => sum + entry.bytes, 0), ...limits };
   }
 
+  /** Times interrupt() was called (the REPL's Ctrl-C); the memory cluster's work is instant, so nothing stops. */
+  interrupts = 0;
+
+  interrupt(): void {
+    this.interrupts++;
+  }
+
+  resume(): void {}
+
   close(): void {
     this.closed = true;
   }

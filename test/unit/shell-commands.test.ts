@@ -129,7 +129,7 @@ t.test('help lists every command; help CMD and CMD --help explain one', async (t
   }
   t.match(list, /\n  find \[PATH…\] .*\n {32}search for files and directories\n/, 'a long usage puts its summary below');
   const find = await run(ctx, 'help find');
-  t.match(find.stdout, /^usage: find \[PATH…\] \[-name GLOB\] \[-type f\|d\] \[-size \[\+-\]N\[KMG\]\]\n/);
+  t.match(find.stdout, /^usage: find \[PATH…\] \[-name GLOB\] \[-type f\|d\] \[-size \[\+-\]N\[KMG\]\] \[--json\]\n/);
   t.match(find.stdout, /K, M, G = KiB, MiB, GiB/);
   t.equal((await run(ctx, 'find --help')).stdout, find.stdout);
   const unknown = await run(ctx, 'help frob');

@@ -58,7 +58,7 @@ t.test('ls: a missing operand is reported, the rest are listed, the command fail
 t.test('ls: bad options are usage errors with the usage line', async (t) => {
   const ctx = testContext(sampleCluster());
   const result = await run(ctx, 'ls -x');
-  t.equal(result.stderr, "dfs: ls: invalid option -- 'x'\nusage: ls [-l] [-h] [-a] [-R] [PATH…]\n");
+  t.equal(result.stderr, "dfs: ls: invalid option -- 'x'\nusage: ls [-l] [-h] [-a] [-R] [--json] [PATH…]\n");
   t.equal(result.status, 'failed');
   t.equal(result.stdout, '');
 });

@@ -3,12 +3,13 @@
 import * as path from 'node:path';
 import { REBALANCE_THRESHOLD_PCT_DEFAULT } from '../../limits';
 import { printable } from '../../printable';
-import type { FsckReport, NodeInfo } from '../../client/api';
+import type { ClusterTotal, FsckReport, NodeInfo } from '../../client/api';
 import { resolvePath } from '../../paths';
 import { formatSize, parseCount } from '../../units';
 import type { ShellCommand } from '../context';
 import { CommandFailed, UsageError, usageParse, withReasons } from '../errors';
 import { formatTable, rebalanceText, totalText } from '../format';
+import { printJson, takeJsonFlag } from '../json';
 import { expectOperands, parseFlags } from '../parse';
 
 const NODE_HEADER = ['NODE', 'ADDRESS', 'STATE', 'CAPACITY', 'USED', 'FREE', 'BLOBS'];
@@ -25,15 +26,33 @@ function nodeRow(node: NodeInfo): string[] {
   ];
 }
 
+/** The totals as `nodes --json` and `df --json` print them. */
+function totalJson(total: ClusterTotal): Record<string, number> {
+  const { nodes: count, alive, full, stopping, draining, drained, readOnly, unreachable, dead, capacityBytes, usedBytes, freeBytes, blobs } = total;
+  return { nodes: count, alive, full, stopping, draining, drained, readOnly, unreachable, dead, capacityBytes, usedBytes, freeBytes, blobs };
+}
+
 export const nodes: ShellCommand = {
   name: 'nodes',
-  usage: 'nodes',
+  usage: 'nodes [--json]',
   summary: 'storage nodes: address, state, capacity, used, free, blobs (the admin); the totals (everyone)',
-  details: ['Each node\'s address and usage is shown to the admin only; everyone sees the totals.'],
+  details: [
+    'Each node\'s address and usage is shown to the admin only; everyone sees the totals.',
+    '--json  one JSON document: {"nodes": [{"id", "address", "state", "capacityBytes", "usedBytes", "freeBytes",',
+    '        "blobs", "lastSeenMs"}], "total": {"nodes", "alive", "full", "stopping", "draining", "drained",',
+    '        "readOnly", "unreachable", "dead", "capacityBytes", "usedBytes", "freeBytes", "blobs"}}',
+  ],
   operands: 'nothing',
   async run(args, ctx, out) {
-    expectOperands(parseFlags(args, '').operands, 0, 0);
+    const { json, rest } = takeJsonFlag(args);
+    expectOperands(parseFlags(rest, '').operands, 0, 0);
     const { nodes: list, total, rebalance: balancing } = await ctx.api.cluster();
+    if (json) {
+      const nodeJson = (node: NodeInfo): Record<string, string | number> => ({
+        id: node.nodeId, address: node.advertise, state: node.state, capacityBytes: node.capacityBytes, usedBytes: node.usedBytes, freeBytes: node.freeBytes, blobs: node.blobs, lastSeenMs: node.lastSeenMs,
+      });
+      return printJson(out, { nodes: list.map(nodeJson), total: totalJson(total) });
+    }
     if (total.nodes === 0) {
       out.stdout('no storage nodes have registered; start one with: dfs node --master HOST:PORT --token-file join-token --data DIR\n');
       return;
@@ -95,16 +114,25 @@ function againstLimit(used: number, limit: number | undefined, show: (value: num
 
 export const df: ShellCommand = {
   name: 'df',
-  usage: 'df',
+  usage: 'df [--json]',
   summary: 'the cluster\'s capacity, used and free space, and your own usage and quota',
   details: [
     'The cluster\'s numbers are the nodes\' disks (every replica counts); yours are your files\' sizes,',
     'each counted once as du does, against your quota if the admin set one.',
+    '--json  one JSON document: {"cluster": (nodes --json\'s "total"), "user": {"name", "files", "bytes",',
+    '        "quotaBytes", "quotaFiles"}} (a quota is null when none is set)',
   ],
   operands: 'nothing',
   async run(args, ctx, out) {
-    expectOperands(parseFlags(args, '').operands, 0, 0);
+    const { json, rest } = takeJsonFlag(args);
+    expectOperands(parseFlags(rest, '').operands, 0, 0);
     const { total, user } = await ctx.api.df();
+    if (json) {
+      return printJson(out, {
+        cluster: totalJson(total),
+        user: { name: user.user, files: user.files, bytes: user.bytes, quotaBytes: user.quotaBytes ?? null, quotaFiles: user.quotaFiles ?? null },
+      });
+    }
     const usedPercent = total.capacityBytes === 0 ? 0 : Math.round((total.usedBytes / total.capacityBytes) * 100);
     const rows = [
       ['Cluster:', `${formatSize(total.capacityBytes)} capacity, ${formatSize(total.usedBytes)} used (${usedPercent}%), ${formatSize(total.freeBytes)} free on ${total.alive} of ${total.nodes} node(s) alive`],

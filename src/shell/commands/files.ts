@@ -1,10 +1,10 @@
 // Changing the namespace and inspecting one entry: mkdir, rm, mv, cp, stat, setrep, touch, count.
 
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as localPath from 'node:path';
 import { printable } from '../../printable';
 import type { CopyOptions, Entry } from '../../client/api';
+import { withTemporaryDirectory } from '../../client/transfer';
 import { REPLICAS_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
 import { isDfsError } from '../../wire/errors';
 import { baseName, isWithin, joinPath, resolvePath, ROOT } from '../../paths';
@@ -12,6 +12,7 @@ import { formatSize, parseCount } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
 import { CommandError, CommandFailed, forEachOperand, reportError, usageParse } from '../errors';
 import { formatTable, timeText } from '../format';
+import { entryJson, printJson, takeJsonFlag } from '../json';
 import { expectOperands, parseFlags } from '../parse';
 import { inParallel } from './transfer';
 
@@ -204,18 +205,26 @@ function statRows(entry: Entry): string[][] {
 
 export const stat: ShellCommand = {
   name: 'stat',
-  usage: 'stat PATH…',
+  usage: 'stat [--json] PATH…',
   summary: 'show size, mtime, SHA-256, replicas and their nodes',
+  details: ['--json  one JSON document: an array of entries (as ls --json\'s, with "replicas": {"have", "want", "nodes"})'],
   operands: 'remote',
   async run(args, ctx, out) {
-    const { operands } = parseFlags(args, '');
+    const { json, rest } = takeJsonFlag(args);
+    const { operands } = parseFlags(rest, '');
     expectOperands(operands, 1, Infinity);
     let first = true;
-    await forEachOperand(out, 'stat', operands, async (typed) => {
-      const entry = await ctx.api.stat(resolvePath(ctx.cwd, typed));
-      out.stdout(`${first ? '' : '\n'}${formatTable(statRows(entry), ['right', 'left'])}`);
-      first = false;
-    });
+    const entries: Entry[] = [];
+    try {
+      await forEachOperand(out, 'stat', operands, async (typed) => {
+        const entry = await ctx.api.stat(resolvePath(ctx.cwd, typed));
+        if (json) return void entries.push(entry);
+        out.stdout(`${first ? '' : '\n'}${formatTable(statRows(entry), ['right', 'left'])}`);
+        first = false;
+      });
+    } finally {
+      if (json) printJson(out, entries.map(entryJson));
+    }
   },
 };
 
@@ -257,14 +266,11 @@ export const touch: ShellCommand = {
       } catch (error) {
         if (!isDfsError(error, 'NOT_FOUND')) throw error;
       }
-      const directory = await fs.mkdtemp(localPath.join(os.tmpdir(), 'dfs-touch-'));
-      try {
+      await withTemporaryDirectory('dfs-touch-', async (directory) => {
         const empty = localPath.join(directory, 'empty');
         await fs.writeFile(empty, '');
         await ctx.api.put([{ localPath: empty, remotePath: target, size: 0 }], { overwrite: false });
-      } finally {
-        await fs.rm(directory, { recursive: true, force: true });
-      }
+      });
     });
   },
 };

@@ -7,6 +7,7 @@ import { resolvePath } from '../../paths';
 import type { ShellCommand, ShellOutput } from '../context';
 import { forEachOperand } from '../errors';
 import { formatColumns, formatTable, sizeText, timeText } from '../format';
+import { entryJson, printJson, takeJsonFlag } from '../json';
 import { expectOperands, parseFlags } from '../parse';
 
 interface ListStyle {
@@ -61,19 +62,22 @@ function renderListings(files: readonly Listing[], directories: readonly Listing
 
 export const ls: ShellCommand = {
   name: 'ls',
-  usage: 'ls [-l] [-h] [-a] [-R] [PATH…]',
+  usage: 'ls [-l] [-h] [-a] [-R] [--json] [PATH…]',
   summary: 'list a directory, or show a file',
   details: [
     '-l  long format: kind (d or -), size in bytes, replicas (good/wanted), mtime, name',
     '-h  with -l: sizes like 1.5K, 20M',
     '-a  names starting with "." too (hidden otherwise, as ls does)',
     '-R  each directory below too, headed by its path, as ls -R does',
+    '--json  one JSON document: [{"path", "entries": [{"path", "name", "type", "size", "mtime", "mtimeMs",',
+    '        "sha256", "replicas": {"have", "want"}}]}], one item per file operand and per directory listed',
     'A directory\'s size is the total of the files beneath it. On a terminal names are shown',
     'in columns with a trailing / on directories; otherwise one name per line.',
   ],
   operands: 'remote',
   async run(args, ctx, out) {
-    const { flags, operands } = parseFlags(args, 'lhaR');
+    const { json, rest } = takeJsonFlag(args);
+    const { flags, operands } = parseFlags(rest, 'lhaR');
     const style: ListStyle = { long: flags.has('l'), human: flags.has('h') };
     const shown = (entry: Entry): boolean => flags.has('a') || !entry.name.startsWith('.');
     const files: Listing[] = [];
@@ -95,7 +99,8 @@ export const ls: ShellCommand = {
         }
       });
     } finally {
-      renderListings(files, directories, style, out, flags.has('R'));
+      if (!json) renderListings(files, directories, style, out, flags.has('R'));
+      else printJson(out, [...files, ...directories].map((listing) => ({ path: listing.typed, entries: listing.entries.map(entryJson) })));
     }
   },
 };

@@ -3,15 +3,14 @@
 
 import { printable } from '../../printable';
 import { createWriteStream, promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as localPath from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LocalFileError, type ProgressListener } from '../../client/api';
-import { OutputClosed } from '../../client/transfer';
+import { OutputClosed, withTemporaryDirectory } from '../../client/transfer';
 import { PUT_FILES_BYTES_MAX, PUT_SMALL_FILE_BYTES_MAX, PUT_FILES_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
-import { isDfsError } from '../../wire/errors';
+import { Interrupted, isDfsError } from '../../wire/errors';
 import { baseName, isWithin, joinPath, parentOf, resolvePath, validatePath } from '../../paths';
 import { formatSize } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
@@ -72,6 +71,7 @@ async function transfer(out: ShellOutput, command: string, subject: string, work
   try {
     await work();
   } catch (error) {
+    if (error instanceof Interrupted) throw error; // the command stops; the registry says so once
     out.stderr(transferErrorLine(command, subject, error));
     throw new CommandFailed(1);
   }
@@ -360,6 +360,7 @@ async function transferFiles(
       tally.bytes += bytes;
       tally.files++;
     } catch (error) {
+      if (error instanceof Interrupted) throw error;
       // The remote path names the file, as for one file: the target of put, the source of get.
       const remote = command === 'put' ? file.target : file.source;
       progress.warn(transferErrorLine(command, remote, command === 'put' ? existsHint(error) : localFailure(file.target, error)));
@@ -377,7 +378,8 @@ async function transferFiles(
             tally.files++;
           }
           return;
-        } catch {
+        } catch (error) {
+          if (error instanceof Interrupted) throw error;
           onProgress?.(0, 0); // its bytes are counted again as the files go one at a time
         }
       }
@@ -564,6 +566,7 @@ async function catFiles(ctx: ShellContext, out: ShellOutput, command: string, op
       await ctx.api.cat(resolvePath(ctx.cwd, typed), output);
     } catch (error) {
       if (error instanceof OutputClosed) return; // the reader has what it wanted, like cat into head
+      if (error instanceof Interrupted) throw error;
       out.stderr(transferErrorLine(command, typed, error));
       failures++;
       if (error instanceof LocalFileError) break; // the output failed: the next files would too
@@ -577,14 +580,11 @@ async function putStdin(ctx: ShellContext, out: ShellOutput, request: PutRequest
   const { stdin } = ctx;
   if (!stdin) throw new CommandError('standard input is not data here: pipe it into dfs shell -c \'put - REMOTE\'');
   if (request.typed === undefined) throw new UsageError('put - needs a REMOTE path');
-  const directory = await fs.mkdtemp(localPath.join(os.tmpdir(), 'dfs-put-'));
-  try {
+  await withTemporaryDirectory('dfs-put-', async (directory) => {
     const spool = localPath.join(directory, 'stdin');
     await transfer(out, 'put', '-', async () => {
       await pipeline(stdin, createWriteStream(spool, { mode: 0o600, flags: 'wx' }));
     });
     await putFile(ctx, out, { ...request, source: spool });
-  } finally {
-    await fs.rm(directory, { recursive: true, force: true });
-  }
+  });
 }

@@ -10,6 +10,7 @@ import { sizeUnitBytes } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
 import { CommandError, forEachOperand, UsageError } from '../errors';
 import { displayPath, sizeText } from '../format';
+import { entryJson, jsonArray, takeJsonFlag } from '../json';
 import { expectOperands, parseFlags } from '../parse';
 
 export interface FindRequest {
@@ -61,7 +62,7 @@ export function parseFindArgs(args: readonly string[]): FindRequest {
 
 export const find: ShellCommand = {
   name: 'find',
-  usage: 'find [PATH…] [-name GLOB] [-type f|d] [-size [+-]N[KMG]]',
+  usage: 'find [PATH…] [-name GLOB] [-type f|d] [-size [+-]N[KMG]] [--json]',
   summary: 'search for files and directories',
   details: [
     '-name GLOB     the name matches GLOB (* ? [...]); quote it: -name \'*.txt\'',
@@ -69,16 +70,24 @@ export const find: ShellCommand = {
     '-size [+-]N    size rounded up to whole units is N, more than N (+N) or less than N (-N);',
     '               units: none or c = bytes, K, M, G = KiB, MiB, GiB (1024-based)',
     'Paths are printed relative to how the start was typed, like GNU find (default start ".").',
+    '--json         one JSON document: an array of entries (as ls --json\'s), absolute paths',
   ],
   operands: 'find',
   async run(args, ctx, out) {
-    const request = parseFindArgs(args);
-    await forEachOperand(out, 'find', request.starts, async (typed) => {
-      const start = resolvePath(ctx.cwd, typed);
-      for await (const entry of ctx.api.find(start, request.filter)) {
-        out.stdout(`${displayPath(typed, start, entry.path)}\n`);
-      }
-    });
+    const { json, rest } = takeJsonFlag(args);
+    const request = parseFindArgs(rest);
+    const array = json ? jsonArray(out) : undefined;
+    try {
+      await forEachOperand(out, 'find', request.starts, async (typed) => {
+        const start = resolvePath(ctx.cwd, typed);
+        for await (const entry of ctx.api.find(start, request.filter)) {
+          if (array) array.item(entryJson(entry));
+          else out.stdout(`${displayPath(typed, start, entry.path)}\n`);
+        }
+      });
+    } finally {
+      array?.end();
+    }
   },
 };
 
@@ -106,22 +115,30 @@ async function* deepestFirst(usages: AsyncIterable<DirectoryUsage>): AsyncIterab
 
 export const du: ShellCommand = {
   name: 'du',
-  usage: 'du [-s] [-h] [PATH…]',
+  usage: 'du [-s] [-h] [--json] [PATH…]',
   summary: 'bytes used by each directory, recursively',
   details: [
     '-s  only the total of each PATH',
     '-h  sizes like 1.5K, 20M',
     'Each line is SIZE<tab>PATH, subdirectories before their parent, so the total comes last.',
+    '--json  one JSON document: [{"path", "bytes"}] in the same order, absolute paths',
   ],
   operands: 'remote',
   async run(args, ctx, out) {
-    const { flags, operands } = parseFlags(args, 'sh');
-    await forEachOperand(out, 'du', operands.length > 0 ? operands : ['.'], async (typed) => {
-      const start = resolvePath(ctx.cwd, typed);
-      for await (const usage of deepestFirst(ctx.api.du(start, flags.has('s')))) {
-        out.stdout(`${sizeText(usage.bytes, flags.has('h'))}\t${displayPath(typed, start, usage.path)}\n`);
-      }
-    });
+    const { json, rest } = takeJsonFlag(args);
+    const { flags, operands } = parseFlags(rest, 'sh');
+    const array = json ? jsonArray(out) : undefined;
+    try {
+      await forEachOperand(out, 'du', operands.length > 0 ? operands : ['.'], async (typed) => {
+        const start = resolvePath(ctx.cwd, typed);
+        for await (const usage of deepestFirst(ctx.api.du(start, flags.has('s')))) {
+          if (array) array.item({ path: usage.path, bytes: usage.bytes });
+          else out.stdout(`${sizeText(usage.bytes, flags.has('h'))}\t${displayPath(typed, start, usage.path)}\n`);
+        }
+      });
+    } finally {
+      array?.end();
+    }
   },
 };
 
