@@ -18,7 +18,9 @@ import { SHARED_USER } from './master/users';
 import { startMaster } from './master/master';
 import { startNode } from './node/node';
 import { EXIT_SOFTWARE, LAST_RESORT_MARKER, LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './process';
+import { isLocalCommandRunning } from './shell/commands/local';
 import { commandList } from './shell/commands/meta';
+import { completionScript } from './completion';
 import { COMMANDS as SHELL_COMMANDS } from './shell/registry';
 import { formatSize, parseCount, parseSeconds, parseSize } from './units';
 import { VERSION } from './version';
@@ -263,6 +265,7 @@ async function runDemo(flags: Flags): Promise<void> {
 function cleanUpOnSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      if (signal === 'SIGINT' && isLocalCommandRunning()) return; // Ctrl-C during !COMMAND stops that command only
       removePartialFiles();
       process.exit(128 + (osConstants.signals[signal] ?? 0));
     });
@@ -346,6 +349,17 @@ function buildCli(): ReturnType<typeof cac> {
     .example('dfs node --master 10.0.0.1:7070 --token-file join-token --data /var/lib/dfs/node')
     .action((flags: Flags) => runNode(roleSettings(flags, node)));
   cli.command('version', 'Print the version').action(() => cli.outputVersion());
+  cli
+    .command('completion <shell>', 'Print a completion script for bash or zsh (roles, flags, shell commands)')
+    .example('eval "$(dfs completion bash)"   # now; or save it: dfs completion bash > /etc/bash_completion.d/dfs')
+    .example('eval "$(dfs completion zsh)"    # in ~/.zshrc, after compinit')
+    .action((shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: no script for "${shell}" (bash or zsh)`);
+      const roles = cli.commands
+        .filter((command) => command.name !== '' && command.name !== 'completion')
+        .map((command) => ({ name: command.name, flags: command.options.flatMap((option) => option.rawName.split(/[\s,]+/).filter((word) => word.startsWith('-'))) }));
+      process.stdout.write(completionScript(shell, roles, SHELL_COMMANDS.map((command) => command.name), { '--log-level': LOG_LEVELS, '--log-format': LOG_FORMATS }));
+    });
   cli
     .command('demo', 'Start a master and nodes on this machine (loopback) and open the shell on them')
     .option('--nodes <n>', 'Number of storage nodes', { default: DEMO_NODES_DEFAULT })

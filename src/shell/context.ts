@@ -41,6 +41,8 @@ export interface ShellContext {
   readonly stdin?: NodeJS.ReadableStream | undefined;
   /** -e: the first command that fails stops the shell (as sh -e), which exits with its status. */
   readonly stopOnError?: boolean;
+  /** Runs `!COMMAND` on this machine and resolves with its exit status; the REPL's hands the terminal over. */
+  local?: (command: string) => Promise<number>;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { printable } from '../printable';
 import { cd, ls, pwd } from './commands/navigation';
 import { count, cp, mkdir, mv, rm, setrep, stat, touch } from './commands/files';
-import { clear, lcd, lls, lpwd } from './commands/local';
+import { clear, lcd, lls, lpwd, spawnLocal } from './commands/local';
 import { head, tail } from './commands/read';
 import { du, find, tree } from './commands/walk';
 import { passwd, quota, unlock, useradd, userdel, users, whoami } from './commands/users';
@@ -70,6 +70,14 @@ async function runWords(words: readonly Word[], ctx: ShellContext, out: ShellOut
 
 /** Runs the `;`-separated commands of a line in order, all of them, until one asks to exit. */
 export async function runLine(line: string, ctx: ShellContext, out: ShellOutput): Promise<LineStatus> {
+  const bang = /^\s*!/.exec(line);
+  if (bang) {
+    // sftp's !COMMAND: the rest of the line is the local shell's, `;` and quotes included.
+    const status = await (ctx.local ?? spawnLocal(out, 'ignore'))(line.slice(bang[0].length));
+    if (status === 0) return 'ok';
+    if (ctx.stopOnError) ctx.exitRequested = true;
+    return 'failed';
+  }
   let commands: Word[][];
   try {
     commands = parseLineWords(line);

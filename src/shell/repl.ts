@@ -1,5 +1,5 @@
 // The interactive shell: node:readline with the prompt `user@HOST:PORT:/cwd$ `, history kept in a
-// file across sessions, tab completion of commands and paths, Ctrl-C clearing the line (or, while a
+// file across sessions and searched with Ctrl-R, tab completion of commands and paths, Ctrl-C clearing the line (or, while a
 // command runs, stopping its transfers: it fails with "interrupted" and the prompt comes back) and
 // Ctrl-D (or exit) leaving. Lines run one at a time; lines typed meanwhile wait their turn.
 
@@ -11,6 +11,8 @@ import type { ShellContext, ShellOutput } from './context';
 import { HistoryFile } from './history';
 import { MutableOutput, readlinePrompter } from './prompt';
 import { runLine } from './registry';
+import { HistorySearch } from './search';
+import { spawnLocal } from './commands/local';
 
 export interface ReplOptions {
   ctx: ShellContext;
@@ -50,6 +52,54 @@ function createReadline(options: ReplOptions, output: MutableOutput, history: st
   });
 }
 
+/** What readline keeps to itself and Ctrl-R needs: its key handler, the line being edited, its redraw. */
+interface ReadlineInternals {
+  _ttyWrite(text: string | undefined, key: { name?: string; ctrl?: boolean; meta?: boolean } | undefined): void;
+  _refreshLine(): void;
+  line: string;
+  cursor: number;
+  history: string[];
+}
+
+/** Ctrl-R (search.ts) on top of readline's own keys, which it has no hook for. */
+function addHistorySearch(rl: Interface, normalPrompt: () => string, idle: () => boolean): void {
+  const internals = rl as unknown as ReadlineInternals;
+  const keys = internals._ttyWrite.bind(rl);
+  let search: HistorySearch | undefined;
+  let before = '';
+  const show = (prompt: string, line: string): void => {
+    rl.setPrompt(prompt);
+    internals.line = line;
+    internals.cursor = line.length;
+    internals._refreshLine();
+  };
+  internals._ttyWrite = (text, key) => {
+    if (search === undefined) {
+      if (key?.ctrl === true && key.name === 'r' && idle()) {
+        search = new HistorySearch(internals.history);
+        before = internals.line;
+        return show(search.prompt, '');
+      }
+      return keys(text, key);
+    }
+    if (key?.ctrl === true && key.name === 'r') search.older();
+    else if (key?.name === 'backspace') search.backspace();
+    else if (key?.ctrl === true && (key.name === 'g' || key.name === 'c')) {
+      search = undefined;
+      return show(normalPrompt(), before);
+    } else if (text !== undefined && text.length === 1 && text >= ' ' && key?.ctrl !== true && key?.meta !== true) search.type(text);
+    else {
+      // Enter runs the line found; any other key (arrows, Ctrl-A, Esc…) leaves it to be edited, as bash does.
+      const found = search.line;
+      search = undefined;
+      show(normalPrompt(), found);
+      if (key?.name !== 'escape') keys(text, key);
+      return;
+    }
+    show(search.prompt, search.line);
+  };
+}
+
 /** Runs until exit, quit or Ctrl-D; 'failed' if any command failed. */
 export async function runRepl(options: ReplOptions): Promise<'ok' | 'failed'> {
   const { ctx, out } = options;
@@ -58,7 +108,20 @@ export async function runRepl(options: ReplOptions): Promise<'ok' | 'failed'> {
   const output = new MutableOutput(options.output);
   const rl = createReadline(options, output, readlineHistory);
   ctx.prompt = readlinePrompter(rl, output, readlineHistory);
+  const runLocal = spawnLocal(out, 'inherit');
+  ctx.local = async (command) => {
+    // The command gets the terminal as a shell would give it: cooked, and its keys its own.
+    rl.pause();
+    options.input.setRawMode(false);
+    try {
+      return await runLocal(command);
+    } finally {
+      options.input.setRawMode(true);
+      rl.resume();
+    }
+  };
   let busy = false;
+  addHistorySearch(rl, () => promptText(ctx), () => !busy);
   rl.on('SIGINT', () => {
     if (!busy) return clearLine(rl, output);
     output.writeThrough('^C\r\n');
@@ -86,6 +149,7 @@ export async function runRepl(options: ReplOptions): Promise<'ok' | 'failed'> {
     if (!ctx.exitRequested) output.writeThrough('\r\n');
   } finally {
     ctx.prompt = undefined;
+    ctx.local = undefined;
     rl.close();
     output.dispose();
   }

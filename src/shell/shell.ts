@@ -10,6 +10,7 @@ import type { Prompter, ShellContext, ShellOutput } from './context';
 import { historyFilePath } from './history';
 import { terminalPrompter } from './prompt';
 import { runLine } from './registry';
+import { spawnLocal } from './commands/local';
 import { runRepl } from './repl';
 import { openSession, type ConnectCluster, type FetchPresentedCa, type Session } from './session';
 
@@ -134,6 +135,8 @@ export async function runShell(options: ShellOptions): Promise<ShellExitStatus> 
   const out = streamOutput(stdout, stderr, () => {
     ctx.exitRequested = true;
   });
+  // !COMMAND: under -c it may read stdin; with commands on stdin it must not eat them.
+  ctx.local = spawnLocal(out, options.command !== undefined ? 'inherit' : 'ignore');
   try {
     if (options.command !== undefined) {
       const status = await runLine(options.command, ctx, out);

@@ -78,6 +78,28 @@ t.test('the executable prints its version and every role\'s flags', async (t) =>
   t.match(missing.stderr, /--data is required \(or DFS_DATA/);
 });
 
+t.test('dfs completion bash|zsh prints a script that completes roles, flags, their values and shell commands', async (t) => {
+  const complete = (script: string, words: string[]): string =>
+    `${script}\nCOMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _dfs; echo "\${COMPREPLY[*]}"`;
+  const bash = await runDfs(['completion', 'bash']);
+  t.equal(bash.code, 0);
+  const cases: [string[], string][] = [
+    [['dfs', 'sh'], 'shell'],
+    [['dfs', 'node', '--sc'], '--scrub-rate --scrub-interval'],
+    [['dfs', 'master', '--log-level', 'w'], 'warn'],
+    [['dfs', 'shell', '-c', 'pu'], 'put'],
+    [['dfs', 'completion', ''], 'bash zsh'],
+  ];
+  for (const [words, expected] of cases) {
+    const run = await runDfs(['-c', complete(bash.stdout, words)], { command: 'bash' });
+    t.equal(run.stdout.trim(), expected, `${words.join(' ')}<Tab> → ${expected}`);
+  }
+  const zsh = await runDfs(['completion', 'zsh']);
+  t.match(zsh.stdout, /bashcompinit[\s\S]*complete -o default -F _dfs dfs/, 'zsh: the same function through bashcompinit');
+  const fish = await runDfs(['completion', 'fish']);
+  t.same([fish.code, fish.stderr.split('\n')[0]], [2, 'dfs: completion: no script for "fish" (bash or zsh)']);
+});
+
 t.test('settings: a flag beats the environment, which beats the --config file; every role has --version; nonsense is a usage error', async (t) => {
   for (const args of [['version'], ['master', '--version'], ['node', '--version'], ['shell', '--version']]) {
     const run = await runDfs(args);

@@ -181,6 +181,10 @@ t.test('shell -e stops at the first failing command; touch, count, lpwd, lcd, ll
   const script = await runDfs(['shell', address, '-e'], { env, input: 'mkdir -p /e3\nrm /e3/missing\nmkdir /e3/never\n' });
   t.equal(script.code, 1, '-e from stdin: status 1');
   t.equal((await shell(cluster, 'ls /e3')).stdout, '', 'and the next line did not run');
+  const bang = await runDfs(['shell', address], { env, input: '!echo "local $((1+2))"; echo two\n!exit 3\nwhoami\n' });
+  t.same([bang.code, bang.stdout], [1, 'local 3\ntwo\nadmin\n'], '!COMMAND: the rest of the line runs in sh; its failure fails the line, the shell goes on');
+  const bangStops = await runDfs(['shell', address, '-e'], { env, input: '!false\nmkdir /bang-never\n' });
+  t.equal(bangStops.code, 1, '-e: a failing !COMMAND stops the shell');
   const without = await shell(cluster, 'mkdir -p /e4; rm /e4/missing; mkdir /e4/ran');
   t.same([without.code, (await shell(cluster, 'ls /e4')).stdout], [1, 'ran\n'], 'without -e every command runs, status 1');
 
@@ -241,7 +245,7 @@ t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, noth
   await term.type('put huge.im');
   await term.press('Tab');
   await term.waitFor('Tab to complete the local path', (screen) => screen.trimEnd().endsWith(`${prompt} put huge.img`));
-  await term.type(' /interrupted.img');
+  await term.type('/interrupted.img'); // Tab added the space after the completed name
   await term.press('Enter');
   await term.waitFor('the progress line', (screen) => /\/ 8\.0G\s+\d+%/.test(screen));
   await term.press('C-c');
@@ -257,6 +261,11 @@ t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, noth
     return files.some((file) => file.temporary) ? undefined : true;
   });
   t.equal((await blobFiles(cluster)).filter((file) => !file.temporary).length, blobsBefore, 'and no blob was kept for it');
+  await term.press('C-r');
+  await term.type('huge');
+  await term.waitFor('Ctrl-R to find the put', (screen) => screen.trimEnd().endsWith("(reverse-i-search)`huge': put huge.img /interrupted.img"));
+  await term.press('C-g');
+  await term.waitFor('Ctrl-G to give the empty line back', (screen) => screen.trimEnd().endsWith(prompt));
   await term.press('C-d');
   t.equal(await term.exited(), 1, 'the interrupted command counts as failed');
 

@@ -126,3 +126,36 @@ t.test('repl: Ctrl-C at a password question cancels the command', async (t) => {
   await repl.type('exit\r', 0);
   t.equal(await repl.done, 'failed');
 });
+
+t.test('repl: Ctrl-R searches the history as bash does; Enter runs the line found, Ctrl-G gives the old line back', async (t) => {
+  const cluster = new MemoryCluster();
+  const repl = await startRepl(t, cluster);
+  /** The line as last drawn, escape sequences dropped. */
+  const drawn = (): string => (repl.terminal.text.split('\x1b[0J').at(-1) ?? '').replace(/\x1b\[\d*[A-Za-z]/g, '');
+  await repl.type('mkdir -p /alpha/beta\r');
+  await repl.type('cd /alpha\r');
+  await repl.type('pwd\r');
+  await repl.type('\x12', 0);
+  await waitFor('the search prompt', () => drawn() === "(reverse-i-search)`': ");
+  await repl.type('mk', 0);
+  await waitFor('the match', () => drawn() === "(reverse-i-search)`mk': mkdir -p /alpha/beta");
+  await repl.type('\x12', 0);
+  await repl.type('zz', 0);
+  await waitFor('no match', () => drawn() === "(failed reverse-i-search)`mkzz': mkdir -p /alpha/beta");
+  await repl.type('\x7f\x7f', 0);
+  await repl.type('\x07', 0);
+  await waitFor('the old line back', () => drawn() === 'shared@127.0.0.1:7070:/alpha$ ');
+  await repl.type('\x12cd', 0);
+  await waitFor('cd found', () => drawn() === "(reverse-i-search)`cd': cd /alpha");
+  await repl.type('\x12', 0);
+  await repl.type('\x1b[D', 0); // an arrow key: the line found stays, to be edited
+  await waitFor('the line in the normal prompt', () => drawn() === 'shared@127.0.0.1:7070:/alpha$ cd /alpha');
+  await repl.type('\x05/beta\r'); // Ctrl-E, then append
+  t.equal(repl.ctx.cwd, '/alpha/beta', 'the edited line ran');
+  await repl.type('\x12pw', 0);
+  await repl.type('\r', 0);
+  await waitFor('pwd to run', () => repl.captured.stdout().endsWith('/alpha/beta\n'));
+  t.pass('Enter ran the pwd it found');
+  await repl.type('exit\r', 0);
+  t.equal(await repl.done, 'ok');
+});

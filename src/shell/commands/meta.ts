@@ -39,6 +39,7 @@ export function helpCommand(commands: () => readonly ShellCommand[]): ShellComma
           'Commands (PATH is absolute, relative to the working directory, or ~/… from your root;\n' +
             'separate commands with ";", quote names with spaces):\n' +
             `${commandList(commands())}` +
+            `  ${'!COMMAND'.padEnd(USAGE_COLUMN_CHARS)}run COMMAND on this machine (the rest of the line, in /bin/sh)\n` +
             'Type "help CMD" for details.\n',
         );
         return;
