@@ -12,6 +12,8 @@ export const TUI_HEALTH_INTERVAL_MS = 10_000;
 export const TUI_RATE_SAMPLES_MAX = 60;
 /** The details pane asks stat only once the selection has rested this long (holding j stays cheap). */
 export const TUI_DETAILS_DELAY_MS = 80;
+/** Files `v` shows: up to this size, read whole into memory. */
+export const TUI_PREVIEW_BYTES_MAX = 64 * 1024;
 /** Progress of a get or put is redrawn at most this often. */
 export const TUI_PROGRESS_INTERVAL_MS = 150;
 

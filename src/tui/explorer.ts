@@ -1,15 +1,25 @@
-// The explorer screen's widgets and how state is drawn on them: the directory tree (left), the
-// current directory's entries (right, with a column header), the details of the selection, and the
-// path bar and status line both screens share. It holds no state of its own beyond the widgets.
+// The explorer screen's widgets and how state is drawn on them: the directory tree or this machine's
+// directory (left), the current directory's entries (right, with a column header naming the sort; marked
+// entries starred; in the size view each with its share of the directory), the details of the selection,
+// and the path bar and status line both screens share. It holds no state of its own beyond the widgets.
 
 import * as blessed from 'blessed';
 import type { Entry } from '../client/api';
 import { timeText } from '../shell/format';
 import { formatSize } from '../units';
 import { literal } from './dialogs';
-import { entryCells, entryHeader, fit, replicaText, treeRowText, underReplicated, type TreeRow } from './model';
+import type { LocalEntry } from './local';
+import { entryCells, entryHeader, fit, MARK_CHARS, replicaText, shareText, treeRowText, underReplicated, type SortOrder, type TreeRow } from './model';
 
-export type Pane = 'tree' | 'entries';
+/** The panes that take keys: the directory tree, the remote entries, this machine's directory. */
+export type Pane = 'tree' | 'entries' | 'local';
+
+/** How the entries are drawn: their order, the size view, and which are marked (by path). */
+export interface EntriesStyle {
+  sort: SortOrder;
+  sizeView: boolean;
+  marked: ReadonlySet<string>;
+}
 
 const FRAME_COLOR = 'gray';
 const FOCUSED_FRAME_COLOR = 'cyan';
@@ -23,6 +33,7 @@ export class ExplorerView {
   readonly pathBar: blessed.Widgets.BoxElement;
   readonly status: blessed.Widgets.BoxElement;
   private readonly treeList: blessed.Widgets.ListElement;
+  private readonly localList: blessed.Widgets.ListElement;
   private readonly entriesBox: blessed.Widgets.BoxElement;
   private readonly header: blessed.Widgets.BoxElement;
   private readonly entriesList: blessed.Widgets.ListElement;
@@ -41,6 +52,18 @@ export class ExplorerView {
       label: ' Tree ',
       border: { type: 'line' },
       tags: true,
+      style: { border: { fg: FRAME_COLOR }, selected: SELECTED },
+    });
+    this.localList = blessed.list({
+      parent: this.root,
+      top: 0,
+      left: 0,
+      width: '30%',
+      bottom: DETAILS_HEIGHT,
+      label: ' Local ',
+      border: { type: 'line' },
+      tags: true,
+      hidden: true,
       style: { border: { fg: FRAME_COLOR }, selected: SELECTED },
     });
     this.entriesBox = blessed.box({
@@ -74,12 +97,35 @@ export class ExplorerView {
     return Math.max(1, Number(this.entriesList.height));
   }
 
-  /** The focused pane has a cyan frame and a filled selection; the other a grey frame. */
-  focus(pane: Pane): void {
-    this.treeList.style.border = { fg: pane === 'tree' ? FOCUSED_FRAME_COLOR : FRAME_COLOR };
+  /** The focused pane has a cyan frame and a filled selection; the others a grey frame. The left column shows the
+   * local pane or the tree, whichever was used last. */
+  focus(pane: Pane, left: 'tree' | 'local'): void {
+    for (const [list, own] of [[this.treeList, 'tree'], [this.localList, 'local']] as const) {
+      list.style.border = { fg: pane === own ? FOCUSED_FRAME_COLOR : FRAME_COLOR };
+      list.style.selected = pane === own ? SELECTED : SELECTED_UNFOCUSED;
+      if (left === own) list.show();
+      else list.hide();
+    }
     this.entriesBox.style.border = { fg: pane === 'entries' ? FOCUSED_FRAME_COLOR : FRAME_COLOR };
-    this.treeList.style.selected = pane === 'tree' ? SELECTED : SELECTED_UNFOCUSED;
     this.entriesList.style.selected = pane === 'entries' ? SELECTED : SELECTED_UNFOCUSED;
+  }
+
+  /** This machine's directory: its entries (directories end in /), the marked ones starred. */
+  showLocal(directory: string, entries: readonly LocalEntry[], selected: number, marked: ReadonlySet<string>): void {
+    const width = lineWidth(this.localList);
+    this.localList.setLabel(` Local ${literal(fit(directory, Math.max(1, width - 8)).trimEnd())} `);
+    if (entries.length === 0) {
+      this.localList.setItems(['{gray-fg}(empty directory){/gray-fg}']);
+      this.localList.select(0);
+      return;
+    }
+    const nameWidth = Math.max(4, width - MARK_CHARS - 7);
+    this.localList.setItems(entries.map((entry) => {
+      const name = literal(fit(entry.kind === 'dir' ? `${entry.name}/` : entry.name, nameWidth));
+      const row = `${name} ${(entry.kind === 'dir' ? '' : formatSize(entry.size)).padStart(6)}`;
+      return markedRow(marked.has(entry.path), entry.kind === 'dir' ? `{cyan-fg}${row}{/cyan-fg}` : row);
+    }));
+    this.localList.select(Math.max(0, selected));
   }
 
   showTree(rows: readonly TreeRow[], selected: number, cwd: string): void {
@@ -92,16 +138,21 @@ export class ExplorerView {
     this.treeList.select(Math.max(0, selected));
   }
 
-  showEntries(cwd: string, entries: readonly Entry[], selected: number): void {
+  showEntries(cwd: string, entries: readonly Entry[], selected: number, style: EntriesStyle): void {
     const width = lineWidth(this.entriesList);
-    this.entriesBox.setLabel(` ${literal(cwd)} `);
-    this.header.setContent(literal(entryHeader(width)));
+    const view = style.sizeView ? ', size view' : '';
+    this.entriesBox.setLabel(` ${literal(cwd)} (by ${style.sort}${view}) `);
+    this.header.setContent(literal(entryHeader(width, style.sort, style.sizeView)));
     if (entries.length === 0) {
       this.entriesList.setItems(['{gray-fg}(empty directory){/gray-fg}']);
       this.entriesList.select(0);
       return;
     }
-    this.entriesList.setItems(entries.map((entry) => entryItem(entry, width)));
+    const total = entries.reduce((sum, entry) => sum + entry.size, 0);
+    this.entriesList.setItems(entries.map((entry) => {
+      const share = style.sizeView ? `{green-fg}${shareText(entry.size, total)}{/green-fg} ` : '';
+      return markedRow(style.marked.has(entry.path), `${share}${entryItem(entry, width, style.sizeView)}`);
+    }));
     this.entriesList.select(Math.max(0, selected));
   }
 
@@ -123,8 +174,13 @@ export function lineWidth(element: blessed.Widgets.BlessedElement): number {
   return Math.max(20, Number(element.width) - 1);
 }
 
-function entryItem(entry: Entry, width: number): string {
-  const cells = entryCells(entry, width);
+/** A row with its mark column: "* " in yellow when marked. */
+function markedRow(marked: boolean, row: string): string {
+  return marked ? `{yellow-fg}{bold}*{/bold}{/yellow-fg} ${row}` : `${' '.repeat(MARK_CHARS)}${row}`;
+}
+
+function entryItem(entry: Entry, width: number, sizeView: boolean): string {
+  const cells = entryCells(entry, width, sizeView);
   const name = entry.kind === 'dir' ? `{cyan-fg}{bold}${literal(cells.name)}{/bold}{/cyan-fg}` : literal(cells.name);
   const lagging = entry.replicas !== null && entry.replicas.have === 0 ? 'red' : underReplicated(entry) ? 'yellow' : undefined;
   const replicas = lagging ? `{${lagging}-fg}${cells.replicas}{/${lagging}-fg}` : cells.replicas;

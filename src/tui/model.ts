@@ -9,13 +9,36 @@ import { formatSize } from '../units';
 import { timeText } from '../shell/format';
 import { TUI_TREE_ROWS_MAX } from './constants';
 
-/** Directories first, then by name (code point order, like the master's listing). */
-export function sortEntries(entries: readonly Entry[]): Entry[] {
+/** How the files pane orders a directory; `s` cycles through them. */
+export const SORT_ORDERS = ['name', 'size', 'time'] as const;
+export type SortOrder = (typeof SORT_ORDERS)[number];
+
+export function nextSort(order: SortOrder): SortOrder {
+  return SORT_ORDERS[(SORT_ORDERS.indexOf(order) + 1) % SORT_ORDERS.length] as SortOrder;
+}
+
+const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** By name: directories first, then code point order (the master's). By size or time: biggest or newest first,
+ * directories among files (by their total size, as ncdu), ties by name. Local entries sort the same way. */
+export function sortEntries<T extends Pick<Entry, 'name' | 'kind' | 'size' | 'mtimeMs'>>(entries: readonly T[], order: SortOrder = 'name'): T[] {
   return [...entries].sort((a, b) => {
-    if (a.kind !== b.kind) return a.kind === 'dir' ? -1 : 1;
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    if (order === 'size' && a.size !== b.size) return b.size - a.size;
+    if (order === 'time' && a.mtimeMs !== b.mtimeMs) return b.mtimeMs - a.mtimeMs;
+    if (order === 'name' && a.kind !== b.kind) return a.kind === 'dir' ? -1 : 1;
+    return byName(a, b);
   });
 }
+
+const BAR_CHARS = 10;
+
+/** ncdu's size column: `[#####     ]  48.2%` — the share of `total` (the directory's bytes) as a bar of 10. */
+export function shareText(size: number, total: number): string {
+  const share = total > 0 ? size / total : 0;
+  const filled = Math.round(share * BAR_CHARS);
+  return `[${'#'.repeat(filled)}${' '.repeat(BAR_CHARS - filled)}] ${(share * 100).toFixed(1).padStart(5)}%`;
+}
+export const SHARE_CHARS = BAR_CHARS + 2 + 1 + 6;
 
 /** "3/3" for a file's replicas (good/wanted), "-" for a directory. */
 export function replicaText(entry: Entry): string {
@@ -38,11 +61,16 @@ export interface EntryColumns {
   time: boolean;
 }
 
-/** How wide the name column is in `width` characters (the time is dropped first when narrow). */
-export function entryColumns(width: number): EntryColumns {
-  const withTime = width - (1 + SIZE_CHARS + 1 + REPLICAS_CHARS + 1 + TIME_CHARS);
+/** Before each row: "* " when it is marked (Space), else two blanks. */
+export const MARK_CHARS = 2;
+
+/** How wide the name column is in `width` characters (the time is dropped first when narrow); the size view's bar
+ * takes its place before the name. */
+export function entryColumns(width: number, sizeView = false): EntryColumns {
+  const rest = width - MARK_CHARS - (sizeView ? SHARE_CHARS + 1 : 0);
+  const withTime = rest - (1 + SIZE_CHARS + 1 + REPLICAS_CHARS + 1 + TIME_CHARS);
   if (withTime >= NAME_CHARS_MIN + 4) return { name: withTime, time: true };
-  return { name: Math.max(NAME_CHARS_MIN, width - (1 + SIZE_CHARS + 1 + REPLICAS_CHARS)), time: false };
+  return { name: Math.max(NAME_CHARS_MIN, rest - (1 + SIZE_CHARS + 1 + REPLICAS_CHARS)), time: false };
 }
 
 /** `text` cut to `width` characters with "…" at the end when it is longer, else padded. */
@@ -52,10 +80,13 @@ export function fit(text: string, width: number): string {
   return `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
-export function entryHeader(width: number): string {
-  const columns = entryColumns(width);
-  const head = `${fit('Name', columns.name)} ${'Size'.padStart(SIZE_CHARS)} ${'Repl'.padStart(REPLICAS_CHARS)}`;
-  return columns.time ? `${head} ${'Modified'.padEnd(TIME_CHARS)}` : head;
+/** The column titles; the column the entries are sorted by is marked ▼ (name: ▲, A to Z). */
+export function entryHeader(width: number, order: SortOrder = 'name', sizeView = false): string {
+  const columns = entryColumns(width, sizeView);
+  const title = (text: string, by: SortOrder): string => (order === by ? `${text}${by === 'name' ? '▲' : '▼'}` : text);
+  const share = sizeView ? `${fit('Share', SHARE_CHARS)} ` : '';
+  const head = `${' '.repeat(MARK_CHARS)}${share}${fit(title('Name', 'name'), columns.name)} ${title('Size', 'size').padStart(SIZE_CHARS)} ${'Repl'.padStart(REPLICAS_CHARS)}`;
+  return columns.time ? `${head} ${title('Modified', 'time').padEnd(TIME_CHARS)}` : head;
 }
 
 /** The cells of one entry's row, each already fitted to its column. */
@@ -66,8 +97,8 @@ export interface EntryCells {
   time: string | undefined;
 }
 
-export function entryCells(entry: Entry, width: number): EntryCells {
-  const columns = entryColumns(width);
+export function entryCells(entry: Entry, width: number, sizeView = false): EntryCells {
+  const columns = entryColumns(width, sizeView);
   return {
     name: fit(printable(entry.kind === 'dir' ? `${entry.name}/` : entry.name), columns.name),
     size: formatSize(entry.size).padStart(SIZE_CHARS),

@@ -53,7 +53,7 @@ async function setUp(t: Test): Promise<Setup> {
 /** The path bar (first line) shows `cwd` as the directory on view. */
 const atPath = (cwd: string) => (screen: string): boolean => (screen.split('\n')[0] ?? '').startsWith(` dfs  ${cwd} `);
 /** A row of the files pane naming `name` (dirs with their slash), inside the pane's frame. */
-const listed = (screen: string, name: string): boolean => new RegExp(`│${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `).test(screen);
+const listed = (screen: string, name: string): boolean => new RegExp(`│[* ] ${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `).test(screen);
 /** The details pane's first line: the selected path. */
 const detailsOf = (path: string) => (screen: string): boolean => screen.includes(`│${path} `) || screen.includes(`│${path}│`);
 
@@ -69,12 +69,12 @@ t.test('dfs tui: own tree only, dashboard, keys into a nested directory, get, pu
   t.notMatch(first, /bob/, 'nothing of bob\'s is shown');
   t.match(first, "$'red\\033[31mdir/'", 'a name with an escape sequence is shown escaped');
 
-  await term.press('Tab');
+  await term.press('D');
   const dashboard = await term.waitFor('the cluster dashboard', (screen) => /3 nodes: 3 alive, 0 full, 0 dead; capacity/.test(screen) && /Your files: 2 /.test(screen));
   t.match(dashboard, /Transfer rates/, 'with the transfer rates chart');
   t.equal((dashboard.match(/ alive +\[/g) ?? []).length, 0, 'no usage bar per node: that is for the admin');
   t.notMatch(dashboard, /bob/, 'the dashboard shows no names of bob\'s either');
-  await term.press('Tab');
+  await term.press('D');
   await term.waitFor('the explorer again', (screen) => listed(screen, 'projects/'));
 
   await term.press('Enter');
@@ -83,7 +83,7 @@ t.test('dfs tui: own tree only, dashboard, keys into a nested directory, get, pu
   await term.waitFor('/projects/alpha', (screen) => atPath('/projects/alpha')(screen) && listed(screen, 'deep/'));
   await term.press('Enter');
   const deep = await term.waitFor('/projects/alpha/deep with data.bin', (screen) => atPath('/projects/alpha/deep')(screen) && listed(screen, 'data.bin'));
-  t.match(deep, /│data\.bin +293K +3\/3 /, 'data.bin: human size and replicas 3/3');
+  t.match(deep, /│  data\.bin +293K +3\/3 /, 'data.bin: human size and replicas 3/3');
   const hash = await sha256Of(setup.original);
   await term.waitFor('the details of data.bin with its SHA-256', (screen) => screen.includes(`SHA-256   ${hash}`));
   t.pass('the details pane shows the SHA-256 from stat');
@@ -197,9 +197,104 @@ t.test('the admin\'s dashboard: a usage bar per node, and the balancer\'s last r
   const env = { ...setup.env, DFS_USER: 'admin', DFS_PASSWORD: ADMIN_PASSWORD };
   const term = await openTerminal(t, { cwd: setup.local, env, args: ['tui', setup.address], columns: 100, timeoutMs: 15_000 });
   await term.waitFor('the root listing', (screen) => atPath('/')(screen));
-  await term.press('Tab');
+  await term.press('D');
   const dashboard = await term.waitFor('the dashboard with the rebalance line', (screen) => /rebalance: done in \d+ s: 0 blobs moved \(0\); every node is within 10% of the mean/.test(screen));
   t.equal((dashboard.match(/ alive +\[/g) ?? []).length, 3, 'a usage bar per node');
+  await term.press('q');
+  t.equal(await term.exited(), 0);
+});
+
+t.test('the explorer as a daily tool, at 80 columns: sort, size view, view a text file, marks, copy, move, delete, and the local pane putting and getting whole directories', async (t) => {
+  const setup = await setUp(t);
+  await fs.mkdir(path.join(setup.local, 'upload-dir', 'sub'), { recursive: true });
+  await fs.writeFile(path.join(setup.local, 'upload-dir', 'a.txt'), 'first\n');
+  await fs.writeFile(path.join(setup.local, 'upload-dir', 'sub', 'b.txt'), 'second, deeper\n');
+  await fs.mkdir(path.join(setup.local, 'dl'));
+  const term = await openTerminal(t, { cwd: setup.local, env: setup.env, args: ['tui', setup.address], columns: 80, rows: 30, timeoutMs: 15_000 });
+  const lines = (screen: string): string[] => screen.split('\n');
+  const row = (screen: string, name: string): number => lines(screen).findIndex((line) => listed(`${line} `, name));
+  const status = (screen: string): string => lines(screen).filter((line) => line.trim() !== '').at(-1) ?? '';
+  await term.waitFor('the root listing', (screen) => listed(screen, 'projects/') && listed(screen, 'notes.txt'));
+
+  await term.press('s');
+  const bySize = await term.waitFor('sorted by size', (screen) => screen.includes('(by size)') && screen.includes('Size▼'));
+  t.ok(row(bySize, 'projects/') < row(bySize, 'notes.txt') && row(bySize, 'notes.txt') < row(bySize, "$'red\\033[31mdir/'"), 'biggest first: projects/ (293K) before notes.txt (9) before the empty directory');
+  t.match(status(bySize), / sorted by size \(biggest first\) +│/, `the status line holds the whole message at 80 columns: ${JSON.stringify(status(bySize))}`);
+  t.ok(status(bySize).length <= 80, 'and fits in them');
+  await term.press('s');
+  await term.waitFor('sorted by time', (screen) => screen.includes('(by time)') && screen.includes('Modified▼'));
+  await term.press('s');
+  await term.waitFor('sorted by name again', (screen) => screen.includes('(by name)') && screen.includes('Name▲'));
+
+  await term.press('z');
+  const sizes = await term.waitFor('the size view', (screen) => screen.includes('(by size, size view)'));
+  t.match(sizes, /\[##########\] 100\.0% +projects\//, 'a bar and the share of the directory: projects/ holds nearly all of it');
+  t.match(sizes, /\[ {10}\] +0\.0% +notes\.txt/, 'notes.txt almost nothing');
+  await term.press('z');
+  await term.waitFor('the size view off', (screen) => screen.includes('(by size)') && !screen.includes('size view)'));
+  await term.press('s');
+  await term.press('s');
+  await term.waitFor('by name', (screen) => screen.includes('(by name)'));
+
+  await term.press('End');
+  await term.press('v');
+  const view = await term.waitFor('the text of notes.txt', (screen) => screen.includes('notes.txt (9)') && screen.includes('bob only'));
+  t.match(view, 'Any key closes this view.');
+  await term.press('Escape');
+  await term.waitFor('the view closed', (screen) => !screen.includes('Any key closes this view.'));
+
+  await term.press('c');
+  await term.waitFor('the copy question', (screen) => screen.includes('Copy /notes.txt to'));
+  await term.press('Enter');
+  await term.waitFor('the copy listed', (screen) => listed(screen, 'notes.txt.copy') && screen.includes('copied /notes.txt → /notes.txt.copy'));
+  const alice = await loginAt(t, setup.cluster.master.address, setup.cluster.caPem, 'alice', 'alice-pw');
+  t.equal((await alice.stat('/notes.txt.copy')).sha256, (await alice.stat('/notes.txt')).sha256, 'copied on the cluster, the same bytes');
+
+  await term.press('Tab');
+  await term.waitFor('the local pane', (screen) => screen.includes('Local /') && listed(screen, 'upload-dir/'));
+  await term.press('Down'); // dl/, then upload-dir/ (directories first, by name)
+  await term.press('p');
+  await term.waitFor('upload-dir put whole', (screen) => listed(screen, 'upload-dir/') && screen.includes('/upload-dir: 2 files'));
+  t.equal((await alice.stat('/upload-dir/sub/b.txt')).size, 15, 'the directory went up whole, subdirectory and all');
+
+  await term.press('Tab');
+  await term.press('Home');
+  await term.press('Space'); // projects/
+  const marked = await term.waitFor('projects/ marked', (screen) => screen.includes('1 marked'));
+  t.match(marked, /│\* projects\//, 'a marked entry is starred');
+  await term.press('Down'); // Space moved on to red…dir/; upload-dir/ is next
+  await term.press('Space');
+  await term.waitFor('two marked', (screen) => screen.includes('2 marked'));
+  await term.press('g');
+  await term.waitFor('the get question', (screen) => screen.includes('Download 2 entries into the local directory:'));
+  await term.type('/dl');
+  await term.press('Enter');
+  await term.waitFor('both got', (screen) => screen.includes('got 2 entries →'));
+  t.equal(await sha256Of(path.join(setup.local, 'dl', 'projects', 'alpha', 'deep', 'data.bin')), await sha256Of(setup.original), 'get brought the directory tree down, byte for byte');
+  t.equal(await fs.readFile(path.join(setup.local, 'dl', 'upload-dir', 'sub', 'b.txt'), 'utf8'), 'second, deeper\n');
+
+  await term.press('End'); // notes.txt.copy
+  await term.press('Space');
+  await term.press('Up'); // notes.txt
+  await term.press('Space');
+  await term.waitFor('two files marked', (screen) => screen.includes('2 marked'));
+  await term.press('r');
+  await term.waitFor('the move question', (screen) => screen.includes('Move 2 entries into the directory:'));
+  await term.press('C-u');
+  await term.type('/upload-dir');
+  await term.press('Enter');
+  await term.waitFor('both moved', (screen) => screen.includes('moved 2 entries → /upload-dir') && !listed(screen, 'notes.txt'));
+  t.same((await alice.list('/upload-dir')).map((entry) => entry.name).sort(), ['a.txt', 'notes.txt', 'notes.txt.copy', 'sub']);
+
+  await term.press('Home');
+  await term.press('Down');
+  await term.press('Space'); // red…dir/
+  await term.press('Space'); // upload-dir/
+  await term.press('d');
+  await term.waitFor('the delete question', (screen) => screen.includes('Delete the 2 marked entries'));
+  await term.press('y');
+  await term.waitFor('both deleted', (screen) => screen.includes('deleted 2 entries from /') && screen.includes('│ 1 dir │'));
+  t.same((await alice.list('/')).map((entry) => entry.name), ['projects'], 'only projects/ is left');
   await term.press('q');
   t.equal(await term.exited(), 0);
 });

@@ -9,7 +9,7 @@ export const tui: ShellCommand = {
   name: 'tui',
   usage: 'tui',
   summary: 'open the full-screen explorer (q comes back here)',
-  details: ['Browse, get, put, rename and delete in a full-screen view; Tab shows the cluster; ? lists the keys.'],
+  details: ['Browse, get, put (whole directories too, from the local pane: Tab), copy, move and delete in a full-screen view;', 'D shows the cluster; ? lists the keys.'],
   operands: 'nothing',
   async run(args, ctx, out) {
     expectOperands(parseFlags(args, '').operands, 0, 0);
