@@ -231,7 +231,7 @@ t.test('several sources: put A B C DIR and get X Y DIR; the last operand must be
   t.same((await fs.readdir(down)).sort(), ['a', 'b', 'c'], 'and the others still came');
 });
 
-t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, nothing is left on the cluster; an interrupted get leaves no file', async (t) => {
+t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, nothing is left on the cluster; so does SIGTERM of a scripted put; an interrupted get leaves no file; Tab completes local paths, Ctrl-R searches', async (t) => {
   const cluster = await oneNode();
   const work = await tempDir(t);
   const big = path.join(work, 'huge.img');
@@ -269,7 +269,15 @@ t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, noth
   await term.press('C-d');
   t.equal(await term.exited(), 1, 'the interrupted command counts as failed');
 
+  const scripted = spawn(DFS, ['shell', masterAddress(cluster), '-c', `put ${big} /scripted.img`], { env: shellEnv(cluster), stdio: 'ignore' });
+  const scriptedExit = new Promise<number | null>((resolve) => scripted.once('exit', (code) => resolve(code)));
+  await waitFor('the scripted put to reach the node', async () => ((await blobFiles(cluster)).some((file) => file.temporary) ? true : undefined));
+  scripted.kill('SIGTERM');
+  t.equal(await scriptedExit, 143, 'a scripted put stopped by SIGTERM exits 143');
+  await waitFor('the node to drop what it received', async () => ((await blobFiles(cluster)).some((file) => file.temporary) ? undefined : true));
   const client = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await t.rejects(client.stat('/scripted.img'), { code: 'NOT_FOUND' }, 'and nothing was committed');
+  t.equal((await blobFiles(cluster)).filter((file) => !file.temporary).length, blobsBefore, 'nor any blob kept');
   const sixteen = path.join(work, 'sixteen');
   await randomFile(sixteen, 64 * MIB);
   await client.put([{ localPath: sixteen, remotePath: '/sixteen' }]);
