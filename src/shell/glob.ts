@@ -5,6 +5,7 @@
 // Lister differs.
 
 import { GLOB_MATCHES_MAX } from '../limits';
+import { isWildcard, parseGlob } from '../glob';
 import { printable } from '../printable';
 import { CommandError } from './errors';
 
@@ -15,18 +16,6 @@ export interface ListedName {
 
 /** Lists a directory given as the pattern wrote it ('' is the working directory); undefined when it is not one. */
 export type Lister = (directory: string) => Promise<ListedName[] | undefined>;
-
-const POSIX_CLASSES: Record<string, string> = {
-  alpha: 'a-zA-Z',
-  digit: '0-9',
-  alnum: 'a-zA-Z0-9',
-  upper: 'A-Z',
-  lower: 'a-z',
-  xdigit: '0-9a-fA-F',
-  space: ' \\t\\n\\r\\f\\v',
-  blank: ' \\t',
-  punct: '!-\\/:-@\\[-`{-~',
-};
 
 type Component = { literal: string } | { match: RegExp; dotted: boolean } | { anyDepth: true };
 
@@ -87,67 +76,17 @@ function add(found: Set<string>, path: string): void {
 
 function compileComponent(component: string): Component {
   if (component === '**') return { anyDepth: true };
-  let source = '';
-  let literal = '';
-  let wildcard = false;
-  for (let index = 0; index < component.length; ) {
-    const character = component[index] as string;
-    if (character === '\\' && index + 1 < component.length) {
-      const next = component[index + 1] as string;
-      source += escapeRegExp(next);
-      literal += next;
-      index += 2;
-    } else if (character === '*' || character === '?') {
-      source += character === '*' ? '.*' : '.';
-      wildcard = true;
-      index++;
-    } else if (character === '[') {
-      const set = bracket(component, index);
-      if (set === undefined) {
-        source += '\\[';
-        literal += '[';
-        index++;
-      } else {
-        source += set.source;
-        wildcard = true;
-        index = set.next;
-      }
-    } else {
-      source += escapeRegExp(character);
-      literal += character;
-      index++;
-    }
-  }
-  if (!wildcard) return { literal };
-  return { match: new RegExp(`^${source}$`, 's'), dotted: component.startsWith('.') || component.startsWith('\\.') };
-}
-
-/** The set starting at component[start] === '[' as a RegExp class, or undefined if it never closes (a literal '['). */
-function bracket(component: string, start: number): { source: string; next: number } | undefined {
-  let index = start + 1;
-  let negated = false;
-  if (component[index] === '!' || component[index] === '^') {
-    negated = true;
-    index++;
-  }
-  let body = '';
-  let first = true;
-  while (index < component.length && (component[index] !== ']' || first)) {
-    first = false;
-    const close = component.startsWith('[:', index) ? component.indexOf(':]', index + 2) : -1;
-    const expansion = close > 0 ? POSIX_CLASSES[component.slice(index + 2, close)] : undefined;
-    if (expansion !== undefined) {
-      body += expansion;
-      index = close + 2;
-      continue;
-    }
-    let character = component[index] as string;
-    if (character === '\\' && index + 1 < component.length) character = component[++index] as string;
-    body += character === '-' ? '-' : escapeClass(character);
-    index++;
-  }
-  if (index >= component.length) return undefined;
-  return { source: `[${negated ? '^' : ''}${body}]`, next: index + 1 };
+  const tokens = parseGlob(component);
+  if (!isWildcard(tokens)) return { literal: tokens.map((token) => (token.kind === 'text' ? token.text : '')).join('') };
+  const source = tokens.map((token) => {
+    if (token.kind === 'text') return escapeRegExp(token.text);
+    if (token.kind === 'star') return '.*';
+    if (token.kind === 'one') return '.';
+    const members = token.members.map(([from, to]) => (from === to ? escapeClass(from) : `${escapeClass(from)}-${escapeClass(to)}`));
+    return `[${token.negated ? '^' : ''}${members.join('')}]`;
+  });
+  const first = tokens[0];
+  return { match: new RegExp(`^${source.join('')}$`, 's'), dotted: first?.kind === 'text' && first.text.startsWith('.') };
 }
 
 function escapeRegExp(text: string): string {
@@ -155,5 +94,5 @@ function escapeRegExp(text: string): string {
 }
 
 function escapeClass(character: string): string {
-  return /[\]\\^[]/.test(character) ? `\\${character}` : character;
+  return /[\]\\^[-]/.test(character) ? `\\${character}` : character;
 }

@@ -1,70 +1,32 @@
-// find -name → SQLite GLOB. Both are case-sensitive with * ? [...] and ranges; find writes [!x]
-// where SQLite writes [^x]; a backslash makes the next character literal ([*] in GLOB); a "[" that
-// opens no complete set is literal, as in fnmatch; POSIX classes like [[:digit:]] are expanded.
+// find -name → SQLite GLOB. Both are case-sensitive with * ? [...] and ranges; find writes [!x] where SQLite
+// writes [^x]; a literal * ? or [ is written as a set of one ([*]). The pattern is read by src/glob.ts.
 
 import { GLOB_BYTES_MAX } from '../../limits';
+import { parseGlob, type GlobToken } from '../../glob';
 import { DfsError } from '../../wire/errors';
 
-const POSIX_CLASSES: Record<string, string> = {
-  alpha: 'a-zA-Z',
-  digit: '0-9',
-  alnum: 'a-zA-Z0-9',
-  upper: 'A-Z',
-  lower: 'a-z',
-  xdigit: '0-9a-fA-F',
-  space: ' \t\n\r\f\v',
-  blank: ' \t',
-};
-
 export function toSqliteGlob(pattern: string): string {
-  let glob = '';
-  for (let index = 0; index < pattern.length; ) {
-    const character = pattern[index] as string;
-    if (character === '\\' && index + 1 < pattern.length) {
-      glob += literalGlob(pattern[index + 1] as string);
-      index += 2;
-    } else if (character === '[') {
-      const set = bracketGlob(pattern, index);
-      glob += set?.glob ?? '[[]';
-      index = set?.next ?? index + 1;
-    } else {
-      glob += character;
-      index++;
-    }
-  }
-  return glob;
+  return parseGlob(pattern).map(sqliteToken).join('');
 }
 
-function literalGlob(character: string): string {
-  return character === '*' || character === '?' || character === '[' ? `[${character}]` : character;
-}
-
-/** The set starting at pattern[start] === '[', or undefined if it is never closed. */
-function bracketGlob(pattern: string, start: number): { glob: string; next: number } | undefined {
-  let index = start + 1;
-  let negated = false;
-  if (pattern[index] === '!' || pattern[index] === '^') {
-    negated = true;
-    index++;
-  }
-  let body = '';
-  if (pattern[index] === ']') {
-    body += ']';
-    index++;
-  }
-  while (index < pattern.length && pattern[index] !== ']') {
-    const close = pattern.startsWith('[:', index) ? pattern.indexOf(':]', index + 2) : -1;
-    const expansion = close > 0 ? POSIX_CLASSES[pattern.slice(index + 2, close)] : undefined;
-    if (expansion !== undefined) {
-      body += expansion;
-      index = close + 2;
-    } else {
-      body += pattern[index] === '\\' && index + 1 < pattern.length ? pattern[++index] : pattern[index];
-      index++;
+function sqliteToken(token: GlobToken): string {
+  switch (token.kind) {
+    case 'star':
+      return '*';
+    case 'one':
+      return '?';
+    case 'text':
+      return token.text.replace(/[*?[]/g, (character) => `[${character}]`);
+    case 'set': {
+      // In SQLite's sets a ']' is a member only first, a '-' only last, and '^' first means negation.
+      const ranges = token.members.map(([from, to]) => (from === to ? from : `${from}-${to}`));
+      const closing = ranges.filter((range) => range === ']');
+      const dash = ranges.filter((range) => range === '-');
+      const rest = ranges.filter((range) => range !== ']' && range !== '-');
+      if (!token.negated && closing.length === 0 && rest[0]?.startsWith('^')) rest.push(rest.shift() as string);
+      return `[${token.negated ? '^' : ''}${[...closing.slice(0, 1), ...rest, ...dash.slice(0, 1)].join('')}]`;
     }
   }
-  if (index >= pattern.length) return undefined;
-  return { glob: `[${negated ? '^' : ''}${body}]`, next: index + 1 };
 }
 
 /** Throws BAD_REQUEST unless `pattern` is a name pattern the catalog accepts. */
