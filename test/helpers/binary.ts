@@ -40,9 +40,7 @@ export function startDfs(t: Teardown, args: string[], options: { env?: NodeJS.Pr
   requireBinary();
   // `ip netns exec` execs the program: the child's pid is dfs's own.
   const [command, prefix] = options.netns === undefined ? [DFS, []] : ['ip', ['netns', 'exec', options.netns, DFS]];
-  // Servers end by SIGKILL in the teardown, which writes no coverage: counting it would only slow them down.
-  const { NODE_V8_COVERAGE: _coverage, ...env } = { ...process.env, ...options.env };
-  const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
