@@ -82,7 +82,7 @@ function parseSet(pattern: string, start: number): { token: GlobToken; next: num
       let to = pattern[index + 1] as string;
       index += 2;
       if (to === '\\' && index < pattern.length) to = pattern[index++] as string;
-      members.push([from, to]);
+      if (from <= to) members.push([from, to]); // [z-a] holds nothing, as in bash
     } else {
       members.push(single(from));
     }

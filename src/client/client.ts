@@ -91,6 +91,8 @@ export class RemoteClient implements ClusterApi {
   /** One request; a connection found closed before sending is reopened, but nothing is resent — except a request
    * the master refused unread because the session had ended, which is sent again once after a new login. */
   private async call<T extends MessageType>(type: T, data: RequestOf<T>, timeoutMs?: number): Promise<ResponseOf<T>> {
+    // After Ctrl-C nothing new is asked, except file.put.cancel: it is how an interrupted upload cleans up.
+    if (this.interrupted && type !== 'file.put.cancel') throw new Interrupted();
     const options = timeoutMs === undefined ? {} : { timeoutMs };
     const channel = await this.connect();
     try {

@@ -87,6 +87,7 @@ const localLister: Lister = async (directory) => {
     return Promise.all(entries.map(async (entry) => ({
       name: entry.name,
       directory: entry.isDirectory() || (entry.isSymbolicLink() && (await fs.stat(`${directory}${entry.name}`).then((stat) => stat.isDirectory(), () => false))),
+      link: entry.isSymbolicLink(),
     })));
   } catch {
     return undefined;

@@ -12,6 +12,8 @@ import { CommandError } from './errors';
 export interface ListedName {
   name: string;
   directory: boolean;
+  /** A symbolic link (to a directory, if `directory`): `**` does not go down it, as bash's globstar. */
+  link?: boolean;
 }
 
 /** Lists a directory given as the pattern wrote it ('' is the working directory); undefined when it is not one. */
@@ -22,19 +24,24 @@ type Component = { literal: string } | { match: RegExp; dotted: boolean } | { an
 /** The names a pattern (from parse.ts: wildcards bare, other glob characters backslash-escaped) matches, sorted. */
 export async function expandGlob(pattern: string, list: Lister): Promise<string[]> {
   const absolute = pattern.startsWith('/');
+  // A pattern ending in '/' matches directories only, and its matches keep the slash (`*/` is every directory).
+  const directoriesOnly = pattern.endsWith('/');
   const components = pattern.split('/').filter((part, index) => part !== '' || index === 0).map(compileComponent);
   if (absolute) components.shift();
-  const found = new Set<string>();
+  const found = new Map<string, boolean>();
   await walk(absolute ? '/' : '', components, list, found);
-  if (found.size === 0) throw new CommandError(`no match: ${printable(pattern)}`);
-  return [...found].sort();
+  const matches = [...found].filter(([, directory]) => directory || !directoriesOnly).map(([path]) => (directoriesOnly ? `${path}/` : path));
+  if (matches.length === 0) throw new CommandError(`no match: ${printable(pattern)}`);
+  // A match named like a flag (another user of `shared` may make `-r`) is never read as one.
+  return matches.sort().map((path) => (path.startsWith('-') ? `./${path}` : path));
 }
 
-/** Adds to `found` every path under `prefix` (written as typed, '' or ending in '/') matching `rest`. */
-async function walk(prefix: string, rest: readonly Component[], list: Lister, found: Set<string>): Promise<void> {
+/** Adds to `found` every path under `prefix` (written as typed, '' or ending in '/') matching `rest`, with whether
+ * it is a directory. */
+async function walk(prefix: string, rest: readonly Component[], list: Lister, found: Map<string, boolean>): Promise<void> {
   const [component, ...after] = rest;
   if (component === undefined) {
-    if (prefix !== '' && prefix !== '/') add(found, prefix.replace(/\/$/, ''));
+    if (prefix !== '' && prefix !== '/') add(found, prefix.replace(/\/$/, ''), true);
     return;
   }
   if ('literal' in component && after.every((part) => 'literal' in part)) {
@@ -42,7 +49,7 @@ async function walk(prefix: string, rest: readonly Component[], list: Lister, fo
     const names = await list(prefix);
     const entry = names?.find((listed) => listed.name === component.literal);
     if (entry === undefined) return;
-    if (after.length === 0) add(found, `${prefix}${entry.name}`);
+    if (after.length === 0) add(found, `${prefix}${entry.name}`, entry.directory);
     else if (entry.directory) await walk(`${prefix}${entry.name}/`, after, list, found);
     return;
   }
@@ -56,21 +63,21 @@ async function walk(prefix: string, rest: readonly Component[], list: Lister, fo
     await walk(prefix, after, list, found);
     for (const entry of names) {
       if (entry.name.startsWith('.')) continue;
-      if (after.length === 0) add(found, `${prefix}${entry.name}`);
-      if (entry.directory) await walk(`${prefix}${entry.name}/`, rest, list, found);
+      if (after.length === 0) add(found, `${prefix}${entry.name}`, entry.directory);
+      if (entry.directory && entry.link !== true) await walk(`${prefix}${entry.name}/`, rest, list, found);
     }
     return;
   }
   for (const entry of names) {
     if (entry.name.startsWith('.') && !component.dotted) continue;
     if (!component.match.test(entry.name)) continue;
-    if (after.length === 0) add(found, `${prefix}${entry.name}`);
+    if (after.length === 0) add(found, `${prefix}${entry.name}`, entry.directory);
     else if (entry.directory) await walk(`${prefix}${entry.name}/`, after, list, found);
   }
 }
 
-function add(found: Set<string>, path: string): void {
-  found.add(path);
+function add(found: Map<string, boolean>, path: string, directory: boolean): void {
+  found.set(path, directory);
   if (found.size > GLOB_MATCHES_MAX) throw new CommandError(`a pattern matched more than ${GLOB_MATCHES_MAX} names: narrow it`);
 }
 

@@ -5,6 +5,7 @@
 // keeps each word's glob pattern: `*`, `?` and `[` typed unquoted are wildcards, quoted or escaped
 // they are themselves (the pattern escapes them with a backslash).
 
+import { isWildcard, parseGlob } from '../glob';
 import { UsageError } from './errors';
 
 export type Quote = "'" | '"';
@@ -128,7 +129,8 @@ function append(state: ScanState, text: string, index: number, glob: 'literal' |
 
 function endWord(state: ScanState): void {
   if (state.word === null) return;
-  if (!state.wildcard) state.word.pattern = null;
+  // `a[b` holds no wildcard after all: its '[' opens no set, so the word is taken as typed, as bash does.
+  if (!state.wildcard || !isWildcard(parseGlob(state.word.pattern ?? ''))) state.word.pattern = null;
   state.commands[state.commands.length - 1]?.push(state.word);
   state.word = null;
   state.wildcard = false;

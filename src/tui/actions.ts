@@ -165,7 +165,7 @@ export async function rename(host: ActionHost): Promise<void> {
     await host.open(host.cwd);
     return host.say(`moved ${targets.length} entries → ${directory}`);
   }
-  const target = host.target();
+  const target = targets[0];
   if (!target || target.path === ROOT) return host.say('rename: select a file or directory');
   const base = parentOf(target.path);
   const typed = await host.dialogs.ask('Rename', `New name (or path) for ${target.path}:`, baseName(target.path));
@@ -173,6 +173,7 @@ export async function rename(host: ActionHost): Promise<void> {
   const destination = resolvePath(base, typed.trim());
   if (destination === target.path) return host.say('rename: same name, nothing to do');
   const moved = await host.api.move(target.path, destination);
+  host.clearMarks();
   const cwd = isWithin(host.cwd, target.path) ? parentOf(target.path) : host.cwd;
   await host.open(cwd, parentOf(moved.path) === cwd ? moved.name : undefined);
   host.say(`renamed ${baseName(target.path)} → ${moved.path}`);
@@ -185,12 +186,16 @@ export async function remove(host: ActionHost): Promise<void> {
     if (!(await host.dialogs.confirm('Delete', `Delete the ${targets.length} marked entries (${bytesText(bytes)} in all), directories with everything in them?`))) {
       return host.say('delete cancelled');
     }
-    for (const target of targets) await host.api.remove(target.path, target.kind === 'dir');
-    host.clearMarks();
-    await host.open(host.cwd);
+    try {
+      for (const target of targets) await host.api.remove(target.path, target.kind === 'dir');
+    } finally {
+      // What was deleted before a failure is gone: the listing and the marks say so either way.
+      host.clearMarks();
+      await host.open(host.cwd);
+    }
     return host.say(`deleted ${targets.length} entries from ${host.cwd}`);
   }
-  const target = host.target();
+  const target = targets[0];
   if (!target || target.path === ROOT) return host.say('delete: select a file or directory');
   const question =
     target.kind === 'dir'
@@ -198,6 +203,7 @@ export async function remove(host: ActionHost): Promise<void> {
       : `Delete ${target.path}${target.entry ? ` (${bytesText(target.entry.size)})` : ''}?`;
   if (!(await host.dialogs.confirm('Delete', question))) return host.say('delete cancelled');
   const removed = await host.api.remove(target.path, target.kind === 'dir');
+  host.clearMarks();
   const cwd = isWithin(host.cwd, target.path) ? parentOf(target.path) : host.cwd;
   await host.open(cwd);
   host.say(`deleted ${baseName(target.path)}${target.kind === 'dir' ? ` (${removed} entries)` : ''} from ${parentOf(target.path)}`);

@@ -205,26 +205,26 @@ class TuiApp implements actions.ActionHost {
     if (first) void this.openLocal(this.localDir);
   }
 
-  private cycleSort(): void {
-    this.sort = nextSort(this.sort);
+  /** Both panes in `order`, each keeping its selected entry selected. */
+  private resort(order: SortOrder): void {
+    this.sort = order;
     const name = this.entries[this.selected]?.name;
     this.entries = sortEntries(this.entries, this.sort);
     this.selected = Math.max(0, this.entries.findIndex((entry) => entry.name === name));
     const localName = this.localEntries[this.localSelected]?.name;
     this.localEntries = sortEntries(this.localEntries, this.sort);
     this.localSelected = Math.max(0, this.localEntries.findIndex((entry) => entry.name === localName));
+  }
+
+  private cycleSort(): void {
+    this.resort(nextSort(this.sort));
     this.say(`sorted by ${this.sort}${this.sort === 'name' ? ' (directories first)' : this.sort === 'size' ? ' (biggest first)' : ' (newest first)'}`);
   }
 
   /** z: ncdu's view of the files pane — each entry's share of the directory as a bar, biggest first. */
   private toggleSizeView(): void {
     this.sizeView = !this.sizeView;
-    if (this.sizeView && this.sort !== 'size') {
-      this.sort = 'size';
-      this.entries = sortEntries(this.entries, this.sort);
-      this.localEntries = sortEntries(this.localEntries, this.sort);
-      this.selected = 0;
-    }
+    if (this.sizeView && this.sort !== 'size') this.resort('size');
     this.say(this.sizeView ? 'size view: each entry\'s share of the directory (z: back)' : 'size view off');
   }
 
@@ -494,6 +494,7 @@ class TuiApp implements actions.ActionHost {
   // ---- ActionHost ---------------------------------------------------------------------------
 
   target(): actions.Target | undefined {
+    if (this.pane === 'local') return undefined; // the cluster's actions never act on a local selection
     if (this.pane === 'tree') return { path: this.treePath, kind: 'dir', entry: undefined };
     const entry = this.entries[this.selected];
     return entry ? { path: entry.path, kind: entry.kind, entry } : undefined;

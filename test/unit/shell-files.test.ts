@@ -4,6 +4,7 @@
 process.env.TZ = 'UTC';
 
 import t from 'tap';
+import { inParallel } from '../../src/shell/commands/transfer';
 import { run, sampleCluster, testContext } from '../helpers/shell-harness';
 
 t.test('mkdir: one or several, -p for parents and existing ones', async (t) => {
@@ -181,4 +182,18 @@ t.test('stat: a file with SHA-256, replicas and nodes; a directory with its tota
   t.notMatch(directory.stdout, /SHA-256|Replicas/);
   t.equal(directory.stderr, 'dfs: stat: nope: No such file or directory\n');
   t.equal(directory.status, 'failed');
+});
+
+t.test('inParallel: after a rejection (Ctrl-C) no new item is taken, the ones under way finish, then it rejects', async (t) => {
+  const started: number[] = [];
+  let finished = 0;
+  const run = inParallel([1, 2, 3, 4, 5, 6, 7, 8], 2, async (item) => {
+    started.push(item);
+    await new Promise((resolve) => setTimeout(resolve, item === 2 ? 1 : 20));
+    if (item === 2) throw new Error('interrupted');
+    finished++;
+  });
+  await t.rejects(run, { message: 'interrupted' });
+  t.same(started, [1, 2], 'nothing started after the failure');
+  t.equal(finished, 1, 'and the item under way was waited for');
 });

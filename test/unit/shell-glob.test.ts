@@ -104,3 +104,18 @@ t.test('put expands local globs against the local working directory; get\'s targ
   t.same(await expandWords(get, getWords, ctx), ['/photos/cat.jpg', '/photos/dog.jpg', `${dir}/x.txt`]);
   await t.rejects(expandWords(put, parseLineWords(`put ${dir}/*.pdf /in`)[0]?.slice(1) ?? [], ctx), { message: `no match: ${dir}/*.pdf` });
 });
+
+t.test('review fixes: a trailing slash matches directories only; ** does not follow links; [z-a] holds nothing; a match named like a flag stays a path; an unclosed [ is no pattern', async (t) => {
+  const list = treeLister(['a.txt', 'docs/x.md', 'e/', '-r']);
+  t.same(await expandGlob('*/', list), ['docs/', 'e/']);
+  t.same(await expandGlob('*', list), ['./-r', 'a.txt', 'docs', 'e'], '-r comes out as ./-r, never as a flag');
+  await t.rejects(expandGlob('[z-a]*', list), { message: 'no match: [z-a]*' });
+  const linked: Lister = async (directory) => {
+    if (directory === '') return [{ name: 'real', directory: true }, { name: 'loop', directory: true, link: true }];
+    if (directory === 'real/') return [{ name: 'f.log', directory: false }];
+    if (directory === 'loop/') return [{ name: 'real', directory: true }, { name: 'loop', directory: true, link: true }];
+    return undefined;
+  };
+  t.same(await expandGlob('**/*.log', linked), ['real/f.log'], 'a symlinked directory is not gone down by **');
+  t.same(parseLineWords('mkdir a[b')[0]?.[1]?.pattern, null, 'a[b is a name, not a pattern');
+});

@@ -6,7 +6,7 @@ import { printable } from '../../printable';
 import type { CopyOptions, Entry } from '../../client/api';
 import { withTemporaryDirectory } from '../../client/transfer';
 import { REPLICAS_MAX, TREE_TRANSFERS_IN_FLIGHT_MAX } from '../../limits';
-import { isDfsError } from '../../wire/errors';
+import { Interrupted, isDfsError } from '../../wire/errors';
 import { baseName, isWithin, joinPath, resolvePath, ROOT } from '../../paths';
 import { formatSize, parseCount } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
@@ -180,6 +180,7 @@ async function copyTree(ctx: ShellContext, out: ShellOutput, source: string, des
       bytes += entry.size;
       copied++;
     } catch (error) {
+      if (error instanceof Interrupted) throw error;
       reportError(out, 'cp', file.target, copyRefused(error));
       failures++;
     }

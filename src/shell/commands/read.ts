@@ -6,6 +6,7 @@ import { OutputClosed } from '../../client/transfer';
 import { SHELL_TAIL_BYTES_MAX } from '../../limits';
 import { resolvePath } from '../../paths';
 import { printable } from '../../printable';
+import { Interrupted } from '../../wire/errors';
 import { parseCount } from '../../units';
 import type { ShellCommand, ShellContext, ShellOutput } from '../context';
 import { CommandFailed, reasonOf, UsageError, usageParse } from '../errors';
@@ -106,6 +107,7 @@ async function readEach(ctx: ShellContext, out: ShellOutput, command: string, ar
       await read(resolvePath(ctx.cwd, typed), amount, output);
     } catch (error) {
       if (error instanceof OutputClosed) return;
+      if (error instanceof Interrupted) throw error;
       out.stderr(`dfs: ${command}: ${printable(typed)}: ${printable(reasonOf(error))}\n`);
       failures++;
     }

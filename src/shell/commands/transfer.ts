@@ -95,6 +95,8 @@ interface PutRequest {
   wait: boolean;
   /** -u: skip files whose size and SHA-256 already match, replace those that differ. */
   update: boolean;
+  /** -u with one source: REMOTE is the tree's copy itself, never a directory receiving it. */
+  syncInto: boolean;
 }
 
 /** True when the local file holds exactly the bytes of the remote one (size first: no hashing when they differ). */
@@ -158,8 +160,8 @@ export const put: ShellCommand = {
     '           a file that fails is reported and the others still go; ends with "REMOTE: N files, SIZE uploaded"',
     '-f         replace existing files',
     '-u         update, as rclone copy: skip files whose size and SHA-256 already match, replace those that',
-    '           differ, say how many were skipped; with -r, REMOTE itself becomes the copy of LOCAL (made if',
-    '           missing, never nested into), so the same command run again sends only what changed',
+    '           differ, say how many were skipped; with -r and one LOCAL, REMOTE itself becomes its copy (made',
+    '           if missing, never nested into), so the same command run again sends only what changed',
     '--no-wait  return once the first copy is committed; replication carries on',
   ],
   operands: 'upload',
@@ -173,7 +175,7 @@ export const put: ShellCommand = {
       if (!(await isRemoteDirectory(ctx, resolvePath(ctx.cwd, directory)))) throw new CommandError(`target ${printable(directory)} is not a directory (several files go into one)`);
       let failures = 0;
       for (const source of operands.slice(0, -1)) {
-        const request: PutRequest = { source, typed: directory, overwrite: flags.has('f'), wait, update };
+        const request: PutRequest = { source, typed: directory, overwrite: flags.has('f'), wait, update, syncInto: false };
         try {
           if (!(await isLocalDirectory(source))) await putFile(ctx, out, request);
           else if (flags.has('r')) await putTree(ctx, out, request);
@@ -189,7 +191,7 @@ export const put: ShellCommand = {
       if (failures > 0) throw new CommandFailed(failures);
       return;
     }
-    const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait, update };
+    const request: PutRequest = { source: operands[0] ?? '', typed: operands[1], overwrite: flags.has('f'), wait, update, syncInto: update };
     if (request.source === '-') return putStdin(ctx, out, request);
     if (!(await isLocalDirectory(request.source))) return putFile(ctx, out, request);
     if (!flags.has('r')) {
@@ -214,20 +216,20 @@ export const get: ShellCommand = {
     `    ${TREE_TRANSFERS_IN_FLIGHT_MAX} files at a time; a file that fails is reported and the others still come;`,
     '    ends with "LOCAL: N files, SIZE downloaded"',
     '-u  update, as rclone copy: skip local files whose size and SHA-256 already match the remote ones, say how',
-    '    many were skipped; with -r, LOCAL itself becomes the copy of REMOTE (never nested into)',
+    '    many were skipped; with -r and one REMOTE, LOCAL itself becomes its copy (never nested into)',
   ],
   operands: 'download',
   async run(args, ctx, out) {
     const { flags, operands } = parseFlags(args, 'ru');
     expectOperands(operands, 1, Infinity);
-    const options = { recursive: flags.has('r'), update: flags.has('u') };
+    const options = { recursive: flags.has('r'), update: flags.has('u'), syncInto: flags.has('u') };
     if (operands.length <= 2) return getOne(ctx, out, operands[0] ?? '', operands[1], options);
     const directory = operands[operands.length - 1] ?? '';
     if (!(await isLocalDirectory(directory))) throw new CommandError(`target ${printable(directory)} is not a directory (several files go into one)`);
     let failures = 0;
     for (const typed of operands.slice(0, -1)) {
       try {
-        await getOne(ctx, out, typed, directory, options);
+        await getOne(ctx, out, typed, directory, { ...options, syncInto: false });
       } catch (error) {
         if (!(error instanceof CommandFailed)) throw error;
         failures += error.failures;
@@ -238,7 +240,7 @@ export const get: ShellCommand = {
 };
 
 /** One get: a file (to LOCAL, into it when it is a directory, or to stdout for `-`), or with -r a directory. */
-async function getOne(ctx: ShellContext, out: ShellOutput, typed: string, typedLocal: string | undefined, options: { recursive: boolean; update: boolean }): Promise<void> {
+async function getOne(ctx: ShellContext, out: ShellOutput, typed: string, typedLocal: string | undefined, options: { recursive: boolean; update: boolean; syncInto: boolean }): Promise<void> {
   if (typedLocal === '-') return catFiles(ctx, out, 'get', [typed]);
   if (options.recursive) {
     let directory: string | undefined;
@@ -247,7 +249,7 @@ async function getOne(ctx: ShellContext, out: ShellOutput, typed: string, typedL
       if (await isRemoteDirectory(ctx, source)) directory = source;
     });
     // Like cp -r, -r on a file is a plain get.
-    if (directory !== undefined) return getTree(ctx, out, directory, typedLocal, options.update);
+    if (directory !== undefined) return getTree(ctx, out, directory, typedLocal, options);
   }
   await transfer(out, 'get', typed, async () => {
     const source = resolvePath(ctx.cwd, typed);
@@ -295,16 +297,25 @@ async function withoutUnchanged(files: readonly TreeFile[], tally: TreeTally, re
   return changed.sort((left, right) => (order.get(left) ?? 0) - (order.get(right) ?? 0));
 }
 
-/** Runs `work` on every item, at most `width` at once; `work` reports its own failures and never rejects. */
+/** Runs `work` on every item, at most `width` at once; `work` reports its own failures. If it rejects (Ctrl-C), no
+ * new item is taken, the items under way are waited for, and the first rejection is thrown: nothing goes on after. */
 export async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let stopped = false;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !stopped) {
       const item = items[next++] as T;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        stopped = true;
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(width, items.length) }, worker));
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 interface TreeProgress {
@@ -436,8 +447,8 @@ async function putTree(ctx: ShellContext, out: ShellOutput, request: PutRequest)
   let root = '';
   await transfer(out, 'put', request.typed ?? name, async () => {
     root = resolvePath(ctx.cwd, request.typed ?? name);
-    // -u syncs in rclone's sense: REMOTE is the copy itself, so running it again never nests.
-    if (request.typed !== undefined && name !== '' && !request.update && (await isRemoteDirectory(ctx, root))) root = joinPath(root, name);
+    // -u of one source syncs in rclone's sense: REMOTE is the copy itself, so running it again never nests.
+    if (request.typed !== undefined && name !== '' && !request.syncInto && (await isRemoteDirectory(ctx, root))) root = joinPath(root, name);
     await ctx.api.mkdir(root, true);
   });
   const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
@@ -495,10 +506,10 @@ function relativeParts(root: string, path: string): string[] {
  * directory as the remote tree lists it (in path order), then the files, several at once. An
  * existing local file is replaced, as a single get replaces it.
  */
-async function getTree(ctx: ShellContext, out: ShellOutput, source: string, typedLocal: string | undefined, update: boolean): Promise<void> {
+async function getTree(ctx: ShellContext, out: ShellOutput, source: string, typedLocal: string | undefined, { update, syncInto }: { update: boolean; syncInto: boolean }): Promise<void> {
   const name = baseName(source);
   let root = typedLocal ?? (name === '' ? '.' : name);
-  if (typedLocal !== undefined && name !== '' && !update && (await isLocalDirectory(root))) root = localPath.join(root, name);
+  if (typedLocal !== undefined && name !== '' && !syncInto && (await isLocalDirectory(root))) root = localPath.join(root, name);
   await transfer(out, 'get', root, () => makeLocalDirectory(root));
   const tally: TreeTally = { files: 0, bytes: 0, failures: 0 };
   const files: TreeFile[] = [];
