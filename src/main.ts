@@ -13,15 +13,12 @@ import type { ScrubSettings } from './node/scrub';
 import { createLog, LOG_FORMATS, LOG_LEVELS, type Log, type LogFormat, type LogLevel } from './log';
 import { formatHostPort, parseHostPort, type HostPort } from './wire/address';
 import { DfsError } from './wire/errors';
-import { startDemo } from './demo';
-import { SHARED_USER } from './master/users';
-import { startMaster } from './master/master';
-import { startNode } from './node/node';
 import { EXIT_SOFTWARE, LAST_RESORT_MARKER, LISTENING_PREFIX, selfCommand, STOP_ON_STDIN_EOF } from './process';
 import { isLocalCommandRunning } from './shell/commands/local';
 import { commandList } from './shell/commands/meta';
 import { completionScript } from './completion';
 import { COMMANDS as SHELL_COMMANDS } from './shell/registry';
+import { SHARED_USER } from './shell/session';
 import { formatSize, parseCount, parseSeconds, parseSize } from './units';
 import { VERSION } from './version';
 
@@ -166,6 +163,8 @@ async function runMaster(settings: Settings): Promise<void> {
   const advertise = settings.get('advertise');
   const log = roleLog('master', settings);
   exitOnUncaught(log);
+  // Each role loads only its own code (the catalog's WASM, the node's store…): a client starts faster.
+  const { startMaster } = await import('./master/master.js');
   const master = await startMaster({
     dataDir: required(settings, 'data'),
     listen: parseHostPort(settings.get('listen') ?? MASTER_LISTEN_DEFAULT),
@@ -201,6 +200,7 @@ async function runNode(settings: Settings): Promise<void> {
   const tunables = nodeTunables(settings);
   const log = roleLog('node', settings);
   exitOnUncaught(log);
+  const { startNode } = await import('./node/node.js');
   const node = await startNode({
     master: parseHostPort(required(settings, 'master')),
     tokenText: settings.get('token') ?? (tokenFile ? readFileSync(tokenFile, 'utf8') : undefined),
@@ -231,6 +231,7 @@ async function runDemo(flags: Flags): Promise<void> {
   const nodes = parseCount(text(flags, 'nodes') ?? String(DEMO_NODES_DEFAULT), '--nodes', 1, DEMO_NODES_MAX);
   const dataDir = text(flags, 'data') ?? './dfs-demo';
   process.stderr.write(`starting a master and ${nodes} storage nodes under ${dataDir} ...\n`);
+  const { startDemo } = await import('./demo.js');
   const demo = await startDemo({ nodes, dataDir });
   const master = formatHostPort(demo.master);
   process.stderr.write(
