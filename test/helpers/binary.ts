@@ -148,6 +148,14 @@ function clusterIdentity(): Promise<string> {
   return identityTemplate;
 }
 
+/** Puts the shared test CA and master certificate (clusterIdentity) into a master's data directory, as a master
+ * that has started before would have them. */
+export async function copyClusterIdentity(masterDir: string): Promise<void> {
+  const identity = await clusterIdentity();
+  await fs.mkdir(masterDir, { recursive: true, mode: 0o700 });
+  for (const name of IDENTITY_FILES) await fs.copyFile(path.join(identity, name), path.join(masterDir, name));
+}
+
 /**
  * A master and `nodeCount` nodes as real processes on 127.0.0.1, every node registered. The master starts from
  * the CA and certificate test clusters share (as a master restarts with its own), and makes its own join token,
@@ -158,9 +166,7 @@ function clusterIdentity(): Promise<string> {
 export async function startCluster(t: Teardown, nodeCount: number, masterArgs: string[] = []): Promise<TestCluster> {
   const dataDir = await tempDir(t);
   const masterDir = path.join(dataDir, 'master');
-  const identity = await clusterIdentity();
-  await fs.mkdir(masterDir, { mode: 0o700 });
-  for (const name of IDENTITY_FILES) await fs.copyFile(path.join(identity, name), path.join(masterDir, name));
+  await copyClusterIdentity(masterDir);
   const grace = masterArgs.includes('--orphan-grace') ? [] : ['--orphan-grace', '0'];
   const master = await startDfs(t, ['master', '--data', masterDir, '--listen', '127.0.0.1:0', ...grace, ...masterArgs], {
     env: { DFS_ADMIN_PASSWORD: ADMIN_PASSWORD },

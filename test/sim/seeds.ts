@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { silentLog } from '../../src/log';
 import { loadOrCreateMasterIdentity, type MasterIdentity } from '../../src/master/identity';
+import { copyClusterIdentity } from '../helpers/binary';
 import type { SimResult } from './world';
 
 export const SHARDS = 4;
@@ -23,6 +24,7 @@ const seeds = Number(process.env.DFS_SIM_SEEDS ?? 200);
 export async function simIdentity(t: Test): Promise<MasterIdentity> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dfs-sim-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await copyClusterIdentity(dir);
   return loadOrCreateMasterIdentity(dir, ['127.0.0.1'], silentLog);
 }
 

@@ -8,12 +8,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { silentLog } from '../../src/log';
 import { loadOrCreateMasterIdentity } from '../../src/master/identity';
+import { copyClusterIdentity } from '../helpers/binary';
 import { simulate } from './world';
 
 async function main(): Promise<void> {
   const [from, to, minutes] = process.argv.slice(2).map(Number) as [number, number, number];
   const dir = await mkdtemp(path.join(tmpdir(), 'dfs-sim-'));
   try {
+    await copyClusterIdentity(dir); // two RSA keys not made again for every shard
     const identity = await loadOrCreateMasterIdentity(dir, ['127.0.0.1'], silentLog);
     for (let seed = from; seed < to; seed++) {
       const { violations, stats, digest } = await simulate({ seed, minutes }, identity);
