@@ -7,12 +7,13 @@ import * as path from 'node:path';
 import type { Incoming, Reply } from '../wire/channel';
 import { DfsError } from '../wire/errors';
 import type { Catalog } from './catalog/catalog';
+import type { UserRecord } from './catalog/users';
 import { writeFileAtomic } from '../store/files';
 import type { Log } from '../log';
 import { MASTER_FILES } from './identity';
 import { requireAdmin, requireSession, type MasterState } from './state';
 import { PASSWORD_CHARS_MIN } from '../limits';
-import { ADMIN_USER, SHARED_USER, type PasswordHasher } from './users';
+import { ADMIN_USER, SHARED_USER, type LoginAttempt, type PasswordHasher } from './users';
 
 const WRONG_LOGIN = 'wrong user name or password';
 
@@ -20,6 +21,21 @@ export async function login(state: MasterState, request: Incoming<'auth.login'>)
   const { user, password } = request.data;
   const source = request.channel.remoteHost;
   const attempt = state.logins.attempt(user, source);
+  let record: UserRecord;
+  try {
+    record = await checkLogin(state, attempt, password);
+  } finally {
+    state.logins.failed(attempt); // whatever ended it (a throw included) ends its check; a success settled it already
+  }
+  const token = state.sessions.open(record.id, record.name, record.admin, source);
+  state.channelTokens.set(request.channel, token);
+  request.channel.trust(`user:${record.name}`);
+  return { data: { token, user: record.name, admin: record.admin } };
+}
+
+/** The user's record if `password` is theirs (none needed for the shared user); UNAUTHENTICATED otherwise. */
+async function checkLogin(state: MasterState, attempt: LoginAttempt, password: string | undefined): Promise<UserRecord> {
+  const { user, source } = attempt;
   const record = state.catalog.getUser(user);
   let accepted: boolean;
   if (record !== undefined && (record.hash === null || record.salt === null)) {
@@ -37,10 +53,7 @@ export async function login(state: MasterState, request: Incoming<'auth.login'>)
     throw new DfsError('UNAUTHENTICATED', WRONG_LOGIN);
   }
   state.logins.succeeded(attempt);
-  const token = state.sessions.open(record.id, record.name, record.admin, source);
-  state.channelTokens.set(request.channel, token);
-  request.channel.trust(`user:${record.name}`);
-  return { data: { token, user: record.name, admin: record.admin } };
+  return record;
 }
 
 export async function resume(state: MasterState, request: Incoming<'auth.resume'>): Promise<Reply<'auth.resume'>> {
@@ -67,7 +80,10 @@ export async function passwd(state: MasterState, request: Incoming<'auth.passwd'
     state.logins.withdraw(attempt);
     throw error;
   });
-  if (oldPassword === undefined || !matches) throw new DfsError('UNAUTHENTICATED', 'the current password is wrong');
+  if (oldPassword === undefined || !matches) {
+    state.logins.failed(attempt);
+    throw new DfsError('UNAUTHENTICATED', 'the current password is wrong');
+  }
   state.logins.succeeded(attempt);
   await state.catalog.setPassword(record.id, await state.passwords.hash(newPassword));
   // Whoever knew the old password is logged out everywhere but here.

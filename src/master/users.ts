@@ -171,6 +171,8 @@ function forget<K>(index: Map<K, Set<string>>, key: K, token: string): void {
 export interface LoginAttempt {
   user: string;
   source: string;
+  /** Answered (right, wrong, or not checked): no longer counted as being checked. */
+  settled?: boolean;
 }
 
 /**
@@ -183,6 +185,9 @@ export class LoginLimiter {
   private readonly perUserSource = new Map<string, number[]>();
   private readonly perUser = new Map<string, number[]>();
   private readonly perSource = new Map<string, { failures: number; lastMs: number }>();
+  /** Tries per address whose password is still being checked: counted as failed, so parallel guesses gain nothing,
+   * but a refusal they cause says so rather than naming a lockout that may never come. */
+  private readonly checking = new Map<string, number>();
 
   constructor(private readonly now: () => number) {}
 
@@ -191,6 +196,10 @@ export class LoginLimiter {
     const nowMs = this.now();
     const waitMs = Math.max(this.sourceWaitMs(source, nowMs), this.windowWaitMs(this.perUserSource, `${user}\0${source}`, LOGIN_FAILURES_MAX, LOGIN_FAILURE_WINDOW_MS, nowMs));
     const named = JSON.stringify(user).slice(0, 40);
+    const inFlight = this.checking.get(source) ?? 0;
+    if (waitMs > 0 && inFlight > 0) {
+      throw new DfsError('RATE_LIMITED', `${inFlight} login(s) from this address are still being checked; try again once they are answered`);
+    }
     if (waitMs > 0) throw new DfsError('RATE_LIMITED', `too many failed logins for ${named} from this address; try again in ${Math.ceil(waitMs / 1000)} s`);
     const userWaitMs = this.windowWaitMs(this.perUser, user, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, nowMs);
     if (userWaitMs > 0) throw new DfsError('RATE_LIMITED', `too many failed logins for ${named}; try again in ${Math.ceil(userWaitMs / 1000)} s`);
@@ -201,6 +210,7 @@ export class LoginLimiter {
     this.perSource.delete(source);
     this.perSource.set(source, { failures: failures + 1, lastMs: nowMs });
     bound(this.perSource, (entry) => nowMs - entry.lastMs >= LOGIN_SOURCE_FORGET_MS);
+    this.checking.set(source, inFlight + 1);
     return { user, source };
   }
 
@@ -210,12 +220,27 @@ export class LoginLimiter {
     this.perUserSource.delete(`${attempt.user}\0${attempt.source}`);
   }
 
+  /** A wrong password, or a try that ended some other way: it stays counted as a failure, and is no longer being
+   * checked. Idempotent. */
+  failed(attempt: LoginAttempt): void {
+    this.settle(attempt);
+  }
+
   /** A try that checked no password (the master was too busy): it does not count. */
   withdraw(attempt: LoginAttempt): void {
+    this.settle(attempt);
     this.perUserSource.get(`${attempt.user}\0${attempt.source}`)?.pop();
     this.perUser.get(attempt.user)?.pop();
     const bySource = this.perSource.get(attempt.source);
     if (bySource) bySource.failures = Math.max(0, bySource.failures - 1);
+  }
+
+  private settle(attempt: LoginAttempt): void {
+    if (attempt.settled === true) return;
+    attempt.settled = true;
+    const inFlight = (this.checking.get(attempt.source) ?? 1) - 1;
+    if (inFlight > 0) this.checking.set(attempt.source, inFlight);
+    else this.checking.delete(attempt.source);
   }
 
   /** How long logins for `user` are still refused, from anywhere (the user's own book) or from one of the addresses

@@ -25,6 +25,18 @@ t.test('login limiter: guesses in flight count; the 6th concurrent guess for a u
   t.end();
 });
 
+t.test('login limiter: a refusal caused by tries still being checked says so; once they failed, it names the lockout', (t) => {
+  const limiter = new LoginLimiter(() => 1_000_000);
+  const tries = Array.from({ length: LOGIN_FAILURES_MAX }, () => limiter.attempt('alice', '10.0.0.9'));
+  t.throws(() => limiter.attempt('alice', '10.0.0.9'), { code: 'RATE_LIMITED', message: `${LOGIN_FAILURES_MAX} login(s) from this address are still being checked; try again once they are answered` });
+  for (const attempt of tries) {
+    limiter.failed(attempt);
+    limiter.failed(attempt); // settling twice changes nothing
+  }
+  t.throws(() => limiter.attempt('alice', '10.0.0.9'), { code: 'RATE_LIMITED', message: /^too many failed logins for "alice" from this address; try again in \d+ s$/ });
+  t.end();
+});
+
 t.test('login limiter: a user guessed at from many addresses is capped, for one short window after the guessing stops', (t) => {
   let nowMs = 1_000_000;
   const limiter = new LoginLimiter(() => nowMs);
