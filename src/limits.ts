@@ -88,6 +88,10 @@ export const SCRYPT_COST = 16_384;
 /** Password hashes running at once, and waiting: scrypt runs on the thread pool the journal's fsyncs need, so a
  * flood of logins must leave it threads (libuv has 4). Past the queue a login is refused as busy. */
 export const PASSWORD_HASHES_IN_FLIGHT_MAX = 2;
+/** A login refused only because others are being checked is asked again after this (the master says so)… */
+export const LOGIN_RETRY_AFTER_MS = 200;
+/** …by a client for at most this long in all. */
+export const LOGIN_RETRY_WAIT_MS_MAX = 10_000;
 export const PASSWORD_HASHES_QUEUED_MAX = 16;
 export const PASSWORD_BYTES_MAX = 1024;
 export const PASSWORD_CHARS_MIN = 8;

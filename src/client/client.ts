@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import { checkBackupTarget, writeBackup } from './backup';
 import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions, type RebalanceStatus, type Usage, type UserInfo } from './api';
 import { ChannelPool, type PeerLinks } from '../wire/pool';
-import { PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
+import { LOGIN_RETRY_WAIT_MS_MAX, PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
 import { download, nodeLinks, NodeUnreachable, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
 
 export interface ConnectClusterOptions {
@@ -65,7 +65,7 @@ export class RemoteClient implements ClusterApi {
   }
 
   private async open(): Promise<Channel> {
-    const { address, caPem, user, password } = this.options;
+    const { address, caPem } = this.options;
     const channel = await connectTls({ address, caPem, expectCommonName: MASTER_CN });
     try {
       if (this.token !== undefined) {
@@ -77,7 +77,7 @@ export class RemoteClient implements ClusterApi {
           if (!isDfsError(error, 'SESSION_EXPIRED')) throw error;
         }
       }
-      const { data } = await channel.request('auth.login', { user, ...(password ? { password } : {}) });
+      const { data } = await this.login(channel);
       this.token = data.token;
       this.identity = { user: data.user, admin: data.admin };
       this.channel = channel;
@@ -325,6 +325,21 @@ export class RemoteClient implements ClusterApi {
   get user(): Identity {
     if (!this.identity) throw new DfsError('UNAUTHENTICATED', 'not logged in');
     return this.identity;
+  }
+
+  /** auth.login, asked again while the master says other logins from here are ahead of it (parallel scripts). */
+  private async login(channel: Channel): Promise<{ data: ResponseOf<'auth.login'> }> {
+    const { user, password } = this.options;
+    const deadlineMs = Date.now() + LOGIN_RETRY_WAIT_MS_MAX;
+    for (;;) {
+      try {
+        return await channel.request('auth.login', { user, ...(password ? { password } : {}) });
+      } catch (error) {
+        const waitMs = isDfsError(error, 'RATE_LIMITED') ? error.retryAfterMs : undefined;
+        if (waitMs === undefined || Date.now() + waitMs > deadlineMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
   }
 
   interrupt(): void {

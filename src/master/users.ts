@@ -2,7 +2,7 @@
 // failed logins. The catalog stores users; this module decides who someone is.
 
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { LOGIN_FAILURES_MAX, LOGIN_FAILURE_WINDOW_MS, LOGIN_LIMITER_KEYS_MAX, LOGIN_SOURCE_BACKOFF_MS_MAX, LOGIN_SOURCE_FAILURES_FREE, LOGIN_SOURCE_FORGET_MS, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, PASSWORD_HASHES_IN_FLIGHT_MAX, PASSWORD_HASHES_QUEUED_MAX, SCRYPT_COST, SESSION_IDLE_MS, SESSIONS_MAX, SESSIONS_PER_SOURCE_MAX, SESSIONS_PER_USER_MAX, SESSION_TTL_MS } from '../limits';
+import { LOGIN_FAILURES_MAX, LOGIN_RETRY_AFTER_MS, LOGIN_FAILURE_WINDOW_MS, LOGIN_LIMITER_KEYS_MAX, LOGIN_SOURCE_BACKOFF_MS_MAX, LOGIN_SOURCE_FAILURES_FREE, LOGIN_SOURCE_FORGET_MS, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, PASSWORD_HASHES_IN_FLIGHT_MAX, PASSWORD_HASHES_QUEUED_MAX, SCRYPT_COST, SESSION_IDLE_MS, SESSIONS_MAX, SESSIONS_PER_SOURCE_MAX, SESSIONS_PER_USER_MAX, SESSION_TTL_MS } from '../limits';
 import { DfsError } from '../wire/errors';
 
 export const ADMIN_USER = 'admin';
@@ -53,7 +53,7 @@ export class PasswordHasher {
 
   private async bounded<T>(work: () => Promise<T>): Promise<T> {
     if (this.inFlight >= PASSWORD_HASHES_IN_FLIGHT_MAX) {
-      if (this.queue.length >= PASSWORD_HASHES_QUEUED_MAX) throw new DfsError('RATE_LIMITED', 'the master is busy checking passwords; try again in a moment');
+      if (this.queue.length >= PASSWORD_HASHES_QUEUED_MAX) throw new DfsError('RATE_LIMITED', 'the master is busy checking passwords; try again in a moment', { retryAfterMs: LOGIN_RETRY_AFTER_MS });
       await new Promise<void>((resolve) => this.queue.push(resolve));
     } else {
       this.inFlight++;
@@ -198,7 +198,7 @@ export class LoginLimiter {
     const named = JSON.stringify(user).slice(0, 40);
     const inFlight = this.checking.get(source) ?? 0;
     if (waitMs > 0 && inFlight > 0) {
-      throw new DfsError('RATE_LIMITED', `${inFlight} login(s) from this address are still being checked; try again once they are answered`);
+      throw new DfsError('RATE_LIMITED', `${inFlight} login(s) from this address are still being checked; try again once they are answered`, { retryAfterMs: LOGIN_RETRY_AFTER_MS });
     }
     if (waitMs > 0) throw new DfsError('RATE_LIMITED', `too many failed logins for ${named} from this address; try again in ${Math.ceil(waitMs / 1000)} s`);
     const userWaitMs = this.windowWaitMs(this.perUser, user, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, nowMs);

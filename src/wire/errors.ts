@@ -28,24 +28,34 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
+/** The longest retryAfterMs a peer may ask for; more is read as none. */
+const RETRY_AFTER_MS_MAX = 60_000;
+
 export class DfsError extends Error {
+  /** RATE_LIMITED that passes soon (other work ahead of this one, not a lockout): the peer may ask again after this. */
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
+    options: { retryAfterMs?: number } = {},
   ) {
     super(message);
     this.name = 'DfsError';
+    this.retryAfterMs = options.retryAfterMs;
   }
 
-  toWire(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toWire(): { code: ErrorCode; message: string; retryAfterMs?: number } {
+    return { code: this.code, message: this.message, ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}) };
   }
 
   static fromWire(value: unknown): DfsError {
     const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
     const code = isErrorCode(record.code) ? record.code : 'INTERNAL';
     const message = typeof record.message === 'string' ? record.message : 'unknown error from peer';
-    return new DfsError(code, message);
+    const retry = record.retryAfterMs;
+    const retryAfterMs = typeof retry === 'number' && Number.isInteger(retry) && retry > 0 && retry <= RETRY_AFTER_MS_MAX ? retry : undefined;
+    return new DfsError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
   }
 
   /** What a peer may see of any thrown value: its code and message if it is ours, else nothing. */

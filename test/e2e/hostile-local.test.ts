@@ -201,7 +201,8 @@ t.test('shell -e stops at the first failing command; touch, count, lpwd, lcd, ll
   t.match(local.stderr, 'dfs: lcd: /nowhere-at-all: No such file or directory');
   const listed = await shell(cluster, 'mkdir -p /ls/.h /ls/d; touch /ls/d/f; ls /ls; ls -a /ls; ls -R /ls');
   t.same([listed.code, listed.stdout], [0, 'd\n.h\nd\n/ls:\nd\n\n/ls/d:\nf\n'], 'ls hides dot names, -a shows them, -R goes down');
-  // One after the other: six password logins at once from one address are more than the master hashes at once.
+  const parallel = await Promise.all(Array.from({ length: 8 }, () => shell(cluster, 'whoami')));
+  t.same(parallel.map((result) => [result.code, result.stdout]), parallel.map(() => [0, 'admin\n']), '8 shells started at once all log in: those behind the others are asked to retry, and do');
   const parsed: unknown[] = [];
   for (const line of ['ls --json /ls/d', 'stat --json /ls/d/f', 'find /ls --json', 'du --json /ls', 'df --json', 'nodes --json']) {
     const result = await shell(cluster, line);

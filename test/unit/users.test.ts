@@ -4,7 +4,7 @@
 // and never end another user's session to make room.
 
 import t from 'tap';
-import { LOGIN_FAILURES_MAX, LOGIN_LIMITER_KEYS_MAX, LOGIN_SOURCE_FAILURES_FREE, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, PASSWORD_HASHES_IN_FLIGHT_MAX, PASSWORD_HASHES_QUEUED_MAX, SESSION_IDLE_MS, SESSIONS_PER_SOURCE_MAX, SESSIONS_PER_USER_MAX } from '../../src/limits';
+import { LOGIN_FAILURES_MAX, LOGIN_RETRY_AFTER_MS, LOGIN_LIMITER_KEYS_MAX, LOGIN_SOURCE_FAILURES_FREE, LOGIN_USER_FAILURES_MAX, LOGIN_USER_FAILURE_WINDOW_MS, PASSWORD_HASHES_IN_FLIGHT_MAX, PASSWORD_HASHES_QUEUED_MAX, SESSION_IDLE_MS, SESSIONS_PER_SOURCE_MAX, SESSIONS_PER_USER_MAX } from '../../src/limits';
 import { DfsError } from '../../src/wire/errors';
 import { LoginLimiter, PasswordHasher, Sessions, type LoginAttempt } from '../../src/master/users';
 
@@ -28,12 +28,15 @@ t.test('login limiter: guesses in flight count; the 6th concurrent guess for a u
 t.test('login limiter: a refusal caused by tries still being checked says so; once they failed, it names the lockout', (t) => {
   const limiter = new LoginLimiter(() => 1_000_000);
   const tries = Array.from({ length: LOGIN_FAILURES_MAX }, () => limiter.attempt('alice', '10.0.0.9'));
-  t.throws(() => limiter.attempt('alice', '10.0.0.9'), { code: 'RATE_LIMITED', message: `${LOGIN_FAILURES_MAX} login(s) from this address are still being checked; try again once they are answered` });
+  t.throws(() => limiter.attempt('alice', '10.0.0.9'), { code: 'RATE_LIMITED', message: `${LOGIN_FAILURES_MAX} login(s) from this address are still being checked; try again once they are answered`, retryAfterMs: LOGIN_RETRY_AFTER_MS });
   for (const attempt of tries) {
     limiter.failed(attempt);
     limiter.failed(attempt); // settling twice changes nothing
   }
-  t.throws(() => limiter.attempt('alice', '10.0.0.9'), { code: 'RATE_LIMITED', message: /^too many failed logins for "alice" from this address; try again in \d+ s$/ });
+  t.throws(() => limiter.attempt('alice', '10.0.0.9'), { code: 'RATE_LIMITED', message: /^too many failed logins for "alice" from this address; try again in \d+ s$/, retryAfterMs: undefined }, 'a lockout asks for no retry');
+  const wire = DfsError.fromWire(new DfsError('RATE_LIMITED', 'x', { retryAfterMs: 200 }).toWire());
+  t.equal(wire.retryAfterMs, 200, 'retryAfterMs crosses the wire');
+  for (const bad of [-1, 0, 1.5, 60_001, '200']) t.equal(DfsError.fromWire({ code: 'RATE_LIMITED', message: 'x', retryAfterMs: bad }).retryAfterMs, undefined, `a peer's ${JSON.stringify(bad)} is ignored`);
   t.end();
 });
 
