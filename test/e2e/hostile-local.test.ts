@@ -284,18 +284,18 @@ t.test('Ctrl-C in the interactive shell stops a put: the prompt comes back, noth
   const client = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await t.rejects(client.stat('/scripted.img'), { code: 'NOT_FOUND' }, 'and nothing was committed');
   t.equal((await blobFiles(cluster)).filter((file) => !file.temporary).length, blobsBefore, 'nor any blob kept');
-  const sixteen = path.join(work, 'sixteen');
-  await randomFile(sixteen, 64 * MIB);
-  await client.put([{ localPath: sixteen, remotePath: '/sixteen' }]);
+  const eight = path.join(work, 'eight');
+  await randomFile(eight, 8 * MIB); // more than one progress step: interrupted after the first
+  await client.put([{ localPath: eight, remotePath: '/eight' }]);
   const target = path.join(work, 'down');
   let interrupted = false;
-  const got = client.get('/sixteen', target, { onProgress: () => {
+  const got = client.get('/eight', target, { onProgress: () => {
     if (!interrupted) client.interrupt();
     interrupted = true;
   } });
   await t.rejects(got, Interrupted, 'get: interrupt() makes it fail with Interrupted, no other replica tried');
   t.same((await fs.readdir(work)).filter((name) => name.includes('down')), [], 'neither the target nor a .part file is left');
-  await t.rejects(client.get('/sixteen', target), Interrupted, 'until resume(), new transfers are refused too');
+  await t.rejects(client.get('/eight', target), Interrupted, 'until resume(), new transfers are refused too');
   client.resume();
-  t.equal((await client.get('/sixteen', target)).size, 64 * MIB, 'after resume() the same get succeeds');
+  t.equal((await client.get('/eight', target)).size, 8 * MIB, 'after resume() the same get succeeds');
 });
