@@ -3,11 +3,9 @@
 // or command names (help). Quote-aware: what is added is escaped or quoted the way the word being typed already
 // is, so the result parses back to the real name.
 
-import { promises as fs } from 'node:fs';
-import type { Entry } from '../client/api';
-import { resolvePath } from '../paths';
 import type { ShellContext } from './context';
-import { wordSides } from './expand';
+import { localLister, remoteLister, wordSides } from './expand';
+import type { Lister } from './glob';
 import { COMMANDS, findCommand } from './registry';
 import { scanLine, type Quote } from './parse';
 
@@ -44,8 +42,9 @@ export async function completeLine(line: string, ctx: ShellContext): Promise<Com
   const side = position === 0 ? 'command' : command === undefined ? 'other' : wordSides(command.operands, args).at(-1);
   let candidates: Candidate[] = [];
   if (side === 'command') candidates = completeCommandName(typed);
-  if (side === 'remote') candidates = await completePath(typed, ctx).catch(() => []);
-  if (side === 'local') candidates = await completeLocalPath(typed).catch(() => []);
+  // `~` is the user's root on the cluster; on this machine it is only a name.
+  if (side === 'remote') candidates = typed === '~' ? [{ value: '~/', final: false }] : await completeNames(typed, remoteLister(ctx)).catch(() => []);
+  if (side === 'local') candidates = await completeNames(typed, localLister).catch(() => []);
   const closing = scan.openQuote ?? '';
   const hits = candidates.map((candidate) => {
     const added = quoteContinuation(candidate.value.slice(typed.length), scan.openQuote);
@@ -61,35 +60,15 @@ function completeCommandName(typed: string): Candidate[] {
     .map((name) => ({ value: name, final: true }));
 }
 
-/** Names in the directory part of `typed` that start with its last component; directories end in '/'. */
-async function completePath(typed: string, ctx: ShellContext): Promise<Candidate[]> {
-  if (typed === '~') return [{ value: '~/', final: false }];
+/** Names in the directory part of `typed` that start with its last component (dot names only when it starts with
+ * one), as `list` finds them: the cluster's or this machine's, as globs see them. Directories end in '/'. */
+async function completeNames(typed: string, list: Lister): Promise<Candidate[]> {
   const slash = typed.lastIndexOf('/');
   const directoryPart = typed.slice(0, slash + 1);
   const prefix = typed.slice(slash + 1);
-  const directory = resolvePath(ctx.cwd, directoryPart === '' ? '.' : directoryPart);
-  const entries: Entry[] = await ctx.api.list(directory);
-  if (entries.length === 1 && entries[0]?.path === directory) return [];
-  return entries
+  const names = (await list(directoryPart)) ?? [];
+  return names
     .filter((entry) => entry.name.startsWith(prefix) && (prefix.startsWith('.') || !entry.name.startsWith('.')))
-    .map((entry) => ({
-      value: `${directoryPart}${entry.name}${entry.kind === 'dir' ? '/' : ''}`,
-      final: entry.kind === 'file',
-    }));
-}
-
-/** completePath on this machine: names in the directory part of `typed`, relative to the local working directory. */
-async function completeLocalPath(typed: string): Promise<Candidate[]> {
-  const slash = typed.lastIndexOf('/');
-  const directoryPart = typed.slice(0, slash + 1);
-  const prefix = typed.slice(slash + 1);
-  const directory = directoryPart === '' ? '.' : directoryPart;
-  const entries = await fs.readdir(directory, { withFileTypes: true });
-  const candidates = await Promise.all(entries
-    .filter((entry) => entry.name.startsWith(prefix) && (prefix.startsWith('.') || !entry.name.startsWith('.')))
-    .map(async (entry) => {
-      const isDirectory = entry.isDirectory() || (entry.isSymbolicLink() && (await fs.stat(`${directory}/${entry.name}`).then((stat) => stat.isDirectory(), () => false)));
-      return { value: `${directoryPart}${entry.name}${isDirectory ? '/' : ''}`, final: !isDirectory };
-    }));
-  return candidates.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((entry) => ({ value: `${directoryPart}${entry.name}${entry.directory ? '/' : ''}`, final: !entry.directory }));
 }

@@ -67,7 +67,8 @@ export async function expandWords(command: ShellCommand, words: readonly Word[],
   return expanded;
 }
 
-function remoteLister(ctx: ShellContext): Lister {
+/** The cluster's directories as globs and completion see them ('' is the working directory, `~/` the user's root). */
+export function remoteLister(ctx: ShellContext): Lister {
   return async (directory) => {
     const path = resolvePath(ctx.cwd, directory === '' ? '.' : directory);
     try {
@@ -81,7 +82,8 @@ function remoteLister(ctx: ShellContext): Lister {
   };
 }
 
-const localLister: Lister = async (directory) => {
+/** This machine's directories, relative to the local working directory; symlinks to directories count as ones. */
+export const localLister: Lister = async (directory) => {
   try {
     const entries = await fs.readdir(directory === '' ? '.' : directory, { withFileTypes: true });
     return Promise.all(entries.map(async (entry) => ({

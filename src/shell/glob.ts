@@ -5,7 +5,7 @@
 // Lister differs.
 
 import { GLOB_MATCHES_MAX } from '../limits';
-import { isWildcard, parseGlob } from '../glob';
+import { isWildcard, parseGlob, type GlobToken } from '../glob';
 import { printable } from '../printable';
 import { CommandError } from './errors';
 
@@ -85,6 +85,16 @@ function compileComponent(component: string): Component {
   if (component === '**') return { anyDepth: true };
   const tokens = parseGlob(component);
   if (!isWildcard(tokens)) return { literal: tokens.map((token) => (token.kind === 'text' ? token.text : '')).join('') };
+  const first = tokens[0];
+  return { match: tokensRegExp(tokens), dotted: first?.kind === 'text' && first.text.startsWith('.') };
+}
+
+/** A glob (src/glob.ts's syntax) as a RegExp matching a whole name, as find -name matches. */
+export function globRegExp(pattern: string): RegExp {
+  return tokensRegExp(parseGlob(pattern));
+}
+
+function tokensRegExp(tokens: readonly GlobToken[]): RegExp {
   const source = tokens.map((token) => {
     if (token.kind === 'text') return escapeRegExp(token.text);
     if (token.kind === 'star') return '.*';
@@ -92,8 +102,7 @@ function compileComponent(component: string): Component {
     const members = token.members.map(([from, to]) => (from === to ? escapeClass(from) : `${escapeClass(from)}-${escapeClass(to)}`));
     return `[${token.negated ? '^' : ''}${members.join('')}]`;
   });
-  const first = tokens[0];
-  return { match: new RegExp(`^${source.join('')}$`, 's'), dotted: first?.kind === 'text' && first.text.startsWith('.') };
+  return new RegExp(`^${source.join('')}$`, 's');
 }
 
 function escapeRegExp(text: string): string {

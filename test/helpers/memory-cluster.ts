@@ -6,6 +6,7 @@
 import { clusterTotal, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type FsckReport, type EntryKind, type Fetched, type FindFilter, type Identity, type NodeInfo, type RebalanceStatus, type SizeFilter, type Usage, type UserInfo } from '../../src/client/api';
 import { DfsError } from '../../src/wire/errors';
 import { baseName, isWithin, joinPath, parentOf, ROOT, validateName, validatePath } from '../../src/paths';
+import { globRegExp } from '../../src/shell/glob';
 
 interface StoredEntry {
   kind: EntryKind;
@@ -20,23 +21,6 @@ export interface FileOptions {
   mtimeMs?: number;
   sha256?: string;
   replicas?: { have: number; want: number; nodes: string[] };
-}
-
-/** find -name: * ? and [...] (with ! or ^ to negate) over the whole name. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let index = 0; index < glob.length; index++) {
-    const char = glob.charAt(index);
-    const close = char === '[' ? glob.indexOf(']', index + 2) : -1;
-    if (char === '*') source += '.*';
-    else if (char === '?') source += '.';
-    else if (close > 0) {
-      const body = glob.slice(index + 1, close);
-      source += /^[!^]/.test(body) ? `[^${body.slice(1).replace(/\\/g, '\\\\')}]` : `[${body.replace(/\\/g, '\\\\')}]`;
-      index = close;
-    } else source += char.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 's');
 }
 
 /** GNU find -size: the size rounded up to whole units, compared with the count. */
@@ -172,7 +156,7 @@ export class MemoryCluster implements ClusterApi {
 
   async *find(path: string, filter: FindFilter): AsyncIterable<Entry> {
     this.calls.push(`find ${path}`);
-    const name = filter.name === undefined ? undefined : globToRegExp(filter.name);
+    const name = filter.name === undefined ? undefined : globRegExp(filter.name);
     for (const entry of this.walk(path)) {
       if (name && !name.test(entry.name)) continue;
       if (filter.type && entry.kind !== filter.type) continue;

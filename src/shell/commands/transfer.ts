@@ -286,15 +286,13 @@ interface TreeTally {
 /** -u: the files whose target already holds their bytes are dropped (and counted as skipped), the rest returned.
  * `remoteOf` gives a file's remote entry; `localOf` its local path. */
 async function withoutUnchanged(files: readonly TreeFile[], tally: TreeTally, remoteOf: (file: TreeFile) => { size: number; sha256: string | null } | undefined, localOf: (file: TreeFile) => string): Promise<TreeFile[]> {
-  const changed: TreeFile[] = [];
-  tally.skipped = 0;
+  const unchanged = new Set<TreeFile>();
   await inParallel(files, TREE_TRANSFERS_IN_FLIGHT_MAX, async (file) => {
-    if (await sameBytes(localOf(file), remoteOf(file))) (tally.skipped as number)++;
-    else changed.push(file);
+    if (await sameBytes(localOf(file), remoteOf(file))) unchanged.add(file);
   });
-  // Back in walk order: groups and the order of transfers stay as without -u.
-  const order = new Map(files.map((file, index) => [file, index]));
-  return changed.sort((left, right) => (order.get(left) ?? 0) - (order.get(right) ?? 0));
+  tally.skipped = unchanged.size;
+  // In walk order: groups and the order of transfers stay as without -u.
+  return files.filter((file) => !unchanged.has(file));
 }
 
 /** Runs `work` on every item, at most `width` at once; `work` reports its own failures. If it rejects (Ctrl-C), no
