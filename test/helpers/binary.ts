@@ -12,6 +12,9 @@ import { silentLog } from '../../src/log';
 import { loadOrCreateMasterIdentity, masterHosts, MASTER_FILES } from '../../src/master/identity';
 
 export const DFS = path.resolve(__dirname, '../../build/dfs');
+// Every master a test starts (directly, through `dfs demo`, in tmux) lives for seconds: it skips V8's optimizing
+// compile of the catalog's SQLite (~0.45 CPU-s a start; see src/master/catalog/sqljs.ts).
+process.env.DFS_CATALOG_JIT ??= 'baseline';
 export const ADMIN_PASSWORD = 'admin-secret';
 
 interface Teardown {

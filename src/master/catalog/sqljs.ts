@@ -5,6 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { isSea } from 'node:sea';
+import { setFlagsFromString } from 'node:v8';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 
@@ -35,6 +36,10 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
 const WASM_MODULE = 'sql.js/dist/sql-wasm.wasm'; // a variable: the bundler must not resolve it here
 
 async function instantiate(): Promise<SqlJsStatic> {
+  // V8 recompiles SQLite's hottest functions with its optimizing compiler soon after start: ~0.45 CPU-s,
+  // more than the rest of a master's start. A master that lives for seconds (tests start a hundred) may skip it
+  // and run its queries on baseline code instead (up to ~10% slower).
+  if (process.env.DFS_CATALOG_JIT === 'baseline') setFlagsFromString('--liftoff-only');
   const bytes = isSea() ? await bundledWasm() : await installedWasm();
   // wasmBinary must be exactly the file: a pooled Buffer is a view into a larger ArrayBuffer.
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
