@@ -1,7 +1,7 @@
 // Self-healing through real `build/dfs` processes: a node killed past the node timeout, a damaged copy, a
 // node restarted with copies gone or orphans on its disk — every file ends at its replication factor, with no
 // copy lost or left over, on disk and in the catalog. A node frozen past the timeout and thawed (its surplus
-// trimmed) and a master restart with a late node (safe mode) are test/sim/scenarios.test.ts's, in virtual time.
+// trimmed) and a master restart with a late node (safe mode) are test/sim/scenarios.ts's, in virtual time.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';

@@ -77,7 +77,7 @@ t.test('an unknown user name takes as long to refuse as a real user\'s wrong pas
 });
 
 // Three times the sessions one address may hold: the flood can only end its own (the global cap, which one address
-// never reaches, is tested in test/unit/users.test.ts).
+// never reaches, is tested in test/unit/users.ts).
 t.test(`${SESSIONS_PER_SOURCE_MAX * 3} logins as shared from one address end no other user's session`, async (t) => {
   const cluster = await startCluster(t, 0);
   const alice = await connectFrom(t, cluster.master.address, cluster.caPem);

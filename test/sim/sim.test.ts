@@ -1,9 +1,11 @@
 // The deterministic simulation (see world.ts): a seed replays exactly, and a run without faults needs no
-// repair. The seeds of faults run in seeds-K.test.ts; DFS_SIM_SEED=S replays seed S here, printing its trace.
+// repair; and its scripted scenarios (scenarios.ts), in the same test process. The seeds of faults run in
+// seeds-K.test.ts; DFS_SIM_SEED=S replays seed S here, printing its trace.
 
 import t from 'tap';
 import { firstSeed, minutes, report, simIdentity, single } from './seeds';
 import { simulate } from './world';
+import './scenarios';
 
 t.test('the simulation', async (t) => {
   const identity = await simIdentity(t);

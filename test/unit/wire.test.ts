@@ -1,0 +1,5 @@
+// The wire's units, one module each, in one test process (a process per file cost more than a second of CPU):
+// frames and their fuzzing (frame.ts) and channels (channel.ts).
+
+import './frame';
+import './channel';
