@@ -102,6 +102,12 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** CPU time of a process and of its exited children it has reaped (a daemon's forked sessions), in ms. */
+export function cpuWithReapedMs(pid: number): number {
+  const fields = statFields(pid);
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10;
+}
+
 /** CPU time this process's exited and reaped children have used so far, in ms: cutime and cstime, fields 16 and 17. */
 export function reapedChildrenCpuMs(): number {
   const fields = statFields('self');
