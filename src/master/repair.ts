@@ -5,7 +5,7 @@
 // in all, so a recovery never starves users' transfers; blobs with too many (a dead node came back)
 // are trimmed, and damaged copies deleted once enough good ones exist (on nodes that reported). Nodes report what they hold after
 // every registration; the catalog is reconciled with it. After a start the master is in safe mode
-// until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
+// (core/safe-mode.ts) until every node that holds copies has reported (or SAFE_MODE_MAX_MS passed): no copy is judged
 // missing before its node had its say, so a restart never causes a replication storm.
 //
 // The log tells the story once, not per blob (each copy is a debug line): safe mode starting and ending, a node found
@@ -17,6 +17,7 @@ import { DfsError } from '../wire/errors';
 import type { ReplicaState } from './catalog/catalog';
 import { chooseRepairTargets, type Candidate } from './core/placement';
 import { planFile } from './core/repair-plan';
+import { SafeMode } from './core/safe-mode';
 import { requireNode, type MasterState } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';
 
@@ -52,7 +53,7 @@ export class Repairer {
   private copying = 0;
   private readonly startedMs: number;
   /** Nodes holding copies when the master started that have not reported yet. */
-  private readonly awaited: Set<string>;
+  private readonly safeMode: SafeMode;
   /** Nodes whose report since their last registration is in: only their copies are trusted to trim others. */
   private readonly reported = new Set<string>();
   /** Reports in progress, per node: the blobs listed so far, and the copies recorded there when the node
@@ -61,7 +62,6 @@ export class Repairer {
   /** Nodes seen alive, and those logged dead (so their return is logged too). */
   private readonly seenAlive = new Set<string>();
   private readonly loggedDead = new Set<string>();
-  private safeModeLogged = false;
   /** Orphans reported within the orphan grace after start (blobId \0 nodeId): not deleted until it is over. */
   private readonly heldOrphans = new Set<string>();
   /** Cancels the end of the orphan grace. */
@@ -79,12 +79,12 @@ export class Repairer {
     awaited: readonly string[],
     startedMs: number,
     /** At least the node timeout: a node is not judged before it could have been declared dead. */
-    private readonly safeModeMs = SAFE_MODE_MAX_MS,
+    safeModeMs = SAFE_MODE_MAX_MS,
     /** How long after start orphans are kept (ORPHAN_GRACE_S_DEFAULT). */
     private readonly orphanGraceMs = 0,
   ) {
     this.startedMs = startedMs;
-    this.awaited = new Set(awaited);
+    this.safeMode = new SafeMode(awaited, startedMs, safeModeMs);
   }
 
   private get state(): MasterState {
@@ -92,9 +92,8 @@ export class Repairer {
   }
 
   start(): void {
-    if (this.inSafeMode()) {
-      this.safeModeLogged = true;
-      this.state.log.info(`safe mode: nothing is copied or deleted until the ${this.awaited.size} node(s) holding copies have reported their blobs (at most ${Math.round(this.safeModeMs / 1000)} s)`);
+    if (this.safeMode.active(this.state.now())) {
+      this.state.log.info(`safe mode: nothing is copied or deleted until the ${this.safeMode.waitingFor} node(s) holding copies have reported their blobs (at most ${Math.round(this.safeMode.limitMs / 1000)} s)`);
     }
     const check = (): void => {
       if (this.stopped) return;
@@ -135,12 +134,9 @@ export class Repairer {
   }
 
   status(): RepairStatus {
-    return { safeMode: this.inSafeMode(), copying: this.copying, ...this.found };
+    return { safeMode: this.safeMode.active(this.state.now()), copying: this.copying, ...this.found };
   }
 
-  inSafeMode(): boolean {
-    return this.awaited.size > 0 && this.state.now() - this.startedMs < this.safeModeMs;
-  }
 
   /** A page of a node's report of the blobs it holds; on the last one, the catalog is reconciled with it. */
   async report(request: Incoming<'node.blob.report'>): Promise<Reply<'node.blob.report'>> {
@@ -157,7 +153,7 @@ export class Repairer {
     if (!request.data.last) return { data: {} };
     this.reports.delete(nodeId);
     await this.reconcile(nodeId, report.held, report.recorded, report.mismatched);
-    this.awaited.delete(nodeId);
+    this.safeMode.reported(nodeId);
     this.reported.add(nodeId);
     this.poke();
     return { data: {} };
@@ -210,11 +206,10 @@ export class Repairer {
     const nowMs = this.state.now();
     const nodes = candidates(this.state, nowMs);
     this.logLiveness(nodes);
-    if (this.inSafeMode()) return;
-    if (this.safeModeLogged) {
-      this.safeModeLogged = false;
-      const late = [...this.awaited];
-      this.state.log.info(late.length === 0 ? 'safe mode over: every node holding copies has reported' : `safe mode over after ${Math.round((nowMs - this.startedMs) / 1000)} s without a report from ${late.join(', ')}: their copies count as missing`);
+    if (this.safeMode.active(nowMs)) return;
+    const ended = this.safeMode.end(nowMs);
+    if (ended) {
+      this.state.log.info(ended.late.length === 0 ? 'safe mode over: every node holding copies has reported' : `safe mode over after ${Math.round(ended.afterMs / 1000)} s without a report from ${ended.late.join(', ')}: their copies count as missing`);
     }
     this.logProgress(nowMs);
     if (this.sweeping) return;

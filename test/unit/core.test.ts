@@ -1,5 +1,5 @@
 // The master's pure decisions and the small parsers (addresses, settings, node liveness, placement, balance,
-// repair plans, replication targets, uploads in flight), one module each, run in one test process: a process per
+// repair plans, replication targets, safe mode, uploads in flight), one module each, run in one test process: a process per
 // small file cost more than the tests in it.
 
 import './address';
@@ -9,4 +9,5 @@ import './nodes';
 import './placement';
 import './repair-plan';
 import './replication';
+import './safe-mode';
 import './uploads';
