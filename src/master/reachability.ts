@@ -56,6 +56,7 @@ export class Reachability {
     const address = node.advertise;
     const reached = await this.probe(nodeId, address).catch(() => false);
     this.probing.delete(nodeId);
+    state.log.debug(`probed node ${nodeId} at ${address}: ${reached ? 'reachable' : 'unreachable'}`);
     const now = state.nodes.get(nodeId);
     if (!now || now.advertise !== address || now.unreachable === !reached) return;
     now.unreachable = !reached;

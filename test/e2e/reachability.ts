@@ -56,7 +56,7 @@ t.test('a node nobody can reach: 10 of 10 puts succeed, the master marks it unre
 });
 
 t.test('a user who calls every node unreachable, 300 times, takes none out of service: the master believes only its own probes', async (t) => {
-  const cluster = await startCluster(t, 2);
+  const cluster = await startCluster(t, 2, ['--log-level', 'debug']);
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   const nodeIds = (await admin.nodes()).map((node) => node.nodeId);
   const liar = await cluster.client();
@@ -69,7 +69,12 @@ t.test('a user who calls every node unreachable, 300 times, takes none out of se
     ),
   );
   t.same([...new Set(answers)], ['UNAVAILABLE'], 'each such put has nowhere to go (it named every node)');
-  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the probes those reports started
+  // The reports started one probe of each node (probes of a node are UNREACHABLE_PROBE_GAP_MS apart); their outcome:
+  const probed = await waitFor('the probes of both nodes', async () => {
+    const lines = cluster.master.output().stderr.match(/probed node \S+ at \S+: \w+/g) ?? [];
+    return lines.length >= 2 ? lines : undefined;
+  });
+  t.same(probed.map((line) => line.split(': ')[1]), ['reachable', 'reachable'], 'both probes got through');
   t.same((await admin.nodes()).map((node) => node.state), ['alive', 'alive'], 'both nodes stay in service');
   const probes = cluster.master.output().stderr.match(/is unreachable at|is reachable again/g) ?? [];
   t.same(probes, [], 'no node was marked');
