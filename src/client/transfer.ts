@@ -7,10 +7,10 @@ import { closeSync, createReadStream, fstatSync, openSync, promises as fs, readS
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { once } from 'node:events';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { chunkBytesFor, GET_TRIES_MAX, IO_CHUNK_BYTES, PUT_SMALL_FILE_BYTES_MAX, transferTimeoutMs } from '../limits';
+import { drained } from '../streams';
 import { parseHostPort } from '../wire/address';
 import { NODE_CN_PREFIX } from '../trust/ca';
 import { isBodyLengthMismatch, type Channel } from '../wire/channel';
@@ -283,12 +283,14 @@ export function streamSink(output: NodeJS.WritableStream, name = 'standard outpu
   return {
     write: async (chunk) => {
       checkOpen();
+      let accepted: boolean;
       try {
-        // A stream destroyed while full never drains: its close ends the wait too (checkOpen then says why).
-        if (!output.write(chunk)) await Promise.race([once(output as unknown as NodeJS.EventEmitter, 'drain'), once(output as unknown as NodeJS.EventEmitter, 'close')]);
+        accepted = output.write(chunk);
       } catch (error) {
         throw failure(error);
       }
+      // A stream destroyed while full never drains: its close ends the wait too (checkOpen then says why).
+      if (!accepted) await drained(stream as unknown as NodeJS.EventEmitter & { destroyed?: boolean });
       checkOpen();
     },
   };

@@ -4,9 +4,9 @@
 // go out; deletes blobs the master no longer needs. A failed upload leaves nothing on disk.
 
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { PassThrough, pipeline, Transform } from 'node:stream';
 import { IO_CHUNK_BYTES, TICKET_TTL_MS_DEFAULT, transferTimeoutMs } from '../limits';
+import { drained } from '../streams';
 import type { Log } from '../log';
 import type { Channel, Incoming, OutgoingBody, Reply } from '../wire/channel';
 import type { RequestOf } from '../wire/messages';
@@ -229,8 +229,6 @@ function reportChainBroken(context: NodeContext, blobIds: readonly string[], nod
 class Forward {
   private readonly stream = new PassThrough({ highWaterMark: IO_CHUNK_BYTES });
   private broken = false;
-  private readonly onBreak: Promise<void>;
-  private breakNow: () => void = () => undefined;
 
   constructor(
     private readonly context: NodeContext,
@@ -238,14 +236,13 @@ class Forward {
     private readonly size: number,
     plan: ForwardPlan,
   ) {
-    this.onBreak = new Promise((resolve) => (this.breakNow = resolve));
     this.stream.on('error', () => undefined);
     void this.run(plan);
   }
 
   write(chunk: Buffer): Promise<void> {
     if (this.broken || this.stream.write(chunk)) return Promise.resolve();
-    return Promise.race([once(this.stream, 'drain').then(() => undefined, () => undefined), this.onBreak]);
+    return drained(this.stream); // a break destroys the stream: its close ends the wait
   }
 
   end(): void {
@@ -256,7 +253,6 @@ class Forward {
   abort(why: string): void {
     if (this.broken) return;
     this.broken = true;
-    this.breakNow();
     this.stream.destroy(new DfsError('UNAVAILABLE', `upstream failed: ${why}`));
   }
 
@@ -270,7 +266,6 @@ class Forward {
     } catch (error) {
       if (this.broken) return; // our own copy failed first; the chain is not to blame
       this.broken = true;
-      this.breakNow();
       this.stream.destroy();
       this.reportBroken(next.nodeId, DfsError.wrap(error).message);
     }
