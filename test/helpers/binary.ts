@@ -99,6 +99,11 @@ export function runDfs(args: string[], options: { env?: NodeJS.ProcessEnv; input
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command may exit without reading all its input (bash -c, a usage error): the pipe then breaks, which is no
+    // failure of the test; the command's output and status say what it did.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin.end(options.input ?? '');
   });
 }
