@@ -32,7 +32,7 @@ import * as membership from './membership';
 import * as namespace from './namespace';
 import { NodeRegistry } from './core/nodes';
 import * as transfers from './transfers';
-import { PendingUploads } from './transfers';
+import { PendingUploads } from './core/uploads';
 import { fsck } from './fsck';
 import { Repairer } from './repair';
 import { Chains } from './core/replication';

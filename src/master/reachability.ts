@@ -8,12 +8,12 @@
 // many reports come in.
 
 import { UNREACHABLE_PROBE_GAP_MS, UNREACHABLE_PROBE_INTERVAL_MS } from '../limits';
-import type { MasterState } from './state';
+import type { MasterState, ReachabilityService } from './state';
 
 /** Whether a connection to the node at `address` can be made (a TLS handshake with the node's certificate). */
 export type Probe = (nodeId: string, address: string) => Promise<boolean>;
 
-export class Reachability {
+export class Reachability implements ReachabilityService {
   private readonly lastProbeMs = new Map<string, number>();
   private readonly probing = new Set<string>();
   private cancelTimer: (() => void) | undefined;

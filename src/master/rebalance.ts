@@ -9,7 +9,7 @@ import type { RebalanceStatus } from '../client/api';
 import { DfsError } from '../wire/errors';
 import { balanced, balancePairs, type BalanceNode } from './core/balance';
 import { availableBytes, writable } from './core/placement';
-import type { MasterState } from './state';
+import type { MasterState, RebalanceService } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';
 
 interface Move {
@@ -21,7 +21,7 @@ interface Move {
   owner: number;
 }
 
-export class Rebalancer {
+export class Rebalancer implements RebalanceService {
   private progress: RebalanceStatus | undefined;
   private stopRequested = false;
   private readonly moving = new Set<string>();

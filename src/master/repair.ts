@@ -18,7 +18,7 @@ import type { ReplicaState } from './catalog/catalog';
 import { chooseRepairTargets, type Candidate } from './core/placement';
 import { planFile } from './core/repair-plan';
 import { SafeMode } from './core/safe-mode';
-import { requireNode, type MasterState } from './state';
+import { requireNode, type MasterState, type RepairService, type RepairStatus } from './state';
 import { candidates, replicateFrom, scheduleDeletions } from './transfers';
 
 interface Work {
@@ -33,16 +33,7 @@ interface Work {
   missing: number;
 }
 
-export interface RepairStatus {
-  safeMode: boolean;
-  /** Copies being made now. */
-  copying: number;
-  /** What the last sweep found: files with fewer good live copies than wanted, and those with none. */
-  underReplicated: number;
-  missing: number;
-}
-
-export class Repairer {
+export class Repairer implements RepairService {
   private cancelTimer: (() => void) | undefined;
   private sweeping = false;
   private stopped = false;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { TICKET_TTL_MS_DEFAULT, UPLOAD_HOLD_MS, UPLOADS_PENDING_PER_SESSION_MAX } from '../../src/limits';
 import { DfsError } from '../../src/wire/errors';
-import { PendingUploads, type PendingUpload } from '../../src/master/transfers';
+import { PendingUploads, type PendingUpload } from '../../src/master/core/uploads';
 
 const START_MS = 1_700_000_000_000;
 
