@@ -3,19 +3,19 @@
 // listeners (and an 'error' listener each) on the stream until it closes, which grows with the file's size.
 
 /** Resolves when the stream drains, closes or fails, whichever comes first (at once if it is destroyed already: its
- * close may have been emitted before), with every listener it added removed. It never rejects: the caller looks at
- * the stream (destroyed, errored) to learn which. */
-export function drained(stream: NodeJS.EventEmitter & { destroyed?: boolean }): Promise<void> {
+ * close may have been emitted before), with every listener it added removed: with the error if it failed (a stream
+ * writing to a file may fail without being destroyed), else undefined. It never rejects. */
+export function drained(stream: NodeJS.EventEmitter & { destroyed?: boolean }): Promise<Error | undefined> {
   return new Promise((resolve) => {
     if (stream.destroyed === true) {
-      resolve();
+      resolve(undefined);
       return;
     }
-    const done = (): void => {
+    const done = (error?: unknown): void => {
       stream.off('drain', done);
       stream.off('close', done);
       stream.off('error', done);
-      resolve();
+      resolve(error instanceof Error ? error : undefined);
     };
     stream.on('drain', done);
     stream.on('close', done);

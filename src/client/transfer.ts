@@ -278,7 +278,8 @@ export function streamSink(output: NodeJS.WritableStream, name = 'standard outpu
   };
   // A failed write destroys the stream at once; its error event only comes on a later tick.
   const checkOpen = (): void => {
-    if (stream.destroyed === true) throw failure(stream.errored ?? Object.assign(new Error('destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
+    if (stream.errored) throw failure(stream.errored); // a file's stream (stdout > /dev/full) fails without being destroyed
+    if (stream.destroyed === true) throw failure(Object.assign(new Error('destroyed'), { code: 'ERR_STREAM_DESTROYED' }));
   };
   return {
     write: async (chunk) => {
@@ -290,7 +291,8 @@ export function streamSink(output: NodeJS.WritableStream, name = 'standard outpu
         throw failure(error);
       }
       // A stream destroyed while full never drains: its close ends the wait too (checkOpen then says why).
-      if (!accepted) await drained(stream as unknown as NodeJS.EventEmitter & { destroyed?: boolean });
+      const error = accepted ? undefined : await drained(stream as unknown as NodeJS.EventEmitter & { destroyed?: boolean });
+      if (error) throw failure(error);
       checkOpen();
     },
   };

@@ -242,7 +242,8 @@ class Forward {
 
   write(chunk: Buffer): Promise<void> {
     if (this.broken || this.stream.write(chunk)) return Promise.resolve();
-    return drained(this.stream); // a break destroys the stream: its close ends the wait
+    // A break destroys the stream: its close ends the wait. Its error is the forward's to report (run()), not this write's.
+    return drained(this.stream).then(() => undefined);
   }
 
   end(): void {

@@ -31,12 +31,24 @@ t.test('an output closed while full ends the wait, and the next write says it is
   await t.rejects(sink.write(Buffer.from('x')), OutputClosed);
 });
 
+t.test('an output that fails without being destroyed (stdout > /dev/full) fails the write with its own error', async (t) => {
+  const full = new Writable({
+    autoDestroy: false,
+    highWaterMark: 1,
+    write: (_chunk, _encoding, callback) => callback(Object.assign(new Error('No space left on device'), { code: 'ENOSPC' })),
+  });
+  full.on('error', () => undefined); // the shell's own listener
+  const sink = streamSink(full, 'standard output');
+  await t.rejects(sink.write(Buffer.from('bytes')), { name: 'LocalFileError', message: 'standard output: No space left on device' });
+  await t.rejects(sink.write(Buffer.from('more')), { message: 'standard output: No space left on device' }, 'and so does the next');
+});
+
 t.test('drained: by drain, by close, by error, or at once when destroyed; each removes its listeners', async (t) => {
   for (const end of ['drain', 'close', 'error'] as const) {
     const stream = new PassThrough();
     const waiting = drained(stream);
     stream.emit(end, end === 'error' ? new Error('x') : undefined);
-    await waiting;
+    t.equal((await waiting)?.message, end === 'error' ? 'x' : undefined, end === 'error' ? 'with the error' : 'with no error');
     t.same(listeners(stream), [0, 0, 0], `after ${end}`);
   }
   const gone = new PassThrough();
