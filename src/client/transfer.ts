@@ -291,7 +291,7 @@ export function streamSink(output: NodeJS.WritableStream, name = 'standard outpu
         throw failure(error);
       }
       // A stream destroyed while full never drains: its close ends the wait too (checkOpen then says why).
-      const error = accepted ? undefined : await drained(stream as unknown as NodeJS.EventEmitter & { destroyed?: boolean });
+      const error = accepted ? undefined : await drained(stream);
       if (error) throw failure(error);
       checkOpen();
     },

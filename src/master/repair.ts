@@ -43,7 +43,7 @@ export class Repairer implements RepairService {
   private readonly streams = new Map<string, number>();
   private copying = 0;
   private readonly startedMs: number;
-  /** Nodes holding copies when the master started that have not reported yet. */
+  /** Safe mode after the start: the nodes holding copies then that have not reported yet, and its limit. */
   private readonly safeMode: SafeMode;
   /** Nodes whose report since their last registration is in: only their copies are trusted to trim others. */
   private readonly reported = new Set<string>();
@@ -127,7 +127,6 @@ export class Repairer implements RepairService {
   status(): RepairStatus {
     return { safeMode: this.safeMode.active(this.state.now()), copying: this.copying, ...this.found };
   }
-
 
   /** A page of a node's report of the blobs it holds; on the last one, the catalog is reconciled with it. */
   async report(request: Incoming<'node.blob.report'>): Promise<Reply<'node.blob.report'>> {
