@@ -1,7 +1,8 @@
 // dfs beside the field on this machine (issue 17): the same file put with 3 copies and read back cold, by dfs
 // (3 nodes on loopback, TLS, every copy fsynced, SHA-256 end to end) and by MooseFS 3 (goal 3, through FUSE), in
-// interleaved rounds. Prints MB/s, the ratio dfs / MooseFS, and CPU-seconds per GB of every process of each
-// system (dfs: master, nodes and the `dfs shell` client; MooseFS: master, chunkservers, mfsmount and dd).
+// interleaved rounds, and by sftp where sshd is. Prints MB/s, the ratios dfs / peer, and CPU-seconds per GB of every
+// process of each system (dfs: master, nodes and the `dfs shell` client; MooseFS: master, chunkservers, mfsmount
+// and dd; sftp: sshd with its sessions, sftp and ssh).
 //
 // - put: `dfs shell -c "put SRC /f"` (returns once 3 copies are stored) against `dd if=SRC of=MNT/g3/f bs=1M
 //   conv=fsync` (returns once every chunkserver has the data; MooseFS does not fsync on its chunkservers by default).
@@ -115,12 +116,16 @@ async function startDfs(dir: string): Promise<System> {
   };
 }
 
+/** The first of the commands not on the PATH, or undefined. */
+function absentTool(tools: readonly string[]): string | undefined {
+  return tools.find((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+}
+
 /** What is missing to run MooseFS here, or undefined. */
 function mooseFsMissing(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (MooseFS runs in a network namespace and mounts through FUSE)';
-  for (const tool of ['mfsmaster', 'mfschunkserver', 'mfsmount', 'mfssetgoal']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not found: apt-get install -y ${MOOSEFS_PACKAGES}`;
-  }
+  const tool = absentTool(['mfsmaster', 'mfschunkserver', 'mfsmount', 'mfssetgoal']);
+  if (tool) return `${tool} not found: apt-get install -y ${MOOSEFS_PACKAGES}`;
   if (!existsSync('/var/lib/mfs/metadata.mfs.empty')) return `/var/lib/mfs/metadata.mfs.empty not found: apt-get install -y ${MOOSEFS_PACKAGES}`;
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
   if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'no `ip netns` (apt-get install -y iproute2)';
@@ -131,16 +136,22 @@ function config(values: Record<string, string | number>): string {
   return Object.entries(values).map(([key, value]) => `${key} = ${value}\n`).join('');
 }
 
-/** Starts a MooseFS daemon in the namespace, in the foreground, and resolves once it says it is up. */
-function startMooseFsDaemon(program: string, cfg: string): Promise<ChildProcess> {
-  // `ip netns exec` execs the program: the child's pid is the daemon's own.
-  const child = spawn('ip', ['netns', 'exec', NETNS, program, '-f', '-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts a daemon in the foreground and resolves once its output shows `ready`; it is killed if it is not up in
+ * `timeoutMs`. Later output is read and dropped (a full pipe would stall the daemon).
+ */
+function startDaemon(command: string, args: string[], ready: string, timeoutMs = 20_000): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${program} not up after 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} not up after ${timeoutMs / 1000} s:\n${output}`));
+    }, timeoutMs);
     const seen = (chunk: Buffer): void => {
+      if (output.includes(ready)) return;
       output += chunk.toString();
-      if (!output.includes('initialized properly')) return;
+      if (!output.includes(ready)) return;
       clearTimeout(timer);
       resolve(child);
     };
@@ -148,9 +159,22 @@ function startMooseFsDaemon(program: string, cfg: string): Promise<ChildProcess>
     child.stderr?.on('data', seen);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${program} exited (${code}) before it was up:\n${output}`));
+      reject(new Error(`${command} ${args.join(' ')} exited (${code}) before it was up:\n${output}`));
     });
   });
+}
+
+/** SIGTERM, and waits for the exit (at once if it has exited). */
+async function stopDaemon(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Starts a MooseFS daemon in the namespace; `ip netns exec` execs it, so the child's pid is the daemon's own. */
+function startMooseFsDaemon(program: string, cfg: string): Promise<ChildProcess> {
+  return startDaemon('ip', ['netns', 'exec', NETNS, program, '-f', '-c', cfg], 'initialized properly');
 }
 
 async function startMooseFs(dir: string): Promise<System> {
@@ -168,12 +192,7 @@ async function startMooseFs(dir: string): Promise<System> {
   let mounted = false;
   const stop = async (): Promise<void> => {
     if (mounted) spawnSync('umount', ['-l', mnt]);
-    for (const daemon of daemons.reverse()) {
-      if (daemon.exitCode !== null || daemon.signalCode !== null) continue;
-      const exited = new Promise((resolve) => daemon.once('exit', resolve));
-      daemon.kill('SIGTERM');
-      await exited;
-    }
+    for (const daemon of daemons.reverse()) await stopDaemon(daemon);
     if (createdNetns) spawnSync('ip', ['netns', 'delete', NETNS]);
   };
   try {
@@ -228,10 +247,8 @@ async function startMooseFs(dir: string): Promise<System> {
 /** What is missing to run the sftp reference here, or undefined. */
 function sftpMissing(): string | undefined {
   if (!existsSync(SSHD)) return `no ${SSHD}: apt-get install -y openssh-server`;
-  for (const tool of ['sftp', 'ssh-keygen']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not found: apt-get install -y openssh-client`;
-  }
-  return undefined;
+  const tool = absentTool(['sftp', 'ssh-keygen']);
+  return tool ? `${tool} not found: apt-get install -y openssh-client` : undefined;
 }
 
 /** A port free on 127.0.0.1 a moment ago (sshd takes no port 0). */
@@ -265,21 +282,7 @@ async function startSftp(dir: string): Promise<System> {
     `PidFile ${path.join(base, 'sshd.pid')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no',
     'StrictModes no', 'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp', '',
   ].join('\n'));
-  const daemon = spawn(SSHD, ['-D', '-e', '-f', path.join(base, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sshd not up after 10 s:\n${output}`)), 10_000);
-    daemon.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (!output.includes('Server listening')) return;
-      clearTimeout(timer);
-      resolve();
-    });
-    daemon.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sshd exited (${code}):\n${output}`));
-    });
-  });
+  const daemon = await startDaemon(SSHD, ['-D', '-e', '-f', path.join(base, 'sshd_config')], 'Server listening', 10_000);
   const batch = path.join(base, 'batch');
   const sftp = async (commands: string): Promise<Measure> => {
     await fs.writeFile(batch, `${commands}\n`);
@@ -293,12 +296,7 @@ async function startSftp(dir: string): Promise<System> {
     put: (source, round) => sftp(`put -f ${source} ${file(round)}`),
     coldGet: (round) => sftp(`get ${file(round)} /dev/null`),
     remove: (round) => fs.rm(file(round), { force: true }),
-    stop: async () => {
-      if (daemon.exitCode !== null || daemon.signalCode !== null) return;
-      const exited = new Promise((resolve) => daemon.once('exit', resolve));
-      daemon.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopDaemon(daemon),
   };
 }
 
