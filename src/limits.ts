@@ -295,5 +295,14 @@ export const SCRUB_BYTES_PER_S_DEFAULT = 32 * MIB;
 export const SCRUB_INTERVAL_S_DEFAULT = 24 * 3600;
 /** Bytes a rate-limited re-hash reads at once before it pauses: short reads that never hold the disk from users. */
 export const SCRUB_CHUNK_BYTES = 256 * KIB;
+/** Copies a node queues for re-hashing because a reader found their bytes wrong (node.blob.verify); past it the
+ * master is refused, and the scrub's passes find the rest. They are re-hashed one at a time at the scrub rate. */
+export const SCRUB_SUSPECTS_MAX = 64;
+/** A copy a reader blamed is re-hashed on the master's word at most once in this long (file.get.bad): a reader
+ * that keeps blaming good copies costs each node one paced re-hash per copy and period, not one per report. */
+export const SUSPECT_RECHECK_MS = 10 * 60_000;
+/** Copies the master remembers asking to be re-hashed (for SUSPECT_RECHECK_MS); past it, new blame is dropped
+ * until old entries expire (the scrub's passes still find damage). */
+export const SUSPECT_COPIES_MAX = 10_000;
 
 assert(SCRUB_CHUNK_BYTES <= IO_CHUNK_BYTES, 'a scrub read is no larger than a data-path chunk');

@@ -11,7 +11,7 @@ import { checkBackupTarget, writeBackup } from './backup';
 import { LocalFileError, type ClusterApi, type ClusterTotal, type CopyOptions, type Entry, type Fetched, type FindFilter, type FsckReport, type GetOptions, type Identity, type NodeInfo, type PutFile, type PutOptions, type RebalanceStatus, type Usage, type UserInfo } from './api';
 import { ChannelPool, type PeerLinks } from '../wire/pool';
 import { LOGIN_RETRY_WAIT_MS_MAX, PUT_UNREACHABLE_RETRIES_MAX, transferTimeoutMs } from '../limits';
-import { download, nodeLinks, NodeUnreachable, receiveFile, sendFiles, streamSink, type LocalFile, type Locate } from './transfer';
+import { download, nodeLinks, NodeUnreachable, receiveFile, sendFiles, streamSink, type FileSource, type LocalFile } from './transfer';
 
 export interface ConnectClusterOptions {
   address: HostPort;
@@ -309,16 +309,22 @@ export class RemoteClient implements ClusterApi {
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<Fetched> {
-    return receiveFile(this.links, this.locate(remotePath), localPath, options.onProgress);
+    return receiveFile(this.links, this.source(remotePath), localPath, options.onProgress);
   }
 
   async cat(remotePath: string, output: NodeJS.WritableStream, options: GetOptions = {}): Promise<Fetched> {
-    return download(this.links, this.locate(remotePath), streamSink(output), options.onProgress);
+    return download(this.links, this.source(remotePath), streamSink(output), options.onProgress);
   }
 
-  /** Download steps 1-4 for a file, asked again (avoiding the nodes that failed) when a read must move on. */
-  private locate(remotePath: string): Locate {
-    return (exclude) => this.call('file.get.begin', { path: remotePath, ...(exclude.length > 0 ? { exclude } : {}) });
+  /** Download steps 1-4 for a file, asked again (avoiding the nodes that failed) when a read must move on; step 6's
+   * blame for bytes that hashed wrong. */
+  private source(remotePath: string): FileSource {
+    return {
+      locate: (exclude) => this.call('file.get.begin', { path: remotePath, ...(exclude.length > 0 ? { exclude } : {}) }),
+      blame: async (blobId, nodeIds) => {
+        await this.call('file.get.bad', { path: remotePath, blobId, nodeIds });
+      },
+    };
   }
 
   /** The identity this client logged in as (known once connected). */

@@ -180,8 +180,13 @@ export interface Sink {
   restart?(): Promise<void>;
 }
 
-/** Download steps 1-4: the master's answer for this file, avoiding the nodes already tried. */
-export type Locate = (exclude: string[]) => Promise<ResponseOf<'file.get.begin'>>;
+/** One file to download, as the master knows it. */
+export interface FileSource {
+  /** Download steps 1-4: the master's answer for this file, avoiding the nodes already tried. */
+  locate(exclude: string[]): Promise<ResponseOf<'file.get.begin'>>;
+  /** Download step 6, the reader's side: these nodes sent bytes of `blobId` that hashed wrong (file.get.bad). */
+  blame(blobId: string, nodeIds: string[]): Promise<void>;
+}
 
 /** Errors of the node's side a download survives by reading from another replica (download step 6). */
 const RETRIABLE = new Set(['UNAVAILABLE', 'TIMEOUT', 'CORRUPT', 'NOT_FOUND', 'RATE_LIMITED']);
@@ -192,11 +197,11 @@ const RETRIABLE = new Set(['UNAVAILABLE', 'TIMEOUT', 'CORRUPT', 'NOT_FOUND', 'RA
  * hash runs on across nodes); if the whole does not hash to the file's SHA-256, it starts over elsewhere
  * (when the sink can take its bytes back). Gives up after GET_TRIES_MAX nodes.
  */
-export async function download(links: PeerLinks, locate: Locate, sink: Sink, onProgress: ProgressListener | undefined): Promise<Fetched> {
+export async function download(links: PeerLinks, source: FileSource, sink: Sink, onProgress: ProgressListener | undefined): Promise<Fetched> {
   let tried: string[] = [];
   /** Nodes that alone sent bytes hashing wrong: never asked again (the master may not have heard yet). */
   const blamed = new Set<string>();
-  let begin = await locate(tried);
+  let begin = await source.locate(tried);
   let meter = new Meter(begin.size, onProgress);
   let sources: string[] = []; // the nodes the meter's bytes came from
   for (let attempt = 1; ; attempt++) {
@@ -219,9 +224,12 @@ export async function download(links: PeerLinks, locate: Locate, sink: Sink, onP
     if (startOver) {
       if (sources.length === 1) blamed.add(begin.nodeId);
       tried = [...blamed];
+      // The nodes do not hash what they send: their copies are checked on this word, by them (a lost word is the
+      // scrub's to make up for).
+      await source.blame(begin.blobId, [...new Set(sources)]).catch(() => undefined);
     }
     if (attempt >= GET_TRIES_MAX) throw failure;
-    const next = await locate(tried).catch((error: unknown) => {
+    const next = await source.locate(tried).catch((error: unknown) => {
       // No other replica to read: what went wrong with this one is the answer.
       throw isDfsError(error, 'UNAVAILABLE') ? failure : error;
     });
@@ -391,12 +399,12 @@ async function downloadTarget(localPath: string): Promise<{ target: string; exis
  * the file a symlink points to; an existing file keeps its mode; a device or FIFO (/dev/null, a named pipe) gets the
  * bytes written into it directly, as cp does (a bad copy cannot be taken back there: the get then fails).
  */
-export async function receiveFile(links: PeerLinks, locate: Locate, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
+export async function receiveFile(links: PeerLinks, source: FileSource, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
   const { target, existing } = await downloadTarget(localPath);
   if (existing?.isDirectory()) throw new LocalFileError(localPath, 'Is a directory');
   if (existing && !existing.isFile()) {
     if (!existing.isCharacterDevice() && !existing.isFIFO()) throw new LocalFileError(localPath, 'not a regular file, device or FIFO: nothing written');
-    return receiveInto(links, locate, target, localPath, onProgress);
+    return receiveInto(links, source, target, localPath, onProgress);
   }
   const temporary = temporaryBeside(target);
   // Opened before anything is fetched, so a bad local path fails here, cleanly, and costs no transfer.
@@ -408,7 +416,7 @@ export async function receiveFile(links: PeerLinks, locate: Locate, localPath: s
     // A file that is replaced keeps its mode (a 0600 file stays private); a new one gets 0644 less the umask.
     await handle.chmod(existing ? existing.mode & 0o7777 : 0o644 & ~process.umask());
     const sink = new FileSink(handle, localPath);
-    const fetched = await download(links, locate, sink, onProgress);
+    const fetched = await download(links, source, sink, onProgress);
     await sink.flush();
     await handle.datasync();
     await handle.close();
@@ -424,12 +432,12 @@ export async function receiveFile(links: PeerLinks, locate: Locate, localPath: s
 }
 
 /** A download straight into a device or FIFO: written as it arrives, never rewound. */
-async function receiveInto(links: PeerLinks, locate: Locate, target: string, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
+async function receiveInto(links: PeerLinks, source: FileSource, target: string, localPath: string, onProgress: ProgressListener | undefined): Promise<Fetched> {
   const handle = await fs.open(target, 'w').catch((error: NodeJS.ErrnoException) => {
     throw new LocalFileError(localPath, error.message);
   });
   try {
-    return await download(links, locate, { write: (chunk) => writeAll(handle, chunk, localPath) }, onProgress);
+    return await download(links, source, { write: (chunk) => writeAll(handle, chunk, localPath) }, onProgress);
   } finally {
     await handle.close().catch(() => undefined);
   }

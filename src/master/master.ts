@@ -2,7 +2,7 @@
 // Built from its parts so tests can run it in-process: data dir, listen address, clock, log.
 
 import { systemClock, type Clock } from '../clock';
-import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, ORPHAN_GRACE_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS, UNREACHABLE_PROBE_TIMEOUT_MS } from '../limits';
+import { LOG_REPEAT_INTERVAL_MS, NODE_TIMEOUT_S_DEFAULT, ORPHAN_GRACE_S_DEFAULT, REPLICAS_DEFAULT, SAFE_MODE_MAX_MS, SUSPECT_COPIES_MAX, SUSPECT_RECHECK_MS, UNREACHABLE_PROBE_TIMEOUT_MS } from '../limits';
 import { LogThrottle, type Log } from '../log';
 import type { HostPort } from '../wire/address';
 import { service, type IncomingOf, type Link, type Reply } from '../wire/channel';
@@ -32,6 +32,7 @@ import * as membership from './membership';
 import * as namespace from './namespace';
 import { NodeRegistry } from './core/nodes';
 import * as transfers from './transfers';
+import { SuspectCopies } from './core/suspects';
 import { PendingUploads } from './core/uploads';
 import { fsck } from './fsck';
 import { Repairer } from './repair';
@@ -99,6 +100,7 @@ export function createMasterState(parts: MasterParts): MasterState {
     joinFailures: new Map(),
     replicas: parts.replicas ?? REPLICAS_DEFAULT,
     uploads: new PendingUploads(),
+    suspects: new SuspectCopies(SUSPECT_RECHECK_MS, SUSPECT_COPIES_MAX),
     chains: new Chains((chain) => void transfers.abandonChain(state, chain), clock, () => state.repairer.poke()),
     reachability: new Reachability(() => state, parts.probe),
     rebalancer: new Rebalancer(() => state),
@@ -264,6 +266,8 @@ export function dispatch(state: MasterState, request: IncomingOf<ServedBy<'maste
       return transfers.getBegin(state, request);
     case 'fs.copy':
       return transfers.copyFile(state, request);
+    case 'file.get.bad':
+      return transfers.getBad(state, request);
     case 'node.blob.error':
       return transfers.blobError(state, request);
     case 'fs.stat':

@@ -12,6 +12,7 @@ import type { Catalog } from './catalog/catalog';
 import type { MasterIdentity } from './identity';
 import type { NodeRegistry } from './core/nodes';
 import type { Chains } from './core/replication';
+import type { SuspectCopies } from './core/suspects';
 import type { PendingUploads } from './core/uploads';
 import type { LoginLimiter, PasswordHasher, Session, Sessions } from './users';
 
@@ -32,6 +33,8 @@ export interface MasterState {
   uploads: PendingUploads;
   /** Replication chains handed out and not yet settled. */
   chains: Chains;
+  /** Copies a reader blamed that their nodes were asked to re-hash lately (file.get.bad). */
+  suspects: SuspectCopies;
   /** Keeps every file at its replicas; holds the safe mode after a start. */
   repairer: RepairService;
   /** Probes nodes someone could not connect to; marks and unmarks them unreachable. */

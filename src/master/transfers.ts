@@ -570,6 +570,32 @@ export async function getBegin(state: MasterState, request: Incoming<'file.get.b
   throw new DfsError('UNAVAILABLE', `no live node${others} holds a good copy of this file${why}`);
 }
 
+/** Download step 6, the reader's side: the bytes read from these nodes hashed wrong. Each node holding a good copy is
+ * asked to re-hash it (at most once per copy in SUSPECT_RECHECK_MS); its scrubber reports it if it is damaged. */
+export function getBad(state: MasterState, request: Incoming<'file.get.bad'>): Promise<Reply<'file.get.bad'>> {
+  const { userId } = requireSession(state, request);
+  const { path, blobId, nodeIds } = request.data;
+  const entry = state.catalog.stat(userId, path);
+  // Replaced or removed since it was read: nothing of the reader's to check.
+  if (entry.kind === 'dir' || entry.blobId !== blobId) return Promise.resolve({ data: {} });
+  const good = new Set(state.catalog.replicasOf(blobId).filter((replica) => replica.state === 'good').map((replica) => replica.nodeId));
+  const nowMs = state.now();
+  for (const nodeId of new Set(nodeIds)) {
+    const channel = state.nodes.get(nodeId)?.channel;
+    if (!good.has(nodeId) || !channel || !state.suspects.admit(blobId, nodeId, nowMs)) continue;
+    state.log.info(`blob ${blobId}: a reader found the bytes from ${nodeId} wrong; asking it to re-hash its copy`);
+    channel.request('node.blob.verify', { blobId }).then(
+      () => undefined,
+      (error: unknown) => {
+        if (isDfsError(error, 'NOT_FOUND')) return markBad(state, blobId, nodeId, DfsError.wrap(error).message);
+        state.log.debug(`node ${nodeId} did not take blob ${blobId} to re-hash: ${DfsError.wrap(error).message}`);
+        return undefined;
+      },
+    ).catch((error: unknown) => state.log.warn(`blob ${blobId}: ${DfsError.wrap(error).message}`));
+  }
+  return Promise.resolve({ data: {} });
+}
+
 export async function blobError(state: MasterState, request: Incoming<'node.blob.error'>): Promise<Reply<'node.blob.error'>> {
   const nodeId = requireNode(request);
   const { blobId, problem, message } = request.data;

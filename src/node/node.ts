@@ -75,6 +75,7 @@ async function serveNode(options: NodeOptions, { tls, metrics, metricsServer }: 
     activeTransfers: 0,
     receiving: new Set(),
     reportAgainSoon: () => link.reportAgainSoon(),
+    suspect: (blobId) => scrubber.suspect(blobId),
     log,
   };
   const nodeService = metrics.metered(service('node', (request) => dispatch(context, request)));
@@ -102,11 +103,11 @@ async function serveNode(options: NodeOptions, { tls, metrics, metricsServer }: 
     metricsAddress: metricsServer?.address,
     reconfigure: async ({ capacityBytes, scrub }) => {
       store.setCapacity(capacityBytes);
-      await scrubber?.stop();
+      await scrubber.stop();
       scrubber = startScrubbing(context, scrub);
     },
     stop: async () => {
-      const scrubbed = scrubber?.stop(); // a re-hash stops at once; a report in flight ends with the link
+      const scrubbed = scrubber.stop(); // a re-hash stops at once; a report in flight ends with the link
       await link.leave();
       link.stop();
       peerPool.close();
@@ -153,6 +154,8 @@ function dispatch(context: NodeContext, request: IncomingOf<ServedBy<'node'>>): 
       return transfers.blobGet(context, request);
     case 'node.prepare.get':
       return transfers.prepareGet(context, request);
+    case 'node.blob.verify':
+      return transfers.verifyBlob(context, request);
     case 'node.blob.delete':
       return transfers.deleteBlobs(context, request);
     default: {

@@ -7,7 +7,7 @@
 // never lost and never repeated once delivered.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { RECONNECT_DELAY_MS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT } from '../limits';
+import { RECONNECT_DELAY_MS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT, SCRUB_SUSPECTS_MAX } from '../limits';
 import type { Log } from '../log';
 import { DfsError, isDfsError } from '../wire/errors';
 import type { BlobInfo, BlobStore } from '../store/blobs';
@@ -30,6 +30,8 @@ export const SCRUB_DEFAULTS: ScrubSettings = Object.freeze({
 export type ScrubbedStore = Pick<BlobStore, 'list' | 'info' | 'verify' | 'remove'>;
 
 export interface ScrubberParts extends ScrubSettings {
+  /** Whether it walks over every blob (--scrub-rate above 0); without, it re-hashes only the suspects. */
+  passes?: boolean;
   store: ScrubbedStore;
   /** Tells the master of a damaged or missing blob: resolves once the master has it, rejects if it was not told. */
   report(blobId: string, problem: Damage['problem'], message: string): Promise<void>;
@@ -70,20 +72,34 @@ export class Scrubber {
   /** Damaged blobs the master could not be told of yet. */
   private readonly unreported = new Map<string, Damage>();
   private running: Promise<void> | undefined;
+  /** Blobs a reader found wrong (suspect()), re-hashed one at a time beside the passes, oldest first. */
+  private readonly suspects = new Set<string>();
+  /** Ends the suspect loop's wait for one. */
+  private wakeSuspects: (() => void) | undefined;
 
   constructor(private readonly parts: ScrubberParts) {
     if (!(parts.bytesPerSecond > 0) || !(parts.intervalMs > 0)) throw new Error('scrub: the rate and the interval must be positive');
   }
 
-  /** Passes, rests between them, until stop(). */
+  /** Passes, rests between them, and re-hashes suspects as they come, until stop(). */
   start(): void {
-    this.running ??= this.loop();
+    this.running ??= Promise.all([this.parts.passes === false ? undefined : this.loop(), this.suspectLoop()]).then(() => undefined);
   }
 
   /** Ends the pass or rest in progress (a re-hash stops between two chunks) and resolves once it has. */
   async stop(): Promise<void> {
     this.stopping.abort(new DfsError('UNAVAILABLE', 'the node is stopping'));
+    this.wakeSuspects?.();
     await this.running;
+  }
+
+  /** A reader found this blob's bytes wrong: it is re-hashed soon, beside any pass, and reported if damaged. False
+   * (nothing queued) when SCRUB_SUSPECTS_MAX wait already. */
+  suspect(id: string): boolean {
+    if (!this.suspects.has(id) && this.suspects.size >= SCRUB_SUSPECTS_MAX) return false;
+    this.suspects.add(id);
+    this.wakeSuspects?.();
+    return true;
   }
 
   /** One walk over the blobs held when it starts. Exposed for tests; start() runs them. */
@@ -115,6 +131,21 @@ export class Scrubber {
         this.parts.log.info(`scrub: re-hashed ${summary.good + summary.damaged} blob(s), ${formatSize(summary.bytes)} in ${seconds} s: ${summary.damaged} damaged${summary.stopped ? ' (stopped)' : ''}`);
       }
       await this.rest(signal);
+    }
+  }
+
+  private async suspectLoop(): Promise<void> {
+    const { signal } = this.stopping;
+    while (!signal.aborted) {
+      const [id] = this.suspects;
+      if (id === undefined) {
+        await new Promise<void>((resolve) => (this.wakeSuspects = resolve));
+        this.wakeSuspects = undefined;
+        continue;
+      }
+      const outcome = await this.check(id);
+      this.suspects.delete(id);
+      if (outcome === 'good') this.parts.log.info(`scrub: blob ${id}, which a reader found wrong, is whole here`);
     }
   }
 
@@ -193,14 +224,13 @@ export class Scrubber {
   }
 }
 
-/** The node's scrubber, started, reporting over its link to the master; undefined when the rate is 0 (off). */
-export function startScrubbing(context: Pick<NodeContext, 'store' | 'log' | 'master'>, settings: ScrubSettings): Scrubber | undefined {
-  if (settings.bytesPerSecond === 0) {
-    context.log.info('scrubbing is off (--scrub-rate 0)');
-    return undefined;
-  }
+/** The node's scrubber, started, reporting over its link to the master. With the rate 0 (scrubbing off) it makes no
+ * passes and re-hashes only the blobs readers found wrong, at the default rate. */
+export function startScrubbing(context: Pick<NodeContext, 'store' | 'log' | 'master'>, settings: ScrubSettings): Scrubber {
+  const passes = settings.bytesPerSecond > 0;
   const scrubber = new Scrubber({
     ...settings,
+    ...(passes ? {} : { bytesPerSecond: SCRUB_BYTES_PER_S_DEFAULT, passes }),
     store: context.store,
     log: context.log,
     report: async (blobId, problem, message) => {
@@ -208,6 +238,10 @@ export function startScrubbing(context: Pick<NodeContext, 'store' | 'log' | 'mas
     },
   });
   scrubber.start();
+  if (!passes) {
+    context.log.info('scrubbing is off (--scrub-rate 0): only blobs a reader found wrong are re-hashed');
+    return scrubber;
+  }
   context.log.info(`scrubbing blobs at ${formatSize(settings.bytesPerSecond)}/s, resting ${settings.intervalMs / 1000} s between passes`);
   return scrubber;
 }

@@ -4,7 +4,7 @@
 // go out; deletes blobs the master no longer needs. A failed upload leaves nothing on disk.
 
 import { createHash } from 'node:crypto';
-import { PassThrough, pipeline, Transform } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { IO_CHUNK_BYTES, TICKET_TTL_MS_DEFAULT, transferTimeoutMs } from '../limits';
 import { drained } from '../streams';
 import type { Log } from '../log';
@@ -13,7 +13,7 @@ import type { RequestOf } from '../wire/messages';
 import { DfsError, isDfsError } from '../wire/errors';
 import type { PeerLinks } from '../wire/pool';
 import { blobsSubject, chainSubject, NO_CHAIN, signTicket, type TicketExpectation, type TicketVerifier } from '../trust/ticket';
-import { type BlobStore, type BlobWriter } from '../store/blobs';
+import { type BlobReader, type BlobStore, type BlobWriter } from '../store/blobs';
 
 export interface NodeContext {
   nodeId: string;
@@ -29,6 +29,8 @@ export interface NodeContext {
   activeTransfers: number;
   /** Blobs whose bytes are arriving now, oldest first: the heartbeat names them so the master holds their bookings. */
   receiving: Set<string>;
+  /** Queues a held blob for the scrubber to re-hash next (a reader found its bytes wrong); false if the queue is full. */
+  suspect(blobId: string): boolean;
   /** A blob's report went unanswered (kept "until the master decides"): list every blob to the master again soon. */
   reportAgainSoon(): void;
   log: Log;
@@ -321,9 +323,9 @@ export async function copyBlob(context: NodeContext, request: Incoming<'node.cop
 }
 
 /** Opens a held blob for reading; a missing or damaged one is reported to the master (download step 6). */
-async function openReporting(context: NodeContext, blobId: string): Promise<Awaited<ReturnType<BlobStore['openReader']>>> {
+async function openReporting(context: NodeContext, blobId: string, options: { verify: false; offset: number } | undefined = undefined): Promise<BlobReader> {
   try {
-    return await context.store.openReader(blobId, { onDamaged: (error) => reportBlobError(context, blobId, 'corrupt', error.message) });
+    return await context.store.openReader(blobId, options ?? { onDamaged: (error) => reportBlobError(context, blobId, 'corrupt', error.message) });
   } catch (error) {
     if (isDfsError(error, 'NOT_FOUND')) reportBlobError(context, blobId, 'missing', DfsError.wrap(error).message);
     if (isDfsError(error, 'CORRUPT')) reportBlobError(context, blobId, 'corrupt', DfsError.wrap(error).message);
@@ -366,39 +368,32 @@ export async function prepareGet(context: NodeContext, request: Incoming<'node.p
   return { data: { address: context.advertise(), ticket, size: info.size, sha256: info.sha256 } };
 }
 
-/** Download step 5: the blob's bytes as the reply's body, checked against its SHA-256 on the way (step 6 on a problem). */
+/** Download step 5: the blob's bytes from `offset` on as the reply's body, read as they are: the reader checks them
+ * against the file's SHA-256, and a reader that finds them wrong has the master ask this node to re-hash its copy
+ * (node.blob.verify): one hash of every byte read, on the reader's side, instead of one on each side. */
 export async function blobGet(context: NodeContext, request: Incoming<'blob.get'>): Promise<Reply<'blob.get'>> {
   const { blobId, ticket, offset = 0 } = request.data;
   const info = context.store.info(blobId);
   checkTicket(context, request, ticket, { blobId, op: 'get', bytes: info?.size ?? 0, chain: NO_CHAIN });
   if (info && offset > info.size) throw new DfsError('BAD_REQUEST', `offset ${offset} is past the blob's ${info.size} bytes`);
-  const reader = await openReporting(context, blobId);
+  const reader = await openReporting(context, blobId, { verify: false, offset });
   context.activeTransfers++;
-  const verified = reader.stream;
-  verified.once('error', (error: unknown) => {
-    if (!isDfsError(error, 'CORRUPT')) reportBlobError(context, blobId, 'aborted', error instanceof Error ? error.message : String(error)); // damage: reported by the store
-  });
-  verified.once('close', () => context.activeTransfers--);
-  // A resumed read still hashes the blob from its first byte: the bytes before `offset` are read, not sent.
-  const stream = offset > 0 ? pipeline(verified, skipBytes(offset), () => undefined) : verified;
-  return { data: { size: reader.size, sha256: reader.sha256 }, body: { stream, bytes: reader.size - offset } };
+  const { stream } = reader;
+  stream.once('error', (error: unknown) => reportBlobError(context, blobId, 'aborted', error instanceof Error ? error.message : String(error)));
+  stream.once('close', () => context.activeTransfers--);
+  const bytes = reader.size - offset;
+  if (bytes === 0) stream.destroy();
+  return { data: { size: reader.size, sha256: reader.sha256 }, ...(bytes > 0 ? { body: { stream, bytes } } : {}) };
 }
 
-function skipBytes(count: number): Transform {
-  let left = count;
-  return new Transform({
-    readableHighWaterMark: IO_CHUNK_BYTES,
-    writableHighWaterMark: IO_CHUNK_BYTES,
-    transform(chunk: Buffer, _encoding, callback) {
-      if (left >= chunk.length) {
-        left -= chunk.length;
-        return callback();
-      }
-      const rest = left > 0 ? chunk.subarray(left) : chunk;
-      left = 0;
-      callback(null, rest);
-    },
-  });
+/** Asked by the master when a reader found the bytes it got from this node wrong: the scrubber re-hashes the copy
+ * soon, and a damaged one is reported (node.blob.error) as the scrub reports any. */
+export function verifyBlob(context: NodeContext, request: Incoming<'node.blob.verify'>): Promise<Reply<'node.blob.verify'>> {
+  const { blobId } = request.data;
+  if (!context.store.info(blobId)) return Promise.reject(new DfsError('NOT_FOUND', `no blob ${blobId} on ${context.nodeId}`));
+  if (!context.suspect(blobId)) return Promise.reject(new DfsError('RATE_LIMITED', 'this node has as many copies to re-hash as it queues; the scrub finds the rest'));
+  context.log.info(`blob ${blobId}: a reader found its bytes wrong; re-hashing it`);
+  return Promise.resolve({ data: {} });
 }
 
 function reportBlobError(context: NodeContext, blobId: string, problem: 'missing' | 'corrupt' | 'aborted', message: string): void {

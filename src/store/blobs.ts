@@ -280,11 +280,14 @@ export class BlobStore {
     }
   }
 
-  /** NOT_FOUND if missing. With verify (default) the stream errors with CORRUPT at its end if the bytes do
-   * not hash to the blob's SHA-256, and `onDamaged` hears of it first (however the consumer handles errors). */
-  async openReader(id: string, options: { verify?: boolean; onDamaged?: (error: DfsError) => void } = {}): Promise<BlobReader> {
+  /** NOT_FOUND if missing, CORRUPT if its file is not the blob's size. With verify (default) the stream errors with
+   * CORRUPT at its end if the bytes do not hash to the blob's SHA-256, and `onDamaged` hears of it first (however the
+   * consumer handles errors). Without, it may start at `offset` (a resumed read). */
+  async openReader(id: string, options: { verify?: boolean; offset?: number; onDamaged?: (error: DfsError) => void } = {}): Promise<BlobReader> {
+    const { offset = 0 } = options;
+    if (offset > 0 && options.verify !== false) throw new Error('blob store: a verified read starts at the first byte');
     const { info, handle } = await this.openBlob(id);
-    const source = handle.createReadStream({ highWaterMark: chunkBytesFor(info.size) });
+    const source = handle.createReadStream({ highWaterMark: chunkBytesFor(info.size), start: offset });
     if (options.verify === false) return { size: info.size, sha256: info.sha256, stream: source };
     // The consumer sees errors on the returned stream; pipeline only tears both down together.
     const stream = pipeline(source, new VerifyingStream(info, options.onDamaged), () => undefined);

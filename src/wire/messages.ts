@@ -1,7 +1,7 @@
 // The protocol, declared once: every message type dfs peers exchange, who may send it, and the
 // shape of its request and response. Names are never reused for something else.
 
-import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX, USERS_PAGE_MAX } from '../limits';
+import { BLOB_DELETE_BATCH_MAX, BLOB_REPORT_BATCH_MAX, FSCK_PROBLEMS_MAX, GET_TRIES_MAX, HEARTBEAT_RECEIVING_MAX, PASSWORD_BYTES_MAX, PUT_FILES_MAX, REPLICAS_MAX, TICKET_CHARS_MAX, USER_NAME_BYTES_MAX, USERS_PAGE_MAX } from '../limits';
 import { array, bool, empty, int, literal, obj, optional, str, type Infer, type Schema } from './schema';
 
 /** A storage node as `nodes` shows it. */
@@ -196,8 +196,15 @@ export const MESSAGES = {
    * or CORRUPT when the node cannot serve it (the master then marks that replica bad). */
   'node.prepare.get': message('node', 'master', obj({ blobId }), obj({ address, ticket, size: bytes, sha256 })),
   /** Download step 5: the reply's body is the blob's bytes from `offset` on (a retry resumes where the last
-   * node stopped), the whole blob checked against its SHA-256 while read. */
+   * node stopped), sent as read: the reader checks the whole against the file's SHA-256 (file.get.bad if wrong). */
   'blob.get': message('node', 'ticket', obj({ blobId, ticket, offset: optional(int({ min: 0 })) }), obj({ size: bytes, sha256 })),
+  /** Download step 6, the reader's side: the bytes of `blobId` read from these nodes did not hash to the file's
+   * SHA-256. The master has each of them re-hash its copy (node.blob.verify) unless it did lately; the reader's word
+   * alone never marks a copy bad. */
+  'file.get.bad': message('master', 'user', obj({ path, blobId, nodeIds: array(nodeId, { max: GET_TRIES_MAX }) }), empty),
+  /** Master → node: a reader found this copy's bytes wrong; re-hash it soon (the scrubber, at its rate) and report it
+   * damaged (node.blob.error) if it is. NOT_FOUND if not held; RATE_LIMITED if the node's queue of such is full. */
+  'node.blob.verify': message('node', 'master', obj({ blobId }), empty),
   /** Download step 6: a node found a blob missing or damaged (or a transfer aborted) while serving it. */
   'node.blob.error': message(
     'master', 'node',

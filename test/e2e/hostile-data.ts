@@ -1,6 +1,7 @@
 // The data plane against hostile peers, through real processes: `shared` cannot book
 // the cluster full; a node that joined with the token cannot mint tickets for another node; a client cannot make
-// a node forward a blob anywhere but to the chain the master signed.
+// a node forward a blob anywhere but to the chain the master signed; a reader cannot have good copies marked bad
+// or make the nodes re-hash them more than once in a while.
 
 import { createServer } from 'node:net';
 import * as path from 'node:path';
@@ -95,4 +96,35 @@ t.test('a client cannot make a node forward a blob anywhere but down the chain t
   t.equal(await codeOf(sendFile(nodeLinks(cluster.caPem), local, MIB, { ...begin, chain: [third] }, undefined)), 'FORBIDDEN', 'a member left out: refused');
   t.equal(knocked, 0, 'the node never connected to the address the client named');
   t.ok(parseHostPort(second.address), 'the real chain is well formed');
+});
+
+t.test('a reader blaming good copies (file.get.bad) gets each re-hashed once, none marked bad; it cannot blame what it cannot read', async (t) => {
+  const cluster = await startCluster(t, 3);
+  const admin = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await admin.request('auth.login', { user: 'admin', password: ADMIN_PASSWORD });
+  await waitFor('three linked nodes', async () => ((await admin.request('cluster.nodes', {})).data.nodes.filter((node) => node.connected).length === 3 ? true : undefined));
+  const work = await tempDir(t);
+  const local = path.join(work, 'f');
+  await randomFile(local, MIB);
+  const begin = await beginPut(admin, '/f', MIB);
+  await sendFile(nodeLinks(cluster.caPem), local, MIB, begin, undefined);
+  await waitFor('three copies', async () => ((await admin.request('file.put.wait', { files: [{ path: '/f', blobId: begin.blobId }] })).data.have[0] === 3 ? true : undefined));
+  const nodeIds = (await admin.request('cluster.nodes', {})).data.nodes.map((node) => node.nodeId);
+
+  const blames = Array.from({ length: 200 }, () => codeOf(admin.request('file.get.bad', { path: '/f', blobId: begin.blobId, nodeIds })));
+  t.same(new Set(await Promise.all(blames)), new Set(['OK']), '200 blames of the 3 copies are answered');
+  t.equal(await codeOf(admin.request('file.get.bad', { path: '/f', blobId: 'f'.repeat(32), nodeIds })), 'OK', 'a blob the file does not have: answered, nothing asked');
+  await admin.request('auth.useradd', { user: 'mallory', password: 'mallory-password' });
+  const mallory = await connectFrom(t, cluster.master.address, cluster.caPem);
+  await mallory.request('auth.login', { user: 'mallory', password: 'mallory-password' });
+  t.equal(await codeOf(mallory.request('file.get.bad', { path: '/f', blobId: begin.blobId, nodeIds })), 'NOT_FOUND', 'another user cannot blame the copies of a file not theirs');
+
+  const whole = /scrub: blob (\S+), which a reader found wrong, is whole here/;
+  await waitFor('each node to re-hash its copy', async () => (cluster.nodes.every((node) => whole.test(node.output().stderr)) ? true : undefined));
+  for (const [index, node] of cluster.nodes.entries()) {
+    t.equal(node.output().stderr.match(/a reader found its bytes wrong; re-hashing it/g)?.length, 1, `node${index + 1} was asked once`);
+  }
+  t.equal(cluster.master.output().stderr.match(/asking it to re-hash its copy/g)?.length, 3, 'the master asked each copy once');
+  t.notMatch(cluster.master.output().stderr, /is bad/, 'no copy marked bad on a reader\'s word');
+  t.equal((await admin.request('fs.stat', { path: '/f' })).data.replicas?.have, 3, 'three good copies still');
 });

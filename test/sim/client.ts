@@ -127,7 +127,10 @@ export class SimClient {
         }
         try {
           const read = await this.world.node(begun.nodeId).call(this.id, (node) => node.serveRead(begun.blobId), this.world.transferTimeoutMs(begun.size));
-          if (read.content !== begun.sha256) throw new DfsError('CORRUPT', 'bytes differ from the file\'s hash');
+          if (read.content !== begun.sha256) {
+            await this.master('file.get.bad', { path, blobId: begun.blobId, nodeIds: [begun.nodeId] }).catch(() => undefined);
+            throw new DfsError('CORRUPT', 'bytes differ from the file\'s hash');
+          }
           this.ok++;
           return;
         } catch (error) {

@@ -1,7 +1,7 @@
 // A simulated storage node, faithful to the real node's protocol (src/node): it registers after every
 // (re)connect, reports what it holds, heartbeats its space and the blobs it is receiving, stores a blob before
 // reporting it (so what it reported survives its crash), forwards down the chain while it receives, tells the
-// master where a chain broke, refuses blobs it has no room for, and reports damaged copies it serves or scrubs.
+// master where a chain broke, refuses blobs it has no room for, and reports damaged copies it scrubs or is asked to re-hash (node.blob.verify).
 
 import { BLOB_REPORT_BATCH_MAX, FULL_REPORT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, UNCONFIRMED_REPORT_DELAY_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../src/limits';
 import { DfsError, isDfsError } from '../../src/wire/errors';
@@ -244,6 +244,8 @@ export class SimNode {
         return this.prepareGet(request.data.blobId);
       case 'node.blob.delete':
         return this.deleteBlobs(request.data.blobIds);
+      case 'node.blob.verify':
+        return this.verify(request.data.blobId);
       default:
         return Promise.reject(new DfsError('BAD_REQUEST', `${request.type} is not sent by the master`));
     }
@@ -410,14 +412,24 @@ export class SimNode {
     return { address: this.address, ticket: 'sim', size: held.size, sha256: held.sha256 };
   }
 
-  /** Download step 5: the bytes, checked as read; a damaged copy is reported and the read fails. */
+  /** Download step 5: the bytes as they are on disk (the reader checks them; a damaged copy sends other bytes). */
   async serveRead(blobId: string): Promise<{ size: number; content: string }> {
     const held = this.read(blobId);
     const epoch = this.epoch;
     await sleep(this.clock, this.transferMs(held.size));
     this.alive(epoch);
-    if (held.corrupt) throw this.damaged(blobId, held);
-    return { size: held.size, content: held.sha256 };
+    return { size: held.size, content: held.corrupt ? `damaged ${held.sha256}` : held.sha256 };
+  }
+
+  /** node.blob.verify: a reader blamed this copy; the scrubber re-hashes it soon and reports it if damaged. */
+  private verify(blobId: string): Promise<Record<string, never>> {
+    const held = this.blobs.get(blobId);
+    if (!held) return Promise.reject(new DfsError('NOT_FOUND', `blob ${blobId} is not on ${this.id}`));
+    const epoch = this.epoch;
+    this.clock.after(this.transferMs(held.size), () => {
+      if (this.epoch === epoch && this.blobs.get(blobId) === held && held.corrupt && !held.reported) this.damaged(blobId, held);
+    });
+    return Promise.resolve({});
   }
 
   private async deleteBlobs(blobIds: readonly string[]): Promise<ResponseOf<'node.blob.delete'>> {

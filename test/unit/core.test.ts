@@ -1,5 +1,5 @@
 // The master's pure decisions and the small parsers (addresses, settings, node liveness, placement, balance,
-// repair plans, replication targets, safe mode, uploads in flight), one module each, run in one test process: a process per
+// repair plans, replication targets, safe mode, blamed copies, uploads in flight), one module each, run in one test process: a process per
 // small file cost more than the tests in it.
 
 import './address';
@@ -10,4 +10,5 @@ import './placement';
 import './repair-plan';
 import './replication';
 import './safe-mode';
+import './suspects';
 import './uploads';

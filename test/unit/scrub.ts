@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { GIB, KIB, MIB } from '../../src/limits';
+import { GIB, KIB, MIB, SCRUB_SUSPECTS_MAX } from '../../src/limits';
 import { silentLog } from '../../src/log';
 import { BlobStore, createBlobId, type BlobInfo, type VerifyOptions } from '../../src/store/blobs';
 import { Scrubber, type Damage, type ScrubbedStore } from '../../src/node/scrub';
@@ -250,4 +250,44 @@ t.test('stop() ends a pass in the middle of a slowly re-hashed blob, without rep
   t.same(watched.verified, [big.id], 'it was re-hashing the blob');
   t.same(outcomes, ['rejected: the node is stopping'], 'the re-hash was abandoned, not finished');
   t.same(heard.reports, [], 'nothing reported');
+});
+
+t.test('a blob a reader found wrong is re-hashed at once, between passes, and reported only if damaged', async (t) => {
+  const { store, dataDir } = await openStore(t);
+  const bad = await putBlob(store, 64 * KIB);
+  const good = await putBlob(store, 64 * KIB);
+  await damage(dataDir, bad);
+  const watched = watch(store);
+  const heard = master();
+  let reported: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (reported = resolve));
+  const report: Report = async (blobId, problem, message) => {
+    await heard.report(blobId, problem, message);
+    reported();
+  };
+  // No passes (as with --scrub-rate 0): only the suspects are re-hashed, whenever they come.
+  const scrub = new Scrubber({ store: watched, report, log: silentLog, bytesPerSecond: GIB, intervalMs: 60_000, passes: false });
+  scrub.start();
+  t.ok(scrub.suspect(good.id));
+  t.ok(scrub.suspect(bad.id));
+  await done; // the good one was re-hashed first
+  await scrub.stop();
+  t.same(watched.verified, [good.id, bad.id], 'each re-hashed, in the order blamed, and nothing else');
+  t.same(heard.reports, [bad.id], 'only the damaged one reported');
+});
+
+t.test('suspects wait in a bounded queue: past SCRUB_SUSPECTS_MAX the node says no, and a queued one is not queued twice', async (t) => {
+  const { store } = await openStore(t);
+  const watched = watch(store);
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  watched.onVerify = () => held; // the first re-hash waits: the rest stay queued
+  const scrub = new Scrubber({ store: watched, report: master().report, log: silentLog, bytesPerSecond: GIB, intervalMs: 60_000, passes: false });
+  scrub.start();
+  const ids = Array.from({ length: SCRUB_SUSPECTS_MAX + 1 }, () => createBlobId());
+  for (const id of ids.slice(0, SCRUB_SUSPECTS_MAX)) t.ok(scrub.suspect(id), 'queued') || t.bailout();
+  t.ok(scrub.suspect(ids[0] as string), 'one already queued is accepted again, not added');
+  t.notOk(scrub.suspect(ids[SCRUB_SUSPECTS_MAX] as string), 'one more is refused');
+  release();
+  await scrub.stop();
 });
