@@ -22,8 +22,19 @@ t.test('200 writes into a full output through streamSink: no listener is left on
   t.same(listeners(output), before, 'drain, close and error listeners as before');
 });
 
+t.test('a write resolves only once the output wrote the chunk out: the download may then hand it on', async (t) => {
+  const written: string[] = [];
+  const output = new Writable({ highWaterMark: 1 << 20, write: (chunk: Buffer, _encoding, callback) => setTimeout(() => (written.push(chunk.toString()), callback()), 5) });
+  const sink = streamSink(output, 'the pipe');
+  await sink.write(Buffer.from('first'));
+  t.same(written, ['first'], 'written out before the write resolved, though the output had room to buffer it');
+  await sink.write(Buffer.from('second'));
+  t.same(written, ['first', 'second']);
+});
+
 t.test('an output closed while full ends the wait, and the next write says it is closed', async (t) => {
   const output = slowOutput();
+  output.on('error', () => undefined); // the shell's own listener
   const sink = streamSink(output, 'the pipe');
   const waiting = sink.write(Buffer.from('more than one byte'));
   output.destroy(Object.assign(new Error('broken pipe'), { code: 'EPIPE' }));
