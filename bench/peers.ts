@@ -17,12 +17,13 @@
 // DFS_BENCH_BYTES (default 1 GiB), DFS_BENCH_ROUNDS (default 3).
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, promises as fs } from 'node:fs';
+import { closeSync, existsSync, openSync, promises as fs, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomFile } from '../test/helpers/files';
-import { ADMIN_PASSWORD, cpuMs, cpuWithReapedMs, DFS, dfsCluster, median, reapedChildrenCpuMs, report, stopCluster, tempDir } from './lib';
+import { ADMIN_PASSWORD, cpuMs, cpuWithReapedMs, DFS, dfsCluster, median, reapedChildrenCpuMs, report, sampleResident, stopCluster, tempDir } from './lib';
 
 const BYTES = Number(process.env.DFS_BENCH_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
@@ -48,6 +49,8 @@ interface System {
   coldGet(round: number): Promise<Measure>;
   remove(round: number): Promise<void>;
   stop(): Promise<void>;
+  /** The largest resident memory of one of its storage processes over the run (dfs: its nodes, sampled). */
+  storagePeakBytes?(): number;
 }
 
 /** Runs a command to completion, stdout to /dev/null; returns its wall time and the CPU it and the daemons used. */
@@ -85,6 +88,41 @@ function cpuOf(pids: number[], read: (pid: number) => number = cpuMs): number {
   return sum;
 }
 
+/**
+ * Returns once, over a second (after a sync), the disks took no write and the CPUs were at least 90 % idle; or after
+ * a minute. A sync alone is not enough: MooseFS's chunkservers (and sftp's server) do not fsync, and keep writing what
+ * a put sent them after it returned, into the next system's put or get (measured: a dfs put at 80 MB/s right after
+ * MooseFS's, 118-137 otherwise).
+ */
+async function quietMachine(): Promise<void> {
+  const deadlineMs = performance.now() + 60_000;
+  while (performance.now() < deadlineMs) {
+    execFileSync('sync');
+    const [written, cpu] = [sectorsWritten(), cpuTicks()];
+    await delay(1_000);
+    const [writtenAfter, cpuAfter] = [sectorsWritten(), cpuTicks()];
+    const idle = (cpuAfter.idle - cpu.idle) / Math.max(1, cpuAfter.total - cpu.total);
+    if (writtenAfter === written && idle >= 0.9) return;
+  }
+}
+
+/** Sectors written to every block device since boot (/proc/diskstats, the 10th field). */
+function sectorsWritten(): number {
+  let sum = 0;
+  for (const line of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
+    const sectors = Number(line.trim().split(/\s+/)[9]);
+    if (Number.isFinite(sectors)) sum += sectors;
+  }
+  return sum;
+}
+
+/** The CPUs' ticks since boot, all and idle or waiting for I/O (/proc/stat's first line). */
+function cpuTicks(): { total: number; idle: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, ticks) => sum + ticks, 0);
+  return { total, idle: (fields[3] ?? 0) + (fields[4] ?? 0) };
+}
+
 /** Empties the page cache, so the next read comes from the disks; false if this process may not. */
 function dropCaches(): boolean {
   try {
@@ -104,6 +142,7 @@ async function startDfs(dir: string): Promise<System> {
   const env = { ...process.env, DFS_PASSWORD: ADMIN_PASSWORD };
   const pids = [cluster.master, ...cluster.nodes].map((role) => role.child.pid ?? 0);
   const shell = (command: string): Promise<Measure> => measured(DFS, ['shell', master, '--ca', caFile, '--user', 'admin', '-c', command], () => cpuOf(pids), env);
+  const memory = sampleResident(cluster.nodes.map((role) => role.child.pid ?? 0), 200);
   return {
     name: 'dfs',
     copies: 3,
@@ -113,6 +152,7 @@ async function startDfs(dir: string): Promise<System> {
       await shell(`rm /f${round}`);
     },
     stop: () => stopCluster(cluster),
+    storagePeakBytes: () => Math.max(...memory.stop()),
   };
 }
 
@@ -337,14 +377,15 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? systems : [...systems].reverse();
       const line: string[] = [];
       for (const system of order) {
-        // What the previous put left unwritten (MooseFS and sftp do not fsync every copy) is written out now, not
-        // during this put's fsyncs; the source file stays in the page cache for every system alike.
-        execFileSync('sync');
+        // What the previous put left unwritten is written out now, not during this put's fsyncs; the source file
+        // stays in the page cache for every system alike.
+        await quietMachine();
         const put = await system.put(source, round);
         figures.get(system.name)?.put.push(put);
         line.push(`${system.name} put ${mbPerSecond(put).toFixed(0)} MB/s (${cpuSecondsPerGb(put).toFixed(1)} CPU-s/GB)`);
       }
       for (const system of order) {
+        await quietMachine();
         if (cold) dropCaches();
         const get = await system.coldGet(round);
         figures.get(system.name)?.get.push(get);
@@ -352,6 +393,10 @@ async function main(): Promise<void> {
       }
       for (const system of systems) await system.remove(round);
       console.log(`round ${round}: ${line.join(', ')}`);
+    }
+    for (const system of systems) {
+      const peak = system.storagePeakBytes?.();
+      if (peak !== undefined) report(`${system.name} node peak memory`, `${(peak / 2 ** 20).toFixed(0)} MiB`, '< 150 MB');
     }
     const medianOf = (measures: Measure[], pick: (measure: Measure) => number): number => median(measures.map(pick));
     for (const [name, { put, get }] of figures) {
