@@ -1,10 +1,11 @@
-// Download step 6 through real `build/dfs` processes: a damaged copy, or a node dying in the middle of
-// a read, costs the client a retry from another replica (resuming where it stopped), never wrong bytes;
-// the master stops counting a copy found damaged.
+// Download step 6 through real `build/dfs` processes: a damaged copy, a node dying in the middle of a read, or a bit
+// flipped on the wire, costs the client a retry from another replica (resuming where it stopped), never wrong bytes;
+// the master stops counting a copy found damaged, and only that.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { ADMIN_PASSWORD, DFS, ioBytes, runDfs, startCluster, tempDir, waitFor, type TestCluster } from '../helpers/binary';
@@ -114,4 +115,68 @@ t.test('the node serving a download is killed (SIGKILL) in the middle: cat resum
   t.equal(await exited, 0, `cat succeeded\n${stderr}`);
   t.equal(received, size, 'every byte arrived, once');
   t.equal(hash.digest('hex'), sha256, 'and they are the file\'s');
+});
+
+/** A TCP relay in front of a node (which advertises the relay's address). Armed, it flips one bit of what the node
+ * sends on the next connection, `flipAt` bytes into it; everything else it passes unchanged. */
+async function flippingRelay(t: Test): Promise<{ port: number; target: { port: number } | undefined; flipAt: number | undefined; flipped: number }> {
+  const relay = { port: 0, target: undefined as { port: number } | undefined, flipAt: undefined as number | undefined, flipped: 0 };
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    if (!relay.target) return void client.destroy();
+    const node = connect(relay.target.port, '127.0.0.1');
+    sockets.add(node);
+    node.on('close', () => sockets.delete(node));
+    node.on('error', () => client.destroy());
+    client.on('close', () => node.destroy());
+    node.on('close', () => client.destroy());
+    const flipAt = relay.flipAt;
+    relay.flipAt = undefined; // one connection, once
+    let sent = 0;
+    node.on('data', (chunk: Buffer) => {
+      if (flipAt !== undefined && sent <= flipAt && flipAt < sent + chunk.length) {
+        chunk[flipAt - sent] = (chunk[flipAt - sent] ?? 0) ^ 0x10;
+        relay.flipped++;
+      }
+      sent += chunk.length;
+      if (!client.write(chunk)) node.pause();
+    });
+    client.on('drain', () => node.resume());
+    client.pipe(node);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.port = (server.address() as AddressInfo).port;
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return relay;
+}
+
+t.test('a bit flipped on the wire from the serving node: TLS refuses the record, get reads on from the other copy, every byte right, no copy blamed', async (t) => {
+  const cluster = await startCluster(t, 0, ['--replicas', '2']);
+  const relay = await flippingRelay(t);
+  // node1 has the most room, so the master has it serve the read; it is reached through the relay.
+  const node1 = await cluster.startNode('node1', ['--capacity', '300M', '--advertise', `127.0.0.1:${relay.port}`]);
+  relay.target = node1.address;
+  cluster.nodes.push(node1, await cluster.startNode('node2', ['--capacity', '100M']));
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await waitFor('two live nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 2 ? true : undefined));
+  const work = await tempDir(t);
+  const local = path.join(work, 'f');
+  await randomFile(local, 8 * MIB + 5);
+  const sha256 = await sha256Of(local);
+  t.equal((await putFile(admin, local, '/f')).replicas?.have, 2, 'two copies');
+
+  relay.flipAt = 3 * MIB; // well past the handshake: a record of the file's bytes
+  const out = path.join(work, 'back');
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `get /f ${out}`], { env: shellEnv(cluster), timeoutMs: 60_000 });
+  t.equal(relay.flipped, 1, 'one bit was flipped on the way from node1');
+  t.equal(run.code, 0, `get succeeded\n${run.stderr}`);
+  t.equal(await sha256Of(out), sha256, 'with the file\'s bytes');
+  t.notMatch(cluster.master.output().stderr, /is bad|asking it to re-hash/, 'node1\'s copy is whole: nobody blamed it');
+  t.equal((await admin.stat('/f')).replicas?.have, 2, 'two good copies still');
 });
