@@ -289,7 +289,7 @@ assert(UPLOAD_HOLD_MS > 3 * HEARTBEAT_INTERVAL_MS, 'a booking outlives a few lat
 assert(UPLOAD_BOOKED_SHARE_PER_USER > 0 && UPLOAD_BOOKED_SHARE_PER_USER < 1, 'a user books part of the free space, never all');
 
 // Background scrubbing on the nodes (src/node/scrub.ts, BlobStore.verify).
-/** Bytes a second a node re-hashes its blobs at in the background (--scrub-rate; 0 turns scrubbing off). */
+/** Bytes a second a node re-hashes its blobs at in the background (--scrub-rate; 0 turns the passes off: only copies a reader blamed are re-hashed). */
 export const SCRUB_BYTES_PER_S_DEFAULT = 32 * MIB;
 /** Pause between the end of one scrub pass over every blob and the start of the next (--scrub-interval). */
 export const SCRUB_INTERVAL_S_DEFAULT = 24 * 3600;

@@ -341,7 +341,7 @@ function buildCli(): ReturnType<typeof cac> {
     .option('--listen <host:port>', `Address to listen on; port 0 picks a free port (default ${NODE_LISTEN_DEFAULT})`)
     .option('--advertise <host:port>', 'Address other members use to reach this node')
     .option('--capacity <size>', 'Cap the space offered, e.g. 500G (default: the disk)')
-    .option('--scrub-rate <size>', `Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns scrubbing off (default ${formatSize(SCRUB_BYTES_PER_S_DEFAULT)})`)
+    .option('--scrub-rate <size>', `Re-hash held blobs in the background at this many bytes a second, e.g. 32M; 0 turns the passes off, and only copies a reader found wrong are re-hashed (default ${formatSize(SCRUB_BYTES_PER_S_DEFAULT)})`)
     .option('--scrub-interval <seconds>', `Rest between two scrub passes over every blob (default ${SCRUB_INTERVAL_S_DEFAULT})`)
     .option('--metrics <host:port>', 'Serve /metrics (Prometheus) and /healthz here; off by default')
     .option('--log-level <level>', `Log this and worse: ${LOG_LEVELS.join(', ')} (default info)`)

@@ -15,7 +15,7 @@ import { formatSize } from '../units';
 import type { NodeContext } from './transfers';
 
 export interface ScrubSettings {
-  /** Bytes re-hashed a second (--scrub-rate); 0 turns scrubbing off. */
+  /** Bytes re-hashed a second (--scrub-rate); 0 turns the passes off (suspects are still re-hashed, at the default rate). */
   bytesPerSecond: number;
   /** Rest between the end of one pass and the start of the next (--scrub-interval). */
   intervalMs: number;
