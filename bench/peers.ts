@@ -17,7 +17,7 @@
 // DFS_BENCH_BYTES (default 1 GiB), DFS_BENCH_ROUNDS (default 3).
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, promises as fs, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, promises as fs, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
@@ -121,6 +121,11 @@ function cpuTicks(): { total: number; idle: number } {
   const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((sum, ticks) => sum + ticks, 0);
   return { total, idle: (fields[3] ?? 0) + (fields[4] ?? 0) };
+}
+
+/** Reads a file to its end (into the page cache). */
+async function readWhole(file: string): Promise<void> {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) void chunk;
 }
 
 /** Empties the page cache, so the next read comes from the disks; false if this process may not. */
@@ -377,9 +382,17 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? systems : [...systems].reverse();
       const line: string[] = [];
       for (const system of order) {
-        // What the previous put left unwritten is written out now, not during this put's fsyncs; the source file
-        // stays in the page cache for every system alike.
+        // What the previous put left unwritten is written out now, not during this put's fsyncs. Then the page cache
+        // is emptied and the source read back into it: every put finds the source cached and the memory the
+        // previous puts filled free again. On this VM, memory the guest has not touched lately costs ~1.5-2 s of
+        // CPU per GiB the first time it is written (a 1 GiB dd into the page cache: 0.2 s of sys right after a
+        // drop, 1.6-2.3 s once that memory is used), so whoever wrote second paid for it (dfs after MooseFS: 78
+        // MB/s at 20 CPU-s/GB; 110-123 at 13-15 when first).
         await quietMachine();
+        if (cold) {
+          dropCaches();
+          await readWhole(source);
+        }
         const put = await system.put(source, round);
         figures.get(system.name)?.put.push(put);
         line.push(`${system.name} put ${mbPerSecond(put).toFixed(0)} MB/s (${cpuSecondsPerGb(put).toFixed(1)} CPU-s/GB)`);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { KIB, MIB } from '../../src/limits';
+import { BLOB_SYNC_BEHIND_BYTES, KIB, MIB } from '../../src/limits';
 import { isDfsError, type ErrorCode } from '../../src/wire/errors';
 import { BlobStore, createBlobId, isBlobId, writeStream, type BlobStoreOptions } from '../../src/store/blobs';
 import { prng, seed } from '../helpers/random';
@@ -219,6 +219,20 @@ t.test('abort leaves nothing, is idempotent, ends the writer, and is a no-op aft
   await again.commit();
   await again.abort();
   t.equal(store.has(id), true, 'abort after commit keeps the blob');
+});
+
+t.test('syncs behind the writes: a blob past several BLOB_SYNC_BEHIND_BYTES commits whole; an abort while one runs leaves nothing', async (t) => {
+  const { store, dataDir } = await openStore(t);
+  const data = randomData(3 * BLOB_SYNC_BEHIND_BYTES + 5);
+  const id = createBlobId();
+  t.same(await putBlob(store, id, data), { sha256: sha256(data), size: data.length });
+  t.ok((await readAll((await store.openReader(id)).stream)).equals(data), 'read back byte for byte');
+  const other = createBlobId();
+  const writer = await store.createWriter(other, 4 * BLOB_SYNC_BEHIND_BYTES);
+  // Writes resolve as soon as there is room: the last of these leaves a sync behind them in flight, or just done.
+  for (let written = 0; written < BLOB_SYNC_BEHIND_BYTES + 2 * MIB; written += MIB) await writer.write(data.subarray(written, written + MIB));
+  await writer.abort();
+  t.same(await storedFiles(dataDir), [`${id.slice(0, 2)}/${id}.${data.length}.${sha256(data)}`], 'only the committed blob is left');
 });
 
 t.test('crash leftovers are cleaned at open: temp files, names without valid meta, sizes that do not match', async (t) => {
