@@ -4,7 +4,8 @@
 // unless the blob is stored anew; then rests an interval and starts over. A blob the store removed meanwhile
 // is skipped; one the store still holds whose file is gone from the disk (deleted behind its back) is
 // reported 'missing' the same way, so the master copies it again instead of counting a copy that is not there. A report the master did not get is sent again (while resting and before the next pass),
-// never lost and never repeated once delivered.
+// never lost and never repeated once delivered. Beside the passes it re-hashes, one at a time at the same rate, the
+// blobs a reader found wrong (node.blob.verify: nodes send what they hold without hashing it; the reader hashes).
 
 import { setTimeout as delay } from 'node:timers/promises';
 import { RECONNECT_DELAY_MS_MAX, SCRUB_BYTES_PER_S_DEFAULT, SCRUB_INTERVAL_S_DEFAULT, SCRUB_SUSPECTS_MAX } from '../limits';
