@@ -1,6 +1,7 @@
 // Download step 6 through real `build/dfs` processes: a damaged copy, a node dying in the middle of a read, or a bit
 // flipped on the wire, costs the client a retry from another replica (resuming where it stopped), never wrong bytes;
-// the master stops counting a copy found damaged, and only that.
+// the master stops counting a copy found damaged (by its node, re-hashing it when a reader blamed it — with
+// scrubbing off too), and only that.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -115,6 +116,32 @@ t.test('the node serving a download is killed (SIGKILL) in the middle: cat resum
   t.equal(await exited, 0, `cat succeeded\n${stderr}`);
   t.equal(received, size, 'every byte arrived, once');
   t.equal(hash.digest('hex'), sha256, 'and they are the file\'s');
+});
+
+t.test('with scrubbing off (--scrub-rate 0), a damaged copy a reader blamed is still re-hashed by its node and replaced', async (t) => {
+  const cluster = await startCluster(t, 0, ['--replicas', '2']);
+  // node1 has the most room, so the master has it serve the read first.
+  cluster.nodes.push(await cluster.startNode('node1', ['--capacity', '300M', '--scrub-rate', '0']), await cluster.startNode('node2', ['--capacity', '100M', '--scrub-rate', '0']));
+  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
+  await waitFor('two live nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 2 ? true : undefined));
+  const work = await tempDir(t);
+  const local = path.join(work, 'f');
+  await randomFile(local, 2 * MIB + 7);
+  const sha256 = await sha256Of(local);
+  t.equal((await putFile(admin, local, '/f')).replicas?.have, 2, 'two copies');
+  const [copy] = (await blobFiles(cluster)).filter((file) => !file.temporary && file.node === 'node1');
+  if (!copy) throw new Error('no copy on node1');
+  await damage(copy.file);
+
+  const out = path.join(work, 'back');
+  const run = await runDfs(['shell', masterAddress(cluster), '-c', `get /f ${out}`], { env: shellEnv(cluster), timeoutMs: 60_000 });
+  t.equal(run.code, 0, `get succeeded\n${run.stderr}`);
+  t.equal(await sha256Of(out), sha256, 'with the file\'s bytes (node1\'s were wrong, node2\'s right)');
+  t.match(cluster.nodes[0]?.output().stderr ?? '', /scrubbing is off \(--scrub-rate 0\)/, 'node1 makes no scrub passes');
+  await waitFor('node1\'s copy to be marked bad', async () => (/replica of blob \S+ on \S+ is bad: corrupt/.test(cluster.master.output().stderr) ? true : undefined));
+  await waitFor('2 good copies again', async () => ((await admin.stat('/f')).replicas?.have === 2 ? true : undefined), 60_000);
+  const [again] = (await blobFiles(cluster)).filter((file) => !file.temporary && file.node === 'node1');
+  t.equal(again && (await sha256Of(again.file)), sha256, 'node1 holds a whole copy again');
 });
 
 /** A TCP relay in front of a node (which advertises the relay's address). Armed, it flips one bit of what the node
