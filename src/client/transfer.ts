@@ -350,17 +350,8 @@ class FileSink implements Sink {
   ) {}
 
   async write(chunk: Buffer): Promise<void> {
-    try {
-      // A short write (rare on regular files): the rest is written after it.
-      for (let done = 0; done < chunk.length; ) {
-        const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, this.position + done);
-        if (bytesWritten <= 0) throw new Error('the disk accepted no bytes');
-        done += bytesWritten;
-      }
-      this.position += chunk.length;
-    } catch (error) {
-      throw localFailure(this.localPath, error);
-    }
+    await writeAll(this.handle, chunk, this.localPath, this.position);
+    this.position += chunk.length;
   }
 
   async restart(): Promise<void> {
@@ -450,17 +441,22 @@ async function receiveInto(links: PeerLinks, source: FileSource, target: string,
     throw new LocalFileError(localPath, error.message);
   });
   try {
-    return await download(links, source, { write: (chunk) => writeAll(handle, chunk, localPath) }, onProgress);
+    return await download(links, source, { write: (chunk) => writeAll(handle, chunk, localPath, null) }, onProgress);
   } finally {
     await handle.close().catch(() => undefined);
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Buffer, localPath: string): Promise<void> {
-  for (let done = 0; done < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done).catch((error: unknown) => {
-      throw localFailure(localPath, error);
-    });
-    done += bytesWritten;
+/** Writes the whole chunk at `position` (null: where the descriptor stands, as a device or FIFO needs), the rest
+ * again after a short write; a write that takes no byte is an error, not a loop. */
+async function writeAll(handle: FileHandle, chunk: Buffer, localPath: string, position: number | null): Promise<void> {
+  try {
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position === null ? null : position + done);
+      if (bytesWritten <= 0) throw new Error('the disk accepted no bytes');
+      done += bytesWritten;
+    }
+  } catch (error) {
+    throw localFailure(localPath, error);
   }
 }
