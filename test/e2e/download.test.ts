@@ -118,17 +118,23 @@ t.test('the node serving a download is killed (SIGKILL) in the middle: cat resum
   t.equal(hash.digest('hex'), sha256, 'and they are the file\'s');
 });
 
-t.test('with scrubbing off (--scrub-rate 0), a damaged copy a reader blamed is still re-hashed by its node and replaced', async (t) => {
-  const cluster = await startCluster(t, 0, ['--replicas', '2']);
-  // node1 has the most room, so the master has it serve the read first.
-  cluster.nodes.push(await cluster.startNode('node1', ['--capacity', '300M', '--scrub-rate', '0']), await cluster.startNode('node2', ['--capacity', '100M', '--scrub-rate', '0']));
+/** Once both nodes of a `--replicas 2` cluster are alive, puts a random file of `bytes` as /f, with its two copies. */
+async function putTwoCopies(t: Test, cluster: TestCluster, bytes: number): Promise<{ admin: Awaited<ReturnType<typeof loginAt>>; work: string; sha256: string }> {
   const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
   await waitFor('two live nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 2 ? true : undefined));
   const work = await tempDir(t);
   const local = path.join(work, 'f');
-  await randomFile(local, 2 * MIB + 7);
+  await randomFile(local, bytes);
   const sha256 = await sha256Of(local);
   t.equal((await putFile(admin, local, '/f')).replicas?.have, 2, 'two copies');
+  return { admin, work, sha256 };
+}
+
+t.test('with scrubbing off (--scrub-rate 0), a damaged copy a reader blamed is still re-hashed by its node and replaced', async (t) => {
+  const cluster = await startCluster(t, 0, ['--replicas', '2']);
+  // node1 has the most room, so the master has it serve the read first.
+  cluster.nodes.push(await cluster.startNode('node1', ['--capacity', '300M', '--scrub-rate', '0']), await cluster.startNode('node2', ['--capacity', '100M', '--scrub-rate', '0']));
+  const { admin, work, sha256 } = await putTwoCopies(t, cluster, 2 * MIB + 7);
   const [copy] = (await blobFiles(cluster)).filter((file) => !file.temporary && file.node === 'node1');
   if (!copy) throw new Error('no copy on node1');
   await damage(copy.file);
@@ -190,13 +196,7 @@ t.test('a bit flipped on the wire from the serving node: TLS refuses the record,
   const node1 = await cluster.startNode('node1', ['--capacity', '300M', '--advertise', `127.0.0.1:${relay.port}`]);
   relay.target = node1.address;
   cluster.nodes.push(node1, await cluster.startNode('node2', ['--capacity', '100M']));
-  const admin = await loginAt(t, cluster.master.address, cluster.caPem, 'admin', ADMIN_PASSWORD);
-  await waitFor('two live nodes', async () => ((await admin.nodes()).filter((node) => node.state === 'alive').length === 2 ? true : undefined));
-  const work = await tempDir(t);
-  const local = path.join(work, 'f');
-  await randomFile(local, 8 * MIB + 5);
-  const sha256 = await sha256Of(local);
-  t.equal((await putFile(admin, local, '/f')).replicas?.have, 2, 'two copies');
+  const { admin, work, sha256 } = await putTwoCopies(t, cluster, 8 * MIB + 5);
 
   relay.flipAt = 3 * MIB; // well past the handshake: a record of the file's bytes
   const out = path.join(work, 'back');
