@@ -608,20 +608,25 @@ class FileBlobWriter implements BlobWriter {
     const position = this.submitted;
     this.submitted += buffer.length;
     this.inFlightBytes += buffer.length;
-    const done: Promise<void> = writeFully(this.fd, buffer, position).then(
-      () => {
-        this.reservation.bytesOnDisk += buffer.length;
-        if (stage !== undefined && this.state === 'open') this.spareStages.push(stage);
-        this.syncBehind();
-      },
-      (error: unknown) => {
-        this.failure ??= asStoreError(error);
-      },
-    );
-    const settle = done.then(() => {
-      this.inFlightBytes -= buffer.length;
-      this.inFlight.delete(settle);
+    const done = writeFully(this.fd, buffer, position).then(() => {
+      this.reservation.bytesOnDisk += buffer.length;
+      if (stage !== undefined && this.state === 'open') this.spareStages.push(stage);
+      this.syncBehind();
     });
+    this.track(done, () => (this.inFlightBytes -= buffer.length));
+  }
+
+  /** Keeps an operation on the descriptor in flight until it settles (drain() waits for it before the fd closes); its
+   * failure fails the writer. */
+  private track(operation: Promise<void>, settled: () => void): void {
+    const settle: Promise<void> = operation
+      .catch((error: unknown) => {
+        this.failure ??= asStoreError(error);
+      })
+      .then(() => {
+        settled();
+        this.inFlight.delete(settle);
+      });
     this.inFlight.add(settle);
   }
 
@@ -634,14 +639,7 @@ class FileBlobWriter implements BlobWriter {
     if (this.syncing || this.state !== 'open' || this.reservation.bytesOnDisk - this.syncedThrough < BLOB_SYNC_BEHIND_BYTES) return;
     this.syncing = true;
     this.syncedThrough = this.reservation.bytesOnDisk;
-    const done = fdIo.fdatasync(this.fd).catch((error: unknown) => {
-      this.failure ??= asStoreError(error);
-    });
-    const settle = done.then(() => {
-      this.syncing = false;
-      this.inFlight.delete(settle);
-    });
-    this.inFlight.add(settle);
+    this.track(fdIo.fdatasync(this.fd), () => (this.syncing = false));
   }
 
   private async drain(): Promise<void> {
