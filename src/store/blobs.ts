@@ -22,6 +22,7 @@ import { pipeline, Transform, type Readable, type TransformCallback } from 'node
 import { setTimeout as delay } from 'node:timers/promises';
 import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_SYNC_BEHIND_BYTES, BLOB_WRITE_IN_FLIGHT_BYTES, chunkBytesFor, IO_CHUNK_BYTES, SCRUB_CHUNK_BYTES } from '../limits';
 import { DfsError } from '../wire/errors';
+import { FileRegion } from '../streams';
 import { syncDirectory } from './files';
 
 // The write path uses descriptors and fs's callback calls: per small blob it makes five thread-pool round
@@ -287,8 +288,8 @@ export class BlobStore {
     const { offset = 0 } = options;
     if (offset > 0 && options.verify !== false) throw new Error('blob store: a verified read starts at the first byte');
     const { info, handle } = await this.openBlob(id);
-    const source = handle.createReadStream({ highWaterMark: chunkBytesFor(info.size), start: offset });
-    if (options.verify === false) return { size: info.size, sha256: info.sha256, stream: source };
+    if (options.verify === false) return { size: info.size, sha256: info.sha256, stream: new FileRegion(handle, offset, info.size - offset, chunkBytesFor(info.size)) };
+    const source = handle.createReadStream({ highWaterMark: chunkBytesFor(info.size) });
     // The consumer sees errors on the returned stream; pipeline only tears both down together.
     const stream = pipeline(source, new VerifyingStream(info, options.onDamaged), () => undefined);
     return { size: info.size, sha256: info.sha256, stream };

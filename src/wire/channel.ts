@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, FRAME_BYTES_UNTRUSTED_MAX, FRAMES_PER_TURN, IDLE_TIMEOUT_MS, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
+import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, IO_CHUNK_BYTES, FRAME_BYTES_UNTRUSTED_MAX, FRAMES_PER_TURN, IDLE_TIMEOUT_MS, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
+import { FileRegion } from '../streams';
 import { DfsError, isDfsError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
 import { isMessageType, MESSAGES, type MessageType, type RequestOf, type ResponseOf, type ServedBy } from './messages';
@@ -285,6 +286,7 @@ export class Channel extends EventEmitter implements Link {
     let read = 0;
     let held: Buffer | undefined;
     try {
+      if (body.stream instanceof FileRegion) return await this.writeRegion(body.stream, body.bytes);
       for await (const chunk of body.stream as AsyncIterable<Buffer>) {
         if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
         read += chunk.length;
@@ -301,6 +303,47 @@ export class Channel extends EventEmitter implements Link {
       this.fail(reason);
       throw reason;
     }
+  }
+
+  /**
+   * A file region's bytes, read into two buffers used in turn: the next chunk is read while the last one is sent, and
+   * a buffer is read into again only once the socket is done with what it held (its write's callback). The region
+   * ends no later than announced; a file that ends sooner leaves the peer without a whole body, as a short stream does.
+   */
+  private async writeRegion(region: FileRegion, bytes: number): Promise<void> {
+    const size = Math.min(IO_CHUNK_BYTES, bytes);
+    const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)] as const;
+    const written: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
+    const readChunk = async (slot: 0 | 1): Promise<Buffer> => {
+      await written[slot];
+      return buffers[slot].subarray(0, await region.readInto(buffers[slot]));
+    };
+    let sent = 0;
+    let slot: 0 | 1 = 0;
+    let next = readChunk(slot);
+    try {
+      while (sent < bytes) {
+        const chunk = await next;
+        if (chunk.length === 0) throw new DfsError('BAD_REQUEST', `body ended after ${sent} of ${bytes} bytes`);
+        if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
+        sent += chunk.length;
+        const other: 0 | 1 = slot === 0 ? 1 : 0;
+        if (sent < bytes) next = readChunk(other);
+        // Resolved on success or failure alike: a failed write fails the connection, which the loop sees.
+        let flowing = true;
+        written[slot] = new Promise<void>((resolve) => {
+          flowing = this.socket.write(chunk, () => resolve());
+        });
+        if (!flowing) await this.waitDrain();
+        slot = other;
+      }
+    } catch (error) {
+      await next.catch(() => undefined); // no read left running into a buffer or a closed file
+      // A read that failed fails the region as it would a stream read through (the node reports it).
+      if (!(error instanceof DfsError)) region.destroy(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    region.destroy();
   }
 
   private waitDrain(): Promise<void> {

@@ -5,15 +5,20 @@
 
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, KIB, MIB, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX } from '../../src/limits';
+import { FileRegion } from '../../src/streams';
 import { Channel, service, type OutgoingBody, type Peer } from '../../src/wire/channel';
 import { DfsError, type ErrorCode } from '../../src/wire/errors';
 import { encodeFrame } from '../../src/wire/frame';
 import type { RequestOf } from '../../src/wire/messages';
+import { tempDir } from '../helpers/binary';
 import { duplexPair } from '../helpers/duplex-pair';
-import { connect, describe, digest, errorOf, generated, heartbeat, join, outcome, pong, rawPeer, TRANSPORTS, until, type Connected, type Generated, type Handler } from '../helpers/channel-harness';
+import { connect, describe, digest, errorOf, generated, heartbeat, join, outcome, pong, rawPeer, TRANSPORTS, until, type Connected, type Generated, type Handler, type Teardown } from '../helpers/channel-harness';
 
 t.test('channel: a ping is answered, and either side may ask (memory and TCP)', async (t) => {
   for (const transport of TRANSPORTS) {
@@ -645,4 +650,71 @@ t.test('channel: one principal\'s flood waits its turn (at most PRINCIPAL_REQUES
   await drained;
   t.equal(answers.length, 600, 'all 600 were answered in the end');
   t.equal(most, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, `never more than ${PRINCIPAL_REQUESTS_IN_FLIGHT_MAX} ran at once`);
+});
+
+/** A file of `bytes` random bytes, open for reading, and the SHA-256 of its bytes from `start` on. */
+async function regionFile(t: Teardown, bytes: number, start: number): Promise<{ handle: FileHandle; sha256: string }> {
+  const file = path.join(await tempDir(t), 'blob');
+  const bytesOf = randomBytes(bytes);
+  await fs.writeFile(file, bytesOf);
+  const handle = await fs.open(file, 'r');
+  t.teardown(() => handle.close().catch(() => undefined));
+  return { handle, sha256: createHash('sha256').update(bytesOf.subarray(start)).digest('hex') };
+}
+
+t.test('channel: a file region body is read into two buffers used in turn, sent intact, and its file closed', async (t) => {
+  for (const transport of TRANSPORTS) {
+    const start = 1000;
+    const bytes = 5 * MIB + 3;
+    const { handle, sha256 } = await regionFile(t, start + bytes, start);
+    const region = new FileRegion(handle, start, bytes, MIB);
+    const buffers = new Set<ArrayBufferLike>();
+    const readInto = region.readInto.bind(region);
+    region.readInto = (buffer) => (buffers.add(buffer.buffer), readInto(buffer));
+    const closed = once(region, 'close');
+    const { left } = await connect(t, {
+      transport,
+      handler: async () => ({ data: { nodeId: 'n1', certPem: 'c', caPem: 'c' }, body: { stream: region, bytes } }),
+    });
+    const response = await left.request('join', join('region'));
+    t.ok(response.body, `${transport}: a body stream`);
+    if (response.body) t.same(await digest(response.body), { sha256, bytes }, `${transport}: ${bytes} bytes from byte ${start} on, intact`);
+    t.equal(buffers.size, 2, `${transport}: 6 chunks read into 2 buffers, not a fresh one each`);
+    await closed;
+    t.equal(handle.fd, -1, `${transport}: the file is closed once sent`);
+  }
+});
+
+t.test('channel: a file region whose file ends early never delivers a whole body; a failed read fails the region', async (t) => {
+  const { handle } = await regionFile(t, 3 * MIB, 0);
+  const received = { complete: 0, failed: 0 };
+  const { left, closes } = await connect(t, {
+    handler: async (request) => {
+      if (request.body) await digest(request.body).then(() => received.complete++, () => received.failed++);
+      return { data: { role: 'node', version: 'v' } };
+    },
+  });
+  const short = new FileRegion(handle, 0, 4 * MIB, MIB);
+  const result = await outcome(left.request('ping', {}, { body: { stream: short, bytes: 4 * MIB }, timeoutMs: 5_000 }));
+  t.match(errorOf(result)?.message ?? '', /ended after 3145728 of 4194304 bytes/, 'the request fails: the file held 3 of the 4 MiB announced');
+  t.ok(await until(() => closes.right.length > 0 && received.failed === 1), 'the receiver closed, its body failed');
+  t.equal(received.complete, 0, 'no whole body arrived');
+  t.ok(short.destroyed, 'the region is let go');
+
+  const { handle: gone } = await regionFile(t, MIB, 0);
+  await gone.close();
+  const broken = new FileRegion(gone, 0, MIB, MIB);
+  const failures: Error[] = [];
+  broken.on('error', (error) => failures.push(error));
+  const next = await connect(t, { handler: async () => ({ data: { role: 'node', version: 'v' } }) });
+  t.ok(errorOf(await outcome(next.left.request('ping', {}, { body: { stream: broken, bytes: MIB }, timeoutMs: 5_000 }))), 'a region that cannot be read fails its request');
+  t.ok(await until(() => failures.length === 1), 'and the region itself errors, as a stream read through would (a node reports it)');
+  t.match(failures[0], { code: 'EBADF' });
+});
+
+t.test('a file region read as a plain stream gives its bytes and closes its file', async (t) => {
+  const { handle, sha256 } = await regionFile(t, 3 * MIB + 5, 7);
+  const region = new FileRegion(handle, 7, 3 * MIB - 2, MIB);
+  t.same(await digest(region), { sha256, bytes: 3 * MIB - 2 }, 'from byte 7 to the end');
+  t.equal(handle.fd, -1, 'closed at its end');
 });
