@@ -13,7 +13,7 @@
 // 10.77.0.1 on its loopback); mfsmount joins only that namespace's network, so the mount is the host's. Needs
 // root, `ip`, /dev/fuse and the Debian packages; without them it says what to install and measures dfs alone.
 // sftp (one copy, `put -f` fsyncs it) is measured where sshd is installed: a throwaway sshd on 127.0.0.1 with keys
-// of its own.
+// of its own. "Node TLS" is the same contract in bare Node (startNodeTls): the floor of a get in Node here.
 // DFS_BENCH_BYTES (default 1 GiB), DFS_BENCH_ROUNDS (default 3).
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -22,6 +22,7 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { createCa, issueServerIdentity } from '../src/trust/ca';
 import { randomFile } from '../test/helpers/files';
 import { ADMIN_PASSWORD, cpuMs, cpuWithReapedMs, DFS, dfsCluster, median, reapedChildrenCpuMs, report, sampleResident, stopCluster, tempDir } from './lib';
 
@@ -158,6 +159,62 @@ async function startDfs(dir: string): Promise<System> {
     },
     stop: () => stopCluster(cluster),
     storagePeakBytes: () => Math.max(...memory.stop()),
+  };
+}
+
+/**
+ * dfs's contract in bare Node, nothing else around it (no login, catalog, framing or second process to ask): a put
+ * through a chain of 3 TLS hops, each hashing with SHA-256, writing and fsyncing its copy (bench/reference-hop.mjs;
+ * a plain pipelined chain, which dfs's put beats), and a cold get over one TLS connection with the reader hashing
+ * with SHA-256 (bench/reference-tls.mjs) — the most a dfs get can reach here. Its get against MooseFS's says how
+ * much of the gap to MooseFS is dfs's own and how much is TLS and SHA-256 in Node on this machine.
+ */
+async function startNodeTls(dir: string): Promise<System> {
+  const base = path.join(dir, 'node-tls');
+  await fs.mkdir(base, { recursive: true });
+  const ca = createCa('bench CA');
+  const identity = issueServerIdentity(ca, { commonName: 'bench', hosts: ['127.0.0.1'] });
+  const [caFile, keyFile, certFile] = ['ca.pem', 'key.pem', 'cert.pem'].map((name) => path.join(base, name)) as [string, string, string];
+  await fs.writeFile(caFile, ca.certPem);
+  await fs.writeFile(keyFile, identity.keyPem);
+  await fs.writeFile(certFile, identity.certPem);
+  const hopScript = path.resolve('bench/reference-hop.mjs');
+  const tlsScript = path.resolve('bench/reference-tls.mjs');
+  const copies = [1, 2, 3].map((index) => path.join(base, `copy${index}`));
+  const daemons: ChildProcess[] = [];
+  const stop = async (): Promise<void> => {
+    for (const daemon of daemons.reverse()) await stopDaemon(daemon);
+  };
+  const portOf = (daemon: ChildProcess): Promise<string> => new Promise((resolve) => {
+    daemon.stdout?.once('data', (chunk: Buffer) => resolve(/listening on (\d+)/.exec(chunk.toString())?.[1] ?? '0'));
+  });
+  let firstHop = '';
+  let server = '';
+  try {
+    let next: string | undefined;
+    for (const copy of [...copies].reverse()) {
+      const hop = spawn(process.execPath, [hopScript, keyFile, certFile, caFile, copy, ...(next ? [next] : [])], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REFERENCE_SHA256: '1' } });
+      daemons.push(hop);
+      next = await portOf(hop);
+    }
+    firstHop = next ?? '';
+    const serving = spawn(process.execPath, [tlsScript, 'serve', keyFile, certFile, caFile, copies[0] ?? ''], { stdio: ['ignore', 'pipe', 'inherit'] });
+    daemons.push(serving);
+    server = await portOf(serving);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const pids = daemons.map((daemon) => daemon.pid ?? 0);
+  return {
+    name: 'Node TLS',
+    copies: 3,
+    put: (source) => measured(process.execPath, [tlsScript, 'send', caFile, firstHop, source], () => cpuOf(pids)),
+    coldGet: () => measured(process.execPath, [tlsScript, 'fetch', caFile, server], () => cpuOf(pids)),
+    remove: async () => {
+      for (const copy of copies) await fs.rm(copy, { force: true });
+    },
+    stop,
   };
 }
 
@@ -366,6 +423,7 @@ async function main(): Promise<void> {
   const systems: System[] = [];
   try {
     systems.push(await startDfs(dir));
+    systems.push(await startNodeTls(dir));
     const missing = mooseFsMissing();
     if (missing) console.log(`MooseFS: not measured: ${missing}`);
     else systems.push(await startMooseFs(dir));
@@ -416,16 +474,17 @@ async function main(): Promise<void> {
       report(`${name} put, ${copiesOf.get(name) === 1 ? '1 copy' : '3 copies'}`, `${medianOf(put, mbPerSecond).toFixed(0)} MB/s, ${medianOf(put, cpuSecondsPerGb).toFixed(1)} CPU-s/GB`);
       report(`${name} ${cold ? 'cold' : 'warm'} get`, `${medianOf(get, mbPerSecond).toFixed(0)} MB/s, ${medianOf(get, cpuSecondsPerGb).toFixed(1)} CPU-s/GB`);
     }
-    const ours = figures.get('dfs');
-    for (const [peer, theirs] of figures) {
-      if (!ours || theirs === ours) continue;
-      // Per round, each ratio from figures measured minutes apart; the median of those.
+    // Per round, each ratio from figures measured minutes apart; the median of those.
+    const ratios = (name: string, peer: string, target?: string): void => {
+      const [ours, theirs] = [figures.get(name), figures.get(peer)];
+      if (!ours || !theirs) return;
       const ratio = (pick: (figures: Figures) => Measure[]): number => median(pick(ours).map((measure, index) => mbPerSecond(measure) / mbPerSecond(pick(theirs)[index] ?? measure)));
-      // The target is MooseFS's (same copies, same durability); sftp's single copy is a reference, not a target.
-      const target = peer === 'MooseFS' ? '>= 1.0' : undefined;
-      report(`ratio: dfs put / ${peer} put`, ratio((f) => f.put).toFixed(2), target);
-      report(`ratio: dfs ${cold ? 'cold ' : ''}get / ${peer} ${cold ? 'cold ' : ''}get`, ratio((f) => f.get).toFixed(2), target);
-    }
+      report(`ratio: ${name} put / ${peer} put`, ratio((f) => f.put).toFixed(2), target);
+      report(`ratio: ${name} ${cold ? 'cold ' : ''}get / ${peer} ${cold ? 'cold ' : ''}get`, ratio((f) => f.get).toFixed(2), target);
+    };
+    // The target is MooseFS's (same copies, same durability); sftp's single copy and the bare floor are references.
+    for (const peer of figures.keys()) if (peer !== 'dfs') ratios('dfs', peer, peer === 'MooseFS' ? '>= 1.0' : undefined);
+    ratios('Node TLS', 'MooseFS');
   } finally {
     for (const system of systems.reverse()) await system.stop().catch((error: unknown) => console.error(`stopping ${system.name}: ${String(error)}`));
     await fs.rm(dir, { recursive: true, force: true });

@@ -5,8 +5,10 @@
 //
 //   node bench/reference-hop.mjs KEY CERT CA OUTFILE [NEXT_PORT]
 // prints "listening on PORT"; for each connection it answers one byte "k" once its own file is
-// fsynced and the next hop (if any) has answered.
+// fsynced and the next hop (if any) has answered. With REFERENCE_SHA256=1 in its environment a hop also hashes what
+// it receives with SHA-256, as a dfs node does.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
 
@@ -17,6 +19,7 @@ const options = { key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile)
 // Half-open: the sender ends its side at EOF and still waits for our "k".
 const server = tls.createServer({ ...options, allowHalfOpen: true, highWaterMark: CHUNK }, (socket) => {
   const file = fs.createWriteStream(outFile, { highWaterMark: CHUNK, autoClose: false });
+  const hash = process.env.REFERENCE_SHA256 === '1' ? createHash('sha256') : undefined;
   const next = nextPort
     ? tls.connect({ ...options, host: '127.0.0.1', port: Number(nextPort), checkServerIdentity: () => undefined })
     : undefined;
@@ -30,6 +33,7 @@ const server = tls.createServer({ ...options, allowHalfOpen: true, highWaterMark
     finish();
   });
   socket.on('data', (chunk) => {
+    hash?.update(chunk);
     const fileOk = file.write(chunk);
     const nextOk = next ? next.write(chunk) : true;
     if (!fileOk || !nextOk) {
@@ -44,6 +48,7 @@ const server = tls.createServer({ ...options, allowHalfOpen: true, highWaterMark
     }
   });
   socket.on('end', () => {
+    hash?.digest();
     next?.end();
     file.end(() => {
       fs.fsync(file.fd, () => {
