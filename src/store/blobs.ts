@@ -21,8 +21,8 @@ import { promisify } from 'node:util';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BLOB_COALESCE_BELOW_BYTES, BLOB_RESERVE_BYTES_DEFAULT, BLOB_SCAN_PARALLEL, BLOB_SYNC_BEHIND_BYTES, BLOB_WRITE_IN_FLIGHT_BYTES, chunkBytesFor, IO_CHUNK_BYTES, SCRUB_CHUNK_BYTES } from '../limits';
-import { DfsError } from '../wire/errors';
 import { FileRegion } from '../streams';
+import { DfsError } from '../wire/errors';
 import { syncDirectory } from './files';
 
 // The write path uses descriptors and fs's callback calls: per small blob it makes five thread-pool round

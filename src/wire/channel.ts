@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, IO_CHUNK_BYTES, FRAME_BYTES_UNTRUSTED_MAX, FRAMES_PER_TURN, IDLE_TIMEOUT_MS, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
+import { BODY_BUFFER_BYTES, FRAME_BYTES_MAX, FRAME_BYTES_UNTRUSTED_MAX, FRAMES_PER_TURN, IDLE_TIMEOUT_MS, IO_CHUNK_BYTES, PRINCIPAL_REQUESTS_IN_FLIGHT_MAX, REQUESTS_IN_FLIGHT_MAX, REQUEST_TIMEOUT_MS, UNTRUSTED_IDLE_MS } from '../limits';
 import { FileRegion } from '../streams';
 import { DfsError, isDfsError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
@@ -294,7 +294,7 @@ export class Channel extends EventEmitter implements Link {
         if (held && !this.socket.write(held)) await this.waitDrain();
         held = chunk;
       }
-      if (read !== body.bytes) throw new DfsError('BAD_REQUEST', `body ended after ${read} of ${body.bytes} bytes`);
+      if (read !== body.bytes) throw bodyEnded(read, body.bytes);
       if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
       if (held && !this.socket.write(held)) await this.waitDrain();
     } catch (error) {
@@ -324,7 +324,7 @@ export class Channel extends EventEmitter implements Link {
     try {
       while (sent < bytes) {
         const chunk = await next;
-        if (chunk.length === 0) throw new DfsError('BAD_REQUEST', `body ended after ${sent} of ${bytes} bytes`);
+        if (chunk.length === 0) throw bodyEnded(sent, bytes);
         if (this.isClosed) throw this.closedError ?? new DfsError('UNAVAILABLE', 'connection closed');
         sent += chunk.length;
         const other: 0 | 1 = slot === 0 ? 1 : 0;
@@ -620,6 +620,11 @@ const fairness = new Fairness();
  * expectEmpty): the sender's data changed under it, and the peer never got a whole body. */
 export function isBodyLengthMismatch(error: unknown): boolean {
   return isDfsError(error, 'BAD_REQUEST') && /^body (longer than|ended after)/.test(error.message);
+}
+
+/** A body's source ended before the bytes announced (writeBody, writeRegion); isBodyLengthMismatch knows it. */
+function bodyEnded(read: number, bytes: number): DfsError {
+  return new DfsError('BAD_REQUEST', `body ended after ${read} of ${bytes} bytes`);
 }
 
 /** Reads a stream announced as empty: BAD_REQUEST if it holds a byte. */
