@@ -9,15 +9,14 @@
 // each dfs figure next to its reference (hop, put r1, get; chain, put r3), and the figures and ratios
 // printed are the medians over the rounds, after one line per round.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { connectCluster } from '../src/client/client';
-import { createCa, issueServerIdentity } from '../src/trust/ca';
 import { randomFile } from '../test/helpers/files';
-import { ADMIN_PASSWORD, dfsCluster, median, report, sampleResident, stopCluster, tempDir, timed, type Role } from './lib';
+import { ADMIN_PASSWORD, dfsCluster, median, referenceIdentity, report, sampleResident, startReference, stopCluster, tempDir, timed, type Role } from './lib';
 
 const BYTES = Number(process.env.DFS_BENCH_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
@@ -28,12 +27,9 @@ function mbPerSecond(ms: number): number {
   return BYTES / 1e6 / (ms / 1000);
 }
 
-async function startHop(dir: string, name: string, nextPort?: number): Promise<{ child: ChildProcess; port: number }> {
-  const script = path.resolve('bench/reference-hop.mjs');
-  const args = [script, ...['key.pem', 'cert.pem', 'ca.pem'].map((file) => path.join(dir, file)), path.join(dir, `${name}.out`)];
-  const child = spawn(process.execPath, nextPort === undefined ? args : [...args, String(nextPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  return { child, port: Number(/listening on (\d+)/.exec(line.toString())?.[1]) };
+function startHop(dir: string, name: string, nextPort?: number): Promise<{ child: ChildProcess; port: number }> {
+  const args = [path.resolve('bench/reference-hop.mjs'), ...['key.pem', 'cert.pem', 'ca.pem'].map((file) => path.join(dir, file)), path.join(dir, `${name}.out`)];
+  return startReference(nextPort === undefined ? args : [...args, String(nextPort)]);
 }
 
 /** Streams the file into the first hop and resolves when the whole chain has fsynced. */
@@ -55,15 +51,6 @@ async function sendThroughChain(dir: string, source: string, hops: number): Prom
   });
   for (const hop of started) hop.child.kill('SIGTERM');
   return ms;
-}
-
-/** The bare hops' TLS identity, made once. */
-async function referenceIdentity(dir: string): Promise<void> {
-  const ca = createCa('bench CA');
-  const server = issueServerIdentity(ca, { commonName: 'bench', hosts: ['127.0.0.1'] });
-  await fs.writeFile(path.join(dir, 'ca.pem'), ca.certPem);
-  await fs.writeFile(path.join(dir, 'key.pem'), server.keyPem);
-  await fs.writeFile(path.join(dir, 'cert.pem'), server.certPem);
 }
 
 /** Runs `work` while sampling every node's resident memory; returns its value, raising `maxBytes` to each node's maximum. */

@@ -1,8 +1,10 @@
 // Shared pieces of the benchmarks: start build/dfs roles, time things, read a process's memory.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, mkdirSync, openSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { createCa, issueServerIdentity } from '../src/trust/ca';
 import { parseHostPort, type HostPort } from '../src/wire/address';
 
 export const DFS = process.env.DFS_BIN ?? path.resolve('build/dfs');
@@ -44,6 +46,32 @@ export function startRole(args: string[]): Promise<Role> {
     });
     child.once('exit', (code) => reject(new Error(`dfs ${args.join(' ')} exited ${code}\n${stderr}`)));
   });
+}
+
+/** The TLS identity of the bare-Node references (bench/reference-*.mjs): a CA and a server for 127.0.0.1. */
+export interface ReferenceIdentity {
+  caFile: string;
+  keyFile: string;
+  certFile: string;
+}
+
+/** Makes the references' identity: ca.pem, key.pem and cert.pem in `dir`. */
+export async function referenceIdentity(dir: string): Promise<ReferenceIdentity> {
+  const ca = createCa('bench CA');
+  const server = issueServerIdentity(ca, { commonName: 'bench', hosts: ['127.0.0.1'] });
+  const identity = { caFile: path.join(dir, 'ca.pem'), keyFile: path.join(dir, 'key.pem'), certFile: path.join(dir, 'cert.pem') };
+  await fs.writeFile(identity.caFile, ca.certPem);
+  await fs.writeFile(identity.keyFile, server.keyPem);
+  await fs.writeFile(identity.certFile, server.certPem);
+  return identity;
+}
+
+/** Runs a bench/reference-*.mjs script (`args`: the script and its arguments) under this Node and resolves once it
+ * prints "listening on PORT". */
+export async function startReference(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { child, port: Number(/listening on (\d+)/.exec(line.toString())?.[1]) };
 }
 
 export interface DfsClusterOptions {

@@ -22,9 +22,8 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createCa, issueServerIdentity } from '../src/trust/ca';
 import { randomFile } from '../test/helpers/files';
-import { ADMIN_PASSWORD, cpuMs, cpuWithReapedMs, DFS, dfsCluster, median, reapedChildrenCpuMs, report, sampleResident, stopCluster, tempDir } from './lib';
+import { ADMIN_PASSWORD, cpuMs, cpuWithReapedMs, DFS, dfsCluster, median, reapedChildrenCpuMs, referenceIdentity, report, sampleResident, startReference, stopCluster, tempDir } from './lib';
 
 const BYTES = Number(process.env.DFS_BENCH_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
@@ -172,35 +171,25 @@ async function startDfs(dir: string): Promise<System> {
 async function startNodeTls(dir: string): Promise<System> {
   const base = path.join(dir, 'node-tls');
   await fs.mkdir(base, { recursive: true });
-  const ca = createCa('bench CA');
-  const identity = issueServerIdentity(ca, { commonName: 'bench', hosts: ['127.0.0.1'] });
-  const [caFile, keyFile, certFile] = ['ca.pem', 'key.pem', 'cert.pem'].map((name) => path.join(base, name)) as [string, string, string];
-  await fs.writeFile(caFile, ca.certPem);
-  await fs.writeFile(keyFile, identity.keyPem);
-  await fs.writeFile(certFile, identity.certPem);
-  const hopScript = path.resolve('bench/reference-hop.mjs');
+  const { caFile, keyFile, certFile } = await referenceIdentity(base);
   const tlsScript = path.resolve('bench/reference-tls.mjs');
   const copies = [1, 2, 3].map((index) => path.join(base, `copy${index}`));
   const daemons: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
     for (const daemon of daemons.reverse()) await stopDaemon(daemon);
   };
-  const portOf = (daemon: ChildProcess): Promise<string> => new Promise((resolve) => {
-    daemon.stdout?.once('data', (chunk: Buffer) => resolve(/listening on (\d+)/.exec(chunk.toString())?.[1] ?? '0'));
-  });
-  let firstHop = '';
-  let server = '';
+  let firstHop = 0;
+  let server = 0;
   try {
-    let next: string | undefined;
     for (const copy of [...copies].reverse()) {
-      const hop = spawn(process.execPath, [hopScript, keyFile, certFile, caFile, copy, ...(next ? [next] : [])], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REFERENCE_SHA256: '1' } });
-      daemons.push(hop);
-      next = await portOf(hop);
+      const args = [path.resolve('bench/reference-hop.mjs'), keyFile, certFile, caFile, copy, ...(firstHop ? [String(firstHop)] : [])];
+      const hop = await startReference(args, { ...process.env, REFERENCE_SHA256: '1' });
+      daemons.push(hop.child);
+      firstHop = hop.port;
     }
-    firstHop = next ?? '';
-    const serving = spawn(process.execPath, [tlsScript, 'serve', keyFile, certFile, caFile, copies[0] ?? ''], { stdio: ['ignore', 'pipe', 'inherit'] });
-    daemons.push(serving);
-    server = await portOf(serving);
+    const serving = await startReference([tlsScript, 'serve', keyFile, certFile, caFile, copies[0] ?? '']);
+    daemons.push(serving.child);
+    server = serving.port;
   } catch (error) {
     await stop();
     throw error;
@@ -209,8 +198,8 @@ async function startNodeTls(dir: string): Promise<System> {
   return {
     name: 'Node TLS',
     copies: 3,
-    put: (source) => measured(process.execPath, [tlsScript, 'send', caFile, firstHop, source], () => cpuOf(pids)),
-    coldGet: () => measured(process.execPath, [tlsScript, 'fetch', caFile, server], () => cpuOf(pids)),
+    put: (source) => measured(process.execPath, [tlsScript, 'send', caFile, String(firstHop), source], () => cpuOf(pids)),
+    coldGet: () => measured(process.execPath, [tlsScript, 'fetch', caFile, String(server)], () => cpuOf(pids)),
     remove: async () => {
       for (const copy of copies) await fs.rm(copy, { force: true });
     },
